@@ -1,0 +1,270 @@
+// A list-watch cache that does not lose events: paged list, watch from the list's resourceVersion with
+// bookmarks, relist on 410 Gone, restart with backoff on any other error (client-node's own informer
+// stops), a watchdog for silent stalls, and a periodic resync. After a relist, the difference between
+// the old cache and the new list is delivered as add/update/delete, so a delete that happened while
+// the watch was down still arrives.
+import { EventEmitter } from 'node:events';
+import { Watch, type KubernetesObject } from '@kubernetes/client-node';
+import { ApiError, resourcePath, type KubeClient, type ResourceRef } from './client.js';
+
+export interface InformerOptions {
+  resource: ResourceRef;
+  /** Only this namespace (namespaced resources); default all. */
+  namespace?: string;
+  labelSelector?: string;
+  fieldSelector?: string;
+  /** Page size for lists (default 500). */
+  pageSize?: number;
+  /** Server-side watch timeout in seconds; each watch picks a value in [t, 2t) (default 300). */
+  watchTimeoutSeconds?: number;
+  /** Relist this often even when all is well (default 10 min; 0 = never). */
+  resyncMs?: number;
+  /** Backoff after errors: starts here, doubles, capped (defaults 200 ms, 10 s). */
+  backoffInitialMs?: number;
+  backoffMaxMs?: number;
+  /** Called on every error the informer recovers from (for logs and metrics). */
+  onError?: (err: Error) => void;
+}
+
+export interface InformerEvents<T> {
+  add: [obj: T];
+  update: [obj: T, old: T];
+  delete: [obj: T];
+  /** A list (initial or relist) has been applied to the cache. */
+  synced: [];
+}
+
+interface WatchEvent {
+  type: 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK' | 'ERROR';
+  object: KubernetesObject & { code?: number; message?: string; reason?: string };
+}
+
+interface ListResult<T> {
+  metadata?: { resourceVersion?: string; continue?: string };
+  items: T[];
+}
+
+export function objectKey(obj: KubernetesObject): string {
+  const ns = obj.metadata?.namespace;
+  const name = obj.metadata?.name ?? '';
+  return ns ? `${ns}/${name}` : name;
+}
+
+export class Informer<T extends KubernetesObject> extends EventEmitter<InformerEvents<T>> {
+  private readonly store = new Map<string, T>();
+  private resourceVersion = '';
+  private running = false;
+  private abortWatch: (() => void) | undefined;
+  private wake: (() => void) | undefined;
+  private backoffMs: number;
+  private lastActivity = Date.now();
+  private lastList = 0;
+  private syncedOnce = false;
+  private loopDone: Promise<void> | undefined;
+  private firstSync: { resolve: () => void; reject: (e: Error) => void; promise: Promise<void> };
+  /** How many times the informer relisted (initial list included). */
+  lists = 0;
+  /** How many watches it opened. */
+  watches = 0;
+
+  constructor(
+    private readonly client: KubeClient,
+    private readonly opts: InformerOptions,
+  ) {
+    super();
+    this.backoffMs = opts.backoffInitialMs ?? 200;
+    let resolve!: () => void;
+    let reject!: (e: Error) => void;
+    const promise = new Promise<void>((res, rej) => {
+      resolve = res;
+      reject = rej;
+    });
+    promise.catch(() => undefined);
+    this.firstSync = { resolve, reject, promise };
+  }
+
+  get hasSynced(): boolean {
+    return this.syncedOnce;
+  }
+
+  /** Starts list+watch; resolves after the first list is in the cache. */
+  async start(): Promise<void> {
+    if (!this.running) {
+      this.running = true;
+      this.loopDone = this.loop();
+    }
+    return this.firstSync.promise;
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    this.abortWatch?.();
+    this.wake?.();
+    await this.loopDone;
+  }
+
+  list(): T[] {
+    return [...this.store.values()];
+  }
+
+  get(namespaceOrName: string, name?: string): T | undefined {
+    return this.store.get(name === undefined ? namespaceOrName : `${namespaceOrName}/${name}`);
+  }
+
+  get size(): number {
+    return this.store.size;
+  }
+
+  /** Forces a relist at the next opportunity (e.g. after a suspected gap). */
+  resync(): void {
+    this.resourceVersion = '';
+    this.abortWatch?.();
+  }
+
+  private async loop(): Promise<void> {
+    while (this.running) {
+      try {
+        const resyncDue = (this.opts.resyncMs ?? 600_000) > 0 && Date.now() - this.lastList > (this.opts.resyncMs ?? 600_000);
+        if (!this.resourceVersion || resyncDue) await this.relist();
+        if (!this.running) break;
+        await this.watchOnce();
+        this.backoffMs = this.opts.backoffInitialMs ?? 200;
+      } catch (err) {
+        const e = err instanceof Error ? err : new Error(String(err));
+        if (e instanceof ApiError && e.gone) this.resourceVersion = '';
+        this.opts.onError?.(e);
+        if (!this.running) break;
+        await this.sleep(this.backoffMs);
+        this.backoffMs = Math.min(this.backoffMs * 2, this.opts.backoffMaxMs ?? 10_000);
+      }
+    }
+  }
+
+  private async sleep(ms: number): Promise<void> {
+    await new Promise<void>((resolve) => {
+      const t = setTimeout(resolve, ms);
+      this.wake = () => {
+        clearTimeout(t);
+        resolve();
+      };
+    });
+    this.wake = undefined;
+  }
+
+  private async relist(): Promise<void> {
+    const path = resourcePath(this.opts.resource, this.opts.namespace);
+    const fresh = new Map<string, T>();
+    let cont: string | undefined;
+    let rv = '';
+    do {
+      const page: ListResult<T> = await this.client.get<ListResult<T>>(path, {
+        limit: this.opts.pageSize ?? 500,
+        continue: cont,
+        labelSelector: this.opts.labelSelector,
+        fieldSelector: this.opts.fieldSelector,
+      });
+      for (const item of page.items) fresh.set(objectKey(item), item);
+      cont = page.metadata?.continue || undefined;
+      rv = page.metadata?.resourceVersion ?? rv;
+    } while (cont);
+    const old = new Map(this.store);
+    this.store.clear();
+    for (const [k, v] of fresh) this.store.set(k, v);
+    this.resourceVersion = rv;
+    this.lastList = Date.now();
+    this.lists++;
+    for (const [k, v] of fresh) {
+      const prev = old.get(k);
+      if (!prev) this.emit('add', v);
+      else if (prev.metadata?.resourceVersion !== v.metadata?.resourceVersion) this.emit('update', v, prev);
+    }
+    for (const [k, v] of old) if (!fresh.has(k)) this.emit('delete', v);
+    this.syncedOnce = true;
+    this.firstSync.resolve();
+    this.emit('synced');
+  }
+
+  private apply(ev: WatchEvent): void {
+    const obj = ev.object as T;
+    const rv = obj.metadata?.resourceVersion;
+    if (ev.type === 'BOOKMARK') {
+      if (rv) this.resourceVersion = rv;
+      return;
+    }
+    const key = objectKey(obj);
+    const prev = this.store.get(key);
+    if (ev.type === 'DELETED') {
+      this.store.delete(key);
+      this.emit('delete', prev ?? obj);
+    } else if (prev) {
+      this.store.set(key, obj);
+      if (prev.metadata?.resourceVersion !== rv) this.emit('update', obj, prev);
+    } else {
+      this.store.set(key, obj);
+      this.emit('add', obj);
+    }
+    if (rv) this.resourceVersion = rv;
+  }
+
+  /** One watch, until the server closes it, an error, a stall, or stop(). Throws to ask for a backoff. */
+  private async watchOnce(): Promise<void> {
+    const base = this.opts.watchTimeoutSeconds ?? 300;
+    const timeoutSeconds = Math.floor(base + Math.random() * base);
+    const watch = new Watch(this.client.kubeConfig);
+    let failure: Error | undefined;
+    let controller: AbortController | undefined;
+    this.watches++;
+    this.lastActivity = Date.now();
+    await new Promise<void>((resolve) => {
+      let finished = false;
+      const finish = (err?: Error) => {
+        if (finished) return;
+        finished = true;
+        clearInterval(watchdog);
+        if (err) failure = err;
+        controller?.abort();
+        resolve();
+      };
+      this.abortWatch = () => finish();
+      // A watch that says nothing for longer than its own timeout plus slack has stalled silently.
+      const stallMs = (timeoutSeconds + 30) * 1000;
+      const watchdog = setInterval(() => {
+        if (Date.now() - this.lastActivity > stallMs) finish(new Error(`watch stalled for ${stallMs} ms`));
+      }, Math.min(stallMs, 5000));
+      watch
+        .watch(
+          resourcePath(this.opts.resource, this.opts.namespace),
+          {
+            resourceVersion: this.resourceVersion,
+            allowWatchBookmarks: true,
+            timeoutSeconds,
+            labelSelector: this.opts.labelSelector,
+            fieldSelector: this.opts.fieldSelector,
+          },
+          (type: string, object: WatchEvent['object']) => {
+            this.lastActivity = Date.now();
+            if (finished) return;
+            if (type === 'ERROR') {
+              const code = object.code ?? 0;
+              finish(new ApiError('WATCH', this.opts.resource.plural, code, object.reason ?? '', object.message ?? ''));
+              return;
+            }
+            this.apply({ type: type as WatchEvent['type'], object });
+          },
+          (err: unknown) => {
+            if (err && !(err instanceof Error && err.name === 'AbortError')) {
+              const status = (err as { statusCode?: number }).statusCode ?? 0;
+              finish(new ApiError('WATCH', this.opts.resource.plural, status, (err as Error).message ?? String(err), ''));
+            } else finish();
+          },
+        )
+        .then((c) => {
+          controller = c;
+          if (finished) c.abort();
+        })
+        .catch((err: unknown) => finish(err instanceof Error ? err : new Error(String(err))));
+    });
+    this.abortWatch = undefined;
+    if (failure) throw failure;
+  }
+}
