@@ -1,0 +1,259 @@
+// Every metallb.io CRD installs into the real apiserver, becomes Established, accepts a valid example of
+// its kind and rejects schema-invalid ones (OpenAPI types, bounds, enums, CEL rules).
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { startControlPlane, type ControlPlane } from '../../lab/controlplane.js';
+import { create, get, installCRDs, namespaceObj, tryCreate, type Obj } from './controller-helpers.js';
+
+const NS = 'metallb-system';
+const v1b1 = 'metallb.io/v1beta1';
+
+function obj(kind: string, name: string, spec: Record<string, unknown>, apiVersion = v1b1): Obj {
+  return { apiVersion, kind, metadata: { name, namespace: NS }, spec };
+}
+
+describe('metallb.io CRDs on a real apiserver', () => {
+  let cp: ControlPlane;
+  let names: string[] = [];
+  before(async () => {
+    cp = await startControlPlane();
+    names = await installCRDs(cp);
+    await create(cp, namespaceObj(NS));
+  });
+  after(async () => {
+    await cp?.stop();
+  });
+
+  it('installs all nine CRDs and each becomes Established', () => {
+    assert.deepEqual(names.sort(), [
+      'bfdprofiles.metallb.io',
+      'bgpadvertisements.metallb.io',
+      'bgppeers.metallb.io',
+      'communities.metallb.io',
+      'configurationstates.metallb.io',
+      'ipaddresspools.metallb.io',
+      'l2advertisements.metallb.io',
+      'servicebgpstatuses.metallb.io',
+      'servicel2statuses.metallb.io',
+    ]);
+  });
+
+  const valid: Obj[] = [
+    obj('IPAddressPool', 'lan', {
+      addresses: ['192.168.10.0/24', '192.168.11.10-192.168.11.20', 'fc00:1::/64'],
+      serviceAllocation: {
+        priority: 10,
+        namespaces: ['shop'],
+        namespaceSelectors: [{ matchLabels: { team: 'a' } }],
+        serviceSelectors: [{ matchExpressions: [{ key: 'tier', operator: 'In', values: ['web'] }] }],
+      },
+    }),
+    obj('L2Advertisement', 'l2', {
+      ipAddressPools: ['lan'],
+      interfaces: ['eth0'],
+      nodeSelectors: [{ matchLabels: { 'kubernetes.io/hostname': 'node-1' } }],
+    }),
+    obj('BGPAdvertisement', 'bgp', {
+      ipAddressPools: ['lan'],
+      aggregationLength: 24,
+      localPref: 100,
+      communities: ['65535:65282', 'large:1:2:3', 'no-advertise'],
+      peers: ['r1'],
+    }),
+    obj(
+      'BGPPeer',
+      'r1',
+      {
+        myASN: 64500,
+        peerASN: 64501,
+        peerAddress: '10.0.0.1',
+        holdTime: '90s',
+        keepaliveTime: '30s',
+        connectTime: '5s',
+        bfdProfile: 'fast',
+      },
+      'metallb.io/v1beta2',
+    ),
+    obj('BFDProfile', 'fast', { receiveInterval: 100, transmitInterval: 100, detectMultiplier: 5 }),
+    obj('Community', 'aliases', { communities: [{ name: 'no-advertise', value: '65535:65282' }] }),
+    obj('ServiceL2Status', 'l2-abc', {}),
+    obj('ServiceBGPStatus', 'bgp-abc', {}),
+    obj('ConfigurationState', 'controller', { type: 'Controller' }),
+  ];
+  for (const o of valid) {
+    it(`accepts a valid ${o.kind}`, async () => {
+      const created = await create(cp, o);
+      assert.equal(created.kind, o.kind);
+    });
+  }
+
+  it('applies the defaults (autoAssign, avoidBuggyIPs, aggregation lengths, BFD timers, peerPort)', async () => {
+    const p = await get(cp, obj('IPAddressPool', 'lan', {}));
+    assert.equal(p?.spec?.autoAssign, true);
+    assert.equal(p?.spec?.avoidBuggyIPs, false);
+    const b = await create(cp, obj('BGPAdvertisement', 'bgp-defaults', {}));
+    assert.equal(b.spec?.aggregationLength, 32);
+    assert.equal(b.spec?.aggregationLengthV6, 128);
+    const f = await create(cp, obj('BFDProfile', 'bfd-defaults', {}));
+    assert.deepEqual(
+      [f.spec?.receiveInterval, f.spec?.transmitInterval, f.spec?.detectMultiplier, f.spec?.echoInterval],
+      [300, 300, 3, 50],
+    );
+    const peer = await create(
+      cp,
+      obj(
+        'BGPPeer',
+        'r-defaults',
+        { myASN: 64500, dynamicASN: 'external', peerAddress: '10.0.0.2' },
+        'metallb.io/v1beta2',
+      ),
+    );
+    assert.equal(peer.spec?.peerPort, 179);
+  });
+
+  it('serves BGPPeer v1beta1 too, stored as v1beta2 (conversion None)', async () => {
+    await create(cp, obj('BGPPeer', 'old', { myASN: 64500, peerASN: 64500, peerAddress: '10.0.0.3' }, v1b1));
+    const asV2 = await get(cp, obj('BGPPeer', 'old', {}, 'metallb.io/v1beta2'));
+    assert.equal(asV2?.spec?.peerASN, 64500);
+    assert.equal(asV2?.apiVersion, 'metallb.io/v1beta2');
+  });
+
+  it('writes ServiceL2Status and ConfigurationState status through the status subresource', async () => {
+    const r = await cp.request(
+      'PATCH',
+      `/apis/metallb.io/v1beta1/namespaces/${NS}/configurationstates/controller/status`,
+      { status: { result: 'Invalid', errorSummary: 'x' } },
+      'application/merge-patch+json',
+    );
+    assert.equal(r.status, 200, r.body);
+    const bad = await cp.request(
+      'PATCH',
+      `/apis/metallb.io/v1beta1/namespaces/${NS}/configurationstates/controller/status`,
+      { status: { result: 'Maybe' } },
+      'application/merge-patch+json',
+    );
+    assert.equal(bad.status, 422);
+    const l2 = await cp.request(
+      'PATCH',
+      `/apis/metallb.io/v1beta1/namespaces/${NS}/servicel2statuses/l2-abc/status`,
+      {
+        status: {
+          node: 'node-1',
+          serviceName: 'web',
+          serviceNamespace: 'shop',
+          interfaces: [{ name: 'eth0' }],
+        },
+      },
+      'application/merge-patch+json',
+    );
+    assert.equal(l2.status, 200, l2.body);
+  });
+
+  const invalid: [string, Obj, RegExp][] = [
+    [
+      'a pool without addresses',
+      obj('IPAddressPool', 'bad1', { autoAssign: true }),
+      /addresses: Required value/,
+    ],
+    [
+      'a pool with a string autoAssign',
+      obj('IPAddressPool', 'bad2', { addresses: ['10.0.0.0/24'], autoAssign: 'yes' }),
+      /autoAssign/,
+    ],
+    [
+      'a negative pool priority',
+      obj('IPAddressPool', 'bad3', { addresses: ['10.0.0.0/24'], serviceAllocation: { priority: -1 } }),
+      /priority/,
+    ],
+    [
+      'an unknown selector operator',
+      obj('IPAddressPool', 'bad4', {
+        addresses: ['10.0.0.0/24'],
+        serviceAllocation: { serviceSelectors: [{ matchExpressions: [{ key: 'a', operator: 'Near' }] }] },
+      }),
+      /operator/,
+    ],
+    [
+      'In without values',
+      obj('IPAddressPool', 'bad5', {
+        addresses: ['10.0.0.0/24'],
+        serviceAllocation: { serviceSelectors: [{ matchExpressions: [{ key: 'a', operator: 'In' }] }] },
+      }),
+      /values must be non-empty/,
+    ],
+    ['aggregationLength 33', obj('BGPAdvertisement', 'bad6', { aggregationLength: 33 }), /aggregationLength/],
+    [
+      'peerASN and dynamicASN together',
+      obj(
+        'BGPPeer',
+        'bad7',
+        { myASN: 1, peerASN: 2, dynamicASN: 'internal', peerAddress: '10.0.0.1' },
+        'metallb.io/v1beta2',
+      ),
+      /peerASN and dynamicASN are mutually exclusive/,
+    ],
+    [
+      'neither peerASN nor dynamicASN',
+      obj('BGPPeer', 'bad8', { myASN: 1, peerAddress: '10.0.0.1' }, 'metallb.io/v1beta2'),
+      /one of peerASN and dynamicASN must be set/,
+    ],
+    [
+      'password and passwordSecret together',
+      obj(
+        'BGPPeer',
+        'bad9',
+        { myASN: 1, peerASN: 2, peerAddress: '10.0.0.1', password: 'x', passwordSecret: { name: 's' } },
+        'metallb.io/v1beta2',
+      ),
+      /password and passwordSecret are mutually exclusive/,
+    ],
+    [
+      'an unknown dynamicASN',
+      obj(
+        'BGPPeer',
+        'bad10',
+        { myASN: 1, dynamicASN: 'sideways', peerAddress: '10.0.0.1' },
+        'metallb.io/v1beta2',
+      ),
+      /dynamicASN/,
+    ],
+    [
+      'an ASN above 2^32-1',
+      obj(
+        'BGPPeer',
+        'bad11',
+        { myASN: 4294967296, peerASN: 2, peerAddress: '10.0.0.1' },
+        'metallb.io/v1beta2',
+      ),
+      /myASN/,
+    ],
+    [
+      'connectTime 0s',
+      obj(
+        'BGPPeer',
+        'bad12',
+        { myASN: 1, peerASN: 2, peerAddress: '10.0.0.1', connectTime: '0s' },
+        'metallb.io/v1beta2',
+      ),
+      /connect time should be between 1 seconds to 65535/,
+    ],
+    ['a BFD detectMultiplier of 1', obj('BFDProfile', 'bad13', { detectMultiplier: 1 }), /detectMultiplier/],
+    [
+      'a BFD receiveInterval of 70000',
+      obj('BFDProfile', 'bad14', { receiveInterval: 70000 }),
+      /receiveInterval/,
+    ],
+    [
+      'a malformed community value',
+      obj('Community', 'bad15', { communities: [{ name: 'x', value: 'one:two' }] }),
+      /value/,
+    ],
+  ];
+  for (const [what, o, why] of invalid) {
+    it(`rejects ${what}`, async () => {
+      const r = await tryCreate(cp, o);
+      assert.equal(r.status, 422, r.body);
+      assert.match(r.body, why);
+    });
+  }
+});
