@@ -22,7 +22,9 @@ async function main(): Promise<void> {
   const names = argv.filter((a) => !a.startsWith('-'));
   const flags = argv.filter((a) => a.startsWith('-'));
   const chosen = names.length > 0 ? names : available.filter((n) => !LONG.has(n));
-  console.log(`# bollard bench ${new Date().toISOString()} on ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, node ${process.version}`);
+  console.log(
+    `# bollard bench ${new Date().toISOString()} on ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, node ${process.version}`,
+  );
   for (const name of chosen) {
     if (!available.includes(name)) {
       console.error(`unknown benchmark ${name}; available: ${available.join(', ')}`);

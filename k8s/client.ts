@@ -13,7 +13,9 @@ export class ApiError extends Error {
     readonly reason: string,
     readonly apiMessage: string,
   ) {
-    super(`${method} ${path}: ${status === 0 ? 'no answer' : status} ${reason}${apiMessage ? ': ' + apiMessage : ''}`);
+    super(
+      `${method} ${path}: ${status === 0 ? 'no answer' : status} ${reason}${apiMessage ? ': ' + apiMessage : ''}`,
+    );
     this.name = 'ApiError';
   }
   get notFound(): boolean {
@@ -92,7 +94,11 @@ export class KubeClient {
   async request<T>(method: string, path: string, init: RequestInit = {}): Promise<T> {
     const u = this.url(path, init.query);
     const payload =
-      init.body === undefined ? undefined : typeof init.body === 'string' ? init.body : JSON.stringify(init.body);
+      init.body === undefined
+        ? undefined
+        : typeof init.body === 'string'
+          ? init.body
+          : JSON.stringify(init.body);
     const opts: RequestOptions = {
       method,
       agent: this.agent,
@@ -100,7 +106,10 @@ export class KubeClient {
         accept: 'application/json',
         ...(payload === undefined
           ? {}
-          : { 'content-type': init.contentType ?? 'application/json', 'content-length': Buffer.byteLength(payload) }),
+          : {
+              'content-type': init.contentType ?? 'application/json',
+              'content-length': Buffer.byteLength(payload),
+            }),
       },
       timeout: init.timeoutMs ?? 30_000,
       signal: init.signal,
@@ -129,7 +138,15 @@ export class KubeClient {
           } catch {
             // not a Status object
           }
-          reject(new ApiError(method, path, status, st.reason ?? res.statusMessage ?? '', st.message ?? text.slice(0, 200)));
+          reject(
+            new ApiError(
+              method,
+              path,
+              status,
+              st.reason ?? res.statusMessage ?? '',
+              st.message ?? text.slice(0, 200),
+            ),
+          );
         });
       });
       req.on('timeout', () => req.destroy(new Error('timed out')));
@@ -173,7 +190,12 @@ export interface ResourceRef {
   namespaced: boolean;
 }
 
-export function resourcePath(ref: ResourceRef, namespace?: string, name?: string, subresource?: string): string {
+export function resourcePath(
+  ref: ResourceRef,
+  namespace?: string,
+  name?: string,
+  subresource?: string,
+): string {
   const base = ref.group === '' ? `/api/${ref.version}` : `/apis/${ref.group}/${ref.version}`;
   const ns = ref.namespaced && namespace ? `/namespaces/${encodeURIComponent(namespace)}` : '';
   const n = name ? `/${encodeURIComponent(name)}` : '';

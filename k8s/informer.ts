@@ -124,7 +124,8 @@ export class Informer<T extends KubernetesObject> extends EventEmitter<InformerE
   private async loop(): Promise<void> {
     while (this.running) {
       try {
-        const resyncDue = (this.opts.resyncMs ?? 600_000) > 0 && Date.now() - this.lastList > (this.opts.resyncMs ?? 600_000);
+        const resyncDue =
+          (this.opts.resyncMs ?? 600_000) > 0 && Date.now() - this.lastList > (this.opts.resyncMs ?? 600_000);
         if (!this.resourceVersion || resyncDue) await this.relist();
         if (!this.running) break;
         await this.watchOnce();
@@ -228,9 +229,12 @@ export class Informer<T extends KubernetesObject> extends EventEmitter<InformerE
       this.abortWatch = () => finish();
       // A watch that says nothing for longer than its own timeout plus slack has stalled silently.
       const stallMs = (timeoutSeconds + 30) * 1000;
-      const watchdog = setInterval(() => {
-        if (Date.now() - this.lastActivity > stallMs) finish(new Error(`watch stalled for ${stallMs} ms`));
-      }, Math.min(stallMs, 5000));
+      const watchdog = setInterval(
+        () => {
+          if (Date.now() - this.lastActivity > stallMs) finish(new Error(`watch stalled for ${stallMs} ms`));
+        },
+        Math.min(stallMs, 5000),
+      );
       watch
         .watch(
           resourcePath(this.opts.resource, this.opts.namespace),
@@ -246,7 +250,15 @@ export class Informer<T extends KubernetesObject> extends EventEmitter<InformerE
             if (finished) return;
             if (type === 'ERROR') {
               const code = object.code ?? 0;
-              finish(new ApiError('WATCH', this.opts.resource.plural, code, object.reason ?? '', object.message ?? ''));
+              finish(
+                new ApiError(
+                  'WATCH',
+                  this.opts.resource.plural,
+                  code,
+                  object.reason ?? '',
+                  object.message ?? '',
+                ),
+              );
               return;
             }
             this.apply({ type: type as WatchEvent['type'], object });
@@ -254,7 +266,15 @@ export class Informer<T extends KubernetesObject> extends EventEmitter<InformerE
           (err: unknown) => {
             if (err && !(err instanceof Error && err.name === 'AbortError')) {
               const status = (err as { statusCode?: number }).statusCode ?? 0;
-              finish(new ApiError('WATCH', this.opts.resource.plural, status, (err as Error).message ?? String(err), ''));
+              finish(
+                new ApiError(
+                  'WATCH',
+                  this.opts.resource.plural,
+                  status,
+                  (err as Error).message ?? String(err),
+                  '',
+                ),
+              );
             } else finish();
           },
         )

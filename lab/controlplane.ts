@@ -1,7 +1,15 @@
 // A real Kubernetes control plane on loopback: etcd + kube-apiserver built from the pinned Go modules,
 // with a generated PKI, RBAC authorization, service-account tokens, dual-stack Service CIDRs and the
 // NodePort range. Used by integration tests and by the lab.
-import { mkdtempSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import {
+  mkdtempSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+  existsSync,
+} from 'node:fs';
 import { request as httpsRequest } from 'node:https';
 import { request as httpRequest } from 'node:http';
 import { createServer } from 'node:net';
@@ -117,9 +125,20 @@ export class ControlPlane {
       commonName: 'kube-apiserver',
       usage: 'server',
       ips: ['127.0.0.1', '::1', '10.96.0.1', 'fd00:10:96::1', ...(opts.extraServingIPs ?? [])],
-      dnsNames: ['localhost', 'kubernetes', 'kubernetes.default', 'kubernetes.default.svc', 'kubernetes.default.svc.cluster.local'],
+      dnsNames: [
+        'localhost',
+        'kubernetes',
+        'kubernetes.default',
+        'kubernetes.default.svc',
+        'kubernetes.default.svc.cluster.local',
+      ],
     });
-    const admin = makeCert(pki, ca, { name: 'admin', commonName: 'bollard-admin', organization: 'system:masters', usage: 'client' });
+    const admin = makeCert(pki, ca, {
+      name: 'admin',
+      commonName: 'bollard-admin',
+      organization: 'system:masters',
+      usage: 'client',
+    });
     const saKey = makeKey(pki, 'sa');
     publicKeyOf(pki, saKey, 'sa');
     const ports = {
@@ -165,7 +184,11 @@ export class ControlPlane {
       { name: 'etcd', logFile: join(this.logDir, 'etcd.log') },
     );
     await this.etcdProc.whileRunning(
-      waitFor('etcd /health', async () => ((await plainGet(`${this.etcdEndpoint}/health`)).includes('"true"') ? true : undefined), 30_000),
+      waitFor(
+        'etcd /health',
+        async () => ((await plainGet(`${this.etcdEndpoint}/health`)).includes('"true"') ? true : undefined),
+        30_000,
+      ),
     );
     this.say(`etcd ready in ${Date.now() - t0} ms`);
   }
@@ -200,7 +223,12 @@ export class ControlPlane {
       { name: 'kube-apiserver', logFile: join(this.logDir, 'kube-apiserver.log') },
     );
     await this.apiProc.whileRunning(
-      waitFor('kube-apiserver /readyz', async () => ((await this.request('GET', '/readyz')).status === 200 ? true : undefined), 90_000, 200),
+      waitFor(
+        'kube-apiserver /readyz',
+        async () => ((await this.request('GET', '/readyz')).status === 200 ? true : undefined),
+        90_000,
+        200,
+      ),
     );
     this.say(`kube-apiserver ready in ${Date.now() - t0} ms`);
   }
@@ -227,7 +255,12 @@ export class ControlPlane {
   }
 
   /** A request to the apiserver as the admin (system:masters). */
-  request(method: string, path: string, body?: unknown, contentType = 'application/json'): Promise<ApiResponse> {
+  request(
+    method: string,
+    path: string,
+    body?: unknown,
+    contentType = 'application/json',
+  ): Promise<ApiResponse> {
     const payload = body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body);
     return new Promise((resolve, reject) => {
       const req = httpsRequest(
@@ -237,13 +270,18 @@ export class ControlPlane {
           ca: readFileSync(this.ca.cert),
           cert: readFileSync(this.admin.cert),
           key: readFileSync(this.admin.key),
-          headers: payload === undefined ? {} : { 'content-type': contentType, 'content-length': Buffer.byteLength(payload) },
+          headers:
+            payload === undefined
+              ? {}
+              : { 'content-type': contentType, 'content-length': Buffer.byteLength(payload) },
           timeout: 10_000,
         },
         (res) => {
           const chunks: Buffer[] = [];
           res.on('data', (c: Buffer) => chunks.push(c));
-          res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
+          res.on('end', () =>
+            resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }),
+          );
           res.on('error', reject);
         },
       );
@@ -264,7 +302,11 @@ export class ControlPlane {
 
   /** A ServiceAccount token from the TokenRequest API (creating the namespace and ServiceAccount if needed). */
   async serviceAccountToken(namespace: string, name: string, expirationSeconds = 24 * 3600): Promise<string> {
-    await this.ensure('/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: namespace } });
+    await this.ensure('/api/v1/namespaces', {
+      apiVersion: 'v1',
+      kind: 'Namespace',
+      metadata: { name: namespace },
+    });
     await this.ensure(`/api/v1/namespaces/${namespace}/serviceaccounts`, {
       apiVersion: 'v1',
       kind: 'ServiceAccount',
@@ -275,9 +317,11 @@ export class ControlPlane {
       kind: 'TokenRequest',
       spec: { expirationSeconds },
     });
-    if (r.status !== 201) throw new ProcessError('kube-apiserver', `token for ${namespace}/${name}: ${r.status} ${r.body}`);
+    if (r.status !== 201)
+      throw new ProcessError('kube-apiserver', `token for ${namespace}/${name}: ${r.status} ${r.body}`);
     const token = (JSON.parse(r.body) as { status?: { token?: string } }).status?.token;
-    if (!token) throw new ProcessError('kube-apiserver', `token for ${namespace}/${name}: empty TokenRequest status`);
+    if (!token)
+      throw new ProcessError('kube-apiserver', `token for ${namespace}/${name}: empty TokenRequest status`);
     return token;
   }
 
@@ -285,9 +329,13 @@ export class ControlPlane {
   async kubeconfigFor(namespace: string, serviceAccount: string, server = this.server): Promise<string> {
     const token = await this.serviceAccountToken(namespace, serviceAccount);
     const path = join(this.dir, `sa-${namespace}-${serviceAccount}.kubeconfig`);
-    writeFileSync(path, kubeconfigYaml(server, readFileSync(this.ca.cert, 'utf8'), `${namespace}-${serviceAccount}`, { token }), {
-      mode: 0o600,
-    });
+    writeFileSync(
+      path,
+      kubeconfigYaml(server, readFileSync(this.ca.cert, 'utf8'), `${namespace}-${serviceAccount}`, { token }),
+      {
+        mode: 0o600,
+      },
+    );
     return path;
   }
 
@@ -301,11 +349,21 @@ export class ControlPlane {
   }
 }
 
-export function kubeconfigYaml(server: string, caPem: string, user: string, credentials: Record<string, string>): string {
+export function kubeconfigYaml(
+  server: string,
+  caPem: string,
+  user: string,
+  credentials: Record<string, string>,
+): string {
   return stringify({
     apiVersion: 'v1',
     kind: 'Config',
-    clusters: [{ name: 'bollard-lab', cluster: { server, 'certificate-authority-data': Buffer.from(caPem).toString('base64') } }],
+    clusters: [
+      {
+        name: 'bollard-lab',
+        cluster: { server, 'certificate-authority-data': Buffer.from(caPem).toString('base64') },
+      },
+    ],
     users: [{ name: user, user: credentials }],
     contexts: [{ name: user, context: { cluster: 'bollard-lab', user } }],
     'current-context': user,

@@ -34,7 +34,11 @@ export async function run(cmd: string, args: readonly string[], allowFail = fals
     return { stdout, stderr, code: 0 };
   } catch (err) {
     const e = err as { stdout?: string; stderr?: string; code?: number | string };
-    const result = { stdout: e.stdout ?? '', stderr: e.stderr ?? '', code: typeof e.code === 'number' ? e.code : 1 };
+    const result = {
+      stdout: e.stdout ?? '',
+      stderr: e.stderr ?? '',
+      code: typeof e.code === 'number' ? e.code : 1,
+    };
     if (allowFail) return result;
     throw new NetnsError(`${cmd} ${args.join(' ')}`, result.stderr.trim() || `exit ${result.code}`);
   }
@@ -121,17 +125,27 @@ export class Host {
   /** Runs a command inside the host; resolves with its output and exit code (never throws for a non-zero exit). */
   exec(cmd: string, args: readonly string[] = [], timeoutMs = 60_000): Promise<ExecResult> {
     return new Promise((resolve) => {
-      execFile('ip', ['netns', 'exec', this.ns, cmd, ...args], { timeout: timeoutMs, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
-        const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? ((err as { code: number }).code) : 1) : 0;
-        resolve({ stdout, stderr, code });
-      });
+      execFile(
+        'ip',
+        ['netns', 'exec', this.ns, cmd, ...args],
+        { timeout: timeoutMs, maxBuffer: 64 * 1024 * 1024 },
+        (err, stdout, stderr) => {
+          const code = err
+            ? typeof (err as { code?: unknown }).code === 'number'
+              ? (err as { code: number }).code
+              : 1
+            : 0;
+          resolve({ stdout, stderr, code });
+        },
+      );
     });
   }
 
   /** Like exec, but throws NetnsError on a non-zero exit. */
   async sh(cmd: string, args: readonly string[] = [], timeoutMs = 60_000): Promise<string> {
     const r = await this.exec(cmd, args, timeoutMs);
-    if (r.code !== 0) throw new NetnsError(`${this.name}: ${cmd} ${args.join(' ')}`, r.stderr.trim() || `exit ${r.code}`);
+    if (r.code !== 0)
+      throw new NetnsError(`${this.name}: ${cmd} ${args.join(' ')}`, r.stderr.trim() || `exit ${r.code}`);
     return r.stdout;
   }
 
@@ -181,7 +195,20 @@ export class Lan {
     const lan = new Lan(prefix, bridgeNs);
     try {
       await ipIn(bridgeNs, 'link', 'set', 'lo', 'up');
-      await ipIn(bridgeNs, 'link', 'add', 'br0', 'type', 'bridge', 'stp_state', '0', 'forward_delay', '0', 'mcast_snooping', '0');
+      await ipIn(
+        bridgeNs,
+        'link',
+        'add',
+        'br0',
+        'type',
+        'bridge',
+        'stp_state',
+        '0',
+        'forward_delay',
+        '0',
+        'mcast_snooping',
+        '0',
+      );
       await ipIn(bridgeNs, 'link', 'set', 'br0', 'up');
       // The bridge's own namespace keeps no IPv6 addresses of its own and forwards nothing through iptables.
       await run('ip', ['netns', 'exec', bridgeNs, 'sysctl', '-qw', 'net.ipv6.conf.all.disable_ipv6=1']);
@@ -206,7 +233,9 @@ export class Lan {
     if (this.hosts.has(name)) throw new NetnsError(name, 'host exists');
     const ns = `${this.prefix}${name}`;
     const index = this.hosts.size + 1;
-    const mac = addr.mac ?? `02:b0:11:${((process.pid >> 8) & 0xff).toString(16).padStart(2, '0')}:${(process.pid & 0xff).toString(16).padStart(2, '0')}:${index.toString(16).padStart(2, '0')}`;
+    const mac =
+      addr.mac ??
+      `02:b0:11:${((process.pid >> 8) & 0xff).toString(16).padStart(2, '0')}:${(process.pid & 0xff).toString(16).padStart(2, '0')}:${index.toString(16).padStart(2, '0')}`;
     const port = `p${index}-${name}`.slice(0, 15);
     await run('ip', ['netns', 'add', ns]);
     const host = new Host(name, ns, 'eth0', mac, addr.ipv4, addr.ipv6, port, this);
@@ -231,18 +260,42 @@ export class Lan {
   /** Captures frames on the bridge with tcpdump into `file` (pcap). Resolves once tcpdump is listening. */
   async capture(file: string, filter: string[] = [], logFile = `${file}.log`): Promise<Capture> {
     rmSync(logFile, { force: true });
-    const proc = ManagedProcess.start('ip', ['netns', 'exec', this.bridgeNs, 'tcpdump', '-i', 'br0', '--immediate-mode', '-U', '-n', '-Z', 'root', '-w', file, ...filter], {
-      name: 'tcpdump',
-      logFile,
-    });
+    const proc = ManagedProcess.start(
+      'ip',
+      [
+        'netns',
+        'exec',
+        this.bridgeNs,
+        'tcpdump',
+        '-i',
+        'br0',
+        '--immediate-mode',
+        '-U',
+        '-n',
+        '-Z',
+        'root',
+        '-w',
+        file,
+        ...filter,
+      ],
+      {
+        name: 'tcpdump',
+        logFile,
+      },
+    );
     await proc.whileRunning(
-      waitFor('tcpdump listening', () => {
-        try {
-          return readFileSync(logFile, 'utf8').includes('listening on') ? true : undefined;
-        } catch {
-          return undefined;
-        }
-      }, 10_000, 50),
+      waitFor(
+        'tcpdump listening',
+        () => {
+          try {
+            return readFileSync(logFile, 'utf8').includes('listening on') ? true : undefined;
+          } catch {
+            return undefined;
+          }
+        },
+        10_000,
+        50,
+      ),
     );
     return {
       file,
@@ -250,15 +303,20 @@ export class Lan {
         // tcpdump reads its ring asynchronously: let it drain (file size steady for 200 ms) before SIGINT.
         let last = -1;
         let steadySince = Date.now();
-        await waitFor('tcpdump drained', () => {
-          const size = statSync(file, { throwIfNoEntry: false })?.size ?? 0;
-          if (size !== last) {
-            last = size;
-            steadySince = Date.now();
-            return undefined;
-          }
-          return Date.now() - steadySince >= 200 ? true : undefined;
-        }, 10_000, 50);
+        await waitFor(
+          'tcpdump drained',
+          () => {
+            const size = statSync(file, { throwIfNoEntry: false })?.size ?? 0;
+            if (size !== last) {
+              last = size;
+              steadySince = Date.now();
+              return undefined;
+            }
+            return Date.now() - steadySince >= 200 ? true : undefined;
+          },
+          10_000,
+          50,
+        );
         proc.signal('SIGINT');
         const t = setTimeout(() => proc.signal('SIGKILL'), 5000);
         await proc.exited;
@@ -271,6 +329,7 @@ export class Lan {
   async destroy(): Promise<void> {
     if (this.destroyed) return;
     this.destroyed = true;
-    for (const ns of [...[...this.hosts.values()].map((h) => h.ns), ...this.extraNs, this.bridgeNs]) await deleteNetns(ns);
+    for (const ns of [...[...this.hosts.values()].map((h) => h.ns), ...this.extraNs, this.bridgeNs])
+      await deleteNetns(ns);
   }
 }

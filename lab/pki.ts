@@ -32,9 +32,22 @@ export function makeCA(dir: string, commonName: string): CertFiles {
   const cert = join(dir, 'ca.crt');
   openssl(
     [
-      'req', '-x509', '-new', '-key', key, '-sha256', '-days', '3650', '-subj', `/CN=${commonName}`,
-      '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign',
-      '-out', cert,
+      'req',
+      '-x509',
+      '-new',
+      '-key',
+      key,
+      '-sha256',
+      '-days',
+      '3650',
+      '-subj',
+      `/CN=${commonName}`,
+      '-addext',
+      'basicConstraints=critical,CA:TRUE',
+      '-addext',
+      'keyUsage=critical,keyCertSign,cRLSign',
+      '-out',
+      cert,
     ],
     dir,
   );
@@ -67,7 +80,24 @@ export function makeCert(dir: string, ca: CertFiles, req: CertRequest): CertFile
   const extFile = join(dir, `${req.name}.ext`);
   writeFileSync(extFile, ext.join('\n') + '\n');
   openssl(
-    ['x509', '-req', '-in', csr, '-CA', ca.cert, '-CAkey', ca.key, '-CAcreateserial', '-days', '3650', '-sha256', '-extfile', extFile, '-out', cert],
+    [
+      'x509',
+      '-req',
+      '-in',
+      csr,
+      '-CA',
+      ca.cert,
+      '-CAkey',
+      ca.key,
+      '-CAcreateserial',
+      '-days',
+      '3650',
+      '-sha256',
+      '-extfile',
+      extFile,
+      '-out',
+      cert,
+    ],
     dir,
   );
   return { cert, key };

@@ -59,7 +59,10 @@ export class ManagedProcess {
   static start(command: string, args: readonly string[], opts: SpawnOptions): ManagedProcess {
     mkdirSync(dirname(opts.logFile), { recursive: true });
     const log = createWriteStream(opts.logFile, { flags: 'a' });
-    const wrapped = opts.dieWithParent === false ? [command, ...args] : ['setpriv', '--pdeathsig', 'SIGKILL', '--', command, ...args];
+    const wrapped =
+      opts.dieWithParent === false
+        ? [command, ...args]
+        : ['setpriv', '--pdeathsig', 'SIGKILL', '--', command, ...args];
     const [cmd, ...rest] = wrapped;
     const child = spawn(cmd as string, rest, {
       cwd: opts.cwd,

@@ -51,7 +51,8 @@ export function ensureDebianPackages(say: Say = defaultSay): void {
     say('Debian packages: all present');
     return;
   }
-  if (process.getuid?.() !== 0) throw new ToolchainError('apt-get', `must run as root to install ${missing.join(', ')}`);
+  if (process.getuid?.() !== 0)
+    throw new ToolchainError('apt-get', `must run as root to install ${missing.join(', ')}`);
   say(`Debian packages: installing ${missing.join(', ')}`);
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
   const update = spawnSync('apt-get', ['update'], { stdio: ['ignore', 'ignore', 'inherit'], env });
@@ -76,12 +77,18 @@ export function readPins(): Pins {
   const etcdMod = readFileSync(repoPath('lab', 'build', 'etcd', 'go.mod'), 'utf8');
   const k = /require k8s\.io\/kubernetes (v\S+)/.exec(k8sMod)?.[1];
   const e = /require go\.etcd\.io\/etcd\/server\/v3 (v\S+)/.exec(etcdMod)?.[1];
-  if (!k || !e) throw new ToolchainError('pins', 'lab/build go.mod files do not name k8s.io/kubernetes and etcd server versions');
+  if (!k || !e)
+    throw new ToolchainError(
+      'pins',
+      'lab/build go.mod files do not name k8s.io/kubernetes and etcd server versions',
+    );
   return { kubernetes: k, etcd: e };
 }
 
 export function cacheRoot(): string {
-  return process.env.BOLLARD_CACHE ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'bollard');
+  return (
+    process.env.BOLLARD_CACHE ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'bollard')
+  );
 }
 
 /** Where the binaries for the current pins live: keyed by the pins and a hash of the build modules. */
@@ -91,7 +98,11 @@ export function kubeBinDir(): string {
   for (const mod of ['kubernetes', 'etcd']) {
     for (const f of ['go.mod', 'go.sum']) h.update(readFileSync(repoPath('lab', 'build', mod, f)));
   }
-  return join(cacheRoot(), 'kube', `k8s-${pins.kubernetes}-etcd-${pins.etcd}-${h.digest('hex').slice(0, 10)}`);
+  return join(
+    cacheRoot(),
+    'kube',
+    `k8s-${pins.kubernetes}-etcd-${pins.etcd}-${h.digest('hex').slice(0, 10)}`,
+  );
 }
 
 export interface KubeBinaries {

@@ -40,7 +40,13 @@ async function main(): Promise<void> {
       const t = args[++i] as Tier;
       if (!TIERS.includes(t)) throw new Error(`unknown tier ${t}; tiers: ${TIERS.join(', ')}`);
       tiers.push(t);
-    } else paths.push(a.replace(/^dist\//, '').replace(/\.ts$/, '.js').replace(/^test\//, ''));
+    } else
+      paths.push(
+        a
+          .replace(/^dist\//, '')
+          .replace(/\.ts$/, '.js')
+          .replace(/^test\//, ''),
+      );
   }
   const chosenTiers = tiers.length > 0 ? tiers : [...TIERS];
   let files = chosenTiers.flatMap((t) => testFiles(join(dist, t)));
@@ -69,7 +75,14 @@ async function main(): Promise<void> {
   say(`running ${files.length} test files (${chosenTiers.join(', ')})`);
   const child = spawn(
     process.execPath,
-    ['--test', '--test-reporter=spec', '--test-concurrency=1', '--test-timeout=600000', '--enable-source-maps', ...files],
+    [
+      '--test',
+      '--test-reporter=spec',
+      '--test-concurrency=1',
+      '--test-timeout=600000',
+      '--enable-source-maps',
+      ...files,
+    ],
     { stdio: 'inherit', cwd: root },
   );
   const code: number = await new Promise((resolve) => child.on('exit', (c, s) => resolve(c ?? (s ? 1 : 0))));

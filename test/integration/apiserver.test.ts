@@ -8,7 +8,11 @@ import { ApiError, KubeClient } from '../../k8s/client.js';
 
 interface Service {
   metadata: { name: string; namespace: string; resourceVersion?: string };
-  spec: { ports: Array<{ port: number; nodePort?: number }>; healthCheckNodePort?: number; clusterIPs?: string[] };
+  spec: {
+    ports: Array<{ port: number; nodePort?: number }>;
+    healthCheckNodePort?: number;
+    clusterIPs?: string[];
+  };
   status?: { loadBalancer?: { ingress?: Array<{ ip: string; ipMode?: string }> } };
 }
 
@@ -25,7 +29,9 @@ describe('control plane', () => {
   });
 
   it('kubectl reports the pinned server version', () => {
-    const out = execFileSync('kubectl', ['--kubeconfig', cp.adminKubeconfig, 'version', '-o', 'json'], { encoding: 'utf8' });
+    const out = execFileSync('kubectl', ['--kubeconfig', cp.adminKubeconfig, 'version', '-o', 'json'], {
+      encoding: 'utf8',
+    });
     const v = JSON.parse(out) as { serverVersion: { gitVersion: string } };
     assert.equal(v.serverVersion.gitVersion, readPins().kubernetes);
   });
@@ -63,7 +69,7 @@ describe('control plane', () => {
     );
   });
 
-  it("refuses a ServiceAccount what its Role does not grant, and allows what it does", async () => {
+  it('refuses a ServiceAccount what its Role does not grant, and allows what it does', async () => {
     await cp.ensure('/api/v1/namespaces', { metadata: { name: 'rbac-test' } });
     await admin.create('/apis/rbac.authorization.k8s.io/v1/namespaces/rbac-test/roles', {
       metadata: { name: 'svc-reader' },
@@ -81,7 +87,11 @@ describe('control plane', () => {
       for (const attempt of [
         () => reader.get('/api/v1/namespaces/rbac-test/secrets'),
         () => reader.get('/api/v1/namespaces/shop/services'),
-        () => reader.create('/api/v1/namespaces/rbac-test/services', { metadata: { name: 'x' }, spec: { ports: [{ port: 1 }] } }),
+        () =>
+          reader.create('/api/v1/namespaces/rbac-test/services', {
+            metadata: { name: 'x' },
+            spec: { ports: [{ port: 1 }] },
+          }),
         () => reader.patch('/api/v1/namespaces/shop/services/web/status', { status: {} }),
       ]) {
         await assert.rejects(attempt(), (e: unknown) => e instanceof ApiError && e.forbidden);

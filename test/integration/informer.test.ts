@@ -33,11 +33,17 @@ class Recorder {
 async function etcdPost(endpoint: string, path: string, body: unknown): Promise<Record<string, unknown>> {
   const payload = JSON.stringify(body);
   return new Promise((resolve, reject) => {
-    const req = request(`${endpoint}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' } }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve(JSON.parse(Buffer.concat(chunks).toString('utf8')) as Record<string, unknown>));
-    });
+    const req = request(
+      `${endpoint}${path}`,
+      { method: 'POST', headers: { 'content-type': 'application/json' } },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () =>
+          resolve(JSON.parse(Buffer.concat(chunks).toString('utf8')) as Record<string, unknown>),
+        );
+      },
+    );
     req.on('error', reject);
     req.end(payload);
   });
@@ -61,7 +67,11 @@ describe('informer', () => {
 
   it('sees every add, update and delete across many short watches', async () => {
     const client = KubeClient.fromFile(cp.adminKubeconfig);
-    const inf = new Informer<ConfigMap>(client, { resource: RESOURCES.configMaps, namespace: ns, watchTimeoutSeconds: 1 });
+    const inf = new Informer<ConfigMap>(client, {
+      resource: RESOURCES.configMaps,
+      namespace: ns,
+      watchTimeoutSeconds: 1,
+    });
     const rec = new Recorder();
     rec.attach(inf);
     try {
@@ -92,7 +102,11 @@ describe('informer', () => {
   it('relists on 410 Gone and delivers what happened meanwhile', async () => {
     const client = KubeClient.fromFile(cp.adminKubeconfig);
     const errors: Error[] = [];
-    const inf = new Informer<ConfigMap>(client, { resource: RESOURCES.configMaps, namespace: ns, onError: (e) => errors.push(e) });
+    const inf = new Informer<ConfigMap>(client, {
+      resource: RESOURCES.configMaps,
+      namespace: ns,
+      onError: (e) => errors.push(e),
+    });
     const rec = new Recorder();
     rec.attach(inf);
     try {
@@ -105,7 +119,10 @@ describe('informer', () => {
       await admin.patch(cm('gone-kept'), { data: { v: 'b' } });
       await admin.delete(cm('gone-deleted'));
       await admin.create(cm(''), { metadata: { name: 'gone-new' }, data: { v: 'c' } });
-      const range = await etcdPost(cp.etcdEndpoint, '/v3/kv/range', { key: Buffer.from('/').toString('base64'), limit: 1 });
+      const range = await etcdPost(cp.etcdEndpoint, '/v3/kv/range', {
+        key: Buffer.from('/').toString('base64'),
+        limit: 1,
+      });
       const revision = (range.header as { revision: string }).revision;
       await etcdPost(cp.etcdEndpoint, '/v3/kv/compaction', { revision, physical: true });
 
@@ -114,7 +131,10 @@ describe('informer', () => {
       await rec.waitFor('update gone-kept b');
       await rec.waitFor('delete gone-deleted');
       await rec.waitFor('add gone-new c');
-      assert.ok(errors.some((e) => e instanceof ApiError && e.gone), `a 410 was seen: ${errors.map((e) => e.message).join('; ')}`);
+      assert.ok(
+        errors.some((e) => e instanceof ApiError && e.gone),
+        `a 410 was seen: ${errors.map((e) => e.message).join('; ')}`,
+      );
       assert.ok(inf.lists > listsBefore, 'the informer relisted');
     } finally {
       await inf.stop();
@@ -124,7 +144,11 @@ describe('informer', () => {
 
   it('resumes after a kube-apiserver restart without losing an event', async () => {
     const client = KubeClient.fromFile(cp.adminKubeconfig);
-    const inf = new Informer<ConfigMap>(client, { resource: RESOURCES.configMaps, namespace: ns, backoffMaxMs: 500 });
+    const inf = new Informer<ConfigMap>(client, {
+      resource: RESOURCES.configMaps,
+      namespace: ns,
+      backoffMaxMs: 500,
+    });
     const rec = new Recorder();
     rec.attach(inf);
     try {
