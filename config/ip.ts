@@ -1,0 +1,223 @@
+// IP address arithmetic on bigint: parse and format IPv4/IPv6, CIDRs and first-last ranges, and
+// summarise ranges to CIDRs. Pure.
+
+export type Family = 4 | 6;
+
+export interface IP {
+  family: Family;
+  value: bigint;
+}
+
+/** An inclusive range of addresses of one family. */
+export interface IPRange {
+  family: Family;
+  first: bigint;
+  last: bigint;
+}
+
+export interface CIDR {
+  family: Family;
+  base: bigint;
+  prefix: number;
+}
+
+export const BITS: Record<Family, number> = { 4: 32, 6: 128 };
+export const MAX: Record<Family, bigint> = { 4: (1n << 32n) - 1n, 6: (1n << 128n) - 1n };
+
+function parseV4(s: string): bigint | undefined {
+  const parts = s.split('.');
+  if (parts.length !== 4) return undefined;
+  let v = 0n;
+  for (const p of parts) {
+    if (!/^(0|[1-9][0-9]{0,2})$/.test(p)) return undefined;
+    const n = Number(p);
+    if (n > 255) return undefined;
+    v = (v << 8n) | BigInt(n);
+  }
+  return v;
+}
+
+function parseV6(s: string): bigint | undefined {
+  if (s.includes('%')) return undefined; // zones are not addresses a pool can hold
+  let tail4: bigint | undefined;
+  let text = s;
+  const lastColon = text.lastIndexOf(':');
+  if (lastColon >= 0 && text.slice(lastColon + 1).includes('.')) {
+    tail4 = parseV4(text.slice(lastColon + 1));
+    if (tail4 === undefined) return undefined;
+    text = text.slice(0, lastColon + 1) + '0:0';
+  }
+  const halves = text.split('::');
+  if (halves.length > 2) return undefined;
+  const groups = (h: string): string[] | undefined => (h === '' ? [] : h.split(':'));
+  const head = groups(halves[0] ?? '');
+  const rest = halves.length === 2 ? groups(halves[1] ?? '') : [];
+  if (!head || !rest) return undefined;
+  const total = head.length + rest.length;
+  if (halves.length === 1 ? total !== 8 : total > 7) return undefined;
+  const all = [...head, ...Array<string>(8 - total).fill('0'), ...rest];
+  let v = 0n;
+  for (const g of all) {
+    if (!/^[0-9a-fA-F]{1,4}$/.test(g)) return undefined;
+    v = (v << 16n) | BigInt(parseInt(g, 16));
+  }
+  if (tail4 !== undefined) v = (v & ~0xffffffffn) | tail4;
+  return v;
+}
+
+/** Parses an IPv4 or IPv6 address; undefined if malformed. */
+export function parseIP(s: string): IP | undefined {
+  const t = s.trim();
+  if (t.includes(':')) {
+    const v = parseV6(t);
+    return v === undefined ? undefined : { family: 6, value: v };
+  }
+  const v = parseV4(t);
+  return v === undefined ? undefined : { family: 4, value: v };
+}
+
+export function formatIP(family: Family, value: bigint): string {
+  if (family === 4) {
+    return [24n, 16n, 8n, 0n].map((sh) => String((value >> sh) & 255n)).join('.');
+  }
+  const groups: number[] = [];
+  for (let i = 7; i >= 0; i--) groups.push(Number((value >> BigInt(i * 16)) & 0xffffn));
+  // RFC 5952: compress the longest run (≥ 2) of zero groups, the first one on ties.
+  let best = -1;
+  let bestLen = 1;
+  for (let i = 0; i < 8;) {
+    if (groups[i] !== 0) {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < 8 && groups[j] === 0) j++;
+    if (j - i > bestLen) {
+      best = i;
+      bestLen = j - i;
+    }
+    i = j;
+  }
+  const hex = groups.map((g) => g.toString(16));
+  if (best < 0) return hex.join(':');
+  return `${hex.slice(0, best).join(':')}::${hex.slice(best + bestLen).join(':')}`;
+}
+
+export function ipString(ip: IP): string {
+  return formatIP(ip.family, ip.value);
+}
+
+/** Canonical text of an address (e.g. "fc00:0::1" → "fc00::1"); undefined if malformed. */
+export function canonicalIP(s: string): string | undefined {
+  const ip = parseIP(s);
+  return ip ? ipString(ip) : undefined;
+}
+
+export function parseCIDR(s: string): CIDR | undefined {
+  const slash = s.indexOf('/');
+  if (slash < 0) return undefined;
+  const ip = parseIP(s.slice(0, slash));
+  const p = s.slice(slash + 1);
+  if (!ip || !/^[0-9]{1,3}$/.test(p)) return undefined;
+  const prefix = Number(p);
+  if (prefix > BITS[ip.family]) return undefined;
+  const hostBits = BigInt(BITS[ip.family] - prefix);
+  const base = (ip.value >> hostBits) << hostBits;
+  return { family: ip.family, base, prefix };
+}
+
+export function cidrRange(c: CIDR): IPRange {
+  const hostBits = BigInt(BITS[c.family] - c.prefix);
+  return { family: c.family, first: c.base, last: c.base + (1n << hostBits) - 1n };
+}
+
+export function formatCIDR(c: CIDR): string {
+  return `${formatIP(c.family, c.base)}/${c.prefix}`;
+}
+
+export type RangeParse = { ok: true; range: IPRange; cidrs: CIDR[] } | { ok: false; reason: string };
+
+/** Parses a pool entry: "CIDR" or "first-last" (either family; both ends the same family, first ≤ last). */
+export function parseAddressRange(entry: string): RangeParse {
+  const s = entry.trim();
+  if (s === '') return { ok: false, reason: 'empty address range' };
+  if (s.includes('/')) {
+    const c = parseCIDR(s);
+    if (!c) return { ok: false, reason: `invalid CIDR "${s}"` };
+    return { ok: true, range: cidrRange(c), cidrs: [c] };
+  }
+  const dash = s.indexOf('-');
+  if (dash < 0) {
+    // A single address is accepted as a /32 or /128, as MetalLB does.
+    const ip = parseIP(s);
+    if (!ip)
+      return { ok: false, reason: `invalid address range "${s}": expected a CIDR or first-last range` };
+    const c: CIDR = { family: ip.family, base: ip.value, prefix: BITS[ip.family] };
+    return { ok: true, range: cidrRange(c), cidrs: [c] };
+  }
+  const a = parseIP(s.slice(0, dash));
+  const b = parseIP(s.slice(dash + 1));
+  if (!a)
+    return { ok: false, reason: `invalid range "${s}": "${s.slice(0, dash).trim()}" is not an IP address` };
+  if (!b)
+    return { ok: false, reason: `invalid range "${s}": "${s.slice(dash + 1).trim()}" is not an IP address` };
+  if (a.family !== b.family) return { ok: false, reason: `invalid range "${s}": mixes IPv4 and IPv6` };
+  if (a.value > b.value)
+    return { ok: false, reason: `invalid range "${s}": first address is after the last` };
+  const range: IPRange = { family: a.family, first: a.value, last: b.value };
+  return { ok: true, range, cidrs: rangeToCIDRs(range) };
+}
+
+/** The smallest list of CIDRs covering exactly the range. */
+export function rangeToCIDRs(r: IPRange): CIDR[] {
+  const out: CIDR[] = [];
+  const bits = BITS[r.family];
+  let cur = r.first;
+  while (cur <= r.last) {
+    // the largest block aligned at cur that does not pass r.last
+    let size = cur === 0n ? bits : 0;
+    if (cur !== 0n) {
+      let x = cur;
+      while ((x & 1n) === 0n && size < bits) {
+        x >>= 1n;
+        size++;
+      }
+    }
+    while (size > 0 && cur + (1n << BigInt(size)) - 1n > r.last) size--;
+    out.push({ family: r.family, base: cur, prefix: bits - size });
+    cur += 1n << BigInt(size);
+  }
+  return out;
+}
+
+export function rangeSize(r: IPRange): bigint {
+  return r.last - r.first + 1n;
+}
+
+/** IPv4 addresses ending in .0 or .255, which some old firmware mishandles. */
+export function isBuggyIP(family: Family, value: bigint): boolean {
+  if (family !== 4) return false;
+  const low = value & 255n;
+  return low === 0n || low === 255n;
+}
+
+/** How many addresses of r end in .0 or .255 (IPv4 only). */
+export function buggyCount(r: IPRange): bigint {
+  if (r.family !== 4) return 0n;
+  // count x in [first, last] with x mod 256 in {0, 255}
+  const countMod = (upTo: bigint, residue: bigint): bigint =>
+    upTo < residue ? 0n : (upTo - residue) / 256n + 1n;
+  const inRange = (res: bigint) =>
+    countMod(r.last, res) - (r.first === 0n ? 0n : countMod(r.first - 1n, res));
+  return inRange(0n) + inRange(255n);
+}
+
+export function rangesOverlap(a: IPRange, b: IPRange): boolean {
+  return a.family === b.family && a.first <= b.last && b.first <= a.last;
+}
+
+export function formatRange(r: IPRange): string {
+  return r.first === r.last
+    ? formatIP(r.family, r.first)
+    : `${formatIP(r.family, r.first)}-${formatIP(r.family, r.last)}`;
+}
