@@ -1,0 +1,148 @@
+/**
+ * IPv4/IPv6/MAC addresses <-> bytes. Text forms: dotted quad, RFC 5952 canonical IPv6
+ * (lower case, longest zero run compressed, IPv4-mapped shown as ::ffff:a.b.c.d), colon-separated MAC.
+ */
+import { EncodeError } from './errors.js';
+
+const IPV4_RE = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;
+
+export function isIpv4(s: string): boolean {
+  const m = IPV4_RE.exec(s);
+  return m !== null && m.slice(1).every((p) => Number(p) <= 255 && (p.length === 1 || p[0] !== '0'));
+}
+
+export function isIpv6(s: string): boolean {
+  return tryParseIpv6(s) !== undefined;
+}
+
+/** Four bytes of a dotted-quad IPv4 address; throws EncodeError on anything else. */
+export function ipv4ToBytes(s: string): Uint8Array {
+  if (!isIpv4(s)) throw new EncodeError('address', `not an IPv4 address: ${JSON.stringify(s)}`);
+  return Uint8Array.from(s.split('.').map(Number));
+}
+
+export function bytesToIpv4(b: Uint8Array, off = 0): string {
+  return `${b[off]}.${b[off + 1]}.${b[off + 2]}.${b[off + 3]}`;
+}
+
+/** An IPv4 address as an unsigned 32-bit number (used for BGP identifiers and comparisons). */
+export function ipv4ToNumber(s: string): number {
+  const b = ipv4ToBytes(s);
+  return ((b[0]! << 24) | (b[1]! << 16) | (b[2]! << 8) | b[3]!) >>> 0;
+}
+
+export function numberToIpv4(n: number): string {
+  return `${(n >>> 24) & 255}.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}`;
+}
+
+function tryParseIpv6(s: string): Uint8Array | undefined {
+  if (s.length === 0 || s.length > 45) return undefined;
+  let text = s;
+  if (s.includes('.')) {
+    // Trailing dotted quad (RFC 4291 §2.2 form 3): rewrite it as two hex groups.
+    const i = s.lastIndexOf(':');
+    const tail = s.slice(i + 1);
+    if (i < 0 || !isIpv4(tail)) return undefined;
+    const v = ipv4ToBytes(tail);
+    text = `${s.slice(0, i + 1)}${((v[0]! << 8) | v[1]!).toString(16)}:${((v[2]! << 8) | v[3]!).toString(16)}`;
+  }
+  const parseGroups = (part: string): number[] | undefined => {
+    if (part === '') return [];
+    const out: number[] = [];
+    for (const g of part.split(':')) {
+      if (!/^[0-9a-fA-F]{1,4}$/.test(g)) return undefined;
+      out.push(parseInt(g, 16));
+    }
+    return out;
+  };
+  const dbl = text.indexOf('::');
+  if (dbl !== text.lastIndexOf('::')) return undefined;
+  let groups: number[];
+  if (dbl >= 0) {
+    const left = parseGroups(text.slice(0, dbl));
+    const right = parseGroups(text.slice(dbl + 2));
+    if (!left || !right || left.length + right.length > 7) return undefined;
+    groups = [...left, ...new Array<number>(8 - left.length - right.length).fill(0), ...right];
+  } else {
+    const all = parseGroups(text);
+    if (!all || all.length !== 8) return undefined;
+    groups = all;
+  }
+  const out = new Uint8Array(16);
+  groups.forEach((g, i) => {
+    out[i * 2] = g >> 8;
+    out[i * 2 + 1] = g & 0xff;
+  });
+  return out;
+}
+
+/** Sixteen bytes of an IPv6 address in any RFC 4291 text form; throws EncodeError otherwise. */
+export function ipv6ToBytes(s: string): Uint8Array {
+  const b = tryParseIpv6(s);
+  if (!b) throw new EncodeError('address', `not an IPv6 address: ${JSON.stringify(s)}`);
+  return b;
+}
+
+/** RFC 5952 canonical text of the 16 bytes at `off`. */
+export function bytesToIpv6(b: Uint8Array, off = 0): string {
+  const g: number[] = [];
+  for (let i = 0; i < 8; i++) g.push((b[off + i * 2]! << 8) | b[off + i * 2 + 1]!);
+  // IPv4-mapped (::ffff:a.b.c.d), RFC 5952 §5.
+  if (g[0] === 0 && g[1] === 0 && g[2] === 0 && g[3] === 0 && g[4] === 0 && g[5] === 0xffff) {
+    return `::ffff:${bytesToIpv4(b, off + 12)}`;
+  }
+  let bestStart = -1;
+  let bestLen = 0;
+  for (let i = 0; i < 8; ) {
+    if (g[i] !== 0) {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < 8 && g[j] === 0) j++;
+    if (j - i > bestLen) {
+      bestStart = i;
+      bestLen = j - i;
+    }
+    i = j;
+  }
+  if (bestLen < 2) return g.map((x) => x.toString(16)).join(':');
+  const left = g.slice(0, bestStart).map((x) => x.toString(16));
+  const right = g.slice(bestStart + bestLen).map((x) => x.toString(16));
+  return `${left.join(':')}::${right.join(':')}`;
+}
+
+/** Bytes of an IPv4 or IPv6 address, whichever the text is. */
+export function ipToBytes(s: string): Uint8Array {
+  return isIpv4(s) ? ipv4ToBytes(s) : ipv6ToBytes(s);
+}
+
+/** Canonical text of a 4- or 16-byte address. */
+export function bytesToIp(b: Uint8Array): string {
+  if (b.length === 4) return bytesToIpv4(b);
+  if (b.length === 16) return bytesToIpv6(b);
+  throw new EncodeError('address', `an IP address has 4 or 16 bytes, not ${b.length}`);
+}
+
+/** Canonical text of an IP address given in any accepted form (e.g. '2001:DB8:0::1' -> '2001:db8::1'). */
+export function canonicalIp(s: string): string {
+  return bytesToIp(ipToBytes(s));
+}
+
+const MAC_RE = /^[0-9a-fA-F]{2}([:-][0-9a-fA-F]{2}){5}$/;
+
+/** Six bytes of a MAC address written aa:bb:cc:dd:ee:ff (or with dashes). */
+export function macToBytes(s: string): Uint8Array {
+  if (!MAC_RE.test(s)) throw new EncodeError('address', `not a MAC address: ${JSON.stringify(s)}`);
+  return Uint8Array.from(s.split(/[:-]/).map((h) => parseInt(h, 16)));
+}
+
+/** Lower-case colon-separated text of the six bytes at `off`. */
+export function formatMac(b: Uint8Array, off = 0): string {
+  const parts: string[] = [];
+  for (let i = 0; i < 6; i++) parts.push(b[off + i]!.toString(16).padStart(2, '0'));
+  return parts.join(':');
+}
+
+export const BROADCAST_MAC = 'ff:ff:ff:ff:ff:ff';
+export const ZERO_MAC = '00:00:00:00:00:00';
