@@ -1,0 +1,270 @@
+// One BFD session (RFC 5880 asynchronous mode) over UDP: RFC 5881 single-hop (port 3784, TTL 255
+// sent, received packets with TTL < 255 dropped by the kernel through IP_MINTTL) or RFC 5883
+// multihop (port 4784, the BFDProfile's minimumTtl enforced the same way). The state machine is
+// proto/bfd's; this file only moves packets and runs its timers.
+import type dgram from 'node:dgram';
+import { randomInt } from 'node:crypto';
+import {
+  BFD_MULTIHOP_PORT,
+  BFD_SINGLE_HOP_PORT,
+  BFD_SOURCE_PORT_MAX,
+  BFD_SOURCE_PORT_MIN,
+  bfdAdminDown,
+  bfdNextWakeup,
+  bfdReceive,
+  bfdTick,
+  createBfdSession,
+  decodeBfdControl,
+  encodeBfdControl,
+  type BfdAction,
+  type BfdSession,
+} from '../../proto/bfd.js';
+import { bindUdp, familyOf, TcpOptionError, type IpFamily } from '../../net/tcp/index.js';
+import type { Clock, Log, TimerHandle } from '../bgp/types.js';
+
+/** BFDProfile values (MetalLB units: milliseconds). */
+export interface BfdSpec {
+  readonly receiveIntervalMs: number;
+  readonly transmitIntervalMs: number;
+  readonly detectMultiplier: number;
+  readonly passiveMode: boolean;
+  /** Multihop only: lowest TTL accepted. */
+  readonly minimumTtl: number;
+  readonly echoMode?: boolean;
+}
+
+export interface BfdRunnerOptions {
+  readonly peer: string;
+  readonly peerAddress: string;
+  readonly localAddress?: string;
+  readonly multihop: boolean;
+  readonly spec: BfdSpec;
+  readonly device?: string;
+  readonly log: Log;
+  readonly clock: Clock;
+  /** Up -> Down: the path is gone. */
+  readonly onDown: () => void;
+  readonly onUp?: () => void;
+}
+
+type Handler = (msg: Buffer, from: string) => void;
+
+/** Receive sockets are shared per (family, port): one wildcard bind, demultiplexed by source address. */
+interface SharedRx {
+  socket: Promise<dgram.Socket>;
+  handlers: Map<string, Handler>;
+}
+const receivers = new Map<string, SharedRx>();
+
+function rxKey(family: IpFamily, port: number, minTtl: number, device: string | undefined): string {
+  return `${family}|${port}|${minTtl}|${device ?? ''}`;
+}
+
+function acquireRx(
+  family: IpFamily,
+  port: number,
+  minTtl: number,
+  device: string | undefined,
+  peer: string,
+  h: Handler,
+): SharedRx {
+  const key = rxKey(family, port, minTtl, device);
+  let rx = receivers.get(key);
+  if (!rx) {
+    const handlers = new Map<string, Handler>();
+    const socket = bindUdp(family === 4 ? '0.0.0.0' : '::', port, {
+      minTtl,
+      ...(device ? { device } : {}),
+      reuseAddr: true,
+    }).then((s) => {
+      s.on('message', (msg, rinfo) =>
+        handlers.get(rinfo.address.replace(/^::ffff:/, ''))?.(msg, rinfo.address),
+      );
+      s.on('error', () => undefined);
+      return s;
+    });
+    rx = { socket, handlers };
+    receivers.set(key, rx);
+  }
+  rx.handlers.set(peer, h);
+  return rx;
+}
+
+function releaseRx(
+  family: IpFamily,
+  port: number,
+  minTtl: number,
+  device: string | undefined,
+  peer: string,
+): void {
+  const key = rxKey(family, port, minTtl, device);
+  const rx = receivers.get(key);
+  if (!rx) return;
+  rx.handlers.delete(peer);
+  if (rx.handlers.size === 0) {
+    receivers.delete(key);
+    void rx.socket.then(
+      (s) => s.close(),
+      () => undefined,
+    );
+  }
+}
+
+export interface BfdStats {
+  up: boolean;
+  input: number;
+  output: number;
+  upEvents: number;
+  downEvents: number;
+}
+
+export class BfdRunner {
+  private session: BfdSession | undefined;
+  private tx: dgram.Socket | undefined;
+  private timer: TimerHandle | undefined;
+  private stopped = false;
+  private readonly counters = { input: 0, output: 0, upEvents: 0, downEvents: 0 };
+  private readonly family: IpFamily;
+  private readonly port: number;
+  private readonly minTtl: number;
+
+  constructor(private readonly o: BfdRunnerOptions) {
+    this.family = familyOf(o.peerAddress);
+    this.port = o.multihop ? BFD_MULTIHOP_PORT : BFD_SINGLE_HOP_PORT;
+    this.minTtl = o.multihop ? Math.max(1, Math.min(255, o.spec.minimumTtl)) : 255;
+  }
+
+  get state(): string {
+    return this.session?.state ?? 'Down';
+  }
+
+  stats(): BfdStats {
+    return { up: this.session?.state === 'Up', ...this.counters };
+  }
+
+  async start(): Promise<void> {
+    const s = this.o.spec;
+    this.session = createBfdSession(
+      {
+        myDiscriminator: randomInt(1, 0xffffffff),
+        desiredMinTxUs: s.transmitIntervalMs * 1000,
+        requiredMinRxUs: s.receiveIntervalMs * 1000,
+        detectMult: s.detectMultiplier,
+        passive: s.passiveMode,
+      },
+      this.o.clock.now(),
+      Math.random,
+    );
+    try {
+      acquireRx(this.family, this.port, this.minTtl, this.o.device, this.o.peerAddress, (msg) =>
+        this.onPacket(msg),
+      );
+      this.tx = await this.bindTx();
+    } catch (e) {
+      this.o.log.error(
+        {
+          peer: this.o.peer,
+          code: e instanceof TcpOptionError ? e.code : undefined,
+          err: e instanceof Error ? e.message : String(e),
+        },
+        'cannot open BFD sockets',
+      );
+      return;
+    }
+    if (this.stopped) {
+      this.tx.close();
+      return;
+    }
+    this.tick();
+  }
+
+  private async bindTx(): Promise<dgram.Socket> {
+    let last: unknown;
+    for (let i = 0; i < 16; i++) {
+      const port = randomInt(BFD_SOURCE_PORT_MIN, BFD_SOURCE_PORT_MAX + 1);
+      try {
+        const sock = await bindUdp(this.o.localAddress ?? (this.family === 4 ? '0.0.0.0' : '::'), port, {
+          ttl: 255,
+          ...(this.o.device ? { device: this.o.device } : {}),
+        });
+        sock.on('error', () => undefined);
+        return sock;
+      } catch (e) {
+        last = e;
+        if (!(e instanceof TcpOptionError) || e.code !== 'EADDRINUSE') throw e;
+      }
+    }
+    throw last;
+  }
+
+  private onPacket(msg: Buffer): void {
+    if (!this.session || this.stopped) return;
+    this.counters.input++;
+    let p;
+    try {
+      p = decodeBfdControl(new Uint8Array(msg.buffer, msg.byteOffset, msg.length));
+    } catch {
+      return; // RFC 5880 §6.8.6: discard
+    }
+    const r = bfdReceive(this.session, p, this.o.clock.now(), Math.random);
+    this.apply(r.session, r.actions);
+  }
+
+  private tick(): void {
+    if (!this.session || this.stopped) return;
+    const r = bfdTick(this.session, this.o.clock.now(), Math.random);
+    this.apply(r.session, r.actions);
+  }
+
+  private apply(session: BfdSession, actions: readonly BfdAction[]): void {
+    this.session = session;
+    for (const a of actions) {
+      if (a.type === 'send') this.send(encodeBfdControl(a.packet));
+      else {
+        this.o.log.info({ peer: this.o.peer, from: a.from, to: a.to, diag: a.diag }, `BFD session ${a.to}`);
+        if (a.to === 'Up') {
+          this.counters.upEvents++;
+          this.o.onUp?.();
+        } else if (a.from === 'Up') {
+          this.counters.downEvents++;
+          this.o.onDown();
+        }
+      }
+    }
+    this.arm();
+  }
+
+  private arm(): void {
+    if (this.timer !== undefined) this.o.clock.clearTimer(this.timer);
+    this.timer = undefined;
+    if (!this.session || this.stopped) return;
+    const at = bfdNextWakeup(this.session);
+    const now = this.o.clock.now();
+    const ms = at === undefined ? 1000 : Math.max(0, at - now);
+    this.timer = this.o.clock.setTimer(() => {
+      this.timer = undefined;
+      this.tick();
+    }, ms);
+  }
+
+  private send(bytes: Uint8Array): void {
+    if (!this.tx) return;
+    this.counters.output++;
+    this.tx.send(bytes, this.port, this.o.peerAddress, () => undefined);
+  }
+
+  stop(): void {
+    if (this.stopped) return;
+    if (this.session && this.tx) {
+      // Tell the peer we go AdminDown so it does not count it as a failure (RFC 5880 §6.8.16).
+      const r = bfdAdminDown(this.session);
+      for (const a of r.actions) if (a.type === 'send') this.send(encodeBfdControl(a.packet));
+    }
+    this.stopped = true;
+    if (this.timer !== undefined) this.o.clock.clearTimer(this.timer);
+    releaseRx(this.family, this.port, this.minTtl, this.o.device, this.o.peerAddress);
+    const tx = this.tx;
+    this.tx = undefined;
+    if (tx) setTimeout(() => tx.close(), 50).unref();
+  }
+}

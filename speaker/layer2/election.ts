@@ -1,0 +1,95 @@
+// Announcer election for layer 2 (pure): every speaker computes the same owner without talking about
+// it. Candidates come from eligibility; they are ordered by sha256(nodeName + "#" + firstVIP) as
+// MetalLB does, lowest first; the first one announces every VIP of the Service (both families of a
+// dual-stack Service go with the first IP).
+import { createHash } from 'node:crypto';
+import type { Config, L2Advertisement, Pool } from '../../config/types.js';
+import { anyMatches, type LabelSelector } from '../../config/selector.js';
+import { parseIP } from '../../config/ip.js';
+
+export function electionHash(node: string, firstIp: string): Buffer {
+  return createHash('sha256').update(`${node}#${firstIp}`).digest();
+}
+
+/** Candidates in MetalLB's order (lowest sha256(node#ip) first). */
+export function electionOrder(candidates: Iterable<string>, firstIp: string): string[] {
+  return [...candidates]
+    .map((n) => ({ n, h: electionHash(n, firstIp) }))
+    .sort((a, b) => Buffer.compare(a.h, b.h) || (a.n < b.n ? -1 : a.n > b.n ? 1 : 0))
+    .map((x) => x.n);
+}
+
+/** The owner of a Service whose first VIP is `firstIp`, or undefined when no node is a candidate. */
+export function electOwner(candidates: Iterable<string>, firstIp: string): string | undefined {
+  return electionOrder(candidates, firstIp)[0];
+}
+
+export interface L2ServiceRef {
+  namespace: string;
+  labels: Readonly<Record<string, string>>;
+  ips: readonly string[];
+  /** The pool the controller allocated from (annotation metallb.io/ip-allocated-from-pool), if known. */
+  pool?: string;
+}
+
+export interface NodeRef {
+  name: string;
+  labels: Readonly<Record<string, string>>;
+}
+
+/** The pool holding `ip`, if any. */
+export function poolOfIp(config: Config, ip: string): Pool | undefined {
+  const a = parseIP(ip);
+  if (!a) return undefined;
+  for (const p of config.pools.values()) {
+    if (p.ranges.some((r) => r.family === a.family && r.first <= a.value && a.value <= r.last)) return p;
+  }
+  return undefined;
+}
+
+/** The pool a Service's VIPs come from: the controller's annotation when the pool exists, else the pool holding the first VIP. */
+export function poolOfService(config: Config, svc: L2ServiceRef): string | undefined {
+  if (svc.pool && config.pools.has(svc.pool)) return svc.pool;
+  const first = svc.ips[0];
+  return first === undefined ? undefined : poolOfIp(config, first)?.name;
+}
+
+/**
+ * The L2Advertisements covering a Service: their pools include the Service's pool and their
+ * serviceSelectors (by advertisement name; none = all) match its labels.
+ */
+export function advertisementsFor(
+  config: Config,
+  svc: L2ServiceRef,
+  serviceSelectors: ReadonlyMap<string, readonly LabelSelector[]> = new Map(),
+): L2Advertisement[] {
+  const pool = poolOfService(config, svc);
+  if (!pool) return [];
+  return config.l2Advertisements.filter(
+    (a) => a.pools.includes(pool) && anyMatches(serviceSelectors.get(a.name) ?? [], svc.labels),
+  );
+}
+
+/**
+ * The nodes these advertisements select, each with its interfaces: [] = every usable interface (some
+ * advertisement selecting the node leaves interfaces empty), else the union of the named ones.
+ */
+export function selectedNodes(
+  advs: readonly L2Advertisement[],
+  nodes: readonly NodeRef[],
+): Map<string, readonly string[]> {
+  const out = new Map<string, readonly string[]>();
+  for (const n of nodes) {
+    let all = false;
+    const names = new Set<string>();
+    let selected = false;
+    for (const a of advs) {
+      if (!anyMatches(a.nodeSelectors, n.labels)) continue;
+      selected = true;
+      if (a.interfaces.length === 0) all = true;
+      else for (const i of a.interfaces) names.add(i);
+    }
+    if (selected) out.set(n.name, all ? [] : [...names].sort());
+  }
+  return out;
+}

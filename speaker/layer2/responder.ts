@@ -1,0 +1,355 @@
+// The layer 2 responder: answers ARP who-has and NDP Neighbor Solicitations for the VIPs this node
+// owns, on the interfaces the advertisement selects, with that interface's MAC; announces gained VIPs
+// with gratuitous ARP (request and reply forms) and unsolicited NA (Override, to ff02::1) on
+// MetalLB's schedule; stops answering a lost VIP at once. One packet socket per usable interface,
+// rescanned periodically. Frames from the wire never throw out of here.
+import { decodeEthernet, EtherType } from '../../proto/ethernet.js';
+import {
+  answerArpRequest,
+  arpFrame,
+  decodeArp,
+  gratuitousArpReply,
+  gratuitousArpRequest,
+} from '../../proto/arp.js';
+import {
+  answerNeighborSolicitation,
+  decodeNdp,
+  encodeNdp,
+  ipv6Frame,
+  unsolicitedNeighborAdvertisement,
+} from '../../proto/ndp.js';
+import { multicastMac, solicitedNodeMulticast } from '../../proto/ipv6.js';
+import { canonicalIp, isIpv4, macToBytes } from '../../proto/address.js';
+import { PacketSocket, PacketType, type FrameHandler } from '../../net/packet.js';
+import {
+  DEFAULT_INTERFACE_EXCLUDES,
+  compileExcludes,
+  interfaceFingerprint,
+  scanInterfaces,
+  usableInterfaces,
+  type InterfaceInfo,
+} from '../../net/interfaces.js';
+import { DEFAULT_GRATUITOUS, GratuitousSchedule, type GratuitousOptions } from './gratuitous.js';
+
+/** What this node announces: VIP -> the interfaces selected for it (empty list = every usable interface). */
+export type Announcements = ReadonlyMap<string, { readonly interfaces: readonly string[] }>;
+
+export interface ResponderCounters {
+  request(ip: string): void;
+  response(ip: string): void;
+  gratuitous(ip: string): void;
+}
+
+export interface ResponderLog {
+  info(obj: Record<string, unknown>, msg: string): void;
+  warn(obj: Record<string, unknown>, msg: string): void;
+  debug(obj: Record<string, unknown>, msg: string): void;
+}
+
+/** The packet socket as the responder uses it (a fake can stand in for unit tests). */
+export interface FrameSocket {
+  send(frame: Uint8Array): void;
+  joinMulticast(mac: Uint8Array): void;
+  leaveMulticast(mac: Uint8Array): void;
+  close(): void;
+}
+
+export interface ResponderOptions {
+  excludes?: readonly string[];
+  rescanMs?: number;
+  gratuitous?: GratuitousOptions;
+  counters?: ResponderCounters;
+  log?: ResponderLog;
+  openSocket?: (iface: InterfaceInfo, onFrame: FrameHandler) => FrameSocket;
+  scan?: () => InterfaceInfo[];
+  now?: () => number;
+}
+
+interface IfaceState {
+  info: InterfaceInfo;
+  fingerprint: string;
+  socket: FrameSocket;
+  owned4: Set<string>;
+  owned6: Set<string>;
+  /** Solicited-node multicast MAC (hex) -> how many owned VIPs need it. */
+  groups: Map<string, number>;
+}
+
+const noopCounters: ResponderCounters = {
+  request: () => undefined,
+  response: () => undefined,
+  gratuitous: () => undefined,
+};
+const noopLog: ResponderLog = { info: () => undefined, warn: () => undefined, debug: () => undefined };
+
+export class Layer2Responder {
+  private readonly ifaces = new Map<string, IfaceState>();
+  private announcements: Announcements = new Map();
+  private readonly schedule: GratuitousSchedule;
+  private readonly excludes: RegExp[];
+  private readonly counters: ResponderCounters;
+  private readonly log: ResponderLog;
+  private readonly openSocket: (iface: InterfaceInfo, onFrame: FrameHandler) => FrameSocket;
+  private readonly scan: () => InterfaceInfo[];
+  private readonly now: () => number;
+  private rescanTimer: NodeJS.Timeout | undefined;
+  private gratuitousTimer: NodeJS.Timeout | undefined;
+  private stopped = false;
+  /** Frames that failed to decode or to send (never fatal). */
+  errors = 0;
+
+  constructor(opts: ResponderOptions = {}) {
+    this.excludes = compileExcludes(opts.excludes ?? DEFAULT_INTERFACE_EXCLUDES);
+    this.schedule = new GratuitousSchedule(opts.gratuitous ?? DEFAULT_GRATUITOUS);
+    this.counters = opts.counters ?? noopCounters;
+    this.log = opts.log ?? noopLog;
+    this.openSocket = opts.openSocket ?? ((i, onFrame) => PacketSocket.open(i.name, i.index, onFrame));
+    this.scan = opts.scan ?? (() => scanInterfaces());
+    this.now = opts.now ?? Date.now;
+    this.rescan();
+    const rescanMs = opts.rescanMs ?? 10_000;
+    if (rescanMs > 0) {
+      this.rescanTimer = setInterval(() => this.rescan(), rescanMs);
+      this.rescanTimer.unref();
+    }
+  }
+
+  /** The interfaces currently answering, with their MACs. */
+  interfaces(): { name: string; mac: string; ipv4: number; ipv6: number }[] {
+    return [...this.ifaces.values()].map((s) => ({
+      name: s.info.name,
+      mac: s.info.mac,
+      ipv4: s.owned4.size,
+      ipv6: s.owned6.size,
+    }));
+  }
+
+  /** The interfaces answering for `ip` right now. */
+  interfacesFor(ip: string): string[] {
+    const c = canonicalIp(ip);
+    return [...this.ifaces.values()]
+      .filter((s) => s.owned4.has(c) || s.owned6.has(c))
+      .map((s) => s.info.name);
+  }
+
+  /** Replaces what this node announces. Gained (VIP, interface) pairs are announced gratuitously at once. */
+  setAnnouncements(next: Announcements): void {
+    const canon = new Map<string, { interfaces: readonly string[] }>();
+    for (const [ip, a] of next) {
+      try {
+        canon.set(canonicalIp(ip), a);
+      } catch {
+        this.log.warn({ ip }, 'not an IP address; ignored');
+      }
+    }
+    this.announcements = canon;
+    this.apply();
+  }
+
+  /** Announces every owned VIP again (e.g. after a membership change, as MetalLB does on any trigger). */
+  reannounce(): void {
+    const now = this.now();
+    for (const s of this.ifaces.values())
+      for (const ip of [...s.owned4, ...s.owned6]) this.schedule.trigger(`${s.info.name}|${ip}`, now);
+    this.pump();
+  }
+
+  /** Re-reads the interfaces: opens sockets on new usable ones, closes vanished or changed ones. */
+  rescan(): void {
+    if (this.stopped) return;
+    let usable: InterfaceInfo[];
+    try {
+      usable = usableInterfaces(this.scan(), { excludes: this.excludes });
+    } catch (err) {
+      this.log.warn({ err: (err as Error).message }, 'interface scan failed');
+      return;
+    }
+    const seen = new Set<string>();
+    for (const info of usable) {
+      seen.add(info.name);
+      const fp = interfaceFingerprint(info);
+      const cur = this.ifaces.get(info.name);
+      if (cur && cur.fingerprint === fp) {
+        cur.info = info;
+        continue;
+      }
+      if (cur) this.closeIface(cur);
+      try {
+        const state: IfaceState = {
+          info,
+          fingerprint: fp,
+          socket: undefined as unknown as FrameSocket,
+          owned4: new Set(),
+          owned6: new Set(),
+          groups: new Map(),
+        };
+        state.socket = this.openSocket(info, (frame, pktType) => this.onFrame(state, frame, pktType));
+        this.ifaces.set(info.name, state);
+        this.log.info({ interface: info.name, mac: info.mac }, 'answering ARP/NDP on interface');
+      } catch (err) {
+        this.ifaces.delete(info.name);
+        this.log.warn({ interface: info.name, err: (err as Error).message }, 'cannot open a packet socket');
+      }
+    }
+    for (const [name, s] of [...this.ifaces]) if (!seen.has(name)) this.closeIface(s);
+    this.apply();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    if (this.rescanTimer) clearInterval(this.rescanTimer);
+    if (this.gratuitousTimer) clearTimeout(this.gratuitousTimer);
+    for (const s of [...this.ifaces.values()]) this.closeIface(s);
+  }
+
+  private closeIface(s: IfaceState): void {
+    try {
+      s.socket.close();
+    } catch {
+      // already closed
+    }
+    this.ifaces.delete(s.info.name);
+    this.schedule.cancelWhere((k) => k.startsWith(`${s.info.name}|`));
+  }
+
+  /** Brings every interface's owned sets in line with the announcements. */
+  private apply(): void {
+    const now = this.now();
+    for (const s of this.ifaces.values()) {
+      const want4 = new Set<string>();
+      const want6 = new Set<string>();
+      for (const [ip, a] of this.announcements) {
+        if (a.interfaces.length > 0 && !a.interfaces.includes(s.info.name)) continue;
+        if (isIpv4(ip)) want4.add(ip);
+        // NDP needs a link-local address on the interface (MetalLB's rule).
+        else if (s.info.linkLocal6.length > 0) want6.add(ip);
+      }
+      for (const ip of s.owned4) if (!want4.has(ip)) this.lose(s, ip);
+      for (const ip of s.owned6) if (!want6.has(ip)) this.lose(s, ip);
+      for (const ip of want4) if (!s.owned4.has(ip)) this.gain(s, ip, now);
+      for (const ip of want6) if (!s.owned6.has(ip)) this.gain(s, ip, now);
+    }
+    this.pump();
+  }
+
+  private gain(s: IfaceState, ip: string, now: number): void {
+    if (isIpv4(ip)) s.owned4.add(ip);
+    else {
+      s.owned6.add(ip);
+      const mac = multicastMac(solicitedNodeMulticast(ip));
+      const n = s.groups.get(mac) ?? 0;
+      if (n === 0) {
+        try {
+          s.socket.joinMulticast(macToBytes(mac));
+        } catch (err) {
+          this.log.warn(
+            { interface: s.info.name, ip, err: (err as Error).message },
+            'cannot join the solicited-node group',
+          );
+        }
+      }
+      s.groups.set(mac, n + 1);
+    }
+    this.log.debug({ interface: s.info.name, ip }, 'answering for VIP');
+    this.schedule.trigger(`${s.info.name}|${ip}`, now);
+  }
+
+  private lose(s: IfaceState, ip: string): void {
+    this.schedule.cancel(`${s.info.name}|${ip}`);
+    if (s.owned4.delete(ip)) return;
+    if (!s.owned6.delete(ip)) return;
+    const mac = multicastMac(solicitedNodeMulticast(ip));
+    const n = (s.groups.get(mac) ?? 1) - 1;
+    if (n <= 0) {
+      s.groups.delete(mac);
+      try {
+        s.socket.leaveMulticast(macToBytes(mac));
+      } catch {
+        // the interface may be gone
+      }
+    } else s.groups.set(mac, n);
+  }
+
+  /** Sends what the gratuitous schedule says is due and arms the timer for the next deadline. */
+  private pump(): void {
+    if (this.stopped) return;
+    const now = this.now();
+    for (const key of this.schedule.due(now)) {
+      const bar = key.indexOf('|');
+      const s = this.ifaces.get(key.slice(0, bar));
+      const ip = key.slice(bar + 1);
+      if (!s || !(s.owned4.has(ip) || s.owned6.has(ip))) continue;
+      this.sendGratuitous(s, ip);
+    }
+    if (this.gratuitousTimer) clearTimeout(this.gratuitousTimer);
+    this.gratuitousTimer = undefined;
+    const next = this.schedule.nextDeadline();
+    if (next !== undefined) {
+      this.gratuitousTimer = setTimeout(() => this.pump(), Math.max(0, next - this.now()));
+      this.gratuitousTimer.unref();
+    }
+  }
+
+  private sendGratuitous(s: IfaceState, ip: string): void {
+    const mac = s.info.mac;
+    try {
+      if (isIpv4(ip)) {
+        s.socket.send(arpFrame(gratuitousArpRequest(mac, ip), mac));
+        s.socket.send(arpFrame(gratuitousArpReply(mac, ip), mac));
+        this.counters.gratuitous(ip);
+        this.counters.gratuitous(ip);
+      } else {
+        const na = unsolicitedNeighborAdvertisement(ip, mac);
+        s.socket.send(ipv6Frame(encodeNdp(na), mac, na.destination));
+        this.counters.gratuitous(ip);
+      }
+    } catch (err) {
+      this.errors++;
+      this.log.debug(
+        { interface: s.info.name, ip, err: (err as Error).message },
+        'gratuitous announcement not sent',
+      );
+    }
+  }
+
+  private onFrame(s: IfaceState, frame: Buffer, pktType: number): void {
+    if (pktType === PacketType.outgoing || this.stopped) return;
+    try {
+      const eth = decodeEthernet(frame);
+      if (eth.vlans.length > 0 || eth.source === s.info.mac) return;
+      if (eth.etherType === EtherType.ARP) this.onArp(s, eth.payload);
+      else if (eth.etherType === EtherType.IPV6) this.onNdp(s, eth.payload, eth.source);
+    } catch {
+      // Malformed or foreign frames are dropped; they are counted, never fatal.
+      this.errors++;
+    }
+  }
+
+  private onArp(s: IfaceState, payload: Uint8Array): void {
+    const req = decodeArp(payload);
+    if (req.operation !== 'request') return;
+    if (!s.owned4.has(req.targetIp)) return;
+    this.counters.request(req.targetIp);
+    // Gratuitous requests (sender = target) from another node are not questions.
+    if (req.senderIp === req.targetIp) return;
+    const reply = answerArpRequest(req, s.info.mac, s.owned4);
+    if (!reply) return;
+    s.socket.send(arpFrame(reply, s.info.mac, req.senderMac));
+    this.counters.response(req.targetIp);
+  }
+
+  private onNdp(s: IfaceState, payload: Uint8Array, srcMac: string): void {
+    if (s.owned6.size === 0) return;
+    const pkt = decodeNdp(payload);
+    if (pkt.message.type !== 'neighborSolicitation') return;
+    const target = pkt.message.target;
+    if (!s.owned6.has(target)) return;
+    this.counters.request(target);
+    const na = answerNeighborSolicitation(pkt, s.info.mac, s.owned6);
+    if (!na) return;
+    const sll = pkt.message.options.find((o) => o.type === 'sourceLinkLayerAddress');
+    const dstMac = sll && sll.type === 'sourceLinkLayerAddress' ? sll.mac : srcMac;
+    s.socket.send(ipv6Frame(encodeNdp(na), s.info.mac, na.destination, dstMac));
+    this.counters.response(target);
+  }
+}
