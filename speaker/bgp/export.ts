@@ -1,0 +1,178 @@
+// Route export (pure): the validated config + this node + the Services (with this node's eligibility)
+// -> the routes each BGP peer gets from this node, with their attributes. MetalLB's BGPAdvertisement
+// semantics: per-VIP /32 and /128 or aggregationLength / aggregationLengthV6; localPref on iBGP
+// peers only; communities standard and large (literal or Community alias, already resolved by
+// config/); `peers` (empty = all); nodeSelectors; ipAddressPools / ipAddressPoolSelectors (resolved to
+// `pools` by config/); serviceSelectors (when the model carries them). A node announces only its
+// own routes, so eligibility (Cluster: a serving endpoint anywhere; Local: a ready local endpoint and
+// a healthy kube-proxy health check) is one boolean per Service for this node.
+import type { LargeCommunity } from '../../proto/bgp/attributes.js';
+import type { BGPAdvertisement, BGPPeer, Community, Pool } from '../../config/types.js';
+import { BITS, formatIP, parseIP } from '../../config/ip.js';
+import { anyMatches, type LabelSelector } from '../../config/selector.js';
+import type { ExportedRoute } from './types.js';
+
+export interface ExportNode {
+  readonly name: string;
+  readonly labels: Readonly<Record<string, string>>;
+}
+
+export interface ExportService {
+  readonly namespace: string;
+  readonly name: string;
+  readonly labels: Readonly<Record<string, string>>;
+  /** status.loadBalancer.ingress IPs. */
+  readonly ips: readonly string[];
+  /** metallb.io/ip-allocated-from-pool, when the controller wrote it. */
+  readonly pool?: string;
+  /** This node may announce the Service (eligibility for this node). */
+  readonly eligible: boolean;
+}
+
+/** What export needs from the config model. */
+export interface ExportConfig {
+  readonly pools: ReadonlyMap<string, Pool>;
+  readonly bgpAdvertisements: readonly (BGPAdvertisement & {
+    readonly serviceSelectors?: readonly LabelSelector[];
+  })[];
+  readonly peers: ReadonlyMap<string, BGPPeer>;
+}
+
+export interface ExportResult {
+  /** Peer name -> routes, sorted by prefix. Every peer that applies to this node has an entry. */
+  readonly routes: ReadonlyMap<string, readonly ExportedRoute[]>;
+  /** "namespace/name" -> the peers this node announces the Service to (for ServiceBGPStatus). */
+  readonly servicePeers: ReadonlyMap<string, readonly string[]>;
+}
+
+/** Peers whose nodeSelectors select this node (none = every node). */
+export function peersForNode(peers: ReadonlyMap<string, BGPPeer>, node: ExportNode): BGPPeer[] {
+  return [...peers.values()]
+    .filter((p) => p.nodeSelectors.length === 0 || anyMatches(p.nodeSelectors, node.labels))
+    .sort((a, b) => a.name.localeCompare(b.name));
+}
+
+/** The pool an IP belongs to: the annotated one if it holds the IP, else the pool whose ranges do. */
+export function poolOf(pools: ReadonlyMap<string, Pool>, ip: string, annotated?: string): string | undefined {
+  const a = parseIP(ip);
+  if (!a) return undefined;
+  const inPool = (p: Pool): boolean =>
+    p.ranges.some((r) => r.family === a.family && r.first <= a.value && a.value <= r.last);
+  if (annotated !== undefined) {
+    const p = pools.get(annotated);
+    if (p && inPool(p)) return annotated;
+  }
+  for (const p of pools.values()) if (inPool(p)) return p.name;
+  return undefined;
+}
+
+/** The IP masked to `length` bits, as a prefix ('192.0.2.0/24'). */
+export function aggregate(ip: string, length: number): string | undefined {
+  const a = parseIP(ip);
+  if (!a) return undefined;
+  const bits = BITS[a.family];
+  const len = Math.max(0, Math.min(bits, length));
+  const host = BigInt(bits - len);
+  return `${formatIP(a.family, (a.value >> host) << host)}/${len}`;
+}
+
+interface Acc {
+  communities: Set<number>;
+  large: Map<string, LargeCommunity>;
+  localPref: number | undefined;
+}
+
+function addCommunities(acc: Acc, list: readonly Community[]): void {
+  for (const c of list) {
+    if (c.kind === 'standard') acc.communities.add(c.value >>> 0);
+    else
+      acc.large.set(`${c.global}:${c.local1}:${c.local2}`, {
+        globalAdmin: c.global,
+        localData1: c.local1,
+        localData2: c.local2,
+      });
+  }
+}
+
+function cmpLarge(a: LargeCommunity, b: LargeCommunity): number {
+  return a.globalAdmin - b.globalAdmin || a.localData1 - b.localData1 || a.localData2 - b.localData2;
+}
+
+/** Sort key for prefixes: family, then address value, then length. */
+function prefixOrder(a: string, b: string): number {
+  const [aa, al] = a.split('/') as [string, string];
+  const [ba, bl] = b.split('/') as [string, string];
+  const pa = parseIP(aa);
+  const pb = parseIP(ba);
+  if (!pa || !pb) return a.localeCompare(b);
+  if (pa.family !== pb.family) return pa.family - pb.family;
+  if (pa.value !== pb.value) return pa.value < pb.value ? -1 : 1;
+  return Number(al) - Number(bl);
+}
+
+/** Routes per peer for this node. */
+export function exportRoutes(
+  config: ExportConfig,
+  node: ExportNode,
+  services: readonly ExportService[],
+): ExportResult {
+  const peers = peersForNode(config.peers, node);
+  const perPeer = new Map<string, Map<string, Acc>>(peers.map((p) => [p.name, new Map()]));
+  const servicePeers = new Map<string, Set<string>>();
+  const advs = config.bgpAdvertisements.filter(
+    (a) => a.nodeSelectors.length === 0 || anyMatches(a.nodeSelectors, node.labels),
+  );
+  for (const svc of services) {
+    if (!svc.eligible) continue;
+    const key = `${svc.namespace}/${svc.name}`;
+    for (const ip of svc.ips) {
+      const pool = poolOf(config.pools, ip, svc.pool);
+      if (pool === undefined) continue;
+      const fam = parseIP(ip)?.family;
+      for (const adv of advs) {
+        if (!adv.pools.includes(pool)) continue;
+        if (
+          adv.serviceSelectors &&
+          adv.serviceSelectors.length > 0 &&
+          !anyMatches(adv.serviceSelectors, svc.labels)
+        )
+          continue;
+        const prefix = aggregate(ip, fam === 6 ? adv.aggregationLengthV6 : adv.aggregationLength);
+        if (prefix === undefined) continue;
+        const targets = adv.peers.length === 0 ? peers : peers.filter((p) => adv.peers.includes(p.name));
+        for (const p of targets) {
+          const rib = perPeer.get(p.name)!;
+          let acc = rib.get(prefix);
+          if (!acc) {
+            acc = { communities: new Set(), large: new Map(), localPref: undefined };
+            rib.set(prefix, acc);
+          }
+          addCommunities(acc, adv.communities);
+          // localPref only means something inside an AS (MetalLB: iBGP only). Conflicts are rejected by
+          // config/; if two advertisements still disagree, the higher preference wins (deterministic).
+          if (p.internal && adv.localPref !== undefined)
+            acc.localPref = Math.max(acc.localPref ?? 0, adv.localPref);
+          let sp = servicePeers.get(key);
+          if (!sp) servicePeers.set(key, (sp = new Set()));
+          sp.add(p.name);
+        }
+      }
+    }
+  }
+  const routes = new Map<string, ExportedRoute[]>();
+  for (const [peer, rib] of perPeer) {
+    const list: ExportedRoute[] = [...rib.entries()]
+      .sort(([a], [b]) => prefixOrder(a, b))
+      .map(([prefix, acc]) => ({
+        prefix,
+        communities: [...acc.communities].sort((a, b) => a - b),
+        largeCommunities: [...acc.large.values()].sort(cmpLarge),
+        ...(acc.localPref !== undefined ? { localPref: acc.localPref } : {}),
+      }));
+    routes.set(peer, list);
+  }
+  return {
+    routes,
+    servicePeers: new Map([...servicePeers].map(([k, v]) => [k, [...v].sort()])),
+  };
+}

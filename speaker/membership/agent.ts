@@ -1,0 +1,161 @@
+// The membership core on real UDP: one socket per address family, a 10 ms tick, HMAC-authenticated
+// datagrams. Emits 'change' when members change state and 'health' when a member's health results
+// change. Packets from outside never throw; bad ones are counted.
+import { createSocket, type Socket } from 'node:dgram';
+import { EventEmitter } from 'node:events';
+import { isIPv6 } from 'node:net';
+import { Membership, type Change, type MembershipOptions, type Outgoing } from './core.js';
+import { decodeMessage, encodeMessage } from './wire.js';
+
+export interface AgentOptions {
+  self: string;
+  port: number;
+  key: Uint8Array;
+  /** Address to bind (default all). */
+  bindAddress?: string;
+  options?: Partial<MembershipOptions>;
+  tickMs?: number;
+  now?: () => number;
+  onError?: (err: Error) => void;
+}
+
+export interface AgentCounters {
+  sent: number;
+  received: number;
+  badKey: number;
+  malformed: number;
+  sendErrors: number;
+}
+
+export interface AgentEvents {
+  change: [changes: Change[]];
+  health: [nodes: string[]];
+}
+
+export class MembershipAgent extends EventEmitter<AgentEvents> {
+  readonly core: Membership;
+  readonly counters: AgentCounters = { sent: 0, received: 0, badKey: 0, malformed: 0, sendErrors: 0 };
+  private readonly peers = new Map<string, string>();
+  private key: Uint8Array;
+  private sock4: Socket | undefined;
+  private sock6: Socket | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private readonly now: () => number;
+
+  constructor(private readonly opts: AgentOptions) {
+    super();
+    this.now = opts.now ?? Date.now;
+    this.key = opts.key;
+    this.core = new Membership(opts.self, this.now(), opts.options);
+  }
+
+  async start(): Promise<void> {
+    this.sock4 = await this.bind(
+      'udp4',
+      this.opts.bindAddress && !isIPv6(this.opts.bindAddress) ? this.opts.bindAddress : '0.0.0.0',
+    );
+    try {
+      this.sock6 = await this.bind(
+        'udp6',
+        this.opts.bindAddress && isIPv6(this.opts.bindAddress) ? this.opts.bindAddress : '::',
+      );
+    } catch {
+      this.sock6 = undefined; // no IPv6 in this namespace
+    }
+    this.timer = setInterval(() => this.tick(), this.opts.tickMs ?? 10);
+  }
+
+  private bind(type: 'udp4' | 'udp6', address: string): Promise<Socket> {
+    return new Promise((resolve, reject) => {
+      const s = createSocket({ type, reuseAddr: true, ...(type === 'udp6' ? { ipv6Only: true } : {}) });
+      s.once('error', reject);
+      s.on('message', (buf) => this.onDatagram(buf));
+      s.bind(this.opts.port, address, () => {
+        s.removeListener('error', reject);
+        s.on('error', (err) => this.opts.onError?.(err));
+        resolve(s);
+      });
+    });
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+    for (const s of [this.sock4, this.sock6]) {
+      try {
+        s?.close();
+      } catch {
+        // closed
+      }
+    }
+    this.sock4 = this.sock6 = undefined;
+  }
+
+  /** Replaces the key (Secret rotation). */
+  setKey(key: Uint8Array): void {
+    this.key = key;
+  }
+
+  /** Peers by node name -> address (InternalIP). */
+  setPeers(peers: ReadonlyMap<string, string>): void {
+    this.peers.clear();
+    for (const [n, a] of peers) if (n !== this.opts.self) this.peers.set(n, a);
+    const changes = this.core.setPeers(this.peers.keys(), this.now());
+    if (changes.length > 0) this.emit('change', changes);
+  }
+
+  setHealth(healthy: ReadonlySet<string>): void {
+    this.send(this.core.setHealth(healthy));
+    this.emit('health', [this.opts.self]);
+  }
+
+  liveNodes(): Set<string> {
+    return this.core.liveNodes();
+  }
+
+  healthOf(node: string): ReadonlySet<string> | undefined {
+    return this.core.healthOf(node);
+  }
+
+  private tick(): void {
+    try {
+      const step = this.core.onTick(this.now());
+      this.send(step.send);
+      if (step.changes.length > 0) this.emit('change', step.changes);
+    } catch (err) {
+      this.opts.onError?.(err as Error);
+    }
+  }
+
+  private onDatagram(buf: Buffer): void {
+    const d = decodeMessage(buf, this.key);
+    if (!d.ok) {
+      if (d.reason === 'bad-key') this.counters.badKey++;
+      else this.counters.malformed++;
+      return;
+    }
+    this.counters.received++;
+    try {
+      const step = this.core.onMessage(d.msg, this.now());
+      this.send(step.send);
+      if (step.changes.length > 0) this.emit('change', step.changes);
+      if (step.healthChanged.length > 0) this.emit('health', step.healthChanged);
+    } catch (err) {
+      this.opts.onError?.(err as Error);
+    }
+  }
+
+  private send(out: readonly Outgoing[]): void {
+    for (const o of out) {
+      const addr = this.peers.get(o.to);
+      if (!addr) continue;
+      const sock = isIPv6(addr) ? this.sock6 : this.sock4;
+      if (!sock) continue;
+      const bytes = encodeMessage(o.msg, this.key);
+      this.counters.sent++;
+      sock.send(bytes, this.opts.port, addr, (err) => {
+        if (err) this.counters.sendErrors++;
+      });
+    }
+  }
+}
