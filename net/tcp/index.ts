@@ -74,7 +74,12 @@ function addon(): NativeTcp {
   if (native) return native;
   const path = findAddon();
   if (!path) {
-    throw new TcpOptionError('load', undefined, 'EUNAVAILABLE', 'net/tcp/build/Release/bollard_tcp.node not found; run `npm run build:addon`');
+    throw new TcpOptionError(
+      'load',
+      undefined,
+      'EUNAVAILABLE',
+      'net/tcp/build/Release/bollard_tcp.node not found; run `npm run build:addon`',
+    );
   }
   native = createRequire(import.meta.url)(path) as NativeTcp;
   return native;
@@ -114,14 +119,17 @@ export function validateSocketOptions(o: SocketOptions): void {
   const bad = (option: string, reason: string): never => {
     throw new TcpOptionError('setsockopt', option, 'EINVAL', reason);
   };
-  if (o.ttl !== undefined && (!Number.isInteger(o.ttl) || o.ttl < 1 || o.ttl > 255)) bad('IP_TTL', `TTL ${o.ttl} is not 1..255`);
+  if (o.ttl !== undefined && (!Number.isInteger(o.ttl) || o.ttl < 1 || o.ttl > 255))
+    bad('IP_TTL', `TTL ${o.ttl} is not 1..255`);
   if (o.minTtl !== undefined && (!Number.isInteger(o.minTtl) || o.minTtl < 1 || o.minTtl > 255)) {
     bad('IP_MINTTL', `minimum TTL ${o.minTtl} is not 1..255`);
   }
-  if (o.device !== undefined && (o.device.length === 0 || o.device.length > 15)) bad('SO_BINDTODEVICE', 'device name must be 1..15 characters');
+  if (o.device !== undefined && (o.device.length === 0 || o.device.length > 15))
+    bad('SO_BINDTODEVICE', 'device name must be 1..15 characters');
   for (const k of o.md5 ?? []) {
     // RFC 2385 keys are at most 80 octets (TCP_MD5SIG_MAXKEYLEN); never echo the password.
-    if (Buffer.byteLength(k.password) > 80) bad('TCP_MD5SIG', `password for ${k.address} is longer than 80 octets`);
+    if (Buffer.byteLength(k.password) > 80)
+      bad('TCP_MD5SIG', `password for ${k.address} is longer than 80 octets`);
   }
 }
 
@@ -162,7 +170,12 @@ export interface TcpListener {
 }
 
 /** Listens on `address:port` (v6 sockets are v6-only) with the options; connections go to `onConnection`. */
-export async function listenTcp(address: string, port: number, opts: SocketOptions, onConnection: (s: Socket) => void): Promise<TcpListener> {
+export async function listenTcp(
+  address: string,
+  port: number,
+  opts: SocketOptions,
+  onConnection: (s: Socket) => void,
+): Promise<TcpListener> {
   validateSocketOptions(opts);
   const a = addon();
   const family = familyOf(address);
@@ -220,7 +233,9 @@ export async function bindUdp(address: string, port: number, opts: SocketOptions
   validateSocketOptions(opts);
   const a = addon();
   const family = familyOf(address);
-  const fd = call('socket', () => a.socket(family, 'udp', { ...opts, address, port, reuseAddr: opts.reuseAddr ?? false }));
+  const fd = call('socket', () =>
+    a.socket(family, 'udp', { ...opts, address, port, reuseAddr: opts.reuseAddr ?? false }),
+  );
   const sock = dgram.createSocket({ type: family === 4 ? 'udp4' : 'udp6' });
   await new Promise<void>((resolve, reject) => {
     sock.once('error', reject);
