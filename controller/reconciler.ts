@@ -1,0 +1,609 @@
+// The reconciler: feeds the allocator from informers and writes the outcome to the apiserver.
+//
+// Every replica keeps its caches warm; only the leader decides and writes. On becoming leader it first
+// rebuilds the allocator from every Service's status (oldest Service first, so a conflict is resolved the
+// same way every time), then reconciles everything. Writes are status patches with a resourceVersion
+// precondition, the ip-allocated-from-pool annotation, Events, pool status and the ConfigurationState.
+import type { KubernetesObject } from '@kubernetes/client-node';
+import { ApiError, resourcePath, RESOURCES, type KubeClient } from '../k8s/client.js';
+import { Informer } from '../k8s/informer.js';
+import type { EventRecorder, EventType, ObjectReference } from '../k8s/events.js';
+import { METALLB, patchStatusWithRetry, writeConfigurationState } from '../k8s/status.js';
+import type { Logger } from '../k8s/logger.js';
+import { parseConfig, summarizeErrors } from '../config/parse.js';
+import type { ConfigError } from '../config/errors.js';
+import type { CRObject, Config } from '../config/types.js';
+import { Allocator, type Cleared } from './allocator.js';
+import type { ControllerMetrics } from './metrics.js';
+import { WorkQueue } from './queue.js';
+import {
+  ANN_ALLOCATED_FROM,
+  ANNOTATION_PREFIX,
+  DEPRECATED_PREFIX,
+  isOurs,
+  serviceKey,
+  serviceRequest,
+  statusIPs,
+  type ServiceLike,
+} from './request.js';
+
+type Service = ServiceLike & KubernetesObject & { metadata: ServiceLike['metadata'] };
+type Namespace = KubernetesObject & { metadata: { name: string; labels?: Record<string, string> } };
+type CR = KubernetesObject & CRObject;
+
+export interface ReconcilerOptions {
+  client: KubeClient;
+  namespace: string;
+  lbClass?: string;
+  log: Logger;
+  metrics: ControllerMetrics;
+  events: EventRecorder;
+  /** Services reconciled at once (default 32). */
+  concurrency?: number;
+  /** How often pool status is written at most (default 1 s). */
+  poolStatusIntervalMs?: number;
+}
+
+const CONFIG_KINDS = {
+  ipAddressPools: { ref: METALLB.ipAddressPools, kind: 'IPAddressPool' },
+  l2Advertisements: { ref: METALLB.l2Advertisements, kind: 'L2Advertisement' },
+  bgpAdvertisements: { ref: METALLB.bgpAdvertisements, kind: 'BGPAdvertisement' },
+  bgpPeers: { ref: METALLB.bgpPeers, kind: 'BGPPeer' },
+  bfdProfiles: { ref: METALLB.bfdProfiles, kind: 'BFDProfile' },
+  communities: { ref: METALLB.communities, kind: 'Community' },
+} as const;
+type ConfigKey = keyof typeof CONFIG_KINDS;
+
+function svcRef(s: Service): ObjectReference {
+  return {
+    apiVersion: 'v1',
+    kind: 'Service',
+    namespace: s.metadata.namespace,
+    name: s.metadata.name,
+    uid: s.metadata.uid,
+    resourceVersion: s.metadata.resourceVersion,
+  };
+}
+
+function sameList(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
+}
+
+function olderFirst(a: Service, b: Service): number {
+  const ta = a.metadata.creationTimestamp ?? '';
+  const tb = b.metadata.creationTimestamp ?? '';
+  if (ta !== tb) return ta < tb ? -1 : 1;
+  const ka = serviceKey(a);
+  const kb = serviceKey(b);
+  return ka < kb ? -1 : ka > kb ? 1 : 0;
+}
+
+export class Reconciler {
+  readonly services: Informer<Service>;
+  readonly namespaces: Informer<Namespace>;
+  readonly crs: Record<ConfigKey, Informer<CR>>;
+  private allocator = new Allocator();
+  private config: Config | undefined;
+  private configErrors: ConfigError[] = [];
+  private configTimer: NodeJS.Timeout | undefined;
+  private poolTimer: NodeJS.Timeout | undefined;
+  private poolStatusDirty = true;
+  private readonly writtenPoolStatus = new Map<string, string>();
+  private readonly queue: WorkQueue;
+  /** Why a Service's previous IPs were dropped outside ensure() (pool change, restart conflict). */
+  private readonly pendingClear = new Map<string, Cleared>();
+  /** Services that could not get an address; retried when addresses are freed. */
+  private readonly failed = new Set<string>();
+  /** Services we hold (or held) an assignment for: the only non-matching Services we may clean up. */
+  private leading = false;
+  private term = 0;
+  private synced = false;
+  private stopped = false;
+  private lastConfigState = '';
+
+  constructor(private readonly o: ReconcilerOptions) {
+    const onError = (what: string) => (err: Error) => {
+      o.metrics.updateErrors.inc();
+      o.log.warn({ err: err.message, informer: what }, `watch of ${what} failed; retrying`);
+    };
+    this.services = new Informer<Service>(o.client, {
+      resource: RESOURCES.services,
+      onError: onError('services'),
+    });
+    this.namespaces = new Informer<Namespace>(o.client, {
+      resource: RESOURCES.namespaces,
+      onError: onError('namespaces'),
+    });
+    const crs = {} as Record<ConfigKey, Informer<CR>>;
+    for (const [k, v] of Object.entries(CONFIG_KINDS) as [ConfigKey, (typeof CONFIG_KINDS)[ConfigKey]][]) {
+      crs[k] = new Informer<CR>(o.client, {
+        resource: v.ref,
+        namespace: o.namespace,
+        onError: onError(v.ref.plural),
+      });
+    }
+    this.crs = crs;
+    this.queue = new WorkQueue({
+      concurrency: o.concurrency ?? 32,
+      handler: (key) => this.reconcile(key),
+      onError: (key, err, retry) => {
+        o.metrics.updateErrors.inc();
+        o.log.warn(
+          { service: key, err: err.message, retryInMs: retry },
+          `reconcile of Service ${key} failed; retrying`,
+        );
+      },
+    });
+  }
+
+  get isLeader(): boolean {
+    return this.leading;
+  }
+
+  get ready(): boolean {
+    return this.synced;
+  }
+
+  get queueDepth(): number {
+    return this.queue.depth;
+  }
+
+  /** The allocator's current view (for tests and diagnostics). */
+  get currentAllocator(): Allocator {
+    return this.allocator;
+  }
+
+  async start(): Promise<void> {
+    this.services.on('add', (s) => this.onService(s));
+    this.services.on('update', (s) => this.onService(s));
+    this.services.on('delete', (s) => this.enqueue(serviceKey(s)));
+    this.namespaces.on('update', (n, old) => {
+      if (JSON.stringify(n.metadata.labels ?? {}) !== JSON.stringify(old.metadata?.labels ?? {}))
+        this.enqueueNamespace(n.metadata.name);
+    });
+    this.namespaces.on('add', (n) => this.enqueueNamespace(n.metadata.name));
+    for (const inf of Object.values(this.crs)) {
+      for (const ev of ['add', 'update', 'delete'] as const) inf.on(ev, () => this.scheduleConfig());
+    }
+    await Promise.all([
+      this.services.start(),
+      this.namespaces.start(),
+      ...Object.values(this.crs).map((i) => i.start()),
+    ]);
+    this.loadConfig();
+    this.synced = true;
+    this.poolTimer = setInterval(() => void this.writePoolStatus(), this.o.poolStatusIntervalMs ?? 1000);
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.stopLeading('stopping');
+    clearTimeout(this.configTimer);
+    clearInterval(this.poolTimer);
+    await Promise.all([
+      this.services.stop(),
+      this.namespaces.stop(),
+      ...Object.values(this.crs).map((i) => i.stop()),
+    ]);
+  }
+
+  // ------------------------------------------------------------------------------------------ leadership
+
+  /** Called when this replica becomes leader: rebuild from status first, then reconcile everything. */
+  async startLeading(): Promise<void> {
+    if (this.leading || this.stopped) return;
+    this.leading = true;
+    const term = ++this.term;
+    this.o.metrics.isLeader.set(1);
+    this.rebuild();
+    this.lastConfigState = '';
+    this.writtenPoolStatus.clear();
+    this.poolStatusDirty = true;
+    void this.publishConfigState(term);
+    this.queue.start();
+    for (const s of this.services.list()) this.queue.add(serviceKey(s));
+    this.o.log.info(
+      { services: this.services.size, assignments: this.allocator.assignmentCount },
+      'leading: rebuilt allocations from Service status',
+    );
+  }
+
+  /** Called when leadership is lost: stop acting at once. */
+  stopLeading(reason: string): void {
+    if (!this.leading) return;
+    this.leading = false;
+    this.term++;
+    this.queue.stop();
+    this.o.metrics.isLeader.set(0);
+    this.o.metrics.queueDepth.set(0);
+    this.o.log.warn({ reason }, 'no longer leading: stopped acting');
+  }
+
+  private acting(term: number): boolean {
+    return this.leading && term === this.term && !this.stopped;
+  }
+
+  /** Rebuilds the allocator from every Service's status.loadBalancer.ingress, oldest Service first. */
+  private rebuild(): void {
+    this.allocator = new Allocator(this.config ? [...this.config.pools.values()] : []);
+    this.pendingClear.clear();
+    this.failed.clear();
+    if (!this.config) return;
+    const ours = this.services
+      .list()
+      .filter((s) => isOurs(s, this.o.lbClass) && statusIPs(s).length > 0)
+      .sort(olderFirst);
+    for (const s of ours) {
+      const key = serviceKey(s);
+      const ips = statusIPs(s);
+      const rr = serviceRequest(s, this.nsLabels(s));
+      if (!rr.ok) continue; // reconcile reports it
+      const r = this.allocator.claim(rr.request, ips);
+      if (!r.ok) {
+        const holder = ips.map((ip) => this.allocator.usersOf(ip)).flat()[0];
+        const reason = holder ? `${r.reason}, which is older and keeps it` : r.reason;
+        this.pendingClear.set(key, { ips, reason });
+        this.o.log.warn({ service: key, ips, reason }, `Service ${key} cannot keep ${ips.join(', ')}`);
+      }
+    }
+  }
+
+  // ------------------------------------------------------------------------------------------ events in
+
+  private onService(s: Service): void {
+    this.enqueue(serviceKey(s));
+  }
+
+  private enqueue(key: string): void {
+    if (!this.leading) return;
+    this.queue.add(key);
+    this.o.metrics.queueDepth.set(this.queue.depth);
+  }
+
+  private enqueueNamespace(ns: string): void {
+    if (!this.leading) return;
+    for (const s of this.services.list())
+      if (s.metadata.namespace === ns && isOurs(s, this.o.lbClass)) this.enqueue(serviceKey(s));
+  }
+
+  private nsLabels(s: Service): Record<string, string> {
+    return this.namespaces.get(s.metadata.namespace ?? '')?.metadata.labels ?? {};
+  }
+
+  private scheduleConfig(): void {
+    if (!this.synced) return;
+    clearTimeout(this.configTimer);
+    this.configTimer = setTimeout(() => this.loadConfig(), 50);
+  }
+
+  // ------------------------------------------------------------------------------------------ config
+
+  private loadConfig(): void {
+    const list = (k: ConfigKey) => this.crs[k].list();
+    const res = parseConfig({
+      ipAddressPools: list('ipAddressPools'),
+      l2Advertisements: list('l2Advertisements'),
+      bgpAdvertisements: list('bgpAdvertisements'),
+      bgpPeers: list('bgpPeers'),
+      bfdProfiles: list('bfdProfiles'),
+      communities: list('communities'),
+    });
+    this.o.metrics.updates.inc();
+    for (const w of res.warnings)
+      this.o.log.warn(
+        { object: { kind: w.kind, namespace: w.namespace, name: w.objectName }, field: w.field },
+        w.message,
+      );
+    if (!res.ok) {
+      this.configErrors = res.errors;
+      this.o.metrics.configStale.set(this.config ? 1 : 0);
+      this.o.metrics.updateErrors.inc();
+      for (const e of res.errors)
+        this.o.log.error(
+          {
+            object: { kind: e.kind, namespace: e.namespace, name: e.objectName },
+            field: e.field,
+            reason: e.reason,
+          },
+          `invalid configuration: ${e.message}`,
+        );
+      if (this.leading) {
+        const term = this.term;
+        for (const e of res.errors) this.configEvent(e);
+        void this.publishConfigState(term);
+      }
+      return;
+    }
+    this.config = res.config;
+    this.configErrors = [];
+    this.o.metrics.configLoaded.set(1);
+    this.o.metrics.configStale.set(0);
+    this.o.log.info({ pools: res.config.pools.size }, 'configuration loaded');
+    if (!this.leading) return;
+    const dropped = this.allocator.setPools([...res.config.pools.values()]);
+    for (const [k, c] of dropped) this.pendingClear.set(k, c);
+    this.poolStatusDirty = true;
+    void this.publishConfigState(this.term);
+    for (const s of this.services.list()) if (isOurs(s, this.o.lbClass)) this.enqueue(serviceKey(s));
+  }
+
+  private configEvent(e: ConfigError): void {
+    const key = Object.entries(CONFIG_KINDS).find(([, v]) => v.kind === e.kind)?.[0] as ConfigKey | undefined;
+    const obj = key ? this.crs[key].get(e.namespace, e.objectName) : undefined;
+    const apiVersion = e.kind === 'BGPPeer' ? 'metallb.io/v1beta2' : 'metallb.io/v1beta1';
+    void this.o.events.emit(
+      {
+        apiVersion,
+        kind: e.kind,
+        namespace: e.namespace || this.o.namespace,
+        name: e.objectName,
+        uid: obj?.metadata?.uid,
+      },
+      'Warning',
+      'InvalidConfiguration',
+      `${e.field ? e.field + ': ' : ''}${e.reason}; the last valid configuration stays in force`,
+      'Validate',
+    );
+  }
+
+  private async publishConfigState(term: number): Promise<void> {
+    const invalid = this.configErrors.length > 0;
+    const status = {
+      result: invalid ? ('Invalid' as const) : this.config ? ('Valid' as const) : ('Unknown' as const),
+      errorSummary: invalid ? summarizeErrors(this.configErrors) : '',
+    };
+    const sig = JSON.stringify(status);
+    if (sig === this.lastConfigState || !this.acting(term)) return;
+    try {
+      await writeConfigurationState(
+        this.o.client,
+        this.o.namespace,
+        'controller',
+        { type: 'Controller' },
+        {
+          ...status,
+          conditions: [
+            {
+              type: 'poolReconcilerValid',
+              status: invalid ? 'False' : 'True',
+              reason: invalid ? 'ConfigError' : 'SyncStateSuccess',
+              message: status.errorSummary.slice(0, 30000),
+              lastTransitionTime: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z'),
+            },
+          ],
+        },
+      );
+      this.lastConfigState = sig;
+    } catch (err) {
+      this.o.metrics.updateErrors.inc();
+      this.o.log.warn(
+        {
+          err: (err as Error).message,
+          object: { kind: 'ConfigurationState', namespace: this.o.namespace, name: 'controller' },
+        },
+        'could not write ConfigurationState',
+      );
+      setTimeout(() => void this.publishConfigState(term), 2000).unref();
+    }
+  }
+
+  // ------------------------------------------------------------------------------------------ reconcile
+
+  private event(s: Service, type: EventType, reason: string, note: string): void {
+    void this.o.events.emit(svcRef(s), type, reason, note);
+  }
+
+  private freed(): void {
+    this.poolStatusDirty = true;
+    for (const k of this.failed) this.queue.add(k);
+  }
+
+  private async reconcile(key: string): Promise<void> {
+    const term = this.term;
+    if (!this.acting(term)) return;
+    this.o.metrics.queueDepth.set(this.queue.depth);
+    const t0 = process.hrtime.bigint();
+    let result = 'ok';
+    try {
+      result = await this.reconcileService(key, term);
+    } catch (err) {
+      result = 'error';
+      throw err;
+    } finally {
+      this.o.metrics.reconcileSeconds.observe({ result }, Number(process.hrtime.bigint() - t0) / 1e9);
+    }
+  }
+
+  private async reconcileService(key: string, term: number): Promise<string> {
+    const slash = key.indexOf('/');
+    const svc = this.services.get(key.slice(0, slash), key.slice(slash + 1));
+    if (!svc) {
+      this.failed.delete(key);
+      this.pendingClear.delete(key);
+      if (this.allocator.release(key).length > 0) {
+        this.o.log.info({ service: key }, `released the IPs of deleted Service ${key}`);
+        this.freed();
+      }
+      return 'deleted';
+    }
+    if (!isOurs(svc, this.o.lbClass)) return this.notOurs(key, svc, term);
+    if (!this.config) return 'waiting-for-config';
+
+    const rr = serviceRequest(svc, this.nsLabels(svc));
+    for (const d of rr.deprecated) {
+      const name = d.slice(DEPRECATED_PREFIX.length);
+      this.event(
+        svc,
+        'Warning',
+        'deprecatedAnnotation',
+        `annotation ${d} is deprecated, use ${ANNOTATION_PREFIX}${name}`,
+      );
+    }
+    const pending = this.pendingClear.get(key);
+    this.pendingClear.delete(key);
+    if (!rr.ok) {
+      const released = this.allocator.release(key);
+      if (released.length) this.freed();
+      this.failed.delete(key);
+      this.event(svc, 'Warning', 'AllocationFailed', `Failed to allocate IP for "${key}": ${rr.reason}`);
+      this.o.metrics.allocations.inc({ result: 'failed' });
+      this.o.log.warn(
+        { service: key, reason: rr.reason },
+        `cannot allocate for Service ${key}: ${rr.reason}`,
+      );
+      await this.write(svc, [], undefined, term);
+      return 'invalid';
+    }
+    const res = this.allocator.ensure(rr.request);
+    const cleared = res.cleared ?? pending;
+    if (cleared && !sameList(cleared.ips, res.ok ? res.assignment.ips : [])) {
+      this.event(svc, 'Warning', 'ClearAssignment', `Cleared ${cleared.ips.join(', ')}: ${cleared.reason}`);
+      this.o.log.warn(
+        { service: key, ips: cleared.ips, reason: cleared.reason },
+        `cleared the IPs of Service ${key}`,
+      );
+      this.freed();
+    }
+    if (!res.ok) {
+      this.failed.add(key);
+      this.event(svc, 'Warning', 'AllocationFailed', `Failed to allocate IP for "${key}": ${res.reason}`);
+      this.o.metrics.allocations.inc({ result: 'failed' });
+      this.o.log.warn(
+        { service: key, reason: res.reason },
+        `cannot allocate for Service ${key}: ${res.reason}`,
+      );
+      await this.write(svc, [], undefined, term);
+      return 'failed';
+    }
+    this.failed.delete(key);
+    const { ips, pool } = res.assignment;
+    const had = statusIPs(svc);
+    if (res.changed) this.poolStatusDirty = true;
+    const wrote = await this.write(svc, ips, pool, term);
+    if (wrote && !sameList(had, ips)) {
+      this.event(svc, 'Normal', 'IPAllocated', `Assigned IP ${JSON.stringify(ips)} from pool ${pool}`);
+      this.o.metrics.allocations.inc({ result: 'allocated' });
+      this.o.log.info({ service: key, ips, pool }, `assigned ${ips.join(', ')} to Service ${key}`);
+    }
+    return 'ok';
+  }
+
+  /** A Service that is not (or no longer) ours: release what we held; clean up only what we wrote. */
+  private async notOurs(key: string, svc: Service, term: number): Promise<string> {
+    this.failed.delete(key);
+    this.pendingClear.delete(key);
+    const released = this.allocator.release(key);
+    if (released.length === 0) return 'not-ours';
+    this.freed();
+    const why =
+      svc.spec?.type !== 'LoadBalancer'
+        ? `the Service is no longer of type LoadBalancer (now ${svc.spec?.type ?? 'ClusterIP'})`
+        : `the Service's loadBalancerClass is now ${svc.spec?.loadBalancerClass ?? '(none)'}`;
+    this.event(svc, 'Normal', 'ClearAssignment', `Released ${released.join(', ')}: ${why}`);
+    this.o.log.info({ service: key, ips: released, reason: why }, `released the IPs of Service ${key}`);
+    // Clear our status only when the Service left type LoadBalancer; another class's controller owns it otherwise.
+    if (svc.spec?.type !== 'LoadBalancer') await this.write(svc, [], undefined, term);
+    else if (svc.metadata.annotations?.[ANN_ALLOCATED_FROM] !== undefined)
+      await this.patchAnnotation(svc, undefined, term);
+    return 'released';
+  }
+
+  /** Writes status and annotation when they differ from what is wanted. Returns whether status was written or already right. */
+  private async write(
+    svc: Service,
+    ips: readonly string[],
+    pool: string | undefined,
+    term: number,
+  ): Promise<boolean> {
+    const key = serviceKey(svc);
+    const current = svc.status?.loadBalancer?.ingress ?? [];
+    const want = ips.map((ip) => ({ ip, ipMode: 'VIP' }));
+    const same =
+      current.length === want.length &&
+      current.every(
+        (c, i) =>
+          c.ip !== undefined &&
+          statusIPs({ metadata: svc.metadata, status: { loadBalancer: { ingress: [c] } } })[0] ===
+            want[i]?.ip &&
+          (c.ipMode ?? 'VIP') === 'VIP',
+      );
+    let rv = svc.metadata.resourceVersion;
+    if (!same) {
+      if (!this.acting(term)) return false;
+      try {
+        const updated = await patchStatusWithRetry<Service>(
+          this.o.client,
+          RESOURCES.services,
+          svc.metadata.namespace,
+          svc.metadata.name,
+          rv,
+          { loadBalancer: { ingress: want } },
+          {
+            still: (fresh) => this.acting(term) && fresh.metadata.uid === svc.metadata.uid,
+          },
+        );
+        if (!updated) return false;
+        this.o.metrics.updates.inc();
+        rv = updated.metadata.resourceVersion;
+      } catch (err) {
+        if (err instanceof ApiError && err.notFound) return false; // deleted meanwhile; the delete event follows
+        throw err;
+      }
+    }
+    if ((svc.metadata.annotations?.[ANN_ALLOCATED_FROM] ?? undefined) !== pool)
+      await this.patchAnnotation(svc, pool, term);
+    return true;
+  }
+
+  private async patchAnnotation(svc: Service, pool: string | undefined, term: number): Promise<void> {
+    if (!this.acting(term)) return;
+    try {
+      await this.o.client.patch(resourcePath(RESOURCES.services, svc.metadata.namespace, svc.metadata.name), {
+        metadata: { annotations: { [ANN_ALLOCATED_FROM]: pool ?? null } },
+      });
+      this.o.metrics.updates.inc();
+    } catch (err) {
+      if (err instanceof ApiError && err.notFound) return;
+      throw err;
+    }
+  }
+
+  // ------------------------------------------------------------------------------------------ pool status
+
+  private async writePoolStatus(): Promise<void> {
+    const stats = this.allocator.stats();
+    this.o.metrics.setPoolStats(stats);
+    this.o.metrics.queueDepth.set(this.queue.depth);
+    if (!this.poolStatusDirty || !this.leading) return;
+    this.poolStatusDirty = false;
+    const term = this.term;
+    const cap = (v: bigint) => (v > 9223372036854775807n ? 9223372036854775807n : v).toString();
+    for (const s of stats) {
+      const body = `{"status":{"assignedIPv4":${cap(s.assigned[4])},"assignedIPv6":${cap(s.assigned[6])},"availableIPv4":${cap(s.available[4])},"availableIPv6":${cap(s.available[6])}}}`;
+      if (this.writtenPoolStatus.get(s.pool) === body || !this.acting(term)) continue;
+      try {
+        await this.o.client.request(
+          'PATCH',
+          resourcePath(METALLB.ipAddressPools, this.o.namespace, s.pool, 'status'),
+          {
+            body,
+            contentType: 'application/merge-patch+json',
+          },
+        );
+        this.writtenPoolStatus.set(s.pool, body);
+      } catch (err) {
+        this.poolStatusDirty = true;
+        if (!(err instanceof ApiError && err.notFound)) {
+          this.o.metrics.updateErrors.inc();
+          this.o.log.warn(
+            {
+              err: (err as Error).message,
+              object: { kind: 'IPAddressPool', namespace: this.o.namespace, name: s.pool },
+            },
+            'could not write pool status',
+          );
+        }
+      }
+    }
+  }
+}

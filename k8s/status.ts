@@ -1,0 +1,110 @@
+// Status writes shared by the controller and the speaker: status subresource patches with a
+// resourceVersion precondition and retry on conflict, and the ConfigurationState object.
+import { ApiError, resourcePath, type KubeClient, type ResourceRef } from './client.js';
+
+export const METALLB = {
+  ipAddressPools: { group: 'metallb.io', version: 'v1beta1', plural: 'ipaddresspools', namespaced: true },
+  l2Advertisements: { group: 'metallb.io', version: 'v1beta1', plural: 'l2advertisements', namespaced: true },
+  bgpAdvertisements: {
+    group: 'metallb.io',
+    version: 'v1beta1',
+    plural: 'bgpadvertisements',
+    namespaced: true,
+  },
+  bgpPeers: { group: 'metallb.io', version: 'v1beta2', plural: 'bgppeers', namespaced: true },
+  bfdProfiles: { group: 'metallb.io', version: 'v1beta1', plural: 'bfdprofiles', namespaced: true },
+  communities: { group: 'metallb.io', version: 'v1beta1', plural: 'communities', namespaced: true },
+  serviceL2Statuses: {
+    group: 'metallb.io',
+    version: 'v1beta1',
+    plural: 'servicel2statuses',
+    namespaced: true,
+  },
+  serviceBGPStatuses: {
+    group: 'metallb.io',
+    version: 'v1beta1',
+    plural: 'servicebgpstatuses',
+    namespaced: true,
+  },
+  configurationStates: {
+    group: 'metallb.io',
+    version: 'v1beta1',
+    plural: 'configurationstates',
+    namespaced: true,
+  },
+} as const satisfies Record<string, ResourceRef>;
+
+interface WithMeta {
+  metadata?: { resourceVersion?: string; name?: string; namespace?: string };
+}
+
+/**
+ * Merge-patches `status` through the status subresource, with `resourceVersion` as precondition. On a
+ * conflict, re-reads the object, asks `still(obj)` whether the write is still wanted, and retries.
+ */
+export async function patchStatusWithRetry<T extends WithMeta>(
+  client: KubeClient,
+  ref: ResourceRef,
+  namespace: string | undefined,
+  name: string,
+  resourceVersion: string | undefined,
+  status: unknown,
+  opts: { attempts?: number; still?: (fresh: T) => boolean } = {},
+): Promise<T | undefined> {
+  let rv = resourceVersion;
+  const attempts = opts.attempts ?? 4;
+  for (let i = 0; ; i++) {
+    try {
+      return await client.patch<T>(resourcePath(ref, namespace, name, 'status'), {
+        metadata: rv ? { resourceVersion: rv } : {},
+        status,
+      });
+    } catch (err) {
+      if (!(err instanceof ApiError) || !err.conflict || i + 1 >= attempts) throw err;
+      const fresh = await client.get<T>(resourcePath(ref, namespace, name));
+      if (opts.still && !opts.still(fresh)) return undefined;
+      rv = fresh.metadata?.resourceVersion;
+    }
+  }
+}
+
+export type ConfigResult = 'Valid' | 'Invalid' | 'Unknown';
+
+export interface ConfigurationStateStatus {
+  result: ConfigResult;
+  errorSummary: string;
+  conditions?: {
+    type: string;
+    status: 'True' | 'False' | 'Unknown';
+    reason: string;
+    message: string;
+    lastTransitionTime: string;
+  }[];
+}
+
+/** Creates (if missing) and updates the ConfigurationState `name` in `namespace`. */
+export async function writeConfigurationState(
+  client: KubeClient,
+  namespace: string,
+  name: string,
+  spec: { type: 'Controller' | 'Speaker'; nodeName?: string },
+  status: ConfigurationStateStatus,
+): Promise<void> {
+  const ref = METALLB.configurationStates;
+  try {
+    await client.get(resourcePath(ref, namespace, name));
+  } catch (err) {
+    if (!(err instanceof ApiError) || !err.notFound) throw err;
+    try {
+      await client.create(resourcePath(ref, namespace), {
+        apiVersion: 'metallb.io/v1beta1',
+        kind: 'ConfigurationState',
+        metadata: { name, namespace },
+        spec,
+      });
+    } catch (e) {
+      if (!(e instanceof ApiError) || !e.conflict) throw e;
+    }
+  }
+  await client.patch(resourcePath(ref, namespace, name, 'status'), { status });
+}
