@@ -307,7 +307,8 @@ export function decodeUpdate(b: Uint8Array, session: SessionParams): UpdateDecod
       });
       break;
     }
-    const raw = (): Uint8Array => copyBytes(b, off, vend);
+    const attrStartOff = off;
+    const raw = (): Uint8Array => copyBytes(b, attrStartOff, vend);
     off = vend;
 
     if (seen.has(code)) {
