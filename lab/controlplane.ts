@@ -33,6 +33,8 @@ export interface ControlPlaneOptions {
   apiserverArgs?: string[];
   /** Fixed apiserver port (default: a free one). */
   apiserverPort?: number;
+  /** Where etcd and kube-apiserver log (default `<dir>/logs`). */
+  logDir?: string;
   say?: (line: string) => void;
 }
 
@@ -97,6 +99,7 @@ export class ControlPlane {
     private readonly ports: { etcdClient: number; etcdPeer: number; apiserver: number },
     private readonly apiserverArgs: string[],
     private readonly say: (line: string) => void,
+    private readonly logsIn?: string,
   ) {
     this.server = `https://127.0.0.1:${ports.apiserver}`;
     this.adminKubeconfig = join(dir, 'admin.kubeconfig');
@@ -146,7 +149,17 @@ export class ControlPlane {
       etcdPeer: await freePort(),
       apiserver: opts.apiserverPort ?? (await freePort()),
     };
-    const cp = new ControlPlane(dir, ownsDir, bins, ca, admin, ports, opts.apiserverArgs ?? [], say);
+    const cp = new ControlPlane(
+      dir,
+      ownsDir,
+      bins,
+      ca,
+      admin,
+      ports,
+      opts.apiserverArgs ?? [],
+      say,
+      opts.logDir,
+    );
     try {
       await cp.startEtcd();
       await cp.startApiserver();
@@ -161,8 +174,17 @@ export class ControlPlane {
     return `http://127.0.0.1:${this.ports.etcdClient}`;
   }
 
+  /** Whether kube-apiserver is running (false after stopApiserver or a crash). */
+  get apiserverRunning(): boolean {
+    return this.apiProc?.running ?? false;
+  }
+
+  get etcdRunning(): boolean {
+    return this.etcdProc?.running ?? false;
+  }
+
   get logDir(): string {
-    return join(this.dir, 'logs');
+    return this.logsIn ?? join(this.dir, 'logs');
   }
 
   async startEtcd(): Promise<void> {

@@ -1,0 +1,78 @@
+// Bollard's own programs in the lab, started only once they exist in the tree: the controller in the
+// machine's namespace (on loopback), one speaker per node inside the node's namespace (hostNetwork-
+// like). Each runs with its own ServiceAccount token under deploy/rbac's RBAC, never as admin.
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ManagedProcess } from './process.js';
+import type { LabHost } from './hosts.js';
+
+export type Component = 'controller' | 'speaker';
+
+/** How to run a component's entry point (compiled JS, or TS through tsx when the lab runs from source). */
+export function componentEntry(component: Component): { script: string; nodeArgs: string[] } | undefined {
+  const root = dirname(dirname(fileURLToPath(import.meta.url)));
+  const js = join(root, component, 'cli-entry.js');
+  if (existsSync(js)) return { script: js, nodeArgs: [] };
+  const ts = join(root, component, 'cli-entry.ts');
+  if (existsSync(ts)) return { script: ts, nodeArgs: ['--import', 'tsx'] };
+  return undefined;
+}
+
+export const SPEAKER_METRICS_PORT = 7472;
+
+export interface ControllerOptions {
+  kubeconfig: string;
+  namespace: string;
+  metricsPort: number;
+  logDir: string;
+}
+
+export function startController(opts: ControllerOptions): ManagedProcess | undefined {
+  const entry = componentEntry('controller');
+  if (!entry) return undefined;
+  return ManagedProcess.start(
+    process.execPath,
+    [
+      ...entry.nodeArgs,
+      entry.script,
+      '--kubeconfig',
+      opts.kubeconfig,
+      '--namespace',
+      opts.namespace,
+      '--metrics-bind',
+      `127.0.0.1:${opts.metricsPort}`,
+    ],
+    { name: 'controller', logFile: join(opts.logDir, 'controller.log') },
+  );
+}
+
+export interface SpeakerOptions {
+  kubeconfig: string;
+  namespace: string;
+  /** The node's own IP: metrics on <ip>:7472, reachable from lab hosts. */
+  metricsHost: string;
+  logDir: string;
+}
+
+export function startSpeaker(host: LabHost, opts: SpeakerOptions): ManagedProcess | undefined {
+  const entry = componentEntry('speaker');
+  if (!entry) return undefined;
+  const bind = opts.metricsHost.includes(':') ? `[${opts.metricsHost}]` : opts.metricsHost;
+  return host.spawn(
+    process.execPath,
+    [
+      ...entry.nodeArgs,
+      entry.script,
+      '--kubeconfig',
+      opts.kubeconfig,
+      '--node',
+      host.name,
+      '--namespace',
+      opts.namespace,
+      '--metrics-bind',
+      `${bind}:${SPEAKER_METRICS_PORT}`,
+    ],
+    { name: `${host.name}/speaker`, logFile: join(opts.logDir, `${host.name}-speaker.log`) },
+  );
+}

@@ -1,0 +1,715 @@
+// The whole lab in one object: control plane, LAN, nodes (Node objects + kube-proxy + pods), router,
+// clients, and Bollard's controller and speakers once they exist. The CLI's supervisor runs one; tests
+// run one in-process through test/support/lab.ts, so a test's lab dies with the test.
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { ApiError, KubeClient } from '../k8s/client.js';
+import { ControlPlane } from './controlplane.js';
+import { startMachineForwarder, startNodeForwarder } from './apiserver-forward.js';
+import { componentEntry, startController, startSpeaker, SPEAKER_METRICS_PORT } from './components.js';
+import {
+  Applier,
+  manifestFiles,
+  METALLB_NAMESPACE,
+  metallbDemoObjects,
+  readManifests,
+  serviceAccountOf,
+  serviceObject,
+  type ServiceOptions,
+} from './deploy.js';
+import { EndpointController, type Service } from './endpoints.js';
+import { LabError } from './errors.js';
+import { LabHost } from './hosts.js';
+import { startKubeProxy } from './kubeproxy.js';
+import { type ExecResult } from './netns.js';
+import { buildNetwork, type LabNetwork } from './network.js';
+import { NodeAgent } from './nodes.js';
+import { PodManager, type LabPod } from './pods.js';
+import { waitFor, type ManagedProcess } from './process.js';
+import { ProcessTable, type ProcInfo } from './procs.js';
+import { repoPath } from './repo.js';
+import { routerCli, routerProcesses } from './routers.js';
+import { makeTopology, type Topology, type TopologyOptions } from './topology.js';
+
+export interface LabOptions extends TopologyOptions {
+  /** The lab's folder (logs, kubeconfigs, configs, sockets). Default: a fresh temporary folder, removed on stop. */
+  dir?: string;
+  /** Names the run in namespace names (`bollard-<pid>-<tag>-…`; default random). */
+  tag?: string;
+  /** Create the demo: metallb.io pools/advertisements/peers, Services demo/web (+ demo/web-bgp), two pods. */
+  demo?: boolean;
+  /** Start Bollard's controller and speakers if they exist in the tree (default true). */
+  components?: boolean;
+  /** Extra kube-apiserver flags. */
+  apiserverArgs?: string[];
+  say?: (line: string) => void;
+}
+
+/** The typed plan plus where things are: what tests and Bollard's e2e tests use. */
+export interface LabTopology extends Topology {
+  /** Admin kubeconfig (system:masters) for the machine's namespace. */
+  kubeconfig: string;
+  /** The apiserver URL in the machine's namespace (loopback). */
+  apiserver: string;
+  /** The Unix socket the in-node forwarders connect to. */
+  apiserverSocket: string;
+  /** Network namespace of every host (router, client, external, node-1…). */
+  namespaces: Record<string, string>;
+  dir: string;
+  logDir: string;
+}
+
+export interface ServiceInfo {
+  namespace: string;
+  name: string;
+  type: string;
+  clusterIPs: string[];
+  nodePort?: number;
+  healthCheckNodePort?: number;
+  vips: string[];
+  externalTrafficPolicy?: string;
+}
+
+export interface Announcement {
+  vip: string;
+  /** Nodes seen announcing it: from the client's neighbour table (L2) or the router's kernel routes (BGP). */
+  nodes: string[];
+  via: 'l2' | 'bgp' | 'none';
+}
+
+export interface LabStatus {
+  hosts: { name: string; ns: string; addresses: string[] }[];
+  processes: ProcInfo[];
+  services: ServiceInfo[];
+  bgp?: string;
+  announcements: Announcement[];
+  l2Statuses: { name: string; namespace: string; node?: string; service?: string }[];
+  warnings: string[];
+}
+
+const DIR_PREFIX = 'bollard-lab-';
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Removes temporary lab folders whose owning process is gone. */
+export function removeStaleLabDirs(): void {
+  for (const name of readdirSync(tmpdir())) {
+    if (!name.startsWith(DIR_PREFIX)) continue;
+    const dir = join(tmpdir(), name);
+    let owner = 0;
+    try {
+      owner = Number(readFileSync(join(dir, 'owner.pid'), 'utf8'));
+    } catch {
+      // half-made
+    }
+    if (owner > 0 && pidAlive(owner)) continue;
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      const port = typeof addr === 'object' && addr ? addr.port : 0;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+interface ServiceObj extends Service {
+  spec?: Service['spec'] & {
+    clusterIPs?: string[];
+    externalTrafficPolicy?: string;
+    healthCheckNodePort?: number;
+    ports?: (NonNullable<Service['spec']>['ports'] extends (infer P)[] | undefined
+      ? P & { nodePort?: number }
+      : never)[];
+  };
+  status?: { loadBalancer?: { ingress?: { ip?: string }[] } };
+}
+
+export class Lab {
+  readonly procs = new ProcessTable();
+  readonly warnings: string[] = [];
+  private endpoints: EndpointController | undefined;
+  private nodeAgent: NodeAgent | undefined;
+  private podManager: PodManager | undefined;
+  private stopped = false;
+  private kubeconfigs = new Map<string, string>();
+
+  private constructor(
+    readonly topology: LabTopology,
+    readonly cp: ControlPlane,
+    readonly net: LabNetwork,
+    readonly client: KubeClient,
+    private readonly ownsDir: boolean,
+    private readonly say: (line: string) => void,
+  ) {}
+
+  get dir(): string {
+    return this.topology.dir;
+  }
+
+  get logDir(): string {
+    return this.topology.logDir;
+  }
+
+  get kubeconfig(): string {
+    return this.topology.kubeconfig;
+  }
+
+  get pods(): PodManager {
+    if (!this.podManager) throw new LabError('lab', 'not started');
+    return this.podManager;
+  }
+
+  /** Builds the whole lab. On failure, removes what it made and rethrows. */
+  static async start(opts: LabOptions = {}): Promise<Lab> {
+    const t0 = Date.now();
+    const say = opts.say ?? (() => undefined);
+    const topo = makeTopology(opts);
+    removeStaleLabDirs();
+    const ownsDir = opts.dir === undefined;
+    const dir = opts.dir ?? mkdtempSync(join(tmpdir(), DIR_PREFIX));
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, 'owner.pid'), String(process.pid));
+    const logDir = join(dir, 'logs');
+    mkdirSync(logDir, { recursive: true });
+    const tag = opts.tag ?? randomBytes(2).toString('hex');
+
+    let cp: ControlPlane | undefined;
+    let net: LabNetwork | undefined;
+    const [cpRes, netRes] = await Promise.allSettled([
+      ControlPlane.start({
+        dir: join(dir, 'cp'),
+        logDir,
+        apiserverArgs: opts.apiserverArgs,
+        say: (l) => say(l),
+      }),
+      buildNetwork(topo, tag, dir),
+    ]);
+    if (cpRes.status === 'fulfilled') cp = cpRes.value;
+    if (netRes.status === 'fulfilled') net = netRes.value;
+    if (!cp || !net) {
+      await cp?.stop();
+      await net?.lan.destroy();
+      if (ownsDir) rmSync(dir, { recursive: true, force: true });
+      const err =
+        cpRes.status === 'rejected' ? cpRes.reason : netRes.status === 'rejected' ? netRes.reason : undefined;
+      throw err instanceof Error ? err : new LabError('lab', String(err));
+    }
+    say(`control plane and network ready in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+    const kubeconfig = join(dir, 'kubeconfig');
+    copyFileSync(cp.adminKubeconfig, kubeconfig);
+    const namespaces: Record<string, string> = {};
+    for (const [name, h] of net.hosts) namespaces[name] = h.ns;
+    const topology: LabTopology = {
+      ...topo,
+      kubeconfig,
+      apiserver: cp.server,
+      apiserverSocket: join(dir, 'apiserver.sock'),
+      namespaces,
+      dir,
+      logDir,
+    };
+    const lab = new Lab(topology, cp, net, KubeClient.fromFile(kubeconfig), ownsDir, say);
+    try {
+      await lab.build(opts);
+    } catch (err) {
+      await lab.stop();
+      throw err;
+    }
+    say(`lab up in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+    return lab;
+  }
+
+  private onError = (err: Error): void => {
+    this.say(`lab: ${err.message}`);
+  };
+
+  private async build(opts: LabOptions): Promise<void> {
+    const topo = this.topology;
+    const cp = this.cp;
+    this.procs.register({
+      host: 'machine',
+      name: 'kube-apiserver',
+      start: async () => {
+        await cp.startApiserver();
+        return undefined;
+      },
+      stop: () => cp.stopApiserver(),
+      running: () => cp.apiserverRunning,
+    });
+    this.procs.register({
+      host: 'machine',
+      name: 'etcd',
+      start: async () => {
+        await cp.startEtcd();
+        return undefined;
+      },
+      stop: () => cp.stopEtcd(),
+      running: () => cp.etcdRunning,
+    });
+    const port = Number(new URL(cp.server).port);
+    await this.procs.add({
+      host: 'machine',
+      name: 'apiserver-forward',
+      start: () => startMachineForwarder(topo.apiserverSocket, port, this.logDir),
+    });
+    await Promise.all(
+      topo.nodes.map((n) =>
+        this.procs.add({
+          host: n.name,
+          name: 'apiserver-forward',
+          start: () => startNodeForwarder(this.host(n.name), topo.apiserverSocket, this.logDir),
+        }),
+      ),
+    );
+
+    const applier = new Applier(this.client);
+    const crds = await applier.applyCrds(manifestFiles(repoPath('deploy', 'crds')));
+    if (crds.length > 0) this.say(`applied ${crds.length} CRDs from deploy/crds`);
+
+    this.nodeAgent = new NodeAgent(this.client, topo.nodes, {
+      kubeVersion: cp.bins.version.kubernetes,
+      onError: this.onError,
+    });
+    await this.nodeAgent.register();
+    this.nodeAgent.start();
+
+    // kube-proxy: a ServiceAccount bound to system:node-proxier, reaching the apiserver through the node's forwarder.
+    await this.ensure('/apis/rbac.authorization.k8s.io/v1/clusterrolebindings', {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'ClusterRoleBinding',
+      metadata: { name: 'bollard-lab:kube-proxy' },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'system:node-proxier' },
+      subjects: [{ kind: 'ServiceAccount', name: 'kube-proxy', namespace: 'kube-system' }],
+    });
+    const proxyKubeconfig = await this.kubeconfigFor('kube-system', 'kube-proxy', { inNode: true });
+
+    const router = this.host('router');
+    await Promise.all([
+      ...topo.nodes.map((n) =>
+        this.procs.add({
+          host: n.name,
+          name: 'kube-proxy',
+          start: () =>
+            startKubeProxy(this.host(n.name), {
+              binary: cp.bins.kubeProxy,
+              kubeconfig: proxyKubeconfig,
+              clusterCIDRs: topo.clusterCIDRs,
+              logDir: this.logDir,
+            }),
+        }),
+      ),
+      (async () => {
+        for (const spec of routerProcesses(topo, router, join(this.dir, 'hosts', 'router'), this.logDir)) {
+          await this.procs.add(spec);
+        }
+      })(),
+    ]);
+
+    this.endpoints = new EndpointController(this.client, () => this.podManager?.list() ?? [], this.onError);
+    await this.endpoints.start();
+    const nodeHosts = new Map(topo.nodes.map((n) => [n.name, this.host(n.name)]));
+    this.podManager = new PodManager(
+      topo,
+      this.net.lan,
+      nodeHosts,
+      this.client,
+      this.procs,
+      this.logDir,
+      () => (this.endpoints ? this.endpoints.sync() : Promise.resolve()),
+    );
+
+    if (opts.demo) await this.createDemo(crds.length > 0);
+    if (opts.components ?? true) await this.startComponents();
+  }
+
+  private async ensure(path: string, body: unknown): Promise<void> {
+    try {
+      await this.client.create(path, body);
+    } catch (err) {
+      if (!(err instanceof ApiError && err.conflict)) throw err;
+    }
+  }
+
+  /**
+   * A kubeconfig for a ServiceAccount (real token). `inNode`: for processes inside a node, through the
+   * node's forwarder (https://127.0.0.1:6443); otherwise loopback in the machine's namespace.
+   */
+  async kubeconfigFor(
+    namespace: string,
+    serviceAccount: string,
+    opts: { inNode?: boolean } = {},
+  ): Promise<string> {
+    const key = `${namespace}/${serviceAccount}/${opts.inNode ? 'node' : 'machine'}`;
+    const have = this.kubeconfigs.get(key);
+    if (have) return have;
+    const made = await this.cp.kubeconfigFor(
+      namespace,
+      serviceAccount,
+      opts.inNode ? this.topology.nodeApiserver : this.cp.server,
+    );
+    const dest = join(
+      this.dir,
+      'kubeconfigs',
+      `${namespace}-${serviceAccount}${opts.inNode ? '-node' : ''}.kubeconfig`,
+    );
+    mkdirSync(join(this.dir, 'kubeconfigs'), { recursive: true });
+    copyFileSync(made, dest);
+    rmSync(made, { force: true });
+    this.kubeconfigs.set(key, dest);
+    return dest;
+  }
+
+  /** Applies manifests (server-side apply as admin). */
+  async apply(...objects: Parameters<Applier['apply']>[0][]): Promise<void> {
+    await new Applier(this.client).applyAll(objects);
+  }
+
+  private async createDemo(withMetallb: boolean): Promise<void> {
+    const topo = this.topology;
+    if (withMetallb) {
+      await this.ensure('/api/v1/namespaces', {
+        apiVersion: 'v1',
+        kind: 'Namespace',
+        metadata: { name: METALLB_NAMESPACE },
+      });
+      await this.apply(...metallbDemoObjects(topo));
+    } else {
+      this.warnings.push('deploy/crds has no CRDs yet: the demo has no metallb.io pools');
+    }
+    await this.addService({ namespace: 'demo', name: 'web' });
+    if (topo.router.kind !== 'none') {
+      await this.addService({
+        namespace: 'demo',
+        name: 'web-bgp',
+        selector: { app: 'web' },
+        annotations: { 'metallb.io/address-pool': topo.bgpPool.name },
+      });
+    }
+    const nodes = topo.nodes.slice(0, 2);
+    for (const n of nodes) await this.pods.add({ namespace: 'demo', node: n.name, labels: { app: 'web' } });
+  }
+
+  private async startComponents(): Promise<void> {
+    const topo = this.topology;
+    const rbacDir = repoPath('deploy', 'rbac');
+    for (const name of ['controller', 'speaker'] as const) {
+      const file = join(rbacDir, `${name}.yaml`);
+      const sa = serviceAccountOf(file);
+      if (!componentEntry(name)) continue;
+      if (!sa) {
+        this.warnings.push(`${name}: built, but ${file} has no ServiceAccount yet; not started`);
+        continue;
+      }
+      try {
+        await this.ensure('/api/v1/namespaces', {
+          apiVersion: 'v1',
+          kind: 'Namespace',
+          metadata: { name: sa.namespace },
+        });
+        await this.apply(...readManifests(file));
+      } catch (err) {
+        this.warnings.push(`${name} RBAC from ${file}: ${(err as Error).message}; not started`);
+        continue;
+      }
+      if (name === 'controller') {
+        const kubeconfig = await this.kubeconfigFor(sa.namespace, sa.name);
+        const metricsPort = await freePort();
+        await this.procs.add({
+          host: 'machine',
+          name: 'controller',
+          start: async () => {
+            const p = startController({
+              kubeconfig,
+              namespace: METALLB_NAMESPACE,
+              metricsPort,
+              logDir: this.logDir,
+            });
+            if (!p) throw new LabError('machine/controller', 'entry point vanished');
+            await this.softReady(p, 'controller', async () => {
+              const r = await fetch(`http://127.0.0.1:${metricsPort}/metrics`).catch(() => undefined);
+              return r?.ok ? true : undefined;
+            });
+            return p;
+          },
+        });
+      } else {
+        const kubeconfig = await this.kubeconfigFor(sa.namespace, sa.name, { inNode: true });
+        await Promise.all(
+          topo.nodes.map((n) =>
+            this.procs.add({
+              host: n.name,
+              name: 'speaker',
+              start: async () => {
+                const host = this.host(n.name);
+                const p = startSpeaker(host, {
+                  kubeconfig,
+                  namespace: METALLB_NAMESPACE,
+                  metricsHost: n.ipv4.ip,
+                  logDir: this.logDir,
+                });
+                if (!p) throw new LabError(`${n.name}/speaker`, 'entry point vanished');
+                await this.softReady(p, `${n.name}/speaker`, async () => {
+                  const r = await host.exec('curl', [
+                    '-sf',
+                    '-m',
+                    '1',
+                    '-o',
+                    '/dev/null',
+                    `http://${n.ipv4.ip}:${SPEAKER_METRICS_PORT}/metrics`,
+                  ]);
+                  return r.code === 0 ? true : undefined;
+                });
+                return p;
+              },
+            }),
+          ),
+        );
+      }
+      this.say(`started ${name} (RBAC from ${file})`);
+    }
+  }
+
+  private async softReady(
+    p: ManagedProcess,
+    what: string,
+    probe: () => Promise<true | undefined>,
+  ): Promise<void> {
+    try {
+      await p.whileRunning(waitFor(`${what} metrics`, probe, 15_000, 200));
+    } catch (err) {
+      this.warnings.push(`${what}: ${(err as Error).message} (see ${this.logDir})`);
+    }
+  }
+
+  /** A host by name: router, client, external, node-1… */
+  host(name: string): LabHost {
+    const h = this.net.hosts.get(name);
+    if (!h) throw new LabError(name, `no such host (hosts: ${[...this.net.hosts.keys()].join(', ')})`);
+    return h;
+  }
+
+  /** A pod's network namespace as a host (to run commands "inside the pod"). */
+  podHost(pod: LabPod): LabHost {
+    return new LabHost(`${pod.namespace}/${pod.name}`, pod.ns);
+  }
+
+  get hostNames(): string[] {
+    return [...this.net.hosts.keys()];
+  }
+
+  exec(host: string, cmd: string, args: readonly string[] = [], timeoutMs?: number): Promise<ExecResult> {
+    return this.host(host).exec(cmd, args, timeoutMs);
+  }
+
+  /** Pulls or restores a host's cable: at its bridge port for LAN hosts, at its eth0 for `external`. */
+  async link(host: string, state: 'up' | 'down'): Promise<void> {
+    const lanHost = this.net.lanHosts.get(host);
+    if (lanHost) return lanHost.link(state);
+    await this.host(host).sh('ip', ['link', 'set', 'eth0', state]);
+  }
+
+  async kill(host: string, proc: string): Promise<void> {
+    await this.procs.kill(host, proc);
+  }
+
+  async stopProcess(host: string, proc: string): Promise<void> {
+    await this.procs.stop(host, proc);
+  }
+
+  async startProcess(host: string, proc: string): Promise<void> {
+    await this.procs.start(host, proc);
+  }
+
+  async setNodeReady(node: string, ready: boolean): Promise<void> {
+    if (!this.nodeAgent) throw new LabError(node, 'lab not started');
+    await this.nodeAgent.setReady(node, ready);
+  }
+
+  /** Creates (or updates) a Service; the lab keeps its EndpointSlices. Resolves with the stored object. */
+  async addService(opts: ServiceOptions): Promise<ServiceObj> {
+    await this.pods.ensureNamespace(opts.namespace);
+    await this.apply(serviceObject(opts, this.topology));
+    await this.endpoints?.sync();
+    return this.client.get<ServiceObj>(`/api/v1/namespaces/${opts.namespace}/services/${opts.name}`);
+  }
+
+  /** Adds a pod for a Service (`ns/name`) on a node; resolves once its endpoints are written. */
+  async addPod(
+    service: string,
+    node: string,
+    opts: { ready?: boolean; name?: string } = {},
+  ): Promise<LabPod> {
+    const svc = await this.service(service);
+    const [namespace] = service.split('/') as [string, string];
+    return this.pods.add({ namespace, node, labels: svc.spec?.selector ?? {}, ...opts });
+  }
+
+  /** The lab pods backing a Service (`ns/name`), optionally on one node. */
+  async podsOf(service: string, node?: string): Promise<LabPod[]> {
+    const svc = await this.service(service);
+    const [namespace] = service.split('/') as [string, string];
+    const sel = svc.spec?.selector ?? {};
+    return this.pods
+      .list()
+      .filter((p) => p.namespace === namespace && (!node || p.node === node))
+      .filter((p) => Object.keys(sel).length > 0 && Object.entries(sel).every(([k, v]) => p.labels[k] === v));
+  }
+
+  /** Removes the Service's pods on a node (all, or the newest `count`). Returns the removed pods. */
+  async removePods(service: string, node: string, count?: number): Promise<LabPod[]> {
+    const pods = (await this.podsOf(service, node)).sort((a, b) => b.index - a.index).slice(0, count);
+    if (pods.length === 0) throw new LabError(service, `no lab pods on ${node}`);
+    for (const p of pods) await this.pods.remove(p.namespace, p.name);
+    return pods;
+  }
+
+  /** Marks the Service's pods on a node unready (or ready again). */
+  async setPodsReady(service: string, node: string, ready: boolean): Promise<LabPod[]> {
+    const pods = await this.podsOf(service, node);
+    if (pods.length === 0) throw new LabError(service, `no lab pods on ${node}`);
+    for (const p of pods) await this.pods.setReady(p.namespace, p.name, ready);
+    return pods;
+  }
+
+  async service(ref: string): Promise<ServiceObj> {
+    const [namespace, name] = ref.split('/');
+    if (!namespace || !name) throw new LabError(ref, 'a Service is namespace/name');
+    try {
+      return await this.client.get<ServiceObj>(`/api/v1/namespaces/${namespace}/services/${name}`);
+    } catch (err) {
+      if (err instanceof ApiError && err.notFound) throw new LabError(ref, 'no such Service');
+      throw err;
+    }
+  }
+
+  /** Services outside kube-system/default with their ClusterIPs, node ports and VIPs. */
+  async services(): Promise<ServiceInfo[]> {
+    const list = await this.client.get<{ items: ServiceObj[] }>('/api/v1/services');
+    return list.items
+      .filter((s) => s.metadata?.namespace !== 'default' || s.metadata?.name !== 'kubernetes')
+      .map((s) => ({
+        namespace: s.metadata?.namespace ?? '',
+        name: s.metadata?.name ?? '',
+        type: s.spec?.type ?? 'ClusterIP',
+        clusterIPs: s.spec?.clusterIPs ?? [],
+        ...(s.spec?.ports?.[0]?.nodePort ? { nodePort: s.spec.ports[0].nodePort } : {}),
+        ...(s.spec?.healthCheckNodePort ? { healthCheckNodePort: s.spec.healthCheckNodePort } : {}),
+        ...(s.spec?.externalTrafficPolicy ? { externalTrafficPolicy: s.spec.externalTrafficPolicy } : {}),
+        vips: (s.status?.loadBalancer?.ingress ?? []).flatMap((i) => (i.ip ? [i.ip] : [])),
+      }));
+  }
+
+  /** Which nodes announce a VIP: the client's neighbour entry (L2) or the router's kernel route (BGP). */
+  async announcers(vip: string): Promise<Announcement> {
+    const v6 = vip.includes(':');
+    const byMac = new Map(this.topology.nodes.map((n) => [n.mac.toLowerCase(), n.name]));
+    const byIp = new Map(
+      this.topology.nodes.flatMap(
+        (n) => [[n.ipv4.ip, n.name], ...(n.ipv6 ? [[n.ipv6.ip, n.name]] : [])] as [string, string][],
+      ),
+    );
+    const inLan = this.inL2Pool(vip);
+    if (inLan) {
+      await this.exec('client', 'ping', [...(v6 ? ['-6'] : []), '-c1', '-W1', vip], 3000);
+      const neigh = await this.exec('client', 'ip', [...(v6 ? ['-6'] : []), 'neigh', 'show', vip]);
+      const mac = /lladdr (\S+)/.exec(neigh.stdout)?.[1]?.toLowerCase();
+      const node = mac ? byMac.get(mac) : undefined;
+      return { vip, nodes: node ? [node] : [], via: node ? 'l2' : 'none' };
+    }
+    const route = await this.exec('router', 'ip', [...(v6 ? ['-6'] : []), 'route', 'show', vip]);
+    const hops = [...route.stdout.matchAll(/via (\S+)/g)]
+      .map((m) => byIp.get(m[1] as string))
+      .filter((x): x is string => !!x);
+    return { vip, nodes: [...new Set(hops)].sort(), via: hops.length > 0 ? 'bgp' : 'none' };
+  }
+
+  private inL2Pool(vip: string): boolean {
+    return vip.startsWith('10.50.0.') || vip.startsWith('fd00:50::');
+  }
+
+  async status(): Promise<LabStatus> {
+    const hosts = await Promise.all(
+      [...this.net.hosts.values()].map(async (h) => {
+        const r = await h.exec('ip', ['-br', 'addr', 'show', 'scope', 'global']);
+        const addresses = r.stdout
+          .split('\n')
+          .flatMap((l) => l.trim().split(/\s+/).slice(2))
+          .filter((a) => a.length > 0);
+        return { name: h.name, ns: h.ns, addresses };
+      }),
+    );
+    const cli = routerCli(this.topology.router.kind);
+    const bgp = cli
+      ? (await this.exec('router', cli.sessions[0] as string, cli.sessions.slice(1))).stdout
+      : undefined;
+    const services = await this.services().catch(() => []);
+    const announcements = await Promise.all(services.flatMap((s) => s.vips).map((v) => this.announcers(v)));
+    let l2Statuses: LabStatus['l2Statuses'] = [];
+    try {
+      const list = await this.client.get<{
+        items: {
+          metadata?: { name?: string; namespace?: string };
+          status?: { node?: string; serviceName?: string };
+        }[];
+      }>('/apis/metallb.io/v1beta1/servicel2statuses');
+      l2Statuses = list.items.map((i) => ({
+        name: i.metadata?.name ?? '',
+        namespace: i.metadata?.namespace ?? '',
+        ...(i.status?.node ? { node: i.status.node } : {}),
+        ...(i.status?.serviceName ? { service: i.status.serviceName } : {}),
+      }));
+    } catch {
+      // CRD not there yet
+    }
+    return {
+      hosts,
+      processes: this.procs.list(),
+      services,
+      ...(bgp !== undefined ? { bgp } : {}),
+      announcements,
+      l2Statuses,
+      warnings: [...this.warnings],
+    };
+  }
+
+  /** Stops everything and removes every namespace (and the folder, if the lab made it). Safe to call twice. */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    await this.nodeAgent?.stop().catch(() => undefined);
+    await this.endpoints?.stop().catch(() => undefined);
+    await this.procs.stopAll();
+    this.client.close();
+    await this.net.lan.destroy();
+    await this.cp.stop();
+    if (this.ownsDir && existsSync(this.dir)) rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+export { SPEAKER_METRICS_PORT };
