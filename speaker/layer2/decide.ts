@@ -1,0 +1,79 @@
+// Per-Service layer 2 decisions from plain data (pure): which Services are announced in layer 2, who
+// is eligible, who owns each one, and what this node announces on which interfaces.
+import type { Config } from '../../config/types.js';
+import type { LabelSelector } from '../../config/selector.js';
+import { advertisementsFor, electOwner, selectedNodes } from './election.js';
+import { eligibleNodes, type EndpointFacts, type IneligibleReason, type NodeFacts } from '../eligibility.js';
+
+export interface ServiceFacts {
+  key: string;
+  namespace: string;
+  name: string;
+  labels: Readonly<Record<string, string>>;
+  ips: readonly string[];
+  pool?: string;
+  externalTrafficPolicy: 'Cluster' | 'Local';
+  healthCheckNodePort?: number;
+}
+
+export interface DecideInput {
+  self: string;
+  config: Config;
+  serviceSelectors: ReadonlyMap<string, readonly LabelSelector[]>;
+  services: readonly ServiceFacts[];
+  nodes: readonly NodeFacts[];
+  endpoints: (serviceKey: string) => readonly EndpointFacts[];
+  /** Health of `node` for `serviceKey`. */
+  health: (node: string, serviceKey: string) => boolean | undefined;
+  unknownHealth: 'eligible' | 'ineligible';
+}
+
+export interface ServiceDecision {
+  service: ServiceFacts;
+  /** Undefined when no node is eligible. */
+  owner: string | undefined;
+  eligible: ReadonlyMap<string, readonly string[]>;
+  ineligible: ReadonlyMap<string, IneligibleReason>;
+}
+
+export function decideLayer2(input: DecideInput): Map<string, ServiceDecision> {
+  const out = new Map<string, ServiceDecision>();
+  for (const svc of input.services) {
+    if (svc.ips.length === 0) continue;
+    const advs = advertisementsFor(input.config, svc, input.serviceSelectors);
+    if (advs.length === 0) continue;
+    const selected = selectedNodes(advs, input.nodes);
+    const { eligible, ineligible } = eligibleNodes({
+      service: {
+        externalTrafficPolicy: svc.externalTrafficPolicy,
+        ...(svc.healthCheckNodePort ? { healthCheckNodePort: svc.healthCheckNodePort } : {}),
+      },
+      endpoints: input.endpoints(svc.key),
+      nodes: input.nodes,
+      selected,
+      health: (n) => input.health(n, svc.key),
+      unknownHealth: input.unknownHealth,
+    });
+    out.set(svc.key, {
+      service: svc,
+      owner: electOwner(eligible.keys(), svc.ips[0] as string),
+      eligible,
+      ineligible,
+    });
+  }
+  return out;
+}
+
+/** What `self` announces: VIP -> interfaces ([] = all). */
+export function announcementsOf(
+  self: string,
+  decisions: ReadonlyMap<string, ServiceDecision>,
+): Map<string, { interfaces: readonly string[] }> {
+  const out = new Map<string, { interfaces: readonly string[] }>();
+  for (const d of decisions.values()) {
+    if (d.owner !== self) continue;
+    const interfaces = d.eligible.get(self) ?? [];
+    for (const ip of d.service.ips) out.set(ip, { interfaces });
+  }
+  return out;
+}

@@ -1,0 +1,619 @@
+// The speaker (layer 2): watches Services, EndpointSlices, Nodes and the metallb.io configuration;
+// membership among speakers decides who is alive; the pure election picks one owner per Service;
+// this node answers ARP/NDP for what it owns and writes ServiceL2Status objects, Events and metrics.
+//
+// API down is not an outage: the informers keep their caches and ownership changes only with
+// membership and health; writes that fail are retried by the next reconcile.
+import { hostname } from 'node:os';
+import { KubeClient, RESOURCES, resourcePath, ApiError } from '../k8s/client.js';
+import { Informer } from '../k8s/informer.js';
+import { makeLogger, objRef, type Logger } from '../k8s/logger.js';
+import { EventRecorder, type ObjectReference } from '../k8s/events.js';
+import { METALLB, writeConfigurationState } from '../k8s/status.js';
+import { startMetricsServer, type MetricsServer } from '../k8s/metrics-server.js';
+import { parseConfig, summarizeErrors } from '../config/parse.js';
+import { LabelSelector } from '../config/selector.js';
+import type { Config, CRObject } from '../config/types.js';
+import { canonicalIp } from '../proto/address.js';
+import { DEFAULT_INTERFACE_EXCLUDES } from '../net/interfaces.js';
+import { Layer2Responder } from './layer2/responder.js';
+import { announcementsOf, decideLayer2, type ServiceDecision, type ServiceFacts } from './layer2/decide.js';
+import { MembershipAgent } from './membership/agent.js';
+import type { MembershipOptions } from './membership/core.js';
+import { HealthProber, type HealthTarget } from './health.js';
+import { SpeakerMetrics } from './metrics.js';
+import { endpointUsable, type EndpointFacts, type NodeFacts } from './eligibility.js';
+import {
+  condition,
+  internalIPs,
+  type EndpointSliceObj,
+  type L2StatusObj,
+  type NodeObj,
+  type SecretObj,
+  type ServiceObj,
+} from './k8s-types.js';
+
+export const MEMBERLIST_SECRET = 'memberlist';
+export const MEMBERLIST_KEY = 'secretkey';
+const POOL_ANNOTATION = 'metallb.io/ip-allocated-from-pool';
+
+export interface SpeakerOptions {
+  kubeconfig?: string;
+  node: string;
+  namespace?: string;
+  metricsBind?: string;
+  /** Membership among speakers (default true); false = Node Ready condition decides liveness. */
+  membership?: boolean;
+  membershipPort?: number;
+  membershipOptions?: Partial<MembershipOptions>;
+  interfacesExclude?: readonly string[];
+  /** Handle only Services with this loadBalancerClass ("" = only those with none). */
+  lbClass?: string;
+  healthIntervalMs?: number;
+  healthTimeoutMs?: number;
+  logLevel?: string;
+  logger?: Logger;
+}
+
+export interface SpeakerHandle {
+  readonly metricsPort: number;
+  /** Current decisions (for tests and diagnostics). */
+  decisions(): ReadonlyMap<string, ServiceDecision>;
+  stop(): Promise<void>;
+}
+
+/** A metallb.io object as served (checked by parseConfig, not trusted). */
+interface CrObj {
+  apiVersion?: string;
+  kind?: string;
+  metadata?: { name?: string; namespace?: string; labels?: Record<string, string>; resourceVersion?: string };
+  spec?: Record<string, unknown>;
+}
+
+function toCR(list: CrObj[]): CRObject[] {
+  return list.flatMap((o) =>
+    o.metadata?.name ? [{ ...o, metadata: { ...o.metadata, name: o.metadata.name } }] : [],
+  );
+}
+
+function serviceKey(ns: string | undefined, name: string | undefined): string {
+  return `${ns ?? ''}/${name ?? ''}`;
+}
+
+function serviceRef(svc: ServiceFacts, uid?: string): ObjectReference {
+  return {
+    apiVersion: 'v1',
+    kind: 'Service',
+    namespace: svc.namespace,
+    name: svc.name,
+    ...(uid ? { uid } : {}),
+  };
+}
+
+export async function runSpeaker(opts: SpeakerOptions): Promise<SpeakerHandle> {
+  const self = opts.node;
+  const namespace = opts.namespace ?? 'metallb-system';
+  const log = opts.logger ?? makeLogger({ component: 'speaker', level: opts.logLevel ?? 'info' });
+  const lbClass = opts.lbClass ?? '';
+  const client = KubeClient.load(opts.kubeconfig);
+  const metrics = new SpeakerMetrics();
+  const events = new EventRecorder(client, {
+    controller: 'metallb-speaker',
+    instance: `${self}/${hostname()}`,
+    onError: (err, ev) =>
+      log.warn(
+        {
+          err: err.message,
+          reason: ev.reason,
+          ...objRef(ev.regarding.kind, ev.regarding.namespace, ev.regarding.name),
+        },
+        'event not written',
+      ),
+  });
+
+  const responder = new Layer2Responder({
+    excludes: opts.interfacesExclude ?? DEFAULT_INTERFACE_EXCLUDES,
+    counters: {
+      request: (ip) => metrics.requests.inc({ ip }),
+      response: (ip) => metrics.responses.inc({ ip }),
+      gratuitous: (ip) => metrics.gratuitous.inc({ ip }),
+    },
+    log: {
+      info: (o, m) => log.info(o, m),
+      warn: (o, m) => log.warn(o, m),
+      debug: (o, m) => log.debug(o, m),
+    },
+  });
+
+  const onInformerError = (what: string) => (err: Error) =>
+    log.warn({ err: err.message, resource: what }, 'watch error; retrying');
+  const services = new Informer<ServiceObj & { metadata?: { name?: string } }>(client, {
+    resource: RESOURCES.services,
+    onError: onInformerError('services'),
+  });
+  const slices = new Informer<EndpointSliceObj>(client, {
+    resource: RESOURCES.endpointSlices,
+    onError: onInformerError('endpointslices'),
+  });
+  const nodes = new Informer<NodeObj>(client, {
+    resource: RESOURCES.nodes,
+    onError: onInformerError('nodes'),
+  });
+  const pools = new Informer<CrObj>(client, {
+    resource: METALLB.ipAddressPools,
+    namespace,
+    onError: onInformerError('ipaddresspools'),
+  });
+  const l2advs = new Informer<CrObj>(client, {
+    resource: METALLB.l2Advertisements,
+    namespace,
+    onError: onInformerError('l2advertisements'),
+  });
+  const secrets = new Informer<SecretObj>(client, {
+    resource: RESOURCES.secrets,
+    namespace,
+    fieldSelector: `metadata.name=${MEMBERLIST_SECRET}`,
+    onError: onInformerError('secrets'),
+  });
+  const statuses = new Informer<L2StatusObj>(client, {
+    resource: METALLB.serviceL2Statuses,
+    namespace,
+    labelSelector: `metallb.io/node=${self}`,
+    onError: onInformerError('servicel2statuses'),
+  });
+  const informers = [services, slices, nodes, pools, l2advs, secrets, statuses];
+  let synced = false;
+
+  const metricsServer: MetricsServer | undefined = opts.metricsBind
+    ? await startMetricsServer({
+        bind: opts.metricsBind,
+        registry: metrics.registry,
+        ready: () => synced,
+        notReadyReason: () => 'caches not synced',
+      })
+    : undefined;
+
+  // --- configuration ---
+  let config: Config | undefined;
+  let serviceSelectors = new Map<string, LabelSelector[]>();
+  let lastConfigState = '';
+  const loadConfig = (): void => {
+    const r = parseConfig({ ipAddressPools: toCR(pools.list()), l2Advertisements: toCR(l2advs.list()) });
+    const state = r.ok ? 'Valid' : `Invalid\n${summarizeErrors(r.errors)}`;
+    if (r.ok) {
+      config = r.config;
+      const sels = new Map<string, LabelSelector[]>();
+      for (const o of toCR(l2advs.list())) {
+        const list = (o.spec?.serviceSelectors ?? []) as unknown[];
+        const parsed: LabelSelector[] = [];
+        if (Array.isArray(list))
+          for (const s of list) {
+            const p = LabelSelector.parse(s as Parameters<typeof LabelSelector.parse>[0]);
+            if (p.ok) parsed.push(p.selector);
+          }
+        sels.set(o.metadata.name, parsed);
+      }
+      serviceSelectors = sels;
+      metrics.configLoaded.set(1);
+      metrics.configStale.set(0);
+    } else {
+      metrics.configStale.set(config ? 1 : 0);
+      log.warn(
+        { errors: r.errors.map((e) => e.message) },
+        'invalid configuration; the last good one stays in force',
+      );
+    }
+    if (state !== lastConfigState) {
+      lastConfigState = state;
+      void writeConfigurationState(
+        client,
+        namespace,
+        `speaker-${self}`,
+        { type: 'Speaker', nodeName: self },
+        {
+          result: r.ok ? 'Valid' : 'Invalid',
+          errorSummary: r.ok ? '' : summarizeErrors(r.errors),
+        },
+      ).catch((err: Error) => {
+        lastConfigState = '';
+        log.debug({ err: err.message }, 'configuration state not written');
+      });
+    }
+  };
+
+  // --- membership ---
+  let agent: MembershipAgent | undefined;
+  let agentStarting = false;
+  const membershipOn = opts.membership ?? true;
+  const memberlistKey = (): Buffer | undefined => {
+    const v = secrets.get(namespace, MEMBERLIST_SECRET)?.data?.[MEMBERLIST_KEY];
+    if (!v) return undefined;
+    const b = Buffer.from(v, 'base64');
+    return b.length > 0 ? b : undefined;
+  };
+  const peers = (): Map<string, string> => {
+    const out = new Map<string, string>();
+    for (const n of nodes.list()) {
+      const ip = internalIPs(n)[0];
+      if (n.metadata?.name && ip) out.set(n.metadata.name, ip);
+    }
+    return out;
+  };
+  const syncMembership = (): void => {
+    if (!membershipOn) return;
+    const key = memberlistKey();
+    if (!key) {
+      if (!agent)
+        log.warn(
+          { ...objRef('Secret', namespace, MEMBERLIST_SECRET) },
+          'no membership key yet; liveness from Node Ready until it exists',
+        );
+      return;
+    }
+    if (agent) {
+      agent.setKey(key);
+      agent.setPeers(peers());
+      return;
+    }
+    if (agentStarting) return;
+    agentStarting = true;
+    const a = new MembershipAgent({
+      self,
+      port: opts.membershipPort ?? 7946,
+      key,
+      ...(opts.membershipOptions ? { options: opts.membershipOptions } : {}),
+      onError: (err) => log.warn({ err: err.message }, 'membership error'),
+    });
+    a.on('change', (changes) => {
+      log.info({ changes }, 'membership changed');
+      schedule(true);
+    });
+    a.on('health', () => schedule(false));
+    a.start()
+      .then(() => {
+        agent = a;
+        metrics.setAgent(a);
+        a.setPeers(peers());
+        a.setHealth(prober.healthy());
+        log.info({ port: opts.membershipPort ?? 7946, peers: peers().size }, 'membership started');
+        schedule(true);
+      })
+      .catch((err: Error) => {
+        agentStarting = false;
+        log.error({ err: err.message }, 'membership could not start; retrying');
+        setTimeout(syncMembership, 2000).unref();
+      });
+  };
+
+  // --- health of this node's kube-proxy for ETP Local Services ---
+  const prober = new HealthProber({
+    intervalMs: opts.healthIntervalMs ?? 300,
+    timeoutMs: opts.healthTimeoutMs ?? 250,
+    onChange: (healthy) => {
+      log.info({ healthy: [...healthy] }, 'health-check results changed');
+      agent?.setHealth(healthy);
+      schedule(false);
+    },
+  });
+
+  // --- decisions ---
+  let decisions = new Map<string, ServiceDecision>();
+  const owned = new Map<string, ServiceDecision>();
+  const warned = new Set<string>();
+  const announcedLabels = new Map<string, { service: string; ip: string }[]>();
+  let reconcileQueued = false;
+  let reannounceQueued = false;
+
+  const schedule = (reannounce: boolean): void => {
+    if (reannounce) reannounceQueued = true;
+    if (reconcileQueued) return;
+    reconcileQueued = true;
+    setImmediate(() => {
+      reconcileQueued = false;
+      try {
+        reconcile();
+      } catch (err) {
+        log.error({ err: (err as Error).message, stack: (err as Error).stack }, 'reconcile failed');
+      }
+    });
+  };
+
+  const serviceFacts = (): ServiceFacts[] => {
+    const out: ServiceFacts[] = [];
+    for (const s of services.list()) {
+      if (s.spec?.type !== 'LoadBalancer') continue;
+      if ((s.spec.loadBalancerClass ?? '') !== lbClass) continue;
+      const ips: string[] = [];
+      for (const i of s.status?.loadBalancer?.ingress ?? []) {
+        if (!i.ip) continue;
+        try {
+          ips.push(canonicalIp(i.ip));
+        } catch {
+          // not an IP: ignore
+        }
+      }
+      if (ips.length === 0) continue;
+      const pool = s.metadata?.annotations?.[POOL_ANNOTATION];
+      out.push({
+        key: serviceKey(s.metadata?.namespace, s.metadata?.name),
+        namespace: s.metadata?.namespace ?? '',
+        name: s.metadata?.name ?? '',
+        labels: s.metadata?.labels ?? {},
+        ips,
+        ...(pool ? { pool } : {}),
+        externalTrafficPolicy: s.spec.externalTrafficPolicy === 'Local' ? 'Local' : 'Cluster',
+        ...(s.spec.healthCheckNodePort ? { healthCheckNodePort: s.spec.healthCheckNodePort } : {}),
+      });
+    }
+    return out;
+  };
+
+  const reconcile = (): void => {
+    if (!synced) return;
+    if (!config) return;
+    const live = agent?.liveNodes();
+    const nodeFacts: NodeFacts[] = nodes.list().map((n) => ({
+      name: n.metadata?.name ?? '',
+      labels: n.metadata?.labels ?? {},
+      networkUnavailable: condition(n, 'NetworkUnavailable') === 'True',
+      alive: live ? live.has(n.metadata?.name ?? '') : condition(n, 'Ready') === 'True',
+    }));
+    const eps = new Map<string, EndpointFacts[]>();
+    for (const sl of slices.list()) {
+      const svcName = sl.metadata?.labels?.['kubernetes.io/service-name'];
+      if (!svcName) continue;
+      const k = serviceKey(sl.metadata?.namespace, svcName);
+      const list = eps.get(k) ?? [];
+      for (const e of sl.endpoints ?? []) {
+        list.push({
+          ...(e.nodeName ? { nodeName: e.nodeName } : {}),
+          ...(e.conditions?.ready === false ? { ready: false } : {}),
+          ...(e.conditions?.serving != null ? { serving: e.conditions.serving } : {}),
+          ...(e.conditions?.terminating != null ? { terminating: e.conditions.terminating } : {}),
+        });
+      }
+      eps.set(k, list);
+    }
+    const svcs = serviceFacts();
+    const myHealth = prober.healthy();
+    decisions = decideLayer2({
+      self,
+      config,
+      serviceSelectors,
+      services: svcs,
+      nodes: nodeFacts,
+      endpoints: (k) => eps.get(k) ?? [],
+      health: (node, k) =>
+        node === self ? myHealth.has(k) : agent ? agent.healthOf(node)?.has(k) : undefined,
+      unknownHealth: agent ? 'ineligible' : 'eligible',
+    });
+
+    // Health targets: this node's kube-proxy for Local Services it has endpoints for.
+    const myIp = internalIPs(nodes.get(self) ?? {})[0];
+    const targets = new Map<string, HealthTarget>();
+    if (myIp) {
+      for (const s of svcs) {
+        if (s.externalTrafficPolicy !== 'Local' || !s.healthCheckNodePort || !decisions.has(s.key)) continue;
+        const local = (eps.get(s.key) ?? []).some((e) => e.nodeName === self && endpointUsable(e));
+        if (local) targets.set(s.key, { host: myIp, port: s.healthCheckNodePort });
+      }
+    }
+    prober.setTargets(targets);
+
+    responder.setAnnouncements(announcementsOf(self, decisions));
+    if (reannounceQueued) {
+      reannounceQueued = false;
+      responder.reannounce();
+    }
+
+    // Gains, losses, warnings.
+    for (const [k, d] of decisions) {
+      const mine = d.owner === self;
+      if (mine && !owned.has(k)) {
+        log.info(
+          {
+            ...objRef('Service', d.service.namespace, d.service.name),
+            ips: d.service.ips,
+            interfaces: responder.interfacesFor(d.service.ips[0] as string),
+          },
+          'announcing',
+        );
+        void events.emit(
+          serviceRef(d.service),
+          'Normal',
+          'nodeAssigned',
+          `announcing from node "${self}" with protocol "layer2"`,
+        );
+      }
+      if (mine) owned.set(k, d);
+      else if (owned.delete(k))
+        log.info(
+          { ...objRef('Service', d.service.namespace, d.service.name), owner: d.owner ?? null },
+          'withdrawn',
+        );
+      if (d.owner === undefined) {
+        // One speaker (the first live one by name) reports it, so the Service gets one Event, not N.
+        const reporter = [
+          ...(live ?? new Set(nodeFacts.filter((n) => n.alive).map((n) => n.name))),
+        ].sort()[0];
+        if (reporter === self && !warned.has(k)) {
+          warned.add(k);
+          const why = [...d.ineligible].map(([n, r]) => `${n}: ${r}`).join(', ');
+          void events.emit(
+            serviceRef(d.service),
+            'Warning',
+            'announceFailed',
+            `no node is eligible to announce ${d.service.ips.join(', ')} in layer 2 (${why || 'no nodes'})`,
+          );
+          log.warn({ ...objRef('Service', d.service.namespace, d.service.name), why }, 'no eligible node');
+        }
+      } else warned.delete(k);
+    }
+    for (const k of [...owned.keys()]) if (!decisions.has(k)) owned.delete(k);
+    for (const k of [...warned]) if (!decisions.has(k)) warned.delete(k);
+
+    // metallb_speaker_announced
+    const next = new Map<string, { service: string; ip: string }[]>();
+    for (const d of owned.values())
+      next.set(
+        d.service.key,
+        d.service.ips.map((ip) => ({ service: d.service.key, ip })),
+      );
+    for (const [k, labels] of announcedLabels) {
+      const keep = new Set((next.get(k) ?? []).map((l) => l.ip));
+      for (const l of labels)
+        if (!keep.has(l.ip))
+          metrics.announced.remove({ service: l.service, protocol: 'layer2', node: self, ip: l.ip });
+    }
+    for (const labels of next.values())
+      for (const l of labels)
+        metrics.announced.set({ service: l.service, protocol: 'layer2', node: self, ip: l.ip }, 1);
+    announcedLabels.clear();
+    for (const [k, v] of next) announcedLabels.set(k, v);
+
+    void syncStatuses();
+  };
+
+  // --- ServiceL2Status objects (one per owned Service, in our namespace) ---
+  let statusRunning = false;
+  let statusDirty = false;
+  const syncStatuses = async (): Promise<void> => {
+    if (statusRunning) {
+      statusDirty = true;
+      return;
+    }
+    statusRunning = true;
+    try {
+      do {
+        statusDirty = false;
+        const existing = new Map<string, L2StatusObj[]>();
+        for (const o of statuses.list()) {
+          const k = serviceKey(
+            o.metadata?.labels?.['metallb.io/service-namespace'],
+            o.metadata?.labels?.['metallb.io/service-name'],
+          );
+          existing.set(k, [...(existing.get(k) ?? []), o]);
+        }
+        for (const [k, d] of owned) {
+          const ifaces = responder.interfacesFor(d.service.ips[0] as string).map((name) => ({ name }));
+          const status = {
+            node: self,
+            serviceName: d.service.name,
+            serviceNamespace: d.service.namespace,
+            interfaces: ifaces,
+          };
+          const [first, ...extra] = existing.get(k) ?? [];
+          try {
+            if (!first) {
+              const created = await client.create<L2StatusObj>(
+                resourcePath(METALLB.serviceL2Statuses, namespace),
+                {
+                  apiVersion: 'metallb.io/v1beta1',
+                  kind: 'ServiceL2Status',
+                  metadata: {
+                    generateName: 'l2-',
+                    namespace,
+                    labels: {
+                      'metallb.io/node': self,
+                      'metallb.io/service-name': d.service.name,
+                      'metallb.io/service-namespace': d.service.namespace,
+                    },
+                  },
+                },
+              );
+              await client.patch(
+                resourcePath(METALLB.serviceL2Statuses, namespace, created.metadata?.name, 'status'),
+                { status },
+              );
+              metrics.k8sUpdates.inc();
+            } else if (JSON.stringify(first.status ?? {}) !== JSON.stringify(status)) {
+              await client.patch(
+                resourcePath(METALLB.serviceL2Statuses, namespace, first.metadata?.name, 'status'),
+                { status },
+              );
+              metrics.k8sUpdates.inc();
+            }
+            for (const x of extra)
+              await client.delete(resourcePath(METALLB.serviceL2Statuses, namespace, x.metadata?.name));
+          } catch (err) {
+            metrics.k8sUpdateErrors.inc();
+            log.debug({ err: (err as Error).message, service: k }, 'ServiceL2Status not written; will retry');
+          }
+        }
+        for (const [k, list] of existing) {
+          if (owned.has(k)) continue;
+          for (const o of list) {
+            try {
+              await client.delete(resourcePath(METALLB.serviceL2Statuses, namespace, o.metadata?.name));
+              metrics.k8sUpdates.inc();
+            } catch (err) {
+              if (!(err instanceof ApiError && err.notFound)) {
+                metrics.k8sUpdateErrors.inc();
+                log.debug(
+                  { err: (err as Error).message, service: k },
+                  'ServiceL2Status not deleted; will retry',
+                );
+              }
+            }
+          }
+        }
+      } while (statusDirty);
+    } finally {
+      statusRunning = false;
+    }
+  };
+
+  // --- wiring ---
+  for (const inf of [services, slices, pools, l2advs]) {
+    inf.on('add', () => schedule(false));
+    inf.on('update', () => schedule(false));
+    inf.on('delete', () => schedule(false));
+  }
+  for (const inf of [pools, l2advs]) {
+    for (const ev of ['add', 'update', 'delete', 'synced'] as const) {
+      inf.on(ev, () => {
+        if (synced) loadConfig();
+      });
+    }
+  }
+  for (const ev of ['add', 'update', 'delete'] as const) {
+    nodes.on(ev, () => {
+      syncMembership();
+      schedule(false);
+    });
+    secrets.on(ev, () => syncMembership());
+  }
+  statuses.on('delete', () => schedule(false));
+
+  log.info(
+    {
+      node: self,
+      namespace,
+      membership: membershipOn,
+      metrics: metricsServer ? `${metricsServer.host}:${metricsServer.port}` : null,
+    },
+    'speaker starting',
+  );
+  await Promise.all(informers.map((i) => i.start()));
+  synced = true;
+  loadConfig();
+  syncMembership();
+  schedule(false);
+  // A periodic pass: retries failed writes, picks up interface changes.
+  const periodic = setInterval(() => schedule(false), 5000);
+  log.info({ interfaces: responder.interfaces() }, 'speaker running');
+
+  return {
+    metricsPort: metricsServer?.port ?? 0,
+    decisions: () => decisions,
+    stop: async () => {
+      clearInterval(periodic);
+      prober.stop();
+      agent?.stop();
+      responder.stop();
+      await Promise.all(informers.map((i) => i.stop()));
+      await metricsServer?.close();
+      client.close();
+    },
+  };
+}

@@ -1,0 +1,122 @@
+// The speaker's Prometheus metrics (MetalLB's names where MetalLB has one).
+import { Counter, Gauge, Registry } from 'prom-client';
+import type { MembershipAgent } from './membership/agent.js';
+
+export class SpeakerMetrics {
+  readonly registry = new Registry();
+  readonly announced: Gauge<'service' | 'protocol' | 'node' | 'ip'>;
+  readonly requests: Counter<'ip'>;
+  readonly responses: Counter<'ip'>;
+  readonly gratuitous: Counter<'ip'>;
+  readonly configLoaded: Gauge;
+  readonly configStale: Gauge;
+  readonly k8sUpdates: Counter;
+  readonly k8sUpdateErrors: Counter;
+  private agent: MembershipAgent | undefined;
+
+  constructor() {
+    const registers = [this.registry];
+    this.announced = new Gauge({
+      name: 'metallb_speaker_announced',
+      help: 'Services being announced from this node (1 per VIP)',
+      labelNames: ['service', 'protocol', 'node', 'ip'],
+      registers,
+    });
+    this.requests = new Counter({
+      name: 'metallb_layer2_requests_received',
+      help: 'ARP/NDP requests received for owned VIPs',
+      labelNames: ['ip'],
+      registers,
+    });
+    this.responses = new Counter({
+      name: 'metallb_layer2_responses_sent',
+      help: 'ARP/NDP responses sent for owned VIPs',
+      labelNames: ['ip'],
+      registers,
+    });
+    this.gratuitous = new Counter({
+      name: 'metallb_layer2_gratuitous_sent',
+      help: 'Gratuitous ARP / unsolicited NA sent',
+      labelNames: ['ip'],
+      registers,
+    });
+    this.configLoaded = new Gauge({
+      name: 'metallb_k8s_client_config_loaded_bool',
+      help: '1 if the speaker loaded a valid configuration',
+      registers,
+    });
+    this.configStale = new Gauge({
+      name: 'metallb_k8s_client_config_stale_bool',
+      help: '1 if the configuration in force is not the latest one seen (it was invalid)',
+      registers,
+    });
+    this.k8sUpdates = new Counter({
+      name: 'metallb_k8s_client_updates_total',
+      help: 'Kubernetes object updates processed',
+      registers,
+    });
+    this.k8sUpdateErrors = new Counter({
+      name: 'metallb_k8s_client_update_errors_total',
+      help: 'Kubernetes writes that failed',
+      registers,
+    });
+    const self = (): MembershipAgent | undefined => this.agent;
+    new Gauge({
+      name: 'bollard_membership_members_alive',
+      help: 'Speakers this node considers alive (self included)',
+      registers,
+      collect() {
+        const a = self();
+        this.set(a ? a.liveNodes().size : 0);
+      },
+    });
+    const fromStats = (name: string, help: string, read: (a: MembershipAgent) => number): void => {
+      new Gauge({
+        name,
+        help,
+        registers,
+        collect() {
+          const a = self();
+          this.set(a ? read(a) : 0);
+        },
+      });
+    };
+    fromStats('bollard_membership_probes_total', 'Direct probes sent', (a) => a.core.stats.probes);
+    fromStats(
+      'bollard_membership_indirect_probes_total',
+      'Indirect probes requested',
+      (a) => a.core.stats.indirectProbes,
+    );
+    fromStats('bollard_membership_suspicions_total', 'Members suspected', (a) => a.core.stats.suspected);
+    fromStats(
+      'bollard_membership_failures_detected_total',
+      'Members declared dead',
+      (a) => a.core.stats.declaredDead,
+    );
+    fromStats(
+      'bollard_membership_refutations_total',
+      'Times this node refuted a suspicion about itself',
+      (a) => a.core.stats.refuted,
+    );
+    fromStats(
+      'bollard_membership_bad_key_packets_dropped_total',
+      'Membership packets dropped: authentication failed (wrong key)',
+      (a) => a.counters.badKey,
+    );
+    fromStats(
+      'bollard_membership_malformed_packets_dropped_total',
+      'Membership packets dropped: not parseable',
+      (a) => a.counters.malformed,
+    );
+    fromStats('bollard_membership_packets_sent_total', 'Membership packets sent', (a) => a.counters.sent);
+    fromStats(
+      'bollard_membership_packets_received_total',
+      'Membership packets received and authenticated',
+      (a) => a.counters.received,
+    );
+  }
+
+  setAgent(agent: MembershipAgent | undefined): void {
+    this.agent = agent;
+  }
+}
