@@ -11,6 +11,7 @@ import type { EventRecorder, EventType, ObjectReference } from '../k8s/events.js
 import { METALLB, patchStatusWithRetry, writeConfigurationState } from '../k8s/status.js';
 import type { Logger } from '../k8s/logger.js';
 import { parseConfig, summarizeErrors } from '../config/parse.js';
+import { canonicalIP } from '../config/ip.js';
 import type { ConfigError } from '../config/errors.js';
 import type { CRObject, Config } from '../config/types.js';
 import { Allocator, type Cleared } from './allocator.js';
@@ -515,18 +516,11 @@ export class Reconciler {
     pool: string | undefined,
     term: number,
   ): Promise<boolean> {
-    const key = serviceKey(svc);
     const current = svc.status?.loadBalancer?.ingress ?? [];
     const want = ips.map((ip) => ({ ip, ipMode: 'VIP' }));
     const same =
       current.length === want.length &&
-      current.every(
-        (c, i) =>
-          c.ip !== undefined &&
-          statusIPs({ metadata: svc.metadata, status: { loadBalancer: { ingress: [c] } } })[0] ===
-            want[i]?.ip &&
-          (c.ipMode ?? 'VIP') === 'VIP',
-      );
+      current.every((c, i) => c.ip !== undefined && canonicalIP(c.ip) === want[i]?.ip && c.ipMode === 'VIP');
     let rv = svc.metadata.resourceVersion;
     if (!same) {
       if (!this.acting(term)) return false;
