@@ -1,0 +1,302 @@
+// Layer 2 on the lab: the real controller assigns VIPs from an L2 pool, speakers (one per node, with the
+// `speaker` ServiceAccount's token) answer ARP/NDP, kube-proxy carries the traffic to pods.
+// Failover (speaker SIGKILL, link down) is seen by the client's neighbour table being rewritten by our
+// gratuitous ARP while the client sends nothing; externalTrafficPolicy: Local follows the endpoints
+// and kube-proxy's healthCheckNodePort; the apiserver going away changes nothing on the wire.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { startLab, type Lab } from '../support/lab.js';
+import { waitFor, delay } from '../../lab/process.js';
+import { metallbDemoObjects } from '../../lab/deploy.js';
+import { electOwner } from '../../speaker/layer2/election.js';
+
+interface L2Status {
+  metadata?: { name?: string; labels?: Record<string, string> };
+  status?: {
+    node?: string;
+    serviceName?: string;
+    serviceNamespace?: string;
+    interfaces?: { name?: string }[];
+  };
+}
+
+interface EventObj {
+  reason?: string;
+  note?: string;
+  type?: string;
+  regarding?: { name?: string };
+}
+
+describe('layer 2 speaker on the lab (3 nodes)', () => {
+  let lab: Lab;
+  const NODES = ['node-1', 'node-2', 'node-3'];
+  const mac = (node: string): string =>
+    (lab.topology.nodes.find((n) => n.name === node)?.mac ?? '').toLowerCase();
+  const nodeOfMac = (m: string | undefined): string | undefined =>
+    lab.topology.nodes.find((n) => n.mac.toLowerCase() === m)?.name;
+
+  async function vipsOf(ref: string): Promise<string[]> {
+    return waitFor(
+      `${ref} VIPs`,
+      async () => {
+        const s = await lab.service(ref);
+        const ips = (s.status?.loadBalancer?.ingress ?? []).flatMap((i) => (i.ip ? [i.ip] : []));
+        return ips.length > 0 ? ips : undefined;
+      },
+      30_000,
+      200,
+    );
+  }
+
+  async function neighMac(ip: string): Promise<string | undefined> {
+    const r = await lab.exec('client', 'ip', [...(ip.includes(':') ? ['-6'] : []), 'neigh', 'show', ip]);
+    return /lladdr ([0-9a-f:]{17})/.exec(r.stdout)?.[1];
+  }
+
+  /** MACs answering `arping -c n` from the client (Habets' and iputils' output formats). */
+  async function arpingMacs(ip: string, count = 3): Promise<string[]> {
+    const r = await lab.exec('client', 'arping', ['-c', String(count), '-I', 'eth0', ip], (count + 5) * 1000);
+    return [...r.stdout.matchAll(/bytes from ([0-9A-Fa-f:]{17}) \(|\[([0-9A-Fa-f:]{17})\]/g)].map((m) =>
+      (m[1] ?? m[2] ?? '').toLowerCase(),
+    );
+  }
+
+  async function curl(ip: string): Promise<boolean> {
+    const url = ip.includes(':') ? `http://[${ip}]/` : `http://${ip}/`;
+    const r = await lab.exec('client', 'curl', [
+      '-s',
+      '-g',
+      '-m',
+      '2',
+      '-o',
+      '/dev/null',
+      '-w',
+      '%{http_code}',
+      url,
+    ]);
+    return r.stdout.trim() === '200';
+  }
+
+  /** Waits until exactly `node` answers ARP for `ip` (or nobody, for undefined). */
+  async function answeredBy(ip: string, node: string | undefined, timeoutMs = 15_000): Promise<void> {
+    await waitFor(
+      `${ip} answered by ${node ?? 'nobody'}`,
+      async () => {
+        const macs = [...new Set(await arpingMacs(ip, 2))];
+        if (node === undefined) return macs.length === 0 ? true : undefined;
+        return macs.length === 1 && macs[0] === mac(node) ? true : undefined;
+      },
+      timeoutMs,
+      200,
+    );
+  }
+
+  async function l2Statuses(service: string): Promise<L2Status[]> {
+    const list = await lab.client.get<{ items: L2Status[] }>(
+      '/apis/metallb.io/v1beta1/namespaces/metallb-system/servicel2statuses',
+    );
+    return list.items.filter((i) => i.metadata?.labels?.['metallb.io/service-name'] === service);
+  }
+
+  before(async () => {
+    lab = await startLab({ nodes: 3, router: 'none' });
+    await lab.apply(...metallbDemoObjects(lab.topology));
+    await lab.addService({ namespace: 'l2', name: 'web' });
+    await lab.addPod('l2/web', 'node-1');
+    await lab.addPod('l2/web', 'node-2');
+  });
+
+  after(async () => {
+    await lab?.stop();
+  });
+
+  let vips: string[] = [];
+  let owner = '';
+
+  it('the VIPs answer from exactly the elected node and curl reaches a pod through them (IPv4 and IPv6)', async () => {
+    vips = await vipsOf('l2/web');
+    assert.equal(vips.length, 2, `dual-stack VIPs: ${vips.join(',')}`);
+    owner = electOwner(NODES, vips[0] as string) as string;
+    await answeredBy(vips[0] as string, owner);
+    for (const v of vips)
+      assert.ok(await waitFor(`curl ${v}`, async () => ((await curl(v)) ? true : undefined), 10_000, 200));
+    assert.equal(await neighMac(vips[1] as string), mac(owner), 'both families go with the first IP');
+  });
+
+  it('writes one ServiceL2Status for the owner with MetalLB labels and status, and a nodeAssigned Event', async () => {
+    const st = await waitFor(
+      'ServiceL2Status',
+      async () => {
+        const l = await l2Statuses('web');
+        return l.length === 1 && l[0]?.status?.node ? l : undefined;
+      },
+      10_000,
+      200,
+    );
+    const s = st[0] as L2Status;
+    assert.match(s.metadata?.name ?? '', /^l2-/);
+    assert.deepEqual(s.metadata?.labels, {
+      'metallb.io/node': owner,
+      'metallb.io/service-name': 'web',
+      'metallb.io/service-namespace': 'l2',
+    });
+    assert.deepEqual(s.status, {
+      node: owner,
+      serviceName: 'web',
+      serviceNamespace: 'l2',
+      interfaces: [{ name: 'eth0' }],
+    });
+    const evs = await lab.client.get<{ items: EventObj[] }>('/apis/events.k8s.io/v1/namespaces/l2/events');
+    assert.ok(
+      evs.items.some(
+        (e) =>
+          e.reason === 'nodeAssigned' &&
+          e.regarding?.name === 'web' &&
+          e.note === `announcing from node "${owner}" with protocol "layer2"`,
+      ),
+      JSON.stringify(evs.items.map((e) => [e.reason, e.note])),
+    );
+  });
+
+  it('a bridge capture in steady state shows ARP replies for the VIP from exactly one MAC', async () => {
+    const cap = await lab.net.lan.capture(join(lab.topology.logDir, 'l2-steady.pcap'), ['arp']);
+    for (let i = 0; i < 4; i++) {
+      await lab.exec('client', 'ip', ['neigh', 'flush', 'dev', 'eth0']);
+      await curl(vips[0] as string);
+      await delay(1000);
+    }
+    await cap.stop();
+    const text = (await lab.exec('client', 'tcpdump', ['-r', cap.file, '-nn', '-e', 'arp'])).stdout;
+    const repliers = new Set(
+      [...text.matchAll(/^\S+ ([0-9a-f:]{17}) > .*Reply (\S+) is-at ([0-9a-f:]{17})/gm)]
+        .filter((m) => m[2] === vips[0])
+        .map((m) => m[3]),
+    );
+    assert.deepEqual([...repliers], [mac(owner)], text);
+  });
+
+  it("SIGKILL of the owner's speaker: the next node's gratuitous ARP rewrites the client's entry; traffic flows", async () => {
+    const vip = vips[0] as string;
+    assert.ok(await curl(vip));
+    assert.equal(await neighMac(vip), mac(owner));
+    const next = electOwner(
+      NODES.filter((n) => n !== owner),
+      vip,
+    ) as string;
+    const t0 = Date.now();
+    await lab.kill(owner, 'speaker');
+    // The client sends nothing while we wait: only an unsolicited announcement can change the entry.
+    await waitFor(
+      'entry rewritten',
+      async () => (nodeOfMac(await neighMac(vip)) === next ? true : undefined),
+      10_000,
+      20,
+    );
+    process.stdout.write(`# speaker SIGKILL -> client entry rewritten in ${Date.now() - t0} ms\n`);
+    assert.ok(await curl(vip));
+    await lab.startProcess(owner, 'speaker');
+    await waitFor(
+      'VIP back',
+      async () => (nodeOfMac(await neighMac(vip)) === owner ? true : undefined),
+      15_000,
+      50,
+    );
+    await answeredBy(vip, owner);
+  });
+
+  it("the owner's link goes down: the next node takes over; when it comes back the VIP returns", async () => {
+    const vip = vips[0] as string;
+    assert.ok(await curl(vip));
+    const next = electOwner(
+      NODES.filter((n) => n !== owner),
+      vip,
+    ) as string;
+    const t0 = Date.now();
+    await lab.link(owner, 'down');
+    try {
+      await waitFor(
+        'entry rewritten',
+        async () => (nodeOfMac(await neighMac(vip)) === next ? true : undefined),
+        10_000,
+        20,
+      );
+      process.stdout.write(`# owner link down -> client entry rewritten in ${Date.now() - t0} ms\n`);
+      assert.ok(await curl(vip));
+      assert.ok(await curl(vips[1] as string));
+    } finally {
+      await lab.link(owner, 'up');
+    }
+    await waitFor(
+      'VIP back',
+      async () => (nodeOfMac(await neighMac(vip)) === owner ? true : undefined),
+      15_000,
+      50,
+    );
+    await answeredBy(vip, owner);
+  });
+
+  it('the apiserver going away changes nothing on the wire: the VIP keeps answering from the same node', async () => {
+    const vip = vips[0] as string;
+    await lab.stopProcess('machine', 'kube-apiserver');
+    try {
+      await delay(3000);
+      const macs = [...new Set(await arpingMacs(vip, 3))];
+      assert.deepEqual(macs, [mac(owner)]);
+      assert.ok(await curl(vip));
+    } finally {
+      await lab.startProcess('machine', 'kube-apiserver');
+    }
+  });
+
+  it('externalTrafficPolicy Local: the node with the endpoint answers; it follows the endpoint; a failing kube-proxy health check silences it', async () => {
+    await lab.addService({
+      namespace: 'l2',
+      name: 'local',
+      externalTrafficPolicy: 'Local',
+      dualStack: false,
+    });
+    await lab.addPod('l2/local', 'node-2');
+    const [vip] = await vipsOf('l2/local');
+    assert.ok(vip);
+    await answeredBy(vip, 'node-2');
+    assert.ok(await waitFor('curl local', async () => ((await curl(vip)) ? true : undefined), 10_000, 200));
+
+    // Move the endpoint to node-3.
+    await lab.addPod('l2/local', 'node-3');
+    await lab.removePods('l2/local', 'node-2');
+    await answeredBy(vip, 'node-3');
+    assert.ok(
+      await waitFor('curl local on node-3', async () => ((await curl(vip)) ? true : undefined), 10_000, 200),
+    );
+
+    // node-3's kube-proxy stops: its healthCheckNodePort no longer answers, node-3 is not eligible,
+    // no other node has a local endpoint -> nobody answers, and the Service gets a Warning.
+    await lab.stopProcess('node-3', 'kube-proxy');
+    try {
+      await answeredBy(vip, undefined);
+      await waitFor(
+        'announceFailed Event',
+        async () => {
+          const evs = await lab.client.get<{ items: EventObj[] }>(
+            '/apis/events.k8s.io/v1/namespaces/l2/events',
+          );
+          return evs.items.some(
+            (e) => e.reason === 'announceFailed' && e.type === 'Warning' && e.regarding?.name === 'local',
+          )
+            ? true
+            : undefined;
+        },
+        10_000,
+        200,
+      );
+      // With an endpoint on node-1 too (its kube-proxy healthy), node-1 takes the VIP.
+      await lab.addPod('l2/local', 'node-1');
+      await answeredBy(vip, 'node-1');
+    } finally {
+      await lab.startProcess('node-3', 'kube-proxy');
+    }
+    // node-3 healthy again: back to the election between node-1 and node-3.
+    await answeredBy(vip, electOwner(['node-1', 'node-3'], vip));
+  });
+});
