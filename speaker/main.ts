@@ -23,6 +23,7 @@ import type { MembershipOptions } from './membership/core.js';
 import { HealthProber, type HealthTarget } from './health.js';
 import { SpeakerMetrics } from './metrics.js';
 import { endpointUsable, type EndpointFacts, type NodeFacts } from './eligibility.js';
+import { BgpController } from './bgp/controller.js';
 import {
   condition,
   internalIPs,
@@ -53,6 +54,10 @@ export interface SpeakerOptions {
   healthTimeoutMs?: number;
   logLevel?: string;
   logger?: Logger;
+  /** BGP sessions towards the BGPPeers of this node (default true). */
+  bgp?: boolean;
+  /** Port the BGP speaker accepts connections on (default 179; 0 = dial only). */
+  bgpListenPort?: number;
 }
 
 export interface SpeakerHandle {
@@ -163,6 +168,20 @@ export async function runSpeaker(opts: SpeakerOptions): Promise<SpeakerHandle> {
   });
   const informers = [services, slices, nodes, pools, l2advs, secrets, statuses];
   let synced = false;
+  // BGP (speaker/bgp): its own informers and sessions; fed by every reconcile below.
+  const bgp =
+    opts.bgp === false
+      ? undefined
+      : new BgpController({
+          client,
+          namespace,
+          node: self,
+          log,
+          registry: metrics.registry,
+          announced: metrics.announced,
+          onChange: () => schedule(false),
+          ...(opts.bgpListenPort !== undefined ? { listenPort: opts.bgpListenPort } : {}),
+        });
 
   const metricsServer: MetricsServer | undefined = opts.metricsBind
     ? await startMetricsServer({
@@ -388,12 +407,21 @@ export async function runSpeaker(opts: SpeakerOptions): Promise<SpeakerHandle> {
       unknownHealth: agent ? 'ineligible' : 'eligible',
     });
 
+    bgp?.reconcile({
+      services: svcs,
+      endpoints: (k) => eps.get(k) ?? [],
+      nodes: nodeFacts,
+      healthy: myHealth,
+      nodeIPs: internalIPs(nodes.get(self) ?? {}),
+    });
+
     // Health targets: this node's kube-proxy for Local Services it has endpoints for.
     const myIp = internalIPs(nodes.get(self) ?? {})[0];
     const targets = new Map<string, HealthTarget>();
     if (myIp) {
       for (const s of svcs) {
-        if (s.externalTrafficPolicy !== 'Local' || !s.healthCheckNodePort || !decisions.has(s.key)) continue;
+        if (s.externalTrafficPolicy !== 'Local' || !s.healthCheckNodePort) continue;
+        if (!decisions.has(s.key) && !bgp?.wantsHealth(s.key)) continue;
         const local = (eps.get(s.key) ?? []).some((e) => e.nodeName === self && endpointUsable(e));
         if (local) targets.set(s.key, { host: myIp, port: s.healthCheckNodePort });
       }
@@ -595,6 +623,7 @@ export async function runSpeaker(opts: SpeakerOptions): Promise<SpeakerHandle> {
     'speaker starting',
   );
   await Promise.all(informers.map((i) => i.start()));
+  await bgp?.start();
   synced = true;
   loadConfig();
   syncMembership();
@@ -607,11 +636,14 @@ export async function runSpeaker(opts: SpeakerOptions): Promise<SpeakerHandle> {
     metricsPort: metricsServer?.port ?? 0,
     decisions: () => decisions,
     stop: async () => {
+      // BGP first: Cease to every peer within milliseconds of SIGTERM.
+      await bgp?.shutdown();
       clearInterval(periodic);
       prober.stop();
       agent?.stop();
       responder.stop();
       await Promise.all(informers.map((i) => i.stop()));
+      await bgp?.stop();
       await metricsServer?.close();
       client.close();
     },

@@ -316,7 +316,8 @@ export class BgpSpeaker {
       e.session.stop(gr ? 'silent' : 'notify', options.message ?? 'bollard speaker shutting down');
       e.bfd?.stop();
     }
-    for (const l of this.listeners.values()) await l.close();
+    // Not awaited: the server closes once the sessions' sockets are gone; the NOTIFICATIONs are written.
+    for (const l of this.listeners.values()) void l.close();
     this.listeners.clear();
   }
 }

@@ -1,0 +1,467 @@
+// The BGP half of the speaker process, on Kubernetes: watches BGPPeer / BGPAdvertisement / BFDProfile /
+// Community / IPAddressPool (and reads the Secrets named by passwordSecret), and on every reconcile of
+// the speaker (Services, EndpointSlices, Nodes, this node's kube-proxy health) computes this node's
+// routes with the pure export and hands them to the BgpSpeaker. Writes one ServiceBGPStatus per
+// announced Service. API down is not an outage: the caches stay, nothing is withdrawn for it.
+import type { Registry } from 'prom-client';
+import { ApiError, RESOURCES, resourcePath, type KubeClient } from '../../k8s/client.js';
+import { Informer } from '../../k8s/informer.js';
+import { METALLB } from '../../k8s/status.js';
+import { parseConfig, summarizeErrors } from '../../config/parse.js';
+import type { BGPPeer, Config, CRObject, SecretObject } from '../../config/types.js';
+import { eligibleNodes, type EndpointFacts, type NodeFacts } from '../eligibility.js';
+import { exportRoutes, peersForNode, type ExportService } from './export.js';
+import { BgpSpeaker, type PeerSpec } from './speaker.js';
+import type { Log } from './types.js';
+
+/** A Service as the speaker's reconcile sees it (speaker/layer2/decide.ts ServiceFacts). */
+export interface BgpServiceFacts {
+  readonly key: string;
+  readonly namespace: string;
+  readonly name: string;
+  readonly labels: Readonly<Record<string, string>>;
+  readonly ips: readonly string[];
+  readonly pool?: string;
+  readonly externalTrafficPolicy: 'Cluster' | 'Local';
+  readonly healthCheckNodePort?: number;
+}
+
+export interface BgpReconcileInput {
+  readonly services: readonly BgpServiceFacts[];
+  readonly endpoints: (serviceKey: string) => readonly EndpointFacts[];
+  readonly nodes: readonly NodeFacts[];
+  /** Service keys this node's kube-proxy answers healthy for (healthCheckNodePort). */
+  readonly healthy: ReadonlySet<string>;
+  /** This node's InternalIPs (IPv4 first). */
+  readonly nodeIPs: readonly string[];
+}
+
+interface CrObj {
+  apiVersion?: string;
+  kind?: string;
+  metadata?: { name?: string; namespace?: string; labels?: Record<string, string> };
+  spec?: Record<string, unknown>;
+}
+
+interface StatusObj {
+  metadata?: { name?: string; namespace?: string; labels?: Record<string, string> };
+  status?: { node?: string; serviceName?: string; serviceNamespace?: string; peers?: string[] };
+}
+
+interface SecretRead {
+  metadata?: { name?: string; namespace?: string };
+  type?: string;
+  data?: Record<string, string>;
+}
+
+function toCR(list: CrObj[]): CRObject[] {
+  return list.flatMap((o) =>
+    o.metadata?.name ? [{ ...o, metadata: { ...o.metadata, name: o.metadata.name } }] : [],
+  );
+}
+
+export interface BgpControllerOptions {
+  readonly client: KubeClient;
+  readonly namespace: string;
+  readonly node: string;
+  readonly log: Log;
+  readonly registry?: Registry;
+  /** metallb_speaker_announced (protocol "bgp"). */
+  readonly announced?: {
+    set(labels: { service: string; protocol: string; node: string; ip: string }, v: number): void;
+    remove(labels: { service: string; protocol: string; node: string; ip: string }): void;
+  };
+  /** Called when the BGP configuration changed (so the speaker reconciles). */
+  readonly onChange: () => void;
+  readonly listenPort?: number;
+}
+
+export class BgpController {
+  private readonly informers: Informer<CrObj>[];
+  private readonly peersInf: Informer<CrObj>;
+  private readonly advsInf: Informer<CrObj>;
+  private readonly bfdInf: Informer<CrObj>;
+  private readonly commInf: Informer<CrObj>;
+  private readonly poolsInf: Informer<CrObj>;
+  private readonly statusInf: Informer<StatusObj>;
+  private readonly speaker: BgpSpeaker;
+  private config: Config | undefined;
+  private lastErrors = '';
+  private secrets = new Map<string, SecretObject>();
+  private secretTimer: NodeJS.Timeout | undefined;
+  private localKeys = new Set<string>();
+  private servicePeers = new Map<string, { svc: BgpServiceFacts; peers: readonly string[] }>();
+  private announcedLabels: { service: string; ip: string }[] = [];
+  private lastPeers = '';
+  private synced = false;
+  private stopped = false;
+
+  constructor(private readonly o: BgpControllerOptions) {
+    const inf = (resource: (typeof METALLB)[keyof typeof METALLB], what: string): Informer<CrObj> =>
+      new Informer<CrObj>(o.client, {
+        resource,
+        namespace: o.namespace,
+        onError: (err) => o.log.warn({ err: err.message, resource: what }, 'watch error; retrying'),
+      });
+    this.peersInf = inf(METALLB.bgpPeers, 'bgppeers');
+    this.advsInf = inf(METALLB.bgpAdvertisements, 'bgpadvertisements');
+    this.bfdInf = inf(METALLB.bfdProfiles, 'bfdprofiles');
+    this.commInf = inf(METALLB.communities, 'communities');
+    this.poolsInf = inf(METALLB.ipAddressPools, 'ipaddresspools');
+    this.statusInf = new Informer<StatusObj>(o.client, {
+      resource: METALLB.serviceBGPStatuses,
+      namespace: o.namespace,
+      labelSelector: `metallb.io/node=${o.node}`,
+      onError: (err) =>
+        o.log.warn({ err: err.message, resource: 'servicebgpstatuses' }, 'watch error; retrying'),
+    });
+    this.informers = [this.peersInf, this.advsInf, this.bfdInf, this.commInf, this.poolsInf];
+    this.speaker = new BgpSpeaker({
+      nodeName: o.node,
+      log: o.log,
+      ...(o.registry ? { registry: o.registry } : {}),
+      ...(o.listenPort !== undefined ? { listenPort: o.listenPort } : {}),
+    });
+    for (const i of this.informers) {
+      for (const ev of ['add', 'update', 'delete', 'synced'] as const) i.on(ev, () => this.configChanged());
+    }
+    this.statusInf.on('delete', () => this.o.onChange());
+  }
+
+  async start(): Promise<void> {
+    await Promise.all([...this.informers, this.statusInf].map((i) => i.start()));
+    this.synced = true;
+    await this.refreshSecrets();
+    this.loadConfig();
+    this.secretTimer = setInterval(
+      () => void this.refreshSecrets().then((changed) => changed && this.configChanged()),
+      30_000,
+    );
+    this.secretTimer.unref();
+  }
+
+  private configChanged(): void {
+    if (!this.synced || this.stopped) return;
+    this.loadConfig();
+    void this.refreshSecrets().then((changed) => {
+      if (changed) this.loadConfig();
+    });
+    this.o.onChange();
+  }
+
+  /** Reads the Secrets named by passwordSecret (get by name; never listed, never logged). */
+  private async refreshSecrets(): Promise<boolean> {
+    const wanted = new Set<string>();
+    for (const p of this.peersInf.list()) {
+      const ps = p.spec?.passwordSecret as { name?: unknown; namespace?: unknown } | undefined;
+      if (ps && typeof ps.name === 'string' && ps.name)
+        wanted.add(
+          `${typeof ps.namespace === 'string' && ps.namespace ? ps.namespace : this.o.namespace}/${ps.name}`,
+        );
+    }
+    let changed = false;
+    const next = new Map<string, SecretObject>();
+    for (const key of wanted) {
+      const [ns, name] = key.split('/') as [string, string];
+      try {
+        const s = await this.o.client.get<SecretRead>(resourcePath(RESOURCES.secrets, ns, name));
+        next.set(key, {
+          metadata: { name, namespace: ns },
+          ...(s.type ? { type: s.type } : {}),
+          ...(s.data ? { data: s.data } : {}),
+        });
+      } catch (err) {
+        const prev = this.secrets.get(key);
+        if (err instanceof ApiError && err.notFound) continue;
+        // API unreachable: keep what we had (API down is not an outage).
+        if (prev) next.set(key, prev);
+        this.o.log.warn(
+          { secret: key, err: err instanceof Error ? err.message : String(err) },
+          'cannot read BGP password Secret',
+        );
+      }
+    }
+    const sig = (m: Map<string, SecretObject>): string =>
+      JSON.stringify([...m].map(([k, v]) => [k, v.type, v.data?.password ?? '']));
+    if (sig(next) !== sig(this.secrets)) changed = true;
+    this.secrets = next;
+    return changed;
+  }
+
+  private loadConfig(): void {
+    const r = parseConfig({
+      ipAddressPools: toCR(this.poolsInf.list()),
+      bgpAdvertisements: toCR(this.advsInf.list()),
+      bgpPeers: toCR(this.peersInf.list()),
+      bfdProfiles: toCR(this.bfdInf.list()),
+      communities: toCR(this.commInf.list()),
+      secrets: [...this.secrets.values()],
+    });
+    if (r.ok) {
+      this.config = r.config;
+      this.lastErrors = '';
+    } else {
+      const summary = summarizeErrors(r.errors);
+      if (summary !== this.lastErrors) {
+        this.lastErrors = summary;
+        this.o.log.warn(
+          { errors: r.errors.map((e) => e.message) },
+          'invalid BGP configuration; the last good one stays in force',
+        );
+      }
+    }
+  }
+
+  /** Service keys whose healthCheckNodePort this node should probe for BGP (ETP Local with a local endpoint). */
+  wantsHealth(key: string): boolean {
+    return this.localKeys.has(key);
+  }
+
+  private password(p: BGPPeer): string | undefined {
+    if (p.password) return p.password;
+    if (!p.passwordSecret) return undefined;
+    const s = this.secrets.get(`${p.passwordSecret.namespace}/${p.passwordSecret.name}`);
+    const b64 = s?.data?.password;
+    return b64 ? Buffer.from(b64, 'base64').toString('utf8') : undefined;
+  }
+
+  private peerSpecs(
+    config: Config,
+    nodeLabels: Readonly<Record<string, string>>,
+    nodeIPs: readonly string[],
+  ): PeerSpec[] {
+    const out: PeerSpec[] = [];
+    for (const p of peersForNode(config.peers, { name: this.o.node, labels: nodeLabels })) {
+      if (!p.peerAddress) {
+        this.o.log.warn(
+          { peer: p.name },
+          'BGPPeer without peerAddress (interface / unnumbered) is not supported; skipped',
+        );
+        continue;
+      }
+      const bfd = p.bfdProfile ? config.bfdProfiles.get(p.bfdProfile) : undefined;
+      const pw = this.password(p);
+      const routerId = p.routerID ?? nodeIPs.find((ip) => !ip.includes(':'));
+      out.push({
+        name: p.name,
+        peerAddress: p.peerAddress,
+        peerPort: p.peerPort,
+        myASN: p.myASN,
+        peerASN: p.peerASN ?? (p.dynamicASN === 'internal' ? 'internal' : 'external'),
+        ...(routerId ? { routerId } : {}),
+        ...(p.sourceAddress ? { sourceAddress: p.sourceAddress } : {}),
+        holdTimeMs: p.holdTimeMs,
+        keepaliveTimeMs: p.keepaliveTimeMs,
+        ...(p.connectTimeMs !== undefined ? { connectTimeMs: p.connectTimeMs } : {}),
+        ...(pw ? { password: pw } : {}),
+        ebgpMultiHop: p.ebgpMultiHop,
+        gracefulRestart: p.enableGracefulRestart,
+        ...(bfd
+          ? {
+              bfd: {
+                receiveIntervalMs: bfd.receiveInterval,
+                transmitIntervalMs: bfd.transmitInterval,
+                detectMultiplier: bfd.detectMultiplier,
+                passiveMode: bfd.passiveMode,
+                minimumTtl: bfd.minimumTtl,
+                echoMode: bfd.echoMode,
+              },
+            }
+          : {}),
+        ...(p.vrf ? { vrf: p.vrf } : {}),
+        dualStack: p.dualStackAddressFamily,
+      });
+    }
+    return out;
+  }
+
+  /** One pass: eligibility of this node, export, sessions, statuses. Never throws. */
+  reconcile(input: BgpReconcileInput): void {
+    if (this.stopped || !this.config) return;
+    try {
+      this.reconcileInner(input, this.config);
+    } catch (err) {
+      this.o.log.error({ err: err instanceof Error ? err.message : String(err) }, 'BGP reconcile failed');
+    }
+  }
+
+  private reconcileInner(input: BgpReconcileInput, config: Config): void {
+    const self = input.nodes.find((n) => n.name === this.o.node);
+    const nodeLabels = self?.labels ?? {};
+    const selfFacts: NodeFacts = self
+      ? { ...self, alive: true }
+      : { name: this.o.node, labels: {}, networkUnavailable: false, alive: true };
+    const services: ExportService[] = [];
+    const local = new Set<string>();
+    for (const s of input.services) {
+      const eps = input.endpoints(s.key);
+      if (
+        s.externalTrafficPolicy === 'Local' &&
+        s.healthCheckNodePort &&
+        eps.some((e) => e.nodeName === this.o.node && (e.ready !== false || e.serving === true))
+      ) {
+        local.add(s.key);
+      }
+      const { eligible } = eligibleNodes({
+        service: {
+          externalTrafficPolicy: s.externalTrafficPolicy,
+          ...(s.healthCheckNodePort ? { healthCheckNodePort: s.healthCheckNodePort } : {}),
+        },
+        endpoints: eps,
+        nodes: [selfFacts],
+        selected: new Map([[this.o.node, []]]),
+        health: () => input.healthy.has(s.key),
+      });
+      services.push({
+        namespace: s.namespace,
+        name: s.name,
+        labels: s.labels,
+        ips: s.ips,
+        ...(s.pool ? { pool: s.pool } : {}),
+        eligible: eligible.has(this.o.node),
+      });
+    }
+    this.localKeys = local;
+    const specs = this.peerSpecs(config, nodeLabels, input.nodeIPs);
+    const result = exportRoutes(config, { name: this.o.node, labels: nodeLabels }, services);
+    const sig =
+      JSON.stringify(specs.map((s) => ({ ...s, password: s.password ? 'set' : '' }))) + this.secretsSig();
+    const apply = (): void => this.speaker.update(result.routes);
+    if (sig !== this.lastPeers) {
+      this.lastPeers = sig;
+      void this.speaker
+        .setPeers(specs)
+        .then(apply, (err: unknown) =>
+          this.o.log.error(
+            { err: err instanceof Error ? err.message : String(err) },
+            'BGP peers not applied',
+          ),
+        );
+    } else apply();
+    const byKey = new Map(input.services.map((s) => [`${s.namespace}/${s.name}`, s]));
+    this.servicePeers = new Map(
+      [...result.servicePeers].flatMap(([k, peers]) =>
+        byKey.get(k) ? [[k, { svc: byKey.get(k)!, peers }] as const] : [],
+      ),
+    );
+    this.updateAnnounced();
+    void this.syncStatuses();
+  }
+
+  private secretsSig(): string {
+    return [...this.secrets.values()]
+      .map((s) => `${s.metadata.name}:${(s.data?.password ?? '').length}`)
+      .join(',');
+  }
+
+  private updateAnnounced(): void {
+    const g = this.o.announced;
+    if (!g) return;
+    const next: { service: string; ip: string }[] = [];
+    for (const [k, { svc }] of this.servicePeers) for (const ip of svc.ips) next.push({ service: k, ip });
+    const keep = new Set(next.map((l) => `${l.service}|${l.ip}`));
+    for (const l of this.announcedLabels)
+      if (!keep.has(`${l.service}|${l.ip}`)) g.remove({ ...l, protocol: 'bgp', node: this.o.node });
+    for (const l of next) g.set({ ...l, protocol: 'bgp', node: this.o.node }, 1);
+    this.announcedLabels = next;
+  }
+
+  private statusRunning = false;
+  private statusDirty = false;
+
+  /** One ServiceBGPStatus per announced Service on this node (generateName bgp-). */
+  private async syncStatuses(): Promise<void> {
+    if (this.statusRunning) {
+      this.statusDirty = true;
+      return;
+    }
+    this.statusRunning = true;
+    const ns = this.o.namespace;
+    const path = (name?: string, sub?: string): string =>
+      resourcePath(METALLB.serviceBGPStatuses, ns, name, sub);
+    try {
+      do {
+        this.statusDirty = false;
+        const existing = new Map<string, StatusObj[]>();
+        for (const o of this.statusInf.list()) {
+          const k = `${o.metadata?.labels?.['metallb.io/service-namespace'] ?? ''}/${o.metadata?.labels?.['metallb.io/service-name'] ?? ''}`;
+          existing.set(k, [...(existing.get(k) ?? []), o]);
+        }
+        for (const [k, { svc, peers }] of this.servicePeers) {
+          if (this.stopped) return;
+          const status = {
+            node: this.o.node,
+            serviceName: svc.name,
+            serviceNamespace: svc.namespace,
+            peers: [...peers],
+          };
+          const [first, ...extra] = existing.get(k) ?? [];
+          try {
+            if (!first) {
+              const created = await this.o.client.create<StatusObj>(path(), {
+                apiVersion: 'metallb.io/v1beta1',
+                kind: 'ServiceBGPStatus',
+                metadata: {
+                  generateName: 'bgp-',
+                  namespace: ns,
+                  labels: {
+                    'metallb.io/node': this.o.node,
+                    'metallb.io/service-name': svc.name,
+                    'metallb.io/service-namespace': svc.namespace,
+                  },
+                },
+              });
+              await this.o.client.patch(path(created.metadata?.name, 'status'), { status });
+            } else if (JSON.stringify(first.status ?? {}) !== JSON.stringify(status)) {
+              await this.o.client.patch(path(first.metadata?.name, 'status'), { status });
+            }
+            for (const x of extra) await this.o.client.delete(path(x.metadata?.name));
+          } catch (err) {
+            this.o.log.debug(
+              { err: err instanceof Error ? err.message : String(err), service: k },
+              'ServiceBGPStatus not written; will retry',
+            );
+          }
+        }
+        for (const [k, list] of existing) {
+          if (this.servicePeers.has(k)) continue;
+          for (const o of list) {
+            try {
+              await this.o.client.delete(path(o.metadata?.name));
+            } catch (err) {
+              if (!(err instanceof ApiError && err.notFound))
+                this.o.log.debug(
+                  { err: err instanceof Error ? err.message : String(err), service: k },
+                  'ServiceBGPStatus not deleted; will retry',
+                );
+            }
+          }
+        }
+      } while (this.statusDirty && !this.stopped);
+    } finally {
+      this.statusRunning = false;
+    }
+  }
+
+  /** Sessions, for diagnostics. */
+  status(): ReturnType<BgpSpeaker['status']> {
+    return this.speaker.status();
+  }
+
+  /** Fast part of shutdown: Cease to every peer (within milliseconds). */
+  async shutdown(): Promise<void> {
+    this.stopped = true;
+    await this.speaker.shutdown();
+  }
+
+  async stop(): Promise<void> {
+    await this.shutdown();
+    if (this.secretTimer) clearInterval(this.secretTimer);
+    await Promise.all([...this.informers, this.statusInf].map((i) => i.stop()));
+  }
+
+  /** The last configuration error summary ('' when valid). */
+  get configErrors(): string {
+    return this.lastErrors;
+  }
+}
