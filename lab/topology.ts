@@ -6,7 +6,8 @@
 //   external link 10.70.0.0/24, fd00:70::/64 (router eth1 .1, external .2)
 //   pods on node-i: 10.244.i.0/24, fd00:10:244:i::/64
 //   L2 pool 10.50.0.200-10.50.0.250, fd00:50::200-fd00:50::250 (inside the LAN)
-//   BGP pool 10.60.0.0/24, fd00:60::/112 (outside it; the router learns it from the nodes)
+//   BGP pool 10.60.0.10-10.60.0.250, fd00:60::10-fd00:60::250 (outside the LAN; the router accepts
+//   10.60.0.0/24 and fd00:60::/112 from the nodes)
 
 export type RouterKind = 'bird' | 'frr' | 'gobgp' | 'none';
 export const ROUTER_KINDS: readonly RouterKind[] = ['bird', 'frr', 'gobgp', 'none'];
@@ -151,7 +152,7 @@ export function makeTopology(opts: TopologyOptions = {}): Topology {
     },
     bgpPool: {
       name: 'lab-bgp',
-      addresses: ['10.60.0.0/24', ...(v6 ? ['fd00:60::/112'] : [])],
+      addresses: ['10.60.0.10-10.60.0.250', ...(v6 ? ['fd00:60::10-fd00:60::250'] : [])],
       acceptV4: '10.60.0.0/24',
       ...(v6 ? { acceptV6: 'fd00:60::/112' } : {}),
     },
