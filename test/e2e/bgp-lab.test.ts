@@ -1,0 +1,155 @@
+// BGP on the lab (3 nodes, BIRD): the real controller assigns a VIP from the BGP pool, every node's
+// speaker peers with the router. externalTrafficPolicy Cluster -> an ECMP route to all nodes in the
+// router's kernel and the `external` host (behind the router) reaches a pod through the VIP;
+// Local -> only nodes with a ready local endpoint, following the endpoints; ServiceBGPStatus objects;
+// the apiserver going away changes nothing on the wire.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { startLab, type Lab } from '../support/lab.js';
+import { delay, waitFor } from '../../lab/process.js';
+import { metallbDemoObjects } from '../../lab/deploy.js';
+
+interface BgpStatus {
+  metadata?: { name?: string; labels?: Record<string, string> };
+  status?: { node?: string; serviceName?: string; serviceNamespace?: string; peers?: string[] };
+}
+
+describe('BGP on the lab (3 nodes, BIRD)', { timeout: 300_000 }, () => {
+  let lab: Lab;
+  const ALL = ['node-1', 'node-2', 'node-3'];
+
+  async function vipsOf(ref: string): Promise<string[]> {
+    return waitFor(
+      `${ref} VIPs`,
+      async () => {
+        const s = await lab.service(ref);
+        const ips = (s.status?.loadBalancer?.ingress ?? []).flatMap((i) => (i.ip ? [i.ip] : []));
+        return ips.length > 0 ? ips : undefined;
+      },
+      30_000,
+      200,
+    );
+  }
+
+  const routedVia = async (vip: string): Promise<string[]> => (await lab.announcers(vip)).nodes;
+
+  async function waitRoutedVia(vip: string, nodes: string[], timeoutMs = 30_000): Promise<number> {
+    const t0 = Date.now();
+    await waitFor(
+      `${vip} routed via ${nodes.join(',') || 'nobody'}`,
+      async () =>
+        JSON.stringify(await routedVia(vip)) === JSON.stringify([...nodes].sort()) ? true : undefined,
+      timeoutMs,
+      50,
+    );
+    return Date.now() - t0;
+  }
+
+  async function curlFromExternal(ip: string): Promise<boolean> {
+    const url = ip.includes(':') ? `http://[${ip}]/` : `http://${ip}/`;
+    const r = await lab.exec('external', 'curl', [
+      '-s',
+      '-g',
+      '-m',
+      '2',
+      '-o',
+      '/dev/null',
+      '-w',
+      '%{http_code}',
+      url,
+    ]);
+    return r.stdout.trim() === '200';
+  }
+
+  before(async () => {
+    lab = await startLab({ nodes: 3, router: 'bird' });
+    await lab.apply(...metallbDemoObjects(lab.topology));
+    const pool = { 'metallb.io/address-pool': lab.topology.bgpPool.name };
+    await lab.addService({ namespace: 'bgp', name: 'web', annotations: pool });
+    await lab.addService({
+      namespace: 'bgp',
+      name: 'local',
+      annotations: pool,
+      externalTrafficPolicy: 'Local',
+    });
+    await lab.addPod('bgp/web', 'node-1');
+    await lab.addPod('bgp/web', 'node-2');
+    await lab.addPod('bgp/local', 'node-1');
+  });
+
+  after(async () => {
+    await lab?.stop();
+  });
+
+  it('Cluster: an ECMP route to every node, and the external host reaches the VIP through the router', async () => {
+    const vips = await vipsOf('bgp/web');
+    for (const vip of vips) {
+      await waitRoutedVia(vip, ALL);
+      assert.ok(
+        await waitFor(
+          `curl ${vip} from external`,
+          async () => ((await curlFromExternal(vip)) ? true : undefined),
+          15_000,
+          200,
+        ),
+      );
+    }
+    const bird = await lab.exec('router', 'birdc', ['show', 'route', 'for', vips[0]!, 'all']);
+    assert.match(bird.stdout, /BGP\.as_path: 64513/);
+  });
+
+  it('ServiceBGPStatus: one per node, with the peers it is announced to', async () => {
+    const list = await waitFor(
+      'ServiceBGPStatus for bgp/web on every node',
+      async () => {
+        const l = await lab.client.get<{ items: BgpStatus[] }>(
+          '/apis/metallb.io/v1beta1/namespaces/metallb-system/servicebgpstatuses',
+        );
+        const mine = l.items.filter(
+          (i) =>
+            i.metadata?.labels?.['metallb.io/service-name'] === 'web' &&
+            i.metadata?.labels?.['metallb.io/service-namespace'] === 'bgp',
+        );
+        return mine.length === 3 && mine.every((i) => (i.status?.peers?.length ?? 0) > 0) ? mine : undefined;
+      },
+      30_000,
+      200,
+    );
+    assert.deepEqual(list.map((i) => i.status?.node).sort(), ALL);
+    for (const i of list) {
+      assert.match(i.metadata?.name ?? '', /^bgp-/);
+      assert.equal(i.metadata?.labels?.['metallb.io/node'], i.status?.node);
+      assert.equal(i.status?.serviceNamespace, 'bgp');
+      assert.ok(i.status?.peers?.includes('lab-router-v4'));
+    }
+  });
+
+  it('Local: only nodes with a ready local endpoint, following the endpoints', async () => {
+    const [vip] = await vipsOf('bgp/local');
+    assert.ok(vip);
+    await waitRoutedVia(vip, ['node-1']);
+    assert.ok(await curlFromExternal(vip));
+    await lab.addPod('bgp/local', 'node-3');
+    const added = await waitRoutedVia(vip, ['node-1', 'node-3']);
+    process.stdout.write(`# Local: node-3 announced ${added} ms after its endpoint appeared\n`);
+    await lab.removePods('bgp/local', 'node-1');
+    const removed = await waitRoutedVia(vip, ['node-3']);
+    process.stdout.write(`# Local: node-1 withdrawn ${removed} ms after its last endpoint went away\n`);
+    assert.ok(await curlFromExternal(vip));
+  });
+
+  it('the apiserver going away changes nothing on the wire: sessions and routes stay', async () => {
+    const [vip] = await vipsOf('bgp/web');
+    assert.ok(vip);
+    await lab.stopProcess('machine', 'apiserver-forward');
+    try {
+      for (let i = 0; i < 10; i++) {
+        await delay(1000);
+        assert.deepEqual(await routedVia(vip), ALL, `after ${i + 1} s without the apiserver`);
+      }
+      assert.ok(await curlFromExternal(vip));
+    } finally {
+      await lab.startProcess('machine', 'apiserver-forward');
+    }
+  });
+});
