@@ -178,8 +178,43 @@ export function ensureKubeBinaries(say: Say = defaultSay): KubeBinaries {
   return bins;
 }
 
+/** helm, built from the version pinned in lab/build/helm (to render and test deploy/helm). */
+export function ensureHelm(say: Say = defaultSay): string {
+  const mod = readFileSync(repoPath('lab', 'build', 'helm', 'go.mod'), 'utf8');
+  const version = /require helm\.sh\/helm\/v3 (v\S+)/.exec(mod)?.[1];
+  if (!version) throw new ToolchainError('pins', 'lab/build/helm/go.mod does not name helm.sh/helm/v3');
+  const h = createHash('sha256');
+  for (const f of ['go.mod', 'go.sum']) h.update(readFileSync(repoPath('lab', 'build', 'helm', f)));
+  const dir = join(cacheRoot(), 'helm', `${version}-${h.digest('hex').slice(0, 10)}`);
+  const bin = join(dir, 'helm');
+  if (existsSync(bin)) {
+    say(`helm ${version}: cached in ${dir}`);
+    return bin;
+  }
+  const tmp = `${dir}.partial-${process.pid}`;
+  rmSync(tmp, { recursive: true, force: true });
+  mkdirSync(tmp, { recursive: true });
+  try {
+    goBuild(
+      repoPath('lab', 'build', 'helm'),
+      join(tmp, 'helm'),
+      ['helm.sh/helm/v3/cmd/helm'],
+      `-s -w -X helm.sh/helm/v3/internal/version.version=${version}`,
+      say,
+    );
+    rmSync(dir, { recursive: true, force: true });
+    renameSync(tmp, dir);
+  } catch (err) {
+    rmSync(tmp, { recursive: true, force: true });
+    throw err;
+  }
+  return bin;
+}
+
 /** Everything the tests and the lab need. Idempotent; says what it does. */
 export function ensureToolchain(say: Say = defaultSay): KubeBinaries {
   ensureDebianPackages(say);
-  return ensureKubeBinaries(say);
+  const bins = ensureKubeBinaries(say);
+  ensureHelm(say);
+  return bins;
 }
