@@ -4,11 +4,34 @@
  */
 import { EncodeError } from './errors.js';
 
-const IPV4_RE = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;
+/** Dotted quad -> the four octets, or undefined (no leading zeros, each part 0..255). Hot path: no regex. */
+function parseIpv4(s: string): Uint8Array | undefined {
+  const n = s.length;
+  if (n < 7 || n > 15) return undefined;
+  const out = new Uint8Array(4);
+  let part = 0;
+  let value = 0;
+  let digits = 0;
+  for (let i = 0; i <= n; i++) {
+    const c = i < n ? s.charCodeAt(i) : 46;
+    if (c === 46) {
+      if (digits === 0 || part > 3) return undefined;
+      out[part++] = value;
+      value = 0;
+      digits = 0;
+    } else if (c >= 48 && c <= 57) {
+      if (digits > 0 && value === 0) return undefined; // leading zero
+      value = value * 10 + (c - 48);
+      if (++digits > 3 || value > 255) return undefined;
+    } else {
+      return undefined;
+    }
+  }
+  return part === 4 ? out : undefined;
+}
 
 export function isIpv4(s: string): boolean {
-  const m = IPV4_RE.exec(s);
-  return m !== null && m.slice(1).every((p) => Number(p) <= 255 && (p.length === 1 || p[0] !== '0'));
+  return parseIpv4(s) !== undefined;
 }
 
 export function isIpv6(s: string): boolean {
@@ -17,8 +40,9 @@ export function isIpv6(s: string): boolean {
 
 /** Four bytes of a dotted-quad IPv4 address; throws EncodeError on anything else. */
 export function ipv4ToBytes(s: string): Uint8Array {
-  if (!isIpv4(s)) throw new EncodeError('address', `not an IPv4 address: ${JSON.stringify(s)}`);
-  return Uint8Array.from(s.split('.').map(Number));
+  const b = parseIpv4(s);
+  if (!b) throw new EncodeError('address', `not an IPv4 address: ${JSON.stringify(s)}`);
+  return b;
 }
 
 export function bytesToIpv4(b: Uint8Array, off = 0): string {
@@ -93,7 +117,7 @@ export function bytesToIpv6(b: Uint8Array, off = 0): string {
   }
   let bestStart = -1;
   let bestLen = 0;
-  for (let i = 0; i < 8; ) {
+  for (let i = 0; i < 8;) {
     if (g[i] !== 0) {
       i++;
       continue;

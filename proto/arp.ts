@@ -23,10 +23,12 @@ export const ARP_LENGTH = 28;
 export function decodeArp(b: Uint8Array): ArpPacket {
   if (b.length < ARP_LENGTH) throw new PacketDecodeError('arp', `packet of ${b.length} octets`);
   if (readU16(b, 0) !== 1) throw new PacketDecodeError('arp', `hardware type ${readU16(b, 0)}`);
-  if (readU16(b, 2) !== EtherType.IPV4) throw new PacketDecodeError('arp', `protocol type 0x${readU16(b, 2).toString(16)}`);
+  if (readU16(b, 2) !== EtherType.IPV4)
+    throw new PacketDecodeError('arp', `protocol type 0x${readU16(b, 2).toString(16)}`);
   if (b[4] !== 6 || b[5] !== 4) throw new PacketDecodeError('arp', `address lengths ${b[4]}/${b[5]}`);
   const op = readU16(b, 6);
-  if (op !== ArpOperation.REQUEST && op !== ArpOperation.REPLY) throw new PacketDecodeError('arp', `operation ${op}`);
+  if (op !== ArpOperation.REQUEST && op !== ArpOperation.REPLY)
+    throw new PacketDecodeError('arp', `operation ${op}`);
   return {
     operation: op === ArpOperation.REQUEST ? 'request' : 'reply',
     senderMac: formatMac(b, 8),
@@ -59,7 +61,11 @@ export function arpRequest(senderMac: string, senderIp: string, targetIp: string
  * The reply to `request` if it asks for one of `ownedIps`: `ourMac` is at the requested address,
  * sent back to the requester (what the Linux kernel answers for its own addresses).
  */
-export function answerArpRequest(request: ArpPacket, ourMac: string, ownedIps: ReadonlySet<string>): ArpPacket | undefined {
+export function answerArpRequest(
+  request: ArpPacket,
+  ourMac: string,
+  ownedIps: ReadonlySet<string>,
+): ArpPacket | undefined {
   if (request.operation !== 'request' || !ownedIps.has(request.targetIp)) return undefined;
   // RFC 5227 §2.1.1: a probe (sender IP 0.0.0.0) is answered too; its sender MAC is where the reply goes.
   return {
@@ -85,7 +91,18 @@ export function gratuitousArpReply(mac: string, ip: string, targetMac: string = 
  * The Ethernet frame carrying `p`: to the requester for a reply to a request (`destination`), else
  * broadcast. No padding unless asked (the NIC pads short frames).
  */
-export function arpFrame(p: ArpPacket, source: string, destination: string = BROADCAST_MAC, minLength = 0): Uint8Array {
-  const f: EthernetFrame = { destination, source, vlans: [], etherType: EtherType.ARP, payload: encodeArp(p) };
+export function arpFrame(
+  p: ArpPacket,
+  source: string,
+  destination: string = BROADCAST_MAC,
+  minLength = 0,
+): Uint8Array {
+  const f: EthernetFrame = {
+    destination,
+    source,
+    vlans: [],
+    etherType: EtherType.ARP,
+    payload: encodeArp(p),
+  };
   return encodeEthernet(f, minLength);
 }

@@ -56,7 +56,8 @@ export function encodeEthernet(f: EthernetFrame, minLength = 0): Uint8Array {
   const w = new ByteWriter(14 + 4 * f.vlans.length + f.payload.length);
   w.bytes(macToBytes(f.destination)).bytes(macToBytes(f.source));
   for (const t of f.vlans) {
-    if (t.vid < 0 || t.vid > 4095 || t.pcp < 0 || t.pcp > 7) throw new EncodeError('ethernet', 'VLAN tag out of range');
+    if (t.vid < 0 || t.vid > 4095 || t.pcp < 0 || t.pcp > 7)
+      throw new EncodeError('ethernet', 'VLAN tag out of range');
     w.u16(t.tpid).u16((t.pcp << 13) | (t.dei ? 0x1000 : 0) | t.vid);
   }
   w.u16(f.etherType).bytes(f.payload);

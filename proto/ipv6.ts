@@ -24,7 +24,8 @@ export function decodeIpv6(b: Uint8Array): Ipv6Packet {
   if (b.length < 40) throw new PacketDecodeError('ipv6', `packet of ${b.length} octets`);
   if (b[0]! >> 4 !== 6) throw new PacketDecodeError('ipv6', `version ${b[0]! >> 4}`);
   const payloadLength = readU16(b, 4);
-  if (40 + payloadLength > b.length) throw new PacketDecodeError('ipv6', `payload length ${payloadLength} overruns`);
+  if (40 + payloadLength > b.length)
+    throw new PacketDecodeError('ipv6', `payload length ${payloadLength} overruns`);
   return {
     header: {
       trafficClass: ((b[0]! & 0x0f) << 4) | (b[1]! >> 4),
@@ -39,16 +40,25 @@ export function decodeIpv6(b: Uint8Array): Ipv6Packet {
 }
 
 export function encodeIpv6(h: Ipv6Header, payload: Uint8Array): Uint8Array {
-  if (payload.length > 0xffff) throw new EncodeError('ipv6', 'payload longer than 65535 (jumbograms unsupported)');
+  if (payload.length > 0xffff)
+    throw new EncodeError('ipv6', 'payload longer than 65535 (jumbograms unsupported)');
   const w = new ByteWriter(40 + payload.length);
   w.u8(0x60 | (h.trafficClass >> 4)).u8(((h.trafficClass & 0x0f) << 4) | ((h.flowLabel >> 16) & 0x0f));
-  w.u16(h.flowLabel & 0xffff).u16(payload.length).u8(h.nextHeader).u8(h.hopLimit);
+  w.u16(h.flowLabel & 0xffff)
+    .u16(payload.length)
+    .u8(h.nextHeader)
+    .u8(h.hopLimit);
   w.bytes(ipv6ToBytes(h.source)).bytes(ipv6ToBytes(h.destination)).bytes(payload);
   return w.finish();
 }
 
 /** RFC 8200 §8.1 checksum of `upper` (with its checksum field as given) over the pseudo-header. */
-export function pseudoHeaderChecksum(source: string, destination: string, nextHeader: number, upper: Uint8Array): number {
+export function pseudoHeaderChecksum(
+  source: string,
+  destination: string,
+  nextHeader: number,
+  upper: Uint8Array,
+): number {
   let sum = 0;
   const add = (b: Uint8Array): void => {
     for (let i = 0; i + 1 < b.length; i += 2) sum += (b[i]! << 8) | b[i + 1]!;

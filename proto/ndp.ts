@@ -57,7 +57,10 @@ function readOptions(b: Uint8Array, start: number): NdpOption[] {
     const end = off + units * 8;
     if (end > b.length) throw bad(`option ${code} overruns the message`);
     if ((code === 1 || code === 2) && units === 1) {
-      out.push({ type: code === 1 ? 'sourceLinkLayerAddress' : 'targetLinkLayerAddress', mac: formatMac(b, off + 2) });
+      out.push({
+        type: code === 1 ? 'sourceLinkLayerAddress' : 'targetLinkLayerAddress',
+        mac: formatMac(b, off + 2),
+      });
     } else {
       out.push({ type: 'unknown', code, value: copyBytes(b, off + 2, end) });
     }
@@ -72,9 +75,13 @@ function writeOptions(w: ByteWriter, options: readonly NdpOption[]): void {
       if ((o.value.length + 2) % 8 !== 0 || o.value.length + 2 > 255 * 8) {
         throw new EncodeError('ndp', 'option value must make the option a multiple of 8 octets');
       }
-      w.u8(o.code).u8((o.value.length + 2) / 8).bytes(o.value);
+      w.u8(o.code)
+        .u8((o.value.length + 2) / 8)
+        .bytes(o.value);
     } else {
-      w.u8(o.type === 'sourceLinkLayerAddress' ? 1 : 2).u8(1).bytes(macToBytes(o.mac));
+      w.u8(o.type === 'sourceLinkLayerAddress' ? 1 : 2)
+        .u8(1)
+        .bytes(macToBytes(o.mac));
     }
   }
 }
@@ -95,20 +102,24 @@ export function decodeNdp(ipv6Bytes: Uint8Array): NdpPacket {
   }
   if (b[1] !== 0) throw bad(`ICMPv6 code ${b[1]}`);
   if (header.hopLimit !== 255) throw bad(`hop limit ${header.hopLimit}`);
-  if (pseudoHeaderChecksum(header.source, header.destination, NextHeader.ICMPV6, b) !== 0) throw bad('bad checksum');
+  if (pseudoHeaderChecksum(header.source, header.destination, NextHeader.ICMPV6, b) !== 0)
+    throw bad('bad checksum');
   const target = bytesToIpv6(b, 8);
   if (b[8] === 0xff) throw bad(`multicast target ${target}`);
   const options = readOptions(b, 24);
   if (type === Icmpv6Type.NEIGHBOR_SOLICITATION) {
     if (header.source === '::') {
-      if (header.destination !== solicitedNodeMulticast(target)) throw bad('DAD solicitation not to the solicited-node address');
-      if (options.some((o) => o.type === 'sourceLinkLayerAddress')) throw bad('DAD solicitation with a source link-layer option');
+      if (header.destination !== solicitedNodeMulticast(target))
+        throw bad('DAD solicitation not to the solicited-node address');
+      if (options.some((o) => o.type === 'sourceLinkLayerAddress'))
+        throw bad('DAD solicitation with a source link-layer option');
     }
     return { ipv6: header, message: { type: 'neighborSolicitation', target, options } };
   }
   const flags = b[4]!;
   const solicited = (flags & 0x40) !== 0;
-  if (solicited && isMulticastIpv6(header.destination)) throw bad('solicited advertisement to a multicast address');
+  if (solicited && isMulticastIpv6(header.destination))
+    throw bad('solicited advertisement to a multicast address');
   return {
     ipv6: header,
     message: {
@@ -129,7 +140,9 @@ export function encodeNdpMessage(source: string, destination: string, m: NdpMess
     w.u8(Icmpv6Type.NEIGHBOR_SOLICITATION).u8(0).u16(0).u32(0);
   } else {
     w.u8(Icmpv6Type.NEIGHBOR_ADVERTISEMENT).u8(0).u16(0);
-    w.u8((m.router ? 0x80 : 0) | (m.solicited ? 0x40 : 0) | (m.override ? 0x20 : 0)).u8(0).u16(0);
+    w.u8((m.router ? 0x80 : 0) | (m.solicited ? 0x40 : 0) | (m.override ? 0x20 : 0))
+      .u8(0)
+      .u16(0);
   }
   w.bytes(ipv6ToBytes(m.target));
   writeOptions(w, m.options);
@@ -141,7 +154,13 @@ export function encodeNdpMessage(source: string, destination: string, m: NdpMess
 }
 
 /** The IPv6 packet (Hop Limit 255) carrying `m`. */
-export function encodeNdp(p: { source: string; destination: string; message: NdpMessage; trafficClass?: number; flowLabel?: number }): Uint8Array {
+export function encodeNdp(p: {
+  source: string;
+  destination: string;
+  message: NdpMessage;
+  trafficClass?: number;
+  flowLabel?: number;
+}): Uint8Array {
   const icmp = encodeNdpMessage(p.source, p.destination, p.message);
   return encodeIpv6(
     {
@@ -157,7 +176,11 @@ export function encodeNdp(p: { source: string; destination: string; message: Ndp
 }
 
 /** An NS for `target` from `source` to its solicited-node multicast address, with our MAC. */
-export function neighborSolicitation(source: string, target: string, mac: string): { destination: string; message: NdpMessage } {
+export function neighborSolicitation(
+  source: string,
+  target: string,
+  mac: string,
+): { destination: string; message: NdpMessage } {
   return {
     destination: solicitedNodeMulticast(target),
     message: {
@@ -194,7 +217,10 @@ export function answerNeighborSolicitation(
 }
 
 /** Unsolicited NA announcing `address` at `mac` to ff02::1 with Override=1 (RFC 4861 §7.2.6). */
-export function unsolicitedNeighborAdvertisement(address: string, mac: string): { source: string; destination: string; message: NdpMessage } {
+export function unsolicitedNeighborAdvertisement(
+  address: string,
+  mac: string,
+): { source: string; destination: string; message: NdpMessage } {
   return {
     source: address,
     destination: ALL_NODES,
@@ -210,9 +236,19 @@ export function unsolicitedNeighborAdvertisement(address: string, mac: string): 
 }
 
 /** The Ethernet frame for an IPv6 packet: multicast destinations map to 33:33:…, unicast need `destinationMac`. */
-export function ipv6Frame(ipv6Bytes: Uint8Array, sourceMac: string, destination: string, destinationMac?: string): Uint8Array {
+export function ipv6Frame(
+  ipv6Bytes: Uint8Array,
+  sourceMac: string,
+  destination: string,
+  destinationMac?: string,
+): Uint8Array {
   const dst = isMulticastIpv6(destination) ? multicastMac(destination) : destinationMac;
   if (dst === undefined) throw new EncodeError('ndp', `unicast destination ${destination} needs a MAC`);
-  return encodeEthernet({ destination: dst, source: sourceMac, vlans: [], etherType: EtherType.IPV6, payload: ipv6Bytes });
+  return encodeEthernet({
+    destination: dst,
+    source: sourceMac,
+    vlans: [],
+    etherType: EtherType.IPV6,
+    payload: ipv6Bytes,
+  });
 }
-

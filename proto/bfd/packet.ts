@@ -143,7 +143,8 @@ export function decodeBfdControl(b: Uint8Array): BfdControlPacket {
 }
 
 function u32(v: number, what: string): number {
-  if (!Number.isInteger(v) || v < 0 || v > 0xffffffff) throw new EncodeError('bfd', `${what} ${v} out of range`);
+  if (!Number.isInteger(v) || v < 0 || v > 0xffffffff)
+    throw new EncodeError('bfd', `${what} ${v} out of range`);
   return v;
 }
 
@@ -159,12 +160,19 @@ export function encodeBfdControl(p: BfdControlPacket): Uint8Array {
     const a = p.auth;
     const aw = new ByteWriter(28).u8(AUTH_TYPE[a.type]);
     if (a.type === 'simple-password') {
-      if (a.password.length < 1 || a.password.length > 16) throw new EncodeError('bfd', 'password must be 1..16 octets');
-      aw.u8(3 + a.password.length).u8(a.keyId).bytes(a.password);
+      if (a.password.length < 1 || a.password.length > 16)
+        throw new EncodeError('bfd', 'password must be 1..16 octets');
+      aw.u8(3 + a.password.length)
+        .u8(a.keyId)
+        .bytes(a.password);
     } else {
       const dlen = a.type.endsWith('md5') ? 16 : 20;
       if (a.digest.length !== dlen) throw new EncodeError('bfd', `${a.type} digest must be ${dlen} octets`);
-      aw.u8(8 + dlen).u8(a.keyId).u8(0).u32(u32(a.sequence, 'sequence')).bytes(a.digest);
+      aw.u8(8 + dlen)
+        .u8(a.keyId)
+        .u8(0)
+        .u32(u32(a.sequence, 'sequence'))
+        .bytes(a.digest);
     }
     authBytes = aw.finish();
   }
@@ -194,7 +202,11 @@ function digestOf(type: BfdAuth['type'], bytes: Uint8Array, key: Uint8Array): Ui
   // §6.7.3/§6.7.4: the digest field holds the key, zero-padded, while hashing.
   buf.fill(0, 32, 32 + dlen);
   buf.set(key, 32);
-  return new Uint8Array(createHash(dlen === 16 ? 'md5' : 'sha1').update(buf).digest());
+  return new Uint8Array(
+    createHash(dlen === 16 ? 'md5' : 'sha1')
+      .update(buf)
+      .digest(),
+  );
 }
 
 /** Encodes a packet whose auth is keyed MD5/SHA1, computing the digest with `key`. */
@@ -211,7 +223,12 @@ export function signBfdControl(p: BfdControlPacket, key: Uint8Array): Uint8Array
  * Verifies a received packet's authentication against the configured key (RFC 5880 §6.7.2–6.7.4):
  * password equality, or the recomputed digest. Sequence-number windows are the session's job.
  */
-export function verifyBfdAuth(bytes: Uint8Array, p: BfdControlPacket, keyId: number, key: Uint8Array): boolean {
+export function verifyBfdAuth(
+  bytes: Uint8Array,
+  p: BfdControlPacket,
+  keyId: number,
+  key: Uint8Array,
+): boolean {
   if (!p.auth || p.auth.keyId !== keyId) return false;
   if (p.auth.type === 'simple-password') return bytesEqual(p.auth.password, key);
   const length = bytes[3]!;

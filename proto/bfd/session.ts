@@ -69,7 +69,8 @@ function advertisedFor(state: BfdState, cfg: BfdConfig): Intervals {
 /** A new session in Down (§6.8.1 initial values; bfd.RemoteMinRxInterval starts at 1). */
 export function createBfdSession(config: BfdConfig, now: number, random: () => number): BfdSession {
   if (config.myDiscriminator === 0) throw new RangeError('bfd: local discriminator must be non-zero');
-  if (config.detectMult < 1 || config.detectMult > 255) throw new RangeError('bfd: Detect Mult must be 1..255');
+  if (config.detectMult < 1 || config.detectMult > 255)
+    throw new RangeError('bfd: Detect Mult must be 1..255');
   const adv = advertisedFor('Down', config);
   const s: BfdSession = {
     config,
@@ -135,7 +136,10 @@ function changeState(s: BfdSession, to: BfdState, diag: number, actions: BfdActi
   const next: BfdSession = { ...s, state: to, localDiag: diag };
   // Leaving Up: back to the slow rate at once, any Poll Sequence abandoned.
   if (to === 'Down' || to === 'AdminDown') return { ...next, advertised: adv, active: adv, polling: false };
-  if (adv.desiredMinTxUs === s.advertised.desiredMinTxUs && adv.requiredMinRxUs === s.advertised.requiredMinRxUs) {
+  if (
+    adv.desiredMinTxUs === s.advertised.desiredMinTxUs &&
+    adv.requiredMinRxUs === s.advertised.requiredMinRxUs
+  ) {
     return next;
   }
   // Entering Up changes Desired Min TX: §6.8.3 requires a Poll Sequence. Faster applies at once,
@@ -157,7 +161,8 @@ function changeState(s: BfdSession, to: BfdState, diag: number, actions: BfdActi
  * A bit disagrees with the configuration, is discarded here (no actions).
  */
 export function bfdReceive(s: BfdSession, p: BfdControlPacket, now: number, random: () => number): BfdResult {
-  if (p.yourDiscriminator !== 0 && p.yourDiscriminator !== s.config.myDiscriminator) return { session: s, actions: [] };
+  if (p.yourDiscriminator !== 0 && p.yourDiscriminator !== s.config.myDiscriminator)
+    return { session: s, actions: [] };
   if ((p.auth !== undefined) !== (s.config.authenticated === true)) return { session: s, actions: [] };
   const actions: BfdAction[] = [];
   let n: BfdSession = {
@@ -186,7 +191,8 @@ export function bfdReceive(s: BfdSession, p: BfdControlPacket, now: number, rand
   const interval = txIntervalUs(n);
   if (interval === 0) n = withoutTx(n);
   else if (n.nextTxAt === undefined || actions.some((a) => a.type === 'state-change')) {
-    if (actions.some((a) => a.type === 'state-change')) actions.push({ type: 'send', packet: controlPacket(n) });
+    if (actions.some((a) => a.type === 'state-change'))
+      actions.push({ type: 'send', packet: controlPacket(n) });
     n = { ...n, nextTxAt: now + jitteredTxMs(n, random) };
   }
   return { session: n, actions };
@@ -257,7 +263,8 @@ export function bfdSetParameters(
   const config: BfdConfig = { ...s.config, ...params };
   const adv = advertisedFor(s.state, config);
   const changed =
-    adv.desiredMinTxUs !== s.advertised.desiredMinTxUs || adv.requiredMinRxUs !== s.advertised.requiredMinRxUs;
+    adv.desiredMinTxUs !== s.advertised.desiredMinTxUs ||
+    adv.requiredMinRxUs !== s.advertised.requiredMinRxUs;
   if (!changed) return { session: { ...s, config }, actions: [] };
   if (s.state !== 'Up') return { session: { ...s, config, advertised: adv, active: adv }, actions: [] };
   const active: Intervals = {

@@ -87,7 +87,10 @@ export function splitForTwoOctetPeer(segments: readonly AsPathSegment[]): {
     }),
   }));
   if (!needs) return { asPath };
-  return { asPath, as4Path: segments.filter((s) => s.type === 'sequence' || s.type === 'set').map((s) => ({ ...s })) };
+  return {
+    asPath,
+    as4Path: segments.filter((s) => s.type === 'sequence' || s.type === 'set').map((s) => ({ ...s })),
+  };
 }
 
 /**
@@ -95,7 +98,10 @@ export function splitForTwoOctetPeer(segments: readonly AsPathSegment[]): {
  * If AS4_PATH is longer than AS_PATH it is ignored; otherwise the leading (AS_PATH length −
  * AS4_PATH length) ASNs of AS_PATH are kept and AS4_PATH follows.
  */
-export function mergeAs4Path(asPath: readonly AsPathSegment[], as4Path: readonly AsPathSegment[]): AsPathSegment[] {
+export function mergeAs4Path(
+  asPath: readonly AsPathSegment[],
+  as4Path: readonly AsPathSegment[],
+): AsPathSegment[] {
   const n2 = asPathLength(asPath);
   const n4 = asPathLength(as4Path);
   if (n4 > n2) return asPath.map((s) => ({ ...s }));

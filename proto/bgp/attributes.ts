@@ -61,7 +61,12 @@ export type PathAttribute =
       readonly nextHop: NextHop;
       readonly nlri: readonly Prefix[];
     } & Wire)
-  | ({ readonly type: 'mpUnreach'; readonly afi: number; readonly safi: number; readonly withdrawn: readonly Prefix[] } & Wire)
+  | ({
+      readonly type: 'mpUnreach';
+      readonly afi: number;
+      readonly safi: number;
+      readonly withdrawn: readonly Prefix[];
+    } & Wire)
   | ({ readonly type: 'extendedCommunities'; readonly communities: readonly ExtendedCommunity[] } & Wire)
   | ({ readonly type: 'as4Path'; readonly segments: readonly AsPathSegment[] } & Wire)
   | ({ readonly type: 'as4Aggregator'; readonly asn: number; readonly address: string } & Wire)

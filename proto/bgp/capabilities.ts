@@ -126,7 +126,8 @@ export function readCapability(code: number, b: Uint8Array, start: number, end: 
       const hl = b[start]!;
       if (start + 1 + hl + 1 > end) throw new MalformedField('FQDN hostname overruns the capability');
       const dl = b[start + 1 + hl]!;
-      if (start + 2 + hl + dl !== end) throw new MalformedField('FQDN domain length does not match the capability');
+      if (start + 2 + hl + dl !== end)
+        throw new MalformedField('FQDN domain length does not match the capability');
       return {
         type: 'fqdn',
         hostname: latin1(b, start + 1, start + 1 + hl),
@@ -139,7 +140,8 @@ export function readCapability(code: number, b: Uint8Array, start: number, end: 
 }
 
 function checkU(v: number, bits: number, what: string): number {
-  if (!Number.isInteger(v) || v < 0 || v >= 2 ** bits) throw new EncodeError('bgp', `${what} ${v} out of range`);
+  if (!Number.isInteger(v) || v < 0 || v >= 2 ** bits)
+    throw new EncodeError('bgp', `${what} ${v} out of range`);
   return v;
 }
 
@@ -148,7 +150,9 @@ export function encodeCapability(c: Capability): { code: number; value: Uint8Arr
   const w = new ByteWriter(16);
   switch (c.type) {
     case 'multiprotocol':
-      w.u16(checkU(c.afi, 16, 'AFI')).u8(0).u8(checkU(c.safi, 8, 'SAFI'));
+      w.u16(checkU(c.afi, 16, 'AFI'))
+        .u8(0)
+        .u8(checkU(c.safi, 8, 'SAFI'));
       return { code: CapabilityCode.MULTIPROTOCOL, value: w.finish() };
     case 'routeRefresh':
       return { code: CapabilityCode.ROUTE_REFRESH, value: new Uint8Array(0) };
@@ -158,13 +162,21 @@ export function encodeCapability(c: Capability): { code: number; value: Uint8Arr
       return { code: CapabilityCode.EXTENDED_MESSAGE, value: new Uint8Array(0) };
     case 'extendedNextHop':
       for (const e of c.entries) {
-        w.u16(checkU(e.afi, 16, 'AFI')).u16(checkU(e.safi, 16, 'SAFI')).u16(checkU(e.nextHopAfi, 16, 'AFI'));
+        w.u16(checkU(e.afi, 16, 'AFI'))
+          .u16(checkU(e.safi, 16, 'SAFI'))
+          .u16(checkU(e.nextHopAfi, 16, 'AFI'));
       }
       return { code: CapabilityCode.EXTENDED_NEXT_HOP, value: w.finish() };
     case 'gracefulRestart':
-      w.u16((c.restarting ? 0x8000 : 0) | (c.notification ? 0x4000 : 0) | checkU(c.restartTime, 12, 'restart time'));
+      w.u16(
+        (c.restarting ? 0x8000 : 0) |
+          (c.notification ? 0x4000 : 0) |
+          checkU(c.restartTime, 12, 'restart time'),
+      );
       for (const f of c.families) {
-        w.u16(checkU(f.afi, 16, 'AFI')).u8(checkU(f.safi, 8, 'SAFI')).u8(f.forwarding ? 0x80 : 0);
+        w.u16(checkU(f.afi, 16, 'AFI'))
+          .u8(checkU(f.safi, 8, 'SAFI'))
+          .u8(f.forwarding ? 0x80 : 0);
       }
       return { code: CapabilityCode.GRACEFUL_RESTART, value: w.finish() };
     case 'fourOctetAs':
@@ -172,13 +184,16 @@ export function encodeCapability(c: Capability): { code: number; value: Uint8Arr
       return { code: CapabilityCode.FOUR_OCTET_AS, value: w.finish() };
     case 'addPath':
       for (const e of c.entries) {
-        w.u16(checkU(e.afi, 16, 'AFI')).u8(checkU(e.safi, 8, 'SAFI')).u8(checkU(e.sendReceive, 8, 'send/receive'));
+        w.u16(checkU(e.afi, 16, 'AFI'))
+          .u8(checkU(e.safi, 8, 'SAFI'))
+          .u8(checkU(e.sendReceive, 8, 'send/receive'));
       }
       return { code: CapabilityCode.ADD_PATH, value: w.finish() };
     case 'fqdn': {
       const h = latin1Bytes(c.hostname, 'hostname');
       const d = latin1Bytes(c.domain, 'domain');
-      if (h.length > 255 || d.length > 255) throw new EncodeError('bgp', 'FQDN hostname/domain longer than 255');
+      if (h.length > 255 || d.length > 255)
+        throw new EncodeError('bgp', 'FQDN hostname/domain longer than 255');
       w.u8(h.length).bytes(h).u8(d.length).bytes(d);
       return { code: CapabilityCode.FQDN, value: w.finish() };
     }

@@ -9,7 +9,10 @@ export type CollisionWinner = 'locally-initiated' | 'remotely-initiated';
  * (possible between different ASes, RFC 6286), the one initiated by the speaker with the larger AS
  * number. The other connection gets Cease / Connection Collision Resolution (6/7).
  */
-export function resolveCollision(local: { bgpId: string; asn: number }, remote: { bgpId: string; asn: number }): CollisionWinner {
+export function resolveCollision(
+  local: { bgpId: string; asn: number },
+  remote: { bgpId: string; asn: number },
+): CollisionWinner {
   const l = ipv4ToNumber(local.bgpId);
   const r = ipv4ToNumber(remote.bgpId);
   if (l !== r) return l > r ? 'locally-initiated' : 'remotely-initiated';

@@ -16,7 +16,8 @@ export function sameFamily(a: Family, b: Family): boolean {
 
 export function familyName(f: Family): string {
   const afi = f.afi === Afi.IPV4 ? 'ipv4' : f.afi === Afi.IPV6 ? 'ipv6' : `afi${f.afi}`;
-  const safi = f.safi === Safi.UNICAST ? 'unicast' : f.safi === Safi.MULTICAST ? 'multicast' : `safi${f.safi}`;
+  const safi =
+    f.safi === Safi.UNICAST ? 'unicast' : f.safi === Safi.MULTICAST ? 'multicast' : `safi${f.safi}`;
   return `${afi}-${safi}`;
 }
 

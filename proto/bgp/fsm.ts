@@ -58,7 +58,12 @@ export type BgpAction =
   | { readonly type: 'delete-routes' } // all routes learned from this peer
   | { readonly type: 'send-open' }
   | { readonly type: 'send-keepalive' }
-  | { readonly type: 'send-notification'; readonly code: number; readonly subcode: number; readonly data: Uint8Array }
+  | {
+      readonly type: 'send-notification';
+      readonly code: number;
+      readonly subcode: number;
+      readonly data: Uint8Array;
+    }
   | { readonly type: 'start-timer'; readonly timer: TimerName; readonly ms: number }
   | { readonly type: 'stop-timer'; readonly timer: TimerName }
   | { readonly type: 'process-update' }
@@ -118,9 +123,14 @@ const start = (timer: TimerName, ms: number): BgpAction => ({ type: 'start-timer
 export function checkPeerOpen(cfg: FsmConfig, open: OpenMessage): NotificationData | { holdTime: number } {
   const asn = openAsn(open);
   const allowed = cfg.peerAsn === undefined ? undefined : ([] as number[]).concat(cfg.peerAsn);
-  if (allowed && !allowed.includes(asn)) return { code: ErrorCode.OPEN_MESSAGE, subcode: OpenSubcode.BAD_PEER_AS };
+  if (allowed && !allowed.includes(asn))
+    return { code: ErrorCode.OPEN_MESSAGE, subcode: OpenSubcode.BAD_PEER_AS };
   if (open.version !== 4) {
-    return { code: ErrorCode.OPEN_MESSAGE, subcode: OpenSubcode.UNSUPPORTED_VERSION_NUMBER, data: Uint8Array.of(0, 4) };
+    return {
+      code: ErrorCode.OPEN_MESSAGE,
+      subcode: OpenSubcode.UNSUPPORTED_VERSION_NUMBER,
+      data: Uint8Array.of(0, 4),
+    };
   }
   if (open.bgpId === '0.0.0.0' || (open.bgpId === cfg.localBgpId && asn === cfg.localAsn)) {
     return { code: ErrorCode.OPEN_MESSAGE, subcode: OpenSubcode.BAD_BGP_IDENTIFIER };
@@ -160,7 +170,11 @@ function toIdle(
   if (opts.deleteRoutes) actions.push({ type: 'delete-routes' });
   actions.push({ type: 'release-resources' }, { type: 'drop-connection' });
   const connectRetryCounter =
-    opts.counter === 'zero' ? 0 : opts.counter === 'increment' ? st.connectRetryCounter + 1 : st.connectRetryCounter;
+    opts.counter === 'zero'
+      ? 0
+      : opts.counter === 'increment'
+        ? st.connectRetryCounter + 1
+        : st.connectRetryCounter;
   return { state: { ...INITIAL_FSM_STATE, connectRetryCounter }, actions };
 }
 
@@ -177,7 +191,10 @@ const MESSAGE_EVENTS = new Set(['BGPOpen', 'NotifMsg', 'NotifMsgVerErr', 'KeepAl
 
 /** FSM Error for an unexpected event: RFC 6608 subcodes for unexpected messages, 0 for the rest. */
 function fsmError(st: FsmState, ev: BgpEvent): BgpAction {
-  return notify(ErrorCode.FSM, MESSAGE_EVENTS.has(ev.type) ? fsmErrorSubcode(st.state) : FsmSubcode.UNSPECIFIED);
+  return notify(
+    ErrorCode.FSM,
+    MESSAGE_EVENTS.has(ev.type) ? fsmErrorSubcode(st.state) : FsmSubcode.UNSPECIFIED,
+  );
 }
 
 const isStart = (t: BgpEvent['type']): boolean =>
@@ -206,7 +223,10 @@ export function fsmStep(cfg: FsmConfig, st: FsmState, ev: BgpEvent): FsmResult {
           actions: [start('ConnectRetry', connectRetryMs), { type: 'connect' }, { type: 'listen' }],
         };
       }
-      if (ev.type === 'ManualStart_with_PassiveTcpEstablishment' || ev.type === 'AutomaticStart_with_PassiveTcpEstablishment') {
+      if (
+        ev.type === 'ManualStart_with_PassiveTcpEstablishment' ||
+        ev.type === 'AutomaticStart_with_PassiveTcpEstablishment'
+      ) {
         return {
           state: { ...st, state: 'Active', connectRetryCounter: 0 },
           actions: [start('ConnectRetry', connectRetryMs), { type: 'listen' }],
@@ -221,7 +241,11 @@ export function fsmStep(cfg: FsmConfig, st: FsmState, ev: BgpEvent): FsmResult {
         case 'ManualStop':
           return toIdle(st, { counter: 'zero' });
         case 'ConnectRetryTimer_Expires':
-          return stay(st, [{ type: 'drop-connection' }, start('ConnectRetry', connectRetryMs), { type: 'connect' }]);
+          return stay(st, [
+            { type: 'drop-connection' },
+            start('ConnectRetry', connectRetryMs),
+            { type: 'connect' },
+          ]);
         case 'TcpConnection_Valid':
         case 'Tcp_CR_Invalid':
           return stay(st);
@@ -229,7 +253,11 @@ export function fsmStep(cfg: FsmConfig, st: FsmState, ev: BgpEvent): FsmResult {
         case 'TcpConnectionConfirmed':
           return {
             state: { ...st, state: 'OpenSent' },
-            actions: [stop('ConnectRetry'), { type: 'send-open' }, start('Hold', S(cfg.largeHoldTime ?? 240))],
+            actions: [
+              stop('ConnectRetry'),
+              { type: 'send-open' },
+              start('Hold', S(cfg.largeHoldTime ?? 240)),
+            ],
           };
         case 'TcpConnectionFails':
           return toIdle(st, { counter: 'keep' });
@@ -248,7 +276,10 @@ export function fsmStep(cfg: FsmConfig, st: FsmState, ev: BgpEvent): FsmResult {
           return toIdle(st, { counter: 'zero' });
         case 'ConnectRetryTimer_Expires':
           if (cfg.passive) return stay(st, [start('ConnectRetry', connectRetryMs)]);
-          return { state: { ...st, state: 'Connect' }, actions: [start('ConnectRetry', connectRetryMs), { type: 'connect' }] };
+          return {
+            state: { ...st, state: 'Connect' },
+            actions: [start('ConnectRetry', connectRetryMs), { type: 'connect' }],
+          };
         case 'TcpConnection_Valid':
         case 'Tcp_CR_Invalid':
           return stay(st);
@@ -256,7 +287,11 @@ export function fsmStep(cfg: FsmConfig, st: FsmState, ev: BgpEvent): FsmResult {
         case 'TcpConnectionConfirmed':
           return {
             state: { ...st, state: 'OpenSent' },
-            actions: [stop('ConnectRetry'), { type: 'send-open' }, start('Hold', S(cfg.largeHoldTime ?? 240))],
+            actions: [
+              stop('ConnectRetry'),
+              { type: 'send-open' },
+              start('Hold', S(cfg.largeHoldTime ?? 240)),
+            ],
           };
         case 'TcpConnectionFails':
           return toIdle(st, { counter: 'increment' });
@@ -281,18 +316,30 @@ export function fsmStep(cfg: FsmConfig, st: FsmState, ev: BgpEvent): FsmResult {
         case 'TcpConnectionFails':
           return {
             state: { ...st, state: 'Active' },
-            actions: [{ type: 'drop-connection' }, stop('Hold'), start('ConnectRetry', connectRetryMs), { type: 'listen' }],
+            actions: [
+              { type: 'drop-connection' },
+              stop('Hold'),
+              start('ConnectRetry', connectRetryMs),
+              { type: 'listen' },
+            ],
           };
         case 'BGPOpen': {
           const checked = checkPeerOpen(cfg, ev.open);
-          if (!('holdTime' in checked)) return toIdle(st, { notification: errNotify(checked), counter: 'increment' });
+          if (!('holdTime' in checked))
+            return toIdle(st, { notification: errNotify(checked), counter: 'increment' });
           const holdTime = checked.holdTime;
           const keepaliveMs = Math.floor(S(holdTime) / 3);
           const actions: BgpAction[] = [stop('ConnectRetry'), { type: 'send-keepalive' }];
           if (holdTime > 0) actions.push(start('Keepalive', keepaliveMs), start('Hold', S(holdTime)));
           else actions.push(stop('Hold'));
           return {
-            state: { ...st, state: 'OpenConfirm', holdTime, keepaliveMs: holdTime > 0 ? keepaliveMs : 0, peerOpen: ev.open },
+            state: {
+              ...st,
+              state: 'OpenConfirm',
+              holdTime,
+              keepaliveMs: holdTime > 0 ? keepaliveMs : 0,
+              peerOpen: ev.open,
+            },
             actions,
           };
         }
@@ -300,7 +347,10 @@ export function fsmStep(cfg: FsmConfig, st: FsmState, ev: BgpEvent): FsmResult {
         case 'BGPOpenMsgErr':
           return toIdle(st, { notification: errNotify(ev.error), counter: 'increment' });
         case 'OpenCollisionDump':
-          return toIdle(st, { notification: cease(CeaseSubcode.CONNECTION_COLLISION_RESOLUTION), counter: 'increment' });
+          return toIdle(st, {
+            notification: cease(CeaseSubcode.CONNECTION_COLLISION_RESOLUTION),
+            counter: 'increment',
+          });
         case 'NotifMsgVerErr':
           return toIdle(st, { counter: 'keep' });
         default:
@@ -317,7 +367,10 @@ export function fsmStep(cfg: FsmConfig, st: FsmState, ev: BgpEvent): FsmResult {
         case 'HoldTimer_Expires':
           return toIdle(st, { notification: notify(ErrorCode.HOLD_TIMER_EXPIRED, 0), counter: 'increment' });
         case 'KeepaliveTimer_Expires':
-          return stay(st, [{ type: 'send-keepalive' }, ...(st.keepaliveMs > 0 ? [start('Keepalive', st.keepaliveMs)] : [])]);
+          return stay(st, [
+            { type: 'send-keepalive' },
+            ...(st.keepaliveMs > 0 ? [start('Keepalive', st.keepaliveMs)] : []),
+          ]);
         case 'TcpConnection_Valid':
         case 'Tcp_CR_Acked':
         case 'TcpConnectionConfirmed':
@@ -332,7 +385,10 @@ export function fsmStep(cfg: FsmConfig, st: FsmState, ev: BgpEvent): FsmResult {
         case 'BGPOpenMsgErr':
           return toIdle(st, { notification: errNotify(ev.error), counter: 'increment' });
         case 'OpenCollisionDump':
-          return toIdle(st, { notification: cease(CeaseSubcode.CONNECTION_COLLISION_RESOLUTION), counter: 'increment' });
+          return toIdle(st, {
+            notification: cease(CeaseSubcode.CONNECTION_COLLISION_RESOLUTION),
+            counter: 'increment',
+          });
         case 'KeepAliveMsg':
           return {
             state: { ...st, state: 'Established' },
@@ -349,13 +405,28 @@ export function fsmStep(cfg: FsmConfig, st: FsmState, ev: BgpEvent): FsmResult {
       if (isStart(ev.type)) return stay(st);
       switch (ev.type) {
         case 'ManualStop':
-          return toIdle(st, { notification: cease(CeaseSubcode.ADMINISTRATIVE_SHUTDOWN), counter: 'zero', deleteRoutes: true });
+          return toIdle(st, {
+            notification: cease(CeaseSubcode.ADMINISTRATIVE_SHUTDOWN),
+            counter: 'zero',
+            deleteRoutes: true,
+          });
         case 'AutomaticStop':
-          return toIdle(st, { notification: cease(CeaseSubcode.UNSPECIFIC), counter: 'increment', deleteRoutes: true });
+          return toIdle(st, {
+            notification: cease(CeaseSubcode.UNSPECIFIC),
+            counter: 'increment',
+            deleteRoutes: true,
+          });
         case 'HoldTimer_Expires':
-          return toIdle(st, { notification: notify(ErrorCode.HOLD_TIMER_EXPIRED, 0), counter: 'increment', deleteRoutes: true });
+          return toIdle(st, {
+            notification: notify(ErrorCode.HOLD_TIMER_EXPIRED, 0),
+            counter: 'increment',
+            deleteRoutes: true,
+          });
         case 'KeepaliveTimer_Expires':
-          return stay(st, [{ type: 'send-keepalive' }, ...(st.keepaliveMs > 0 ? [start('Keepalive', st.keepaliveMs)] : [])]);
+          return stay(st, [
+            { type: 'send-keepalive' },
+            ...(st.keepaliveMs > 0 ? [start('Keepalive', st.keepaliveMs)] : []),
+          ]);
         case 'TcpConnection_Valid':
         case 'Tcp_CR_Acked':
         case 'TcpConnectionConfirmed':
@@ -374,7 +445,10 @@ export function fsmStep(cfg: FsmConfig, st: FsmState, ev: BgpEvent): FsmResult {
         case 'KeepAliveMsg':
           return stay(st, st.holdTime > 0 ? [start('Hold', S(st.holdTime))] : []);
         case 'UpdateMsg':
-          return stay(st, [{ type: 'process-update' }, ...(st.holdTime > 0 ? [start('Hold', S(st.holdTime))] : [])]);
+          return stay(st, [
+            { type: 'process-update' },
+            ...(st.holdTime > 0 ? [start('Hold', S(st.holdTime))] : []),
+          ]);
         case 'UpdateMsgErr':
         case 'BGPHeaderErr':
         case 'BGPOpenMsgErr':
@@ -389,7 +463,11 @@ export function fsmStep(cfg: FsmConfig, st: FsmState, ev: BgpEvent): FsmResult {
 export type TimerDeadlines = Readonly<Partial<Record<TimerName, number>>>;
 
 /** Applies the start/stop-timer actions at time `now`. */
-export function applyTimerActions(deadlines: TimerDeadlines, actions: readonly BgpAction[], now: number): TimerDeadlines {
+export function applyTimerActions(
+  deadlines: TimerDeadlines,
+  actions: readonly BgpAction[],
+  now: number,
+): TimerDeadlines {
   const next: Partial<Record<TimerName, number>> = { ...deadlines };
   for (const a of actions) {
     if (a.type === 'start-timer') next[a.timer] = now + a.ms;

@@ -24,7 +24,8 @@ export interface KeepaliveMessage {
   readonly type: 'keepalive';
 }
 
-export type BgpMessage = OpenMessage | UpdateMessage | NotificationMessage | KeepaliveMessage | RouteRefreshMessage;
+export type BgpMessage =
+  OpenMessage | UpdateMessage | NotificationMessage | KeepaliveMessage | RouteRefreshMessage;
 
 /** A decoded message; the RFC 7606 fields are empty/false for anything but an UPDATE. */
 export interface DecodedMessage {
@@ -56,7 +57,11 @@ const u16 = (n: number): Uint8Array => Uint8Array.of(n >> 8, n & 0xff);
  * 1/3 unknown type (data: the type octet). OPEN and KEEPALIVE are held to 4096/19 even with
  * extended messages (RFC 8654 §4).
  */
-export function readHeader(b: Uint8Array, off: number, session: SessionParams): { length: number; type: number } {
+export function readHeader(
+  b: Uint8Array,
+  off: number,
+  session: SessionParams,
+): { length: number; type: number } {
   for (let i = 0; i < MARKER_LENGTH; i++) {
     if (b[off + i] !== 0xff) {
       throw new BgpMessageError(
@@ -74,10 +79,16 @@ export function readHeader(b: Uint8Array, off: number, session: SessionParams): 
   if (length < HEADER_LENGTH || length > maxMessageLength(session)) throw badLength(`length ${length}`);
   const min = MIN_LENGTH[type];
   if (min === undefined) {
-    throw new BgpMessageError(ErrorCode.MESSAGE_HEADER, HeaderSubcode.BAD_MESSAGE_TYPE, Uint8Array.of(type), `type ${type}`);
+    throw new BgpMessageError(
+      ErrorCode.MESSAGE_HEADER,
+      HeaderSubcode.BAD_MESSAGE_TYPE,
+      Uint8Array.of(type),
+      `type ${type}`,
+    );
   }
   if (length < min) throw badLength(`length ${length} below the minimum ${min} for type ${type}`);
-  if (type === MessageType.KEEPALIVE && length !== HEADER_LENGTH) throw badLength(`KEEPALIVE of length ${length}`);
+  if (type === MessageType.KEEPALIVE && length !== HEADER_LENGTH)
+    throw badLength(`KEEPALIVE of length ${length}`);
   if (type === MessageType.OPEN && length > MAX_MESSAGE_LENGTH) throw badLength(`OPEN of length ${length}`);
   return { length, type };
 }
@@ -86,7 +97,10 @@ export function readHeader(b: Uint8Array, off: number, session: SessionParams): 
  * Splits a TCP byte stream into whole messages (subarrays of `buffer`, nothing copied or
  * allocated from length fields) and the unconsumed rest. Throws BgpMessageError on a bad header.
  */
-export function splitMessages(buffer: Uint8Array, session: SessionParams): { messages: Uint8Array[]; rest: Uint8Array } {
+export function splitMessages(
+  buffer: Uint8Array,
+  session: SessionParams,
+): { messages: Uint8Array[]; rest: Uint8Array } {
   const messages: Uint8Array[] = [];
   let off = 0;
   while (buffer.length - off >= HEADER_LENGTH) {
@@ -136,7 +150,10 @@ export function decodeMessage(bytes: Uint8Array, session: SessionParams): Decode
     default: {
       // ROUTE-REFRESH; RFC 7313 §5: BoRR/EoRR must be exactly 4 octets long.
       const rr = decodeRouteRefresh(body);
-      if ((rr.subtype === RouteRefreshSubtype.BORR || rr.subtype === RouteRefreshSubtype.EORR) && body.length !== 4) {
+      if (
+        (rr.subtype === RouteRefreshSubtype.BORR || rr.subtype === RouteRefreshSubtype.EORR) &&
+        body.length !== 4
+      ) {
         throw new BgpMessageError(
           ErrorCode.ROUTE_REFRESH,
           RouteRefreshErrorSubcode.INVALID_MESSAGE_LENGTH,
@@ -167,7 +184,10 @@ function bodyOf(m: BgpMessage, session: SessionParams): { type: number; body: Ui
 /** Frames a body with the header. */
 export function frame(type: number, body: Uint8Array, session: SessionParams): Uint8Array {
   const length = HEADER_LENGTH + body.length;
-  const max = type === MessageType.OPEN || type === MessageType.KEEPALIVE ? MAX_MESSAGE_LENGTH : maxMessageLength(session);
+  const max =
+    type === MessageType.OPEN || type === MessageType.KEEPALIVE
+      ? MAX_MESSAGE_LENGTH
+      : maxMessageLength(session);
   if (length > max) throw new EncodeError('bgp', `message of ${length} octets exceeds the maximum ${max}`);
   const w = new ByteWriter(length);
   for (let i = 0; i < MARKER_LENGTH; i++) w.u8(0xff);

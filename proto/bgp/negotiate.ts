@@ -57,7 +57,9 @@ function addPathFamilies(from: OpenMessage, to: OpenMessage): Family[] {
       if ((e.sendReceive & 2) === 0) continue;
       const f = { afi: e.afi, safi: e.safi };
       const ok = to.capabilities.some(
-        (d) => d.type === 'addPath' && d.entries.some((x) => x.afi === e.afi && x.safi === e.safi && (x.sendReceive & 1) !== 0),
+        (d) =>
+          d.type === 'addPath' &&
+          d.entries.some((x) => x.afi === e.afi && x.safi === e.safi && (x.sendReceive & 1) !== 0),
       );
       if (ok && !hasFamily(out, f)) out.push(f);
     }
@@ -68,19 +70,38 @@ function addPathFamilies(from: OpenMessage, to: OpenMessage): Family[] {
 const has = (o: OpenMessage, t: Capability['type']): boolean => o.capabilities.some((c) => c.type === t);
 
 /** Checks the peer's OPEN against our policy and computes what the session runs with. Throws BgpMessageError. */
-export function negotiateSession(local: OpenMessage, remote: OpenMessage, policy: OpenPolicy): NegotiatedSession {
+export function negotiateSession(
+  local: OpenMessage,
+  remote: OpenMessage,
+  policy: OpenPolicy,
+): NegotiatedSession {
   const peerAsn = openAsn(remote);
   const allowed = policy.peerAsn === undefined ? undefined : ([] as number[]).concat(policy.peerAsn);
   if (allowed && !allowed.includes(peerAsn)) {
-    throw new BgpMessageError(ErrorCode.OPEN_MESSAGE, OpenSubcode.BAD_PEER_AS, new Uint8Array(0), `peer AS ${peerAsn}`);
+    throw new BgpMessageError(
+      ErrorCode.OPEN_MESSAGE,
+      OpenSubcode.BAD_PEER_AS,
+      new Uint8Array(0),
+      `peer AS ${peerAsn}`,
+    );
   }
   if (remote.bgpId === '0.0.0.0' || (remote.bgpId === local.bgpId && peerAsn === policy.localAsn)) {
     // RFC 6286 §2.2: identical identifiers are only allowed between different ASes.
-    throw new BgpMessageError(ErrorCode.OPEN_MESSAGE, OpenSubcode.BAD_BGP_IDENTIFIER, new Uint8Array(0), `BGP identifier ${remote.bgpId}`);
+    throw new BgpMessageError(
+      ErrorCode.OPEN_MESSAGE,
+      OpenSubcode.BAD_BGP_IDENTIFIER,
+      new Uint8Array(0),
+      `BGP identifier ${remote.bgpId}`,
+    );
   }
   const minHold = Math.max(3, policy.minHoldTime ?? 3);
   if (remote.holdTime !== 0 && remote.holdTime < minHold) {
-    throw new BgpMessageError(ErrorCode.OPEN_MESSAGE, OpenSubcode.UNACCEPTABLE_HOLD_TIME, new Uint8Array(0), `hold time ${remote.holdTime}`);
+    throw new BgpMessageError(
+      ErrorCode.OPEN_MESSAGE,
+      OpenSubcode.UNACCEPTABLE_HOLD_TIME,
+      new Uint8Array(0),
+      `hold time ${remote.holdTime}`,
+    );
   }
   const missing = (policy.requiredCapabilities ?? []).filter((t) => !has(remote, t));
   if (missing.length > 0) {
@@ -125,12 +146,15 @@ export function negotiateSession(local: OpenMessage, remote: OpenMessage, policy
     enhancedRouteRefresh: has(local, 'enhancedRouteRefresh') && has(remote, 'enhancedRouteRefresh'),
     extendedNextHop,
     ...(gr && gr.type === 'gracefulRestart' ? { peerGracefulRestart: gr } : {}),
-    ...(fqdn && fqdn.type === 'fqdn' ? { peerHostname: { hostname: fqdn.hostname, domain: fqdn.domain } } : {}),
+    ...(fqdn && fqdn.type === 'fqdn'
+      ? { peerHostname: { hostname: fqdn.hostname, domain: fqdn.domain } }
+      : {}),
   };
 }
 
 /** True when RFC 8950 lets us send IPv4 unicast with an IPv6 next hop on this session. */
 export function canUseIpv6NextHopForIpv4(n: NegotiatedSession): boolean {
-  return n.extendedNextHop.some((e) => e.afi === Afi.IPV4 && e.safi === Safi.UNICAST && e.nextHopAfi === Afi.IPV6);
+  return n.extendedNextHop.some(
+    (e) => e.afi === Afi.IPV4 && e.safi === Safi.UNICAST && e.nextHopAfi === Afi.IPV6,
+  );
 }
-

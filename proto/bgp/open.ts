@@ -57,7 +57,8 @@ export function decodeOpen(b: Uint8Array): OpenMessage {
   let extended = false;
   // RFC 9072: Non-Ext OP Len 255 followed by Non-Ext OP Type 255 means a 2-octet length follows.
   if (paramsLen === 255 && b.length > 10 && b[10] === OptParamType.EXTENDED_LENGTH) {
-    if (b.length < 13) throw openError(OpenSubcode.UNSPECIFIC, 'extended optional parameters length truncated');
+    if (b.length < 13)
+      throw openError(OpenSubcode.UNSPECIFIC, 'extended optional parameters length truncated');
     extended = true;
     paramsLen = readU16(b, 11);
     off = 13;
@@ -77,7 +78,8 @@ export function decodeOpen(b: Uint8Array): OpenMessage {
     const type = b[off]!;
     const len = extended ? readU16(b, off + 1) : b[off + 1]!;
     off += headLen;
-    if (off + len > end) throw openError(OpenSubcode.UNSPECIFIC, `optional parameter ${type} overruns the message`);
+    if (off + len > end)
+      throw openError(OpenSubcode.UNSPECIFIC, `optional parameter ${type} overruns the message`);
     if (type !== OptParamType.CAPABILITIES) {
       throw openError(OpenSubcode.UNSUPPORTED_OPTIONAL_PARAMETER, `optional parameter type ${type}`);
     }
@@ -88,7 +90,8 @@ export function decodeOpen(b: Uint8Array): OpenMessage {
       const code = b[off]!;
       const clen = b[off + 1]!;
       off += 2;
-      if (off + clen > pend) throw openError(OpenSubcode.UNSPECIFIC, `capability ${code} overruns its parameter`);
+      if (off + clen > pend)
+        throw openError(OpenSubcode.UNSPECIFIC, `capability ${code} overruns its parameter`);
       try {
         capabilities.push(readCapability(code, b, off, off + clen));
       } catch (e) {
@@ -110,7 +113,8 @@ export function decodeOpen(b: Uint8Array): OpenMessage {
     capabilities,
     ...(canonicalLayout ? {} : { capabilitiesPerParameter: perParam }),
   };
-  if (extended && !needsExtendedParameters(encodeParameters(open))) return { ...open, extendedParameters: true };
+  if (extended && !needsExtendedParameters(encodeParameters(open)))
+    return { ...open, extendedParameters: true };
   return open;
 }
 
@@ -143,7 +147,10 @@ function needsExtendedParameters(params: Uint8Array[]): boolean {
 /** Encodes an OPEN body (without the header). */
 export function encodeOpenBody(open: OpenMessage): Uint8Array {
   if (!Number.isInteger(open.myAs) || open.myAs < 0 || open.myAs > 0xffff) {
-    throw new EncodeError('bgp', `My AS ${open.myAs} does not fit 2 octets (use AS_TRANS and the 4-octet capability)`);
+    throw new EncodeError(
+      'bgp',
+      `My AS ${open.myAs} does not fit 2 octets (use AS_TRANS and the 4-octet capability)`,
+    );
   }
   if (!Number.isInteger(open.holdTime) || open.holdTime < 0 || open.holdTime > 0xffff) {
     throw new EncodeError('bgp', `hold time ${open.holdTime} out of range`);
@@ -175,7 +182,10 @@ export function makeOpen(options: {
   capabilities: readonly Capability[];
 }): OpenMessage {
   const has4 = options.capabilities.some((c) => c.type === 'fourOctetAs');
-  const caps = has4 || options.asn <= 0xffff ? options.capabilities : [...options.capabilities, { type: 'fourOctetAs', asn: options.asn } as const];
+  const caps =
+    has4 || options.asn <= 0xffff
+      ? options.capabilities
+      : [...options.capabilities, { type: 'fourOctetAs', asn: options.asn } as const];
   return {
     type: 'open',
     version: BGP_VERSION,

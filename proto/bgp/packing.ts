@@ -82,13 +82,19 @@ export function packUpdates(req: PackRequest, session: SessionParams): UpdateMes
     out.push({ type: 'update', withdrawn: c, attributes: [], nlri: [] });
   }
   for (const c of chunk(w6, ap6, (n) => fixed + mpAttrSize(3 + n) <= max)) {
-    out.push({ type: 'update', withdrawn: [], attributes: [{ type: 'mpUnreach', ...v6, withdrawn: c }], nlri: [] });
+    out.push({
+      type: 'update',
+      withdrawn: [],
+      attributes: [{ type: 'mpUnreach', ...v6, withdrawn: c }],
+      nlri: [],
+    });
   }
 
   const a4 = req.announce.filter((p) => !isV6(p));
   const a6 = req.announce.filter(isV6);
   if (a4.length > 0) {
-    if (req.ipv4NextHop === undefined) throw new EncodeError('bgp', 'IPv4 prefixes to announce but no ipv4NextHop');
+    if (req.ipv4NextHop === undefined)
+      throw new EncodeError('bgp', 'IPv4 prefixes to announce but no ipv4NextHop');
     if (!req.ipv4NextHop.includes(':')) {
       const nh: PathAttribute = { type: 'nextHop', nextHop: req.ipv4NextHop };
       const attrs = [...sorted, nh].sort((a, b) => attributeCode(a) - attributeCode(b));
@@ -101,7 +107,8 @@ export function packUpdates(req: PackRequest, session: SessionParams): UpdateMes
     }
   }
   if (a6.length > 0) {
-    if (req.ipv6NextHop === undefined) throw new EncodeError('bgp', 'IPv6 prefixes to announce but no ipv6NextHop');
+    if (req.ipv6NextHop === undefined)
+      throw new EncodeError('bgp', 'IPv6 prefixes to announce but no ipv6NextHop');
     out.push(...packMp(a6, v6, req.ipv6NextHop, sorted, session, ap6, fixed, max));
   }
   return out;

@@ -51,12 +51,18 @@ export function prefixWireSize(p: Prefix, addPath: boolean): number {
 }
 
 /** Appends prefixes in NLRI encoding (length octet + minimal address octets, Path ID first under ADD-PATH). */
-export function writePrefixes(w: ByteWriter, afi: number, prefixes: readonly Prefix[], addPath: boolean): void {
+export function writePrefixes(
+  w: ByteWriter,
+  afi: number,
+  prefixes: readonly Prefix[],
+  addPath: boolean,
+): void {
   for (const p of prefixes) {
     const bytes = addressBytes(afi, p);
     if (addPath) {
       const id = p.pathId ?? 0;
-      if (!Number.isInteger(id) || id < 0 || id > 0xffffffff) throw new EncodeError('prefix', `bad path id ${id}`);
+      if (!Number.isInteger(id) || id < 0 || id > 0xffffffff)
+        throw new EncodeError('prefix', `bad path id ${id}`);
       w.u32(id);
     } else if (p.pathId !== undefined) {
       throw new EncodeError('prefix', 'path identifier given but ADD-PATH is not in use for the family');
@@ -70,7 +76,13 @@ export function writePrefixes(w: ByteWriter, afi: number, prefixes: readonly Pre
  * Reads prefixes from `b[start, end)`. Throws MalformedField when a length exceeds the family's
  * maximum or a prefix overruns the field (RFC 4271 §6.3 "Invalid Network Field").
  */
-export function readPrefixes(b: Uint8Array, start: number, end: number, afi: number, addPath: boolean): Prefix[] {
+export function readPrefixes(
+  b: Uint8Array,
+  start: number,
+  end: number,
+  afi: number,
+  addPath: boolean,
+): Prefix[] {
   const out: Prefix[] = [];
   const max = afi === Afi.IPV4 ? 32 : 128;
   const width = afi === Afi.IPV4 ? 4 : 16;

@@ -28,5 +28,6 @@ export function encodeRouteRefreshBody(m: RouteRefreshMessage): Uint8Array {
   return w.finish();
 }
 
-export const isBeginningOfRibRefresh = (m: RouteRefreshMessage): boolean => m.subtype === RouteRefreshSubtype.BORR;
+export const isBeginningOfRibRefresh = (m: RouteRefreshMessage): boolean =>
+  m.subtype === RouteRefreshSubtype.BORR;
 export const isEndOfRibRefresh = (m: RouteRefreshMessage): boolean => m.subtype === RouteRefreshSubtype.EORR;

@@ -29,8 +29,10 @@ export function routeChanges(r: UpdateDecodeResult): RouteChanges {
   for (const p of m.withdrawn) withdrawn.push({ family: v4, prefix: p });
   for (const p of m.nlri) announced.push({ family: v4, prefix: p });
   for (const a of m.attributes) {
-    if (a.type === 'mpReach') for (const p of a.nlri) announced.push({ family: { afi: a.afi, safi: a.safi }, prefix: p });
-    if (a.type === 'mpUnreach') for (const p of a.withdrawn) withdrawn.push({ family: { afi: a.afi, safi: a.safi }, prefix: p });
+    if (a.type === 'mpReach')
+      for (const p of a.nlri) announced.push({ family: { afi: a.afi, safi: a.safi }, prefix: p });
+    if (a.type === 'mpUnreach')
+      for (const p of a.withdrawn) withdrawn.push({ family: { afi: a.afi, safi: a.safi }, prefix: p });
   }
   const live = (x: FamilyPrefix): boolean => !hasFamily(r.disabledFamilies, x.family);
   const attributes = m.attributes.filter((a) => a.type !== 'mpReach' && a.type !== 'mpUnreach');

@@ -133,7 +133,8 @@ function readKnownValue(type: KnownAttributeType, c: AttrContext): PathAttribute
     case 'origin': {
       lengthMust(len === 1, 'ORIGIN', len);
       const origin = ORIGINS[b[start]!];
-      if (origin === undefined) throw new BadValue(UpdateSubcode.INVALID_ORIGIN_ATTRIBUTE, `ORIGIN ${b[start]}`);
+      if (origin === undefined)
+        throw new BadValue(UpdateSubcode.INVALID_ORIGIN_ATTRIBUTE, `ORIGIN ${b[start]}`);
       return { type, origin };
     }
     case 'asPath':
@@ -199,7 +200,11 @@ function readKnownValue(type: KnownAttributeType, c: AttrContext): PathAttribute
       lengthMust(len > 0 && len % 12 === 0, 'LARGE_COMMUNITY', len);
       const communities: LargeCommunity[] = [];
       for (let o = start; o < end; o += 12) {
-        communities.push({ globalAdmin: readU32(b, o), localData1: readU32(b, o + 4), localData2: readU32(b, o + 8) });
+        communities.push({
+          globalAdmin: readU32(b, o),
+          localData1: readU32(b, o + 4),
+          localData2: readU32(b, o + 8),
+        });
       }
       return { type, communities };
     }
@@ -210,7 +215,10 @@ function readKnownValue(type: KnownAttributeType, c: AttrContext): PathAttribute
       if (len < 5) throw new BadValue(UpdateSubcode.OPTIONAL_ATTRIBUTE_ERROR, 'MP_REACH_NLRI truncated');
       const nhLen = b[start + 3]!;
       if (start + 4 + nhLen + 1 > end) {
-        throw new BadValue(UpdateSubcode.OPTIONAL_ATTRIBUTE_ERROR, 'MP_REACH_NLRI next hop overruns the attribute');
+        throw new BadValue(
+          UpdateSubcode.OPTIONAL_ATTRIBUTE_ERROR,
+          'MP_REACH_NLRI next hop overruns the attribute',
+        );
       }
       const nextHop = readNextHop(afi, b, start + 4, nhLen);
       const nlriStart = start + 4 + nhLen + 1;
@@ -245,30 +253,39 @@ function readKnownValue(type: KnownAttributeType, c: AttrContext): PathAttribute
  */
 export function decodeUpdate(b: Uint8Array, session: SessionParams): UpdateDecodeResult {
   const len = b.length;
-  if (len < 4) throw updateError(UpdateSubcode.MALFORMED_ATTRIBUTE_LIST, 'UPDATE shorter than its length fields');
+  if (len < 4)
+    throw updateError(UpdateSubcode.MALFORMED_ATTRIBUTE_LIST, 'UPDATE shorter than its length fields');
   const wlen = readU16(b, 0);
   if (2 + wlen + 2 > len) {
-    throw updateError(UpdateSubcode.MALFORMED_ATTRIBUTE_LIST, `Withdrawn Routes Length ${wlen} overruns the message`);
+    throw updateError(
+      UpdateSubcode.MALFORMED_ATTRIBUTE_LIST,
+      `Withdrawn Routes Length ${wlen} overruns the message`,
+    );
   }
   const v4AddPath = hasFamily(session.addPath, IPV4_UNICAST);
   let withdrawn: Prefix[];
   try {
     withdrawn = readPrefixes(b, 2, 2 + wlen, Afi.IPV4, v4AddPath);
   } catch (e) {
-    if (e instanceof MalformedField) throw updateError(UpdateSubcode.INVALID_NETWORK_FIELD, `withdrawn: ${e.reason}`);
+    if (e instanceof MalformedField)
+      throw updateError(UpdateSubcode.INVALID_NETWORK_FIELD, `withdrawn: ${e.reason}`);
     throw e;
   }
   const attrStart = 2 + wlen + 2;
   const alen = readU16(b, 2 + wlen);
   const attrEnd = attrStart + alen;
   if (attrEnd > len) {
-    throw updateError(UpdateSubcode.MALFORMED_ATTRIBUTE_LIST, `Total Path Attribute Length ${alen} overruns the message`);
+    throw updateError(
+      UpdateSubcode.MALFORMED_ATTRIBUTE_LIST,
+      `Total Path Attribute Length ${alen} overruns the message`,
+    );
   }
   let nlri: Prefix[];
   try {
     nlri = readPrefixes(b, attrEnd, len, Afi.IPV4, v4AddPath);
   } catch (e) {
-    if (e instanceof MalformedField) throw updateError(UpdateSubcode.INVALID_NETWORK_FIELD, `NLRI: ${e.reason}`);
+    if (e instanceof MalformedField)
+      throw updateError(UpdateSubcode.INVALID_NETWORK_FIELD, `NLRI: ${e.reason}`);
     throw e;
   }
 
@@ -331,7 +348,11 @@ export function decodeUpdate(b: Uint8Array, session: SessionParams): UpdateDecod
     const known = ATTRIBUTE_BY_CODE.get(code);
     if (known === undefined) {
       if ((flags & AttrFlag.OPTIONAL) === 0) {
-        throw updateError(UpdateSubcode.UNRECOGNIZED_WELL_KNOWN_ATTRIBUTE, `well-known attribute ${code}`, raw());
+        throw updateError(
+          UpdateSubcode.UNRECOGNIZED_WELL_KNOWN_ATTRIBUTE,
+          `well-known attribute ${code}`,
+          raw(),
+        );
       }
       attributes.push({ type: 'unknown', code, flags, value: copyBytes(b, vstart, vend) });
       continue;
@@ -341,7 +362,11 @@ export function decodeUpdate(b: Uint8Array, session: SessionParams): UpdateDecod
     let family: Family | undefined;
     if (isMp) {
       if (vlen < 3) {
-        throw updateError(UpdateSubcode.OPTIONAL_ATTRIBUTE_ERROR, `attribute ${code} too short to hold AFI/SAFI`, raw());
+        throw updateError(
+          UpdateSubcode.OPTIONAL_ATTRIBUTE_ERROR,
+          `attribute ${code} too short to hold AFI/SAFI`,
+          raw(),
+        );
       }
       family = { afi: readU16(b, vstart), safi: b[vstart + 2]! };
     }
@@ -418,7 +443,8 @@ export function decodeUpdate(b: Uint8Array, session: SessionParams): UpdateDecod
 
   // RFC 4271 §6.3 / RFC 7606 §3 (d): well-known mandatory attributes, required only when NLRI is present.
   const reach = attributes.find((a) => a.type === 'mpReach');
-  const announces = nlri.length > 0 || (reach !== undefined && reach.type === 'mpReach' && reach.nlri.length > 0);
+  const announces =
+    nlri.length > 0 || (reach !== undefined && reach.type === 'mpReach' && reach.nlri.length > 0);
   if (announces) {
     const required = [AttrType.ORIGIN, AttrType.AS_PATH, ...(nlri.length > 0 ? [AttrType.NEXT_HOP] : [])];
     for (const code of required) {
@@ -446,14 +472,18 @@ export function decodeUpdate(b: Uint8Array, session: SessionParams): UpdateDecod
 }
 
 function checkU32(v: number, what: string): number {
-  if (!Number.isInteger(v) || v < 0 || v > 0xffffffff) throw new EncodeError('bgp', `${what} ${v} out of range`);
+  if (!Number.isInteger(v) || v < 0 || v > 0xffffffff)
+    throw new EncodeError('bgp', `${what} ${v} out of range`);
   return v;
 }
 
 function writeNextHop(w: ByteWriter, afi: number, nh: NextHop): void {
   const g = ipToBytes(nh.global);
   if (g.length === 4 && (afi !== Afi.IPV4 || nh.linkLocal !== undefined)) {
-    throw new EncodeError('bgp', `IPv4 next hop ${nh.global} for AFI ${afi}${nh.linkLocal ? ' with a link-local' : ''}`);
+    throw new EncodeError(
+      'bgp',
+      `IPv4 next hop ${nh.global} for AFI ${afi}${nh.linkLocal ? ' with a link-local' : ''}`,
+    );
   }
   const ll = nh.linkLocal !== undefined ? ipToBytes(nh.linkLocal) : undefined;
   if (ll && ll.length !== 16) throw new EncodeError('bgp', `link-local next hop ${nh.linkLocal} is not IPv6`);

@@ -1,7 +1,15 @@
 /** fast-check generators of valid protocol values, shared by the proto property tests. */
 import fc from 'fast-check';
 import { bytesToIpv4, bytesToIpv6 } from '../../../proto/address.js';
-import type { AsPathSegment, AsPathSegmentType, Capability, PathAttribute, Prefix, SessionParams, UpdateMessage } from '../../../proto/bgp/index.js';
+import type {
+  AsPathSegment,
+  AsPathSegmentType,
+  Capability,
+  PathAttribute,
+  Prefix,
+  SessionParams,
+  UpdateMessage,
+} from '../../../proto/bgp/index.js';
 import { ATTRIBUTE_BY_CODE, CapabilityCode, IPV4_UNICAST, IPV6_UNICAST } from '../../../proto/bgp/index.js';
 
 export const u8 = fc.integer({ min: 0, max: 0xff });
@@ -69,7 +77,9 @@ export function optionalAttributes(s: SessionParams): fc.Arbitrary<PathAttribute
     u32.map((localPref) => ({ type: 'localPref', localPref })),
     fc.constant({ type: 'atomicAggregate' }),
     fc.tuple(asn(s.fourOctetAs), ipv4).map(([a, address]) => ({ type: 'aggregator', asn: a, address })),
-    fc.array(u32, { minLength: 1, maxLength: 20 }).map((communities) => ({ type: 'communities', communities })),
+    fc
+      .array(u32, { minLength: 1, maxLength: 20 })
+      .map((communities) => ({ type: 'communities', communities })),
     ipv4.map((originatorId) => ({ type: 'originatorId', originatorId })),
     fc.array(ipv4, { minLength: 1, maxLength: 5 }).map((clusterIds) => ({ type: 'clusterList', clusterIds })),
     fc
@@ -79,7 +89,10 @@ export function optionalAttributes(s: SessionParams): fc.Arbitrary<PathAttribute
       })
       .map((communities) => ({ type: 'extendedCommunities', communities })),
     fc
-      .array(fc.record({ globalAdmin: u32, localData1: u32, localData2: u32 }), { minLength: 1, maxLength: 8 })
+      .array(fc.record({ globalAdmin: u32, localData1: u32, localData2: u32 }), {
+        minLength: 1,
+        maxLength: 8,
+      })
       .map((communities) => ({ type: 'largeCommunities', communities })),
     unknownAttribute,
   ];
@@ -111,8 +124,12 @@ export function mpReach(s: SessionParams): fc.Arbitrary<PathAttribute> {
 
 export function mpUnreach(s: SessionParams): fc.Arbitrary<PathAttribute> {
   return fc.oneof(
-    fc.array(prefix6(hasAp(s, 2)), { maxLength: 10 }).map((withdrawn) => ({ type: 'mpUnreach' as const, afi: 2, safi: 1, withdrawn })),
-    fc.array(prefix4(hasAp(s, 1)), { maxLength: 10 }).map((withdrawn) => ({ type: 'mpUnreach' as const, afi: 1, safi: 1, withdrawn })),
+    fc
+      .array(prefix6(hasAp(s, 2)), { maxLength: 10 })
+      .map((withdrawn) => ({ type: 'mpUnreach' as const, afi: 2, safi: 1, withdrawn })),
+    fc
+      .array(prefix4(hasAp(s, 1)), { maxLength: 10 })
+      .map((withdrawn) => ({ type: 'mpUnreach' as const, afi: 1, safi: 1, withdrawn })),
   );
 }
 

@@ -100,7 +100,13 @@ describe('BFD control packets', () => {
 
   it('known bytes: Up, P bit, 300 ms/300 ms, multiplier 3', () => {
     const p: BfdControlPacket = {
-      ...controlPacket(createBfdSession({ myDiscriminator: 1, desiredMinTxUs: 300_000, requiredMinRxUs: 300_000, detectMult: 3 }, 0, () => 0)),
+      ...controlPacket(
+        createBfdSession(
+          { myDiscriminator: 1, desiredMinTxUs: 300_000, requiredMinRxUs: 300_000, detectMult: 3 },
+          0,
+          () => 0,
+        ),
+      ),
       state: 'Up',
       poll: true,
       yourDiscriminator: 2,
@@ -113,7 +119,15 @@ describe('BFD control packets', () => {
   });
 
   it('rejects what RFC 5880 §6.8.6 says to discard', () => {
-    const good = encodeBfdControl({ ...controlPacket(createBfdSession({ myDiscriminator: 7, desiredMinTxUs: 1e6, requiredMinRxUs: 1e6, detectMult: 3 }, 0, () => 0)) });
+    const good = encodeBfdControl({
+      ...controlPacket(
+        createBfdSession(
+          { myDiscriminator: 7, desiredMinTxUs: 1e6, requiredMinRxUs: 1e6, detectMult: 3 },
+          0,
+          () => 0,
+        ),
+      ),
+    });
     const mutate = (f: (b: Uint8Array) => void): Uint8Array => {
       const b = Uint8Array.from(good);
       f(b);
@@ -134,10 +148,19 @@ describe('BFD control packets', () => {
   });
 
   it('keyed SHA1 and MD5 digests verify with the right key only; simple passwords compare', () => {
-    const base = controlPacket(createBfdSession({ myDiscriminator: 9, desiredMinTxUs: 1e6, requiredMinRxUs: 1e6, detectMult: 3 }, 0, () => 0));
+    const base = controlPacket(
+      createBfdSession(
+        { myDiscriminator: 9, desiredMinTxUs: 1e6, requiredMinRxUs: 1e6, detectMult: 3 },
+        0,
+        () => 0,
+      ),
+    );
     for (const type of ['keyed-sha1', 'meticulous-keyed-md5'] as const) {
       const dlen = type === 'keyed-sha1' ? 20 : 16;
-      const p: BfdControlPacket = { ...base, auth: { type, keyId: 3, sequence: 42, digest: new Uint8Array(dlen) } };
+      const p: BfdControlPacket = {
+        ...base,
+        auth: { type, keyId: 3, sequence: 42, digest: new Uint8Array(dlen) },
+      };
       const key = new TextEncoder().encode('s3cret');
       const bytes = signBfdControl(p, key);
       const d = decodeBfdControl(bytes);
@@ -167,14 +190,19 @@ class Pair {
   linkUp = true;
   events: { who: 'a' | 'b'; from: string; to: string; diag: number; at: number }[] = [];
   sentByA: BfdControlPacket[] = [];
-  constructor(ca: Partial<BfdConfig> = {}, cb: Partial<BfdConfig> = {}, readonly random: () => number = () => 0.5) {
+  constructor(
+    ca: Partial<BfdConfig> = {},
+    cb: Partial<BfdConfig> = {},
+    readonly random: () => number = () => 0.5,
+  ) {
     const base = { desiredMinTxUs: 100_000, requiredMinRxUs: 100_000, detectMult: 3 };
     this.a = createBfdSession({ ...base, myDiscriminator: 1, ...ca }, 0, random);
     this.b = createBfdSession({ ...base, myDiscriminator: 2, ...cb }, 0, random);
   }
   private apply(who: 'a' | 'b', actions: readonly BfdAction[]): void {
     for (const x of actions) {
-      if (x.type === 'state-change') this.events.push({ who, from: x.from, to: x.to, diag: x.diag, at: this.now });
+      if (x.type === 'state-change')
+        this.events.push({ who, from: x.from, to: x.to, diag: x.diag, at: this.now });
       else {
         if (who === 'a') this.sentByA.push(x.packet);
         if (!this.linkUp) continue;
@@ -213,7 +241,8 @@ describe('BFD session state machine', () => {
     for (const who of ['a', 'b'] as const) {
       const path = p.events.filter((e) => e.who === who).map((e) => `${e.from}->${e.to}`);
       assert.ok(
-        JSON.stringify(path) === JSON.stringify(['Down->Init', 'Init->Up']) || JSON.stringify(path) === JSON.stringify(['Down->Up']),
+        JSON.stringify(path) === JSON.stringify(['Down->Init', 'Init->Up']) ||
+          JSON.stringify(path) === JSON.stringify(['Down->Up']),
         path.join(', '),
       );
     }
@@ -223,7 +252,11 @@ describe('BFD session state machine', () => {
   });
 
   it('advertises at least 1 s Desired Min TX while not Up (§6.8.3)', () => {
-    const s = createBfdSession({ myDiscriminator: 1, desiredMinTxUs: 50_000, requiredMinRxUs: 50_000, detectMult: 3 }, 0, () => 0);
+    const s = createBfdSession(
+      { myDiscriminator: 1, desiredMinTxUs: 50_000, requiredMinRxUs: 50_000, detectMult: 3 },
+      0,
+      () => 0,
+    );
     assert.equal(controlPacket(s).desiredMinTxInterval, 1_000_000);
   });
 
@@ -257,7 +290,10 @@ describe('BFD session state machine', () => {
     (p as unknown as { apply: (w: 'a', x: readonly BfdAction[]) => void }).apply('a', r.actions);
     assert.equal(p.a.state, 'AdminDown');
     assert.equal(p.b.state, 'Down');
-    assert.equal(p.events.find((e) => e.who === 'b' && e.to === 'Down')?.diag, BfdDiag.NEIGHBOR_SIGNALED_SESSION_DOWN);
+    assert.equal(
+      p.events.find((e) => e.who === 'b' && e.to === 'Down')?.diag,
+      BfdDiag.NEIGHBOR_SIGNALED_SESSION_DOWN,
+    );
     p.run(5000);
     assert.equal(p.a.state, 'AdminDown');
     assert.equal(p.b.state, 'Down');
@@ -288,28 +324,55 @@ describe('BFD session state machine', () => {
   });
 
   it('answers a Poll with a Final at once', () => {
-    const s = createBfdSession({ myDiscriminator: 1, desiredMinTxUs: 1e6, requiredMinRxUs: 1e6, detectMult: 3 }, 0, () => 0);
-    const poll: BfdControlPacket = { ...controlPacket(s), myDiscriminator: 5, yourDiscriminator: 1, poll: true };
+    const s = createBfdSession(
+      { myDiscriminator: 1, desiredMinTxUs: 1e6, requiredMinRxUs: 1e6, detectMult: 3 },
+      0,
+      () => 0,
+    );
+    const poll: BfdControlPacket = {
+      ...controlPacket(s),
+      myDiscriminator: 5,
+      yourDiscriminator: 1,
+      poll: true,
+    };
     const r = bfdReceive(s, poll, 10, () => 0);
     const finals = r.actions.filter((x) => x.type === 'send' && x.packet.final);
     assert.equal(finals.length, 1);
   });
 
   it('discards packets for another discriminator, and A-bit mismatches', () => {
-    const s = createBfdSession({ myDiscriminator: 1, desiredMinTxUs: 1e6, requiredMinRxUs: 1e6, detectMult: 3 }, 0, () => 0);
+    const s = createBfdSession(
+      { myDiscriminator: 1, desiredMinTxUs: 1e6, requiredMinRxUs: 1e6, detectMult: 3 },
+      0,
+      () => 0,
+    );
     const other: BfdControlPacket = { ...controlPacket(s), myDiscriminator: 5, yourDiscriminator: 99 };
-    assert.deepEqual(bfdReceive(s, other, 0, () => 0), { session: s, actions: [] });
-    const authed: BfdControlPacket = { ...controlPacket(s), myDiscriminator: 5, auth: { type: 'simple-password', keyId: 1, password: Uint8Array.of(1) } };
+    assert.deepEqual(
+      bfdReceive(s, other, 0, () => 0),
+      { session: s, actions: [] },
+    );
+    const authed: BfdControlPacket = {
+      ...controlPacket(s),
+      myDiscriminator: 5,
+      auth: { type: 'simple-password', keyId: 1, password: Uint8Array.of(1) },
+    };
     assert.deepEqual(bfdReceive(s, authed, 0, () => 0).actions, []);
   });
 
   it('TX jitter: 75–100% of the interval, 75–90% with Detect Mult 1', () => {
     const up = (mult: number): BfdSession => ({
-      ...createBfdSession({ myDiscriminator: 1, desiredMinTxUs: 100_000, requiredMinRxUs: 100_000, detectMult: mult }, 0, () => 0),
+      ...createBfdSession(
+        { myDiscriminator: 1, desiredMinTxUs: 100_000, requiredMinRxUs: 100_000, detectMult: mult },
+        0,
+        () => 0,
+      ),
       remoteMinRxUs: 100_000,
       active: { desiredMinTxUs: 100_000, requiredMinRxUs: 100_000 },
     });
-    assert.equal(jitteredTxMs(up(3), () => 0), 75);
+    assert.equal(
+      jitteredTxMs(up(3), () => 0),
+      75,
+    );
     assert.ok(Math.abs(jitteredTxMs(up(3), () => 0.999999) - 100) < 0.01);
     assert.ok(Math.abs(jitteredTxMs(up(1), () => 0.999999) - 90) < 0.01);
     fc.assert(
@@ -321,7 +384,11 @@ describe('BFD session state machine', () => {
   });
 
   it('a passive session sends nothing until it hears from the remote', () => {
-    const s = createBfdSession({ myDiscriminator: 1, desiredMinTxUs: 1e6, requiredMinRxUs: 1e6, detectMult: 3, passive: true }, 0, () => 0);
+    const s = createBfdSession(
+      { myDiscriminator: 1, desiredMinTxUs: 1e6, requiredMinRxUs: 1e6, detectMult: 3, passive: true },
+      0,
+      () => 0,
+    );
     assert.equal(bfdNextWakeup(s), undefined);
     assert.deepEqual(bfdTick(s, 10_000, () => 0).actions, []);
   });

@@ -31,7 +31,11 @@ import { repoPath } from '../../support/repo.js';
 
 interface Fixture {
   scenario: string;
-  connections: { client: { router: string }; server: { router: string }; messages: { from: string; hex: string }[] }[];
+  connections: {
+    client: { router: string };
+    server: { router: string };
+    messages: { from: string; hex: string }[];
+  }[];
 }
 
 interface Decoded {
@@ -76,7 +80,11 @@ const load = (name: string): Decoded[][] => {
 /** The IPv4 and IPv6 sessions of a two-session capture, told apart by their multiprotocol capabilities. */
 function byFamily(conns: Decoded[][]): [Decoded[], Decoded[]] {
   const isV6 = (c: Decoded[]): boolean =>
-    c.some((m) => m.message.type === 'open' && m.message.capabilities.some((x) => x.type === 'multiprotocol' && x.afi === 2));
+    c.some(
+      (m) =>
+        m.message.type === 'open' &&
+        m.message.capabilities.some((x) => x.type === 'multiprotocol' && x.afi === 2),
+    );
   const v4 = conns.find((c) => !isV6(c));
   const v6 = conns.find(isV6);
   assert.ok(v4 && v6, 'an IPv4 and an IPv6 session');
@@ -87,19 +95,25 @@ const opensOf = (msgs: Decoded[], from: string): OpenMessage[] =>
   msgs.filter((m) => m.from === from && m.message.type === 'open').map((m) => m.message as OpenMessage);
 const updatesOf = (msgs: Decoded[], from: string): UpdateMessage[] =>
   msgs.filter((m) => m.from === from && m.message.type === 'update').map((m) => m.message as UpdateMessage);
-const attr = <T extends PathAttribute['type']>(u: UpdateMessage, t: T): Extract<PathAttribute, { type: T }> | undefined =>
+const attr = <T extends PathAttribute['type']>(
+  u: UpdateMessage,
+  t: T,
+): Extract<PathAttribute, { type: T }> | undefined =>
   u.attributes.find((a) => a.type === t) as Extract<PathAttribute, { type: T }> | undefined;
 
 /** The UPDATE announcing `prefix` (plain NLRI or MP_REACH_NLRI). */
 function announcing(updates: UpdateMessage[], prefix: string): UpdateMessage {
   const u = updates.find(
-    (x) => x.nlri.some((p) => formatPrefix(p) === prefix) || attr(x, 'mpReach')?.nlri.some((p) => formatPrefix(p) === prefix),
+    (x) =>
+      x.nlri.some((p) => formatPrefix(p) === prefix) ||
+      attr(x, 'mpReach')?.nlri.some((p) => formatPrefix(p) === prefix),
   );
   assert.ok(u, `an UPDATE announcing ${prefix}`);
   return u;
 }
 
-const communities = (u: UpdateMessage): string[] => (attr(u, 'communities')?.communities ?? []).map(formatCommunity);
+const communities = (u: UpdateMessage): string[] =>
+  (attr(u, 'communities')?.communities ?? []).map(formatCommunity);
 const asns = (u: UpdateMessage, t: 'asPath' | 'as4Path' = 'asPath'): number[] =>
   (attr(u, t)?.segments ?? []).flatMap((s) => s.asns);
 
@@ -118,8 +132,14 @@ describe('BGP fixtures from real routers', () => {
     for (const f of files) {
       const fx = JSON.parse(readFileSync(`${dir}/${f}`, 'utf8')) as Fixture;
       for (const c of fx.connections) {
-        const hex = c.messages.filter((m) => m.from === c.client.router).map((m) => m.hex).join('');
-        const { messages, rest } = splitMessages(fromHex(hex), { ...DEFAULT_SESSION, extendedMessages: true });
+        const hex = c.messages
+          .filter((m) => m.from === c.client.router)
+          .map((m) => m.hex)
+          .join('');
+        const { messages, rest } = splitMessages(fromHex(hex), {
+          ...DEFAULT_SESSION,
+          extendedMessages: true,
+        });
         assert.equal(messages.length, c.messages.filter((m) => m.from === c.client.router).length);
         assert.equal(rest.length, 0);
       }
@@ -133,7 +153,13 @@ describe('BGP fixtures from real routers', () => {
     assert.equal(bird.bgpId, '10.0.0.2');
     assert.equal(bird.holdTime, 90);
     const types = bird.capabilities.map((c) => c.type);
-    for (const t of ['multiprotocol', 'routeRefresh', 'enhancedRouteRefresh', 'gracefulRestart', 'fourOctetAs'] as const) {
+    for (const t of [
+      'multiprotocol',
+      'routeRefresh',
+      'enhancedRouteRefresh',
+      'gracefulRestart',
+      'fourOctetAs',
+    ] as const) {
       assert.ok(types.includes(t), t);
     }
     const gobgp = opensOf(v4, 'gobgpd')[0]!;
@@ -148,7 +174,9 @@ describe('BGP fixtures from real routers', () => {
     assert.equal(attr(u, 'nextHop')?.nextHop, '10.0.0.2');
     assert.equal(attr(u, 'med')?.med, 50);
     assert.deepEqual(communities(u), ['65001:100', 'no-export']);
-    assert.deepEqual(attr(u, 'largeCommunities')?.communities, [{ globalAdmin: 65001, localData1: 1, localData2: 2 }]);
+    assert.deepEqual(attr(u, 'largeCommunities')?.communities, [
+      { globalAdmin: 65001, localData1: 1, localData2: 2 },
+    ]);
     const plainRoute = announcing(fromBird, '198.51.101.0/24');
     assert.equal(attr(plainRoute, 'med'), undefined);
     assert.ok(fromBird.some((x) => endOfRibFamily(x)?.afi === 1));
@@ -159,7 +187,8 @@ describe('BGP fixtures from real routers', () => {
     assert.deepEqual(communities(g), ['65000:1']);
     assert.ok(fromGobgp.some((x) => x.withdrawn.some((p) => formatPrefix(p) === '203.0.113.0/24')));
 
-    const n = v4.find((m) => m.from === 'bird' && m.message.type === 'notification')!.message as NotificationMessage;
+    const n = v4.find((m) => m.from === 'bird' && m.message.type === 'notification')!
+      .message as NotificationMessage;
     assert.equal(n.code, 6);
     assert.equal(n.subcode, 2);
     assert.equal(shutdownCommunication(n), 'bollard fixture capture');
@@ -172,7 +201,9 @@ describe('BGP fixtures from real routers', () => {
     assert.deepEqual(communities(six), ['65001:600']);
     assert.ok(updatesOf(v6, 'bird').some((x) => endOfRibFamily(x)?.afi === 2));
     assert.ok(
-      updatesOf(v6, 'gobgpd').some((x) => attr(x, 'mpUnreach')?.withdrawn.some((p) => formatPrefix(p) === '2001:db8:f00::/48')),
+      updatesOf(v6, 'gobgpd').some((x) =>
+        attr(x, 'mpUnreach')?.withdrawn.some((p) => formatPrefix(p) === '2001:db8:f00::/48'),
+      ),
     );
   });
 
@@ -194,8 +225,12 @@ describe('BGP fixtures from real routers', () => {
     assert.deepEqual(asns(u), [65002, 65002, 65002]);
     assert.equal(attr(u, 'med')?.med, 77);
     assert.deepEqual(communities(u), ['65002:100', '65002:200']);
-    assert.deepEqual(attr(u, 'extendedCommunities')?.communities.map(formatExtendedCommunity), ['rt:65002:7']);
-    assert.deepEqual(attr(u, 'largeCommunities')?.communities, [{ globalAdmin: 65002, localData1: 1, localData2: 2 }]);
+    assert.deepEqual(attr(u, 'extendedCommunities')?.communities.map(formatExtendedCommunity), [
+      'rt:65002:7',
+    ]);
+    assert.deepEqual(attr(u, 'largeCommunities')?.communities, [
+      { globalAdmin: 65002, localData1: 1, localData2: 2 },
+    ]);
     assert.ok(announcing(updatesOf(v4, 'frr'), '198.51.102.0/25'));
 
     const six = announcing(updatesOf(v6, 'frr'), '2001:db8:200::/48');
@@ -223,8 +258,12 @@ describe('BGP fixtures from real routers', () => {
     assert.ok(attr(u, 'atomicAggregate'));
     assert.deepEqual(attr(u, 'aggregator'), { type: 'aggregator', asn: 65010, address: '10.0.0.9' });
     assert.deepEqual(communities(u), ['65000:1', 'no-export']);
-    assert.deepEqual(attr(u, 'extendedCommunities')?.communities.map(formatExtendedCommunity), ['rt:65000:42']);
-    assert.deepEqual(attr(u, 'largeCommunities')?.communities, [{ globalAdmin: 4200000001, localData1: 7, localData2: 8 }]);
+    assert.deepEqual(attr(u, 'extendedCommunities')?.communities.map(formatExtendedCommunity), [
+      'rt:65000:42',
+    ]);
+    assert.deepEqual(attr(u, 'largeCommunities')?.communities, [
+      { globalAdmin: 4200000001, localData1: 7, localData2: 8 },
+    ]);
     const unknown = attr(u, 'unknown')!;
     assert.equal(unknown.code, 241);
     assert.equal(unknown.flags, 0xc0);

@@ -22,7 +22,8 @@ import {
 } from '../../../proto/bgp/index.js';
 
 const CFG: FsmConfig = { localAsn: 65000, localBgpId: '10.0.0.1', peerAsn: 65001, holdTime: 90 };
-const peerOpen = (holdTime = 90, asn = 65001) => makeOpen({ asn, bgpId: '10.0.0.2', holdTime, capabilities: [] });
+const peerOpen = (holdTime = 90, asn = 65001) =>
+  makeOpen({ asn, bgpId: '10.0.0.2', holdTime, capabilities: [] });
 
 /** Runs the FSM against a fake clock: timer actions become deadlines, due deadlines become events. */
 class Harness {
@@ -76,14 +77,19 @@ const notif = (actions: readonly BgpAction[]): string | undefined => {
   const n = actions.find((a) => a.type === 'send-notification');
   return n && n.type === 'send-notification' ? `${n.code}/${n.subcode}` : undefined;
 };
-const has = (actions: readonly BgpAction[], t: BgpAction['type']): boolean => actions.some((a) => a.type === t);
+const has = (actions: readonly BgpAction[], t: BgpAction['type']): boolean =>
+  actions.some((a) => a.type === t);
 
 describe('BGP FSM: Idle', () => {
   it('ManualStart: ConnectRetryTimer (120 s), connect, listen -> Connect', () => {
     const h = new Harness();
     const a = h.event({ type: 'ManualStart' });
     assert.equal(h.state, 'Connect');
-    assert.deepEqual(a, [{ type: 'start-timer', timer: 'ConnectRetry', ms: 120_000 }, { type: 'connect' }, { type: 'listen' }]);
+    assert.deepEqual(a, [
+      { type: 'start-timer', timer: 'ConnectRetry', ms: 120_000 },
+      { type: 'connect' },
+      { type: 'listen' },
+    ]);
   });
   it('passive start: listen only -> Active', () => {
     const h = new Harness();
@@ -125,7 +131,11 @@ describe('BGP FSM: Connect and Active', () => {
       h.event({ type: 'ManualStart' });
       const a = h.event({ type: e });
       assert.equal(h.state, 'OpenSent');
-      assert.deepEqual(a, [{ type: 'stop-timer', timer: 'ConnectRetry' }, { type: 'send-open' }, { type: 'start-timer', timer: 'Hold', ms: 240_000 }]);
+      assert.deepEqual(a, [
+        { type: 'stop-timer', timer: 'ConnectRetry' },
+        { type: 'send-open' },
+        { type: 'start-timer', timer: 'Hold', ms: 240_000 },
+      ]);
     }
   });
   it('Connect: TcpConnectionFails -> Idle, counter unchanged; ManualStop -> counter 0; other events -> counter + 1', () => {
@@ -321,12 +331,27 @@ describe('BGP FSM: OpenConfirm and Established', () => {
 
 describe('BGP FSM helpers', () => {
   it('collision: the connection initiated by the higher BGP identifier survives; equal ids fall back to AS', () => {
-    assert.equal(resolveCollision({ bgpId: '10.0.0.1', asn: 1 }, { bgpId: '10.0.0.2', asn: 1 }), 'remotely-initiated');
-    assert.equal(resolveCollision({ bgpId: '10.0.0.3', asn: 1 }, { bgpId: '10.0.0.2', asn: 1 }), 'locally-initiated');
+    assert.equal(
+      resolveCollision({ bgpId: '10.0.0.1', asn: 1 }, { bgpId: '10.0.0.2', asn: 1 }),
+      'remotely-initiated',
+    );
+    assert.equal(
+      resolveCollision({ bgpId: '10.0.0.3', asn: 1 }, { bgpId: '10.0.0.2', asn: 1 }),
+      'locally-initiated',
+    );
     // compared as unsigned 32-bit numbers, not strings
-    assert.equal(resolveCollision({ bgpId: '9.0.0.0', asn: 1 }, { bgpId: '10.0.0.0', asn: 1 }), 'remotely-initiated');
-    assert.equal(resolveCollision({ bgpId: '200.0.0.1', asn: 1 }, { bgpId: '100.0.0.1', asn: 1 }), 'locally-initiated');
-    assert.equal(resolveCollision({ bgpId: '10.0.0.1', asn: 65002 }, { bgpId: '10.0.0.1', asn: 65001 }), 'locally-initiated');
+    assert.equal(
+      resolveCollision({ bgpId: '9.0.0.0', asn: 1 }, { bgpId: '10.0.0.0', asn: 1 }),
+      'remotely-initiated',
+    );
+    assert.equal(
+      resolveCollision({ bgpId: '200.0.0.1', asn: 1 }, { bgpId: '100.0.0.1', asn: 1 }),
+      'locally-initiated',
+    );
+    assert.equal(
+      resolveCollision({ bgpId: '10.0.0.1', asn: 65002 }, { bgpId: '10.0.0.1', asn: 65001 }),
+      'locally-initiated',
+    );
     assert.equal(collisionApplies('OpenConfirm'), true);
     assert.equal(collisionApplies('Established'), false);
     assert.equal(collisionApplies('Established', { collisionDetectEstablishedState: true }), true);

@@ -26,7 +26,12 @@ import {
 } from '../../../proto/bgp/index.js';
 import { prefix4, prefix6 } from './arbitraries.js';
 
-const S: SessionParams = { fourOctetAs: true, extendedMessages: false, families: [IPV4_UNICAST, IPV6_UNICAST], addPath: [] };
+const S: SessionParams = {
+  fourOctetAs: true,
+  extendedMessages: false,
+  families: [IPV4_UNICAST, IPV6_UNICAST],
+  addPath: [],
+};
 const ATTRS: PathAttribute[] = [
   { type: 'origin', origin: 'igp' },
   { type: 'asPath', segments: [{ type: 'sequence', asns: [64512] }] },
@@ -34,7 +39,10 @@ const ATTRS: PathAttribute[] = [
 ];
 
 /** Everything announced/withdrawn by a list of UPDATEs, after decoding them back. */
-function replay(updates: ReturnType<typeof packUpdates>, s: SessionParams): { announced: string[]; withdrawn: string[]; sizes: number[] } {
+function replay(
+  updates: ReturnType<typeof packUpdates>,
+  s: SessionParams,
+): { announced: string[]; withdrawn: string[]; sizes: number[] } {
   const announced: string[] = [];
   const withdrawn: string[] = [];
   const sizes: number[] = [];
@@ -54,7 +62,16 @@ describe('UPDATE packing', () => {
   it('10,000 /32 and 10,000 /128 with one attribute set: every prefix once, every UPDATE within 4096, few UPDATEs', () => {
     const v4 = Array.from({ length: 10_000 }, (_, i) => parsePrefix(`10.${(i >> 8) & 255}.${i & 255}.1/32`));
     const v6 = Array.from({ length: 10_000 }, (_, i) => parsePrefix(`2001:db8::${i.toString(16)}/128`));
-    const ups = packUpdates({ attributes: ATTRS, ipv4NextHop: '192.0.2.1', ipv6NextHop: { global: '2001:db8::1', linkLocal: 'fe80::1' }, announce: [...v4, ...v6], withdraw: [] }, S);
+    const ups = packUpdates(
+      {
+        attributes: ATTRS,
+        ipv4NextHop: '192.0.2.1',
+        ipv6NextHop: { global: '2001:db8::1', linkLocal: 'fe80::1' },
+        announce: [...v4, ...v6],
+        withdraw: [],
+      },
+      S,
+    );
     const r = replay(ups, S);
     assert.equal(r.announced.length, 20_000);
     assert.equal(new Set(r.announced).size, 20_000);
@@ -78,18 +95,30 @@ describe('UPDATE packing', () => {
 
   it('withdrawals: IPv4 in Withdrawn Routes, IPv6 in MP_UNREACH_NLRI, all within the limit (fast-check)', () => {
     fc.assert(
-      fc.property(fc.array(prefix4(), { maxLength: 2000 }), fc.array(prefix6(), { maxLength: 1000 }), (w4, w6) => {
-        const ups = packUpdates({ attributes: [], announce: [], withdraw: [...w4, ...w6] }, S);
-        const r = replay(ups, S);
-        assert.deepEqual(r.withdrawn.sort(), [...w4, ...w6].map(formatPrefix).sort());
-        assert.ok(r.sizes.every((n) => n <= 4096));
-      }),
+      fc.property(
+        fc.array(prefix4(), { maxLength: 2000 }),
+        fc.array(prefix6(), { maxLength: 1000 }),
+        (w4, w6) => {
+          const ups = packUpdates({ attributes: [], announce: [], withdraw: [...w4, ...w6] }, S);
+          const r = replay(ups, S);
+          assert.deepEqual(r.withdrawn.sort(), [...w4, ...w6].map(formatPrefix).sort());
+          assert.ok(r.sizes.every((n) => n <= 4096));
+        },
+      ),
       { numRuns: 30 },
     );
   });
 
   it('IPv4 with an IPv6 next hop goes in MP_REACH_NLRI (RFC 8950)', () => {
-    const ups = packUpdates({ attributes: ATTRS, ipv4NextHop: '2001:db8::1', announce: [parsePrefix('198.51.100.0/24')], withdraw: [] }, S);
+    const ups = packUpdates(
+      {
+        attributes: ATTRS,
+        ipv4NextHop: '2001:db8::1',
+        announce: [parsePrefix('198.51.100.0/24')],
+        withdraw: [],
+      },
+      S,
+    );
     assert.equal(ups.length, 1);
     const reach = ups[0]!.attributes[0]!;
     assert.ok(reach.type === 'mpReach' && reach.afi === 1 && reach.nextHop.global === '2001:db8::1');
@@ -97,7 +126,9 @@ describe('UPDATE packing', () => {
   });
 
   it('refuses next hops passed as attributes', () => {
-    assert.throws(() => packUpdates({ attributes: [{ type: 'nextHop', nextHop: '192.0.2.1' }], announce: [], withdraw: [] }, S));
+    assert.throws(() =>
+      packUpdates({ attributes: [{ type: 'nextHop', nextHop: '192.0.2.1' }], announce: [], withdraw: [] }, S),
+    );
   });
 });
 
@@ -117,7 +148,10 @@ describe('End-of-RIB, AS4 helpers, names', () => {
     assert.deepEqual(asPath[0]!.asns, [64512, 23456, 65001]);
     assert.deepEqual(mergeAs4Path(asPath, as4Path!), path);
     // an old speaker prepended itself after the 4-octet path was built
-    assert.deepEqual(mergeAs4Path([{ type: 'sequence', asns: [65100, 64512, 23456, 65001] }], as4Path!)[0]!.asns, [65100]);
+    assert.deepEqual(
+      mergeAs4Path([{ type: 'sequence', asns: [65100, 64512, 23456, 65001] }], as4Path!)[0]!.asns,
+      [65100],
+    );
     assert.equal(splitForTwoOctetPeer([{ type: 'sequence', asns: [1, 2] }]).as4Path, undefined);
   });
 
@@ -136,6 +170,9 @@ describe('End-of-RIB, AS4 helpers, names', () => {
     const long = shutdownNotification('é'.repeat(200));
     assert.ok(long.data.length <= 256);
     assert.equal(shutdownCommunication(long), 'é'.repeat(127));
-    assert.equal(shutdownCommunication({ ...n, data: Uint8Array.of(5, 0xff, 0xfe, 0x41, 0x42, 0x43) }), undefined);
+    assert.equal(
+      shutdownCommunication({ ...n, data: Uint8Array.of(5, 0xff, 0xfe, 0x41, 0x42, 0x43) }),
+      undefined,
+    );
   });
 });

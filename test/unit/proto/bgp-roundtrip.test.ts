@@ -52,10 +52,16 @@ describe('BGP round trips (fast-check)', () => {
           bgpId: r.bgpId,
           capabilities: r.capabilities,
         };
-        const split = r.split && r.capabilities.length > 1 ? { capabilitiesPerParameter: r.capabilities.map(() => 1) } : {};
+        const split =
+          r.split && r.capabilities.length > 1
+            ? { capabilitiesPerParameter: r.capabilities.map(() => 1) }
+            : {};
         return { ...base, ...split, ...(r.extended ? { extendedParameters: true } : {}) };
       });
-    fc.assert(fc.property(open, (o) => roundTrip(o, DEFAULT_SESSION)), { numRuns: 400 });
+    fc.assert(
+      fc.property(open, (o) => roundTrip(o, DEFAULT_SESSION)),
+      { numRuns: 400 },
+    );
   });
 
   it('OPEN too big for 255 octets of parameters uses RFC 9072 and decodes back', () => {
@@ -75,12 +81,20 @@ describe('BGP round trips (fast-check)', () => {
       data: fc.uint8Array({ maxLength: 200 }),
     });
     const rr = fc
-      .record({ afi: u16, safi: u8, subtype: u8, orf: fc.option(fc.uint8Array({ minLength: 1, maxLength: 40 }), { nil: undefined }) })
+      .record({
+        afi: u16,
+        safi: u8,
+        subtype: u8,
+        orf: fc.option(fc.uint8Array({ minLength: 1, maxLength: 40 }), { nil: undefined }),
+      })
       .map(({ afi, safi, subtype, orf }) => {
         const base = { type: 'routeRefresh' as const, afi, safi, subtype };
         return orf && subtype !== 1 && subtype !== 2 ? { ...base, orf } : base;
       });
     const msg = fc.oneof(notification, rr, fc.constant({ type: 'keepalive' as const }));
-    fc.assert(fc.property(msg, session, (m, s) => roundTrip(m, s)), { numRuns: 300 });
+    fc.assert(
+      fc.property(msg, session, (m, s) => roundTrip(m, s)),
+      { numRuns: 300 },
+    );
   });
 });

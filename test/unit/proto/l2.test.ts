@@ -26,7 +26,12 @@ import {
 import { fromHex, toHex } from '../../../proto/bytes.js';
 import { PacketDecodeError } from '../../../proto/errors.js';
 import { EtherType, decodeEthernet, encodeEthernet, type EthernetFrame } from '../../../proto/ethernet.js';
-import { encodeIpv6, multicastMac, pseudoHeaderChecksum, solicitedNodeMulticast } from '../../../proto/ipv6.js';
+import {
+  encodeIpv6,
+  multicastMac,
+  pseudoHeaderChecksum,
+  solicitedNodeMulticast,
+} from '../../../proto/ipv6.js';
 import {
   answerNeighborSolicitation,
   decodeNdp,
@@ -40,7 +45,9 @@ import {
 import { repoPath } from '../../support/repo.js';
 import { ipv4, ipv6, mac, plain, u8 } from './arbitraries.js';
 
-const fixture = JSON.parse(readFileSync(repoPath('test', 'fixtures', 'l2', 'kernel-arp-ndp.json'), 'utf8')) as {
+const fixture = JSON.parse(
+  readFileSync(repoPath('test', 'fixtures', 'l2', 'kernel-arp-ndp.json'), 'utf8'),
+) as {
   macs: { a: string; b: string };
   frames: string[];
 };
@@ -79,7 +86,12 @@ describe('Ethernet and ARP (fast-check)', () => {
       destination: mac,
       source: mac,
       vlans: fc.array(
-        fc.record({ tpid: fc.constantFrom(0x8100, 0x88a8), pcp: fc.integer({ min: 0, max: 7 }), dei: fc.boolean(), vid: fc.integer({ min: 0, max: 4095 }) }),
+        fc.record({
+          tpid: fc.constantFrom(0x8100, 0x88a8),
+          pcp: fc.integer({ min: 0, max: 7 }),
+          dei: fc.boolean(),
+          vid: fc.integer({ min: 0, max: 4095 }),
+        }),
         { maxLength: 3 },
       ),
       etherType: fc.constantFrom(EtherType.ARP, EtherType.IPV4, EtherType.IPV6),
@@ -116,8 +128,15 @@ describe('NDP (fast-check)', () => {
     mac.map((m) => ({ type: 'sourceLinkLayerAddress' as const, mac: m })),
     mac.map((m) => ({ type: 'targetLinkLayerAddress' as const, mac: m })),
     fc
-      .tuple(u8.filter((c) => c > 2), fc.integer({ min: 0, max: 3 }))
-      .chain(([code, k]) => fc.uint8Array({ minLength: 6 + 8 * k, maxLength: 6 + 8 * k }).map((value) => ({ type: 'unknown' as const, code, value }))),
+      .tuple(
+        u8.filter((c) => c > 2),
+        fc.integer({ min: 0, max: 3 }),
+      )
+      .chain(([code, k]) =>
+        fc
+          .uint8Array({ minLength: 6 + 8 * k, maxLength: 6 + 8 * k })
+          .map((value) => ({ type: 'unknown' as const, code, value })),
+      ),
   );
   const unicast6 = ipv6.filter((a) => !a.startsWith('ff') && a !== '::');
   it('NS and NA round-trip through IPv6 with a valid checksum', () => {
@@ -129,18 +148,32 @@ describe('NDP (fast-check)', () => {
       target: unicast6,
       options: fc.array(option, { maxLength: 3 }),
     });
-    const ns = fc.record({ type: fc.constant('neighborSolicitation' as const), target: unicast6, options: fc.array(option, { maxLength: 3 }) });
+    const ns = fc.record({
+      type: fc.constant('neighborSolicitation' as const),
+      target: unicast6,
+      options: fc.array(option, { maxLength: 3 }),
+    });
     fc.assert(
       fc.property(fc.oneof(na, ns), unicast6, unicast6, (m: NdpMessage, src, dst) => {
         const bytes = encodeNdp({ source: src, destination: dst, message: m });
         const d = decodeNdp(bytes);
         assert.deepEqual(d.message, plain(m));
-        assert.deepEqual(encodeNdp({ source: d.ipv6.source, destination: d.ipv6.destination, message: d.message }), bytes);
+        assert.deepEqual(
+          encodeNdp({ source: d.ipv6.source, destination: d.ipv6.destination, message: d.message }),
+          bytes,
+        );
       }),
     );
   });
   it('enforces RFC 4861 §7.1 validity: hop limit, checksum, code, multicast target, solicited NA to multicast', () => {
-    const m: NdpMessage = { type: 'neighborAdvertisement', router: false, solicited: true, override: true, target: 'fd01::2', options: [] };
+    const m: NdpMessage = {
+      type: 'neighborAdvertisement',
+      router: false,
+      solicited: true,
+      override: true,
+      target: 'fd01::2',
+      options: [],
+    };
     const good = encodeNdp({ source: 'fd01::2', destination: 'fd01::1', message: m });
     const flip = (i: number, v: number): Uint8Array => {
       const b = Uint8Array.from(good);
@@ -150,8 +183,17 @@ describe('NDP (fast-check)', () => {
     assert.doesNotThrow(() => decodeNdp(good));
     assert.throws(() => decodeNdp(flip(7, 64)), /hop limit/);
     assert.throws(() => decodeNdp(flip(42, 0x12)), /checksum/);
-    assert.throws(() => decodeNdp(encodeNdp({ source: 'fd01::2', destination: 'ff02::1', message: m })), /multicast/);
-    assert.throws(() => decodeNdp(encodeNdp({ source: 'fd01::2', destination: 'fd01::1', message: { ...m, target: 'ff02::1' } })), /multicast target/);
+    assert.throws(
+      () => decodeNdp(encodeNdp({ source: 'fd01::2', destination: 'ff02::1', message: m })),
+      /multicast/,
+    );
+    assert.throws(
+      () =>
+        decodeNdp(
+          encodeNdp({ source: 'fd01::2', destination: 'fd01::1', message: { ...m, target: 'ff02::1' } }),
+        ),
+      /multicast target/,
+    );
     // an option of length 0 must be discarded (RFC 4861 §4.6), checksum valid
     const icmp = Uint8Array.from([...encodeNdpMessage('fd01::2', 'fd01::1', m), 9, 0, 0, 0, 0, 0, 0, 0]);
     icmp[2] = 0;
@@ -159,7 +201,17 @@ describe('NDP (fast-check)', () => {
     const sum = pseudoHeaderChecksum('fd01::2', 'fd01::1', 58, icmp);
     icmp[2] = sum >> 8;
     icmp[3] = sum & 0xff;
-    const ip = encodeIpv6({ trafficClass: 0, flowLabel: 0, nextHeader: 58, hopLimit: 255, source: 'fd01::2', destination: 'fd01::1' }, icmp);
+    const ip = encodeIpv6(
+      {
+        trafficClass: 0,
+        flowLabel: 0,
+        nextHeader: 58,
+        hopLimit: 255,
+        source: 'fd01::2',
+        destination: 'fd01::1',
+      },
+      icmp,
+    );
     assert.throws(() => decodeNdp(ip), /length zero/);
   });
 });
@@ -174,28 +226,41 @@ describe('link-layer frames captured from the Linux kernel', () => {
         const arp = decodeArp(frame.payload);
         const re = encodeArp(arp);
         assert.deepEqual(re, frame.payload.subarray(0, 28));
-        assert.ok(frame.payload.subarray(28).every((x) => x === 0), 'only zero padding after the ARP packet');
+        assert.ok(
+          frame.payload.subarray(28).every((x) => x === 0),
+          'only zero padding after the ARP packet',
+        );
       } else {
         assert.equal(frame.etherType, EtherType.IPV6);
         const d = decodeNdp(frame.payload);
-        const re = encodeNdp({ source: d.ipv6.source, destination: d.ipv6.destination, message: d.message, flowLabel: d.ipv6.flowLabel, trafficClass: d.ipv6.trafficClass });
+        const re = encodeNdp({
+          source: d.ipv6.source,
+          destination: d.ipv6.destination,
+          message: d.message,
+          flowLabel: d.ipv6.flowLabel,
+          trafficClass: d.ipv6.trafficClass,
+        });
         assert.deepEqual(re, frame.payload);
       }
     }
   });
 
   it('contains the 802.1Q-tagged request and both gratuitous ARP forms', () => {
-    const arps = frames.filter((f) => f.frame.etherType === EtherType.ARP).map((f) => ({ f: f.frame, p: decodeArp(f.frame.payload) }));
+    const arps = frames
+      .filter((f) => f.frame.etherType === EtherType.ARP)
+      .map((f) => ({ f: f.frame, p: decodeArp(f.frame.payload) }));
     const tagged = arps.find((x) => x.f.vlans.length === 1);
     assert.equal(tagged?.f.vlans[0]?.vid, 10);
     assert.ok(arps.some((x) => x.p.operation === 'request' && x.p.senderIp === x.p.targetIp));
     assert.ok(arps.some((x) => x.p.operation === 'reply' && x.p.senderIp === x.p.targetIp));
   });
 
-  it('our ARP reply is the kernel\'s reply, byte for byte', () => {
+  it("our ARP reply is the kernel's reply, byte for byte", () => {
     const { a, b } = fixture.macs;
     const pairs = frames.filter((f) => f.frame.etherType === EtherType.ARP);
-    const request = pairs.map((f) => decodeArp(f.frame.payload)).find((p) => p.operation === 'request' && p.targetIp === '10.0.1.2' && p.senderMac === a)!;
+    const request = pairs
+      .map((f) => decodeArp(f.frame.payload))
+      .find((p) => p.operation === 'request' && p.targetIp === '10.0.1.2' && p.senderMac === a)!;
     const kernelReply = pairs.find((f) => {
       const p = decodeArp(f.frame.payload);
       return p.operation === 'reply' && p.senderMac === b;
@@ -205,7 +270,7 @@ describe('link-layer frames captured from the Linux kernel', () => {
     assert.equal(answerArpRequest(request, b, new Set(['10.0.1.3'])), undefined);
   });
 
-  it('our gratuitous ARP frames match arping\'s (arping pads to 58 octets and sets the request\'s target MAC to ff:..)', () => {
+  it("our gratuitous ARP frames match arping's (arping pads to 58 octets and sets the request's target MAC to ff:..)", () => {
     const { a } = fixture.macs;
     const grat = frames
       .filter((f) => f.frame.etherType === EtherType.ARP && f.frame.vlans.length === 0)
@@ -219,16 +284,25 @@ describe('link-layer frames captured from the Linux kernel', () => {
     assert.deepEqual(req.p, { ...gratuitousArpRequest(a, '10.0.1.1'), targetMac: 'ff:ff:ff:ff:ff:ff' });
   });
 
-  it('our NA answering the kernel\'s NS is the kernel\'s NA; our unsolicited NA is the kernel\'s (ndisc_notify)', () => {
+  it("our NA answering the kernel's NS is the kernel's NA; our unsolicited NA is the kernel's (ndisc_notify)", () => {
     const { b } = fixture.macs;
-    const ndp = frames.filter((f) => f.frame.etherType === EtherType.IPV6).map((f) => ({ hex: f.hex, f: f.frame, d: decodeNdp(f.frame.payload) }));
+    const ndp = frames
+      .filter((f) => f.frame.etherType === EtherType.IPV6)
+      .map((f) => ({ hex: f.hex, f: f.frame, d: decodeNdp(f.frame.payload) }));
     const ns = ndp.find((x) => x.d.message.type === 'neighborSolicitation' && x.d.ipv6.source === 'fd01::1')!;
-    const kernelNa = ndp.find((x) => x.d.message.type === 'neighborAdvertisement' && x.d.ipv6.destination === 'fd01::1')!;
+    const kernelNa = ndp.find(
+      (x) => x.d.message.type === 'neighborAdvertisement' && x.d.ipv6.destination === 'fd01::1',
+    )!;
     const ans = answerNeighborSolicitation(ns.d, b, new Set(['fd01::2']))!;
     const ours = ipv6Frame(encodeNdp(ans), b, ans.destination, ns.f.source);
     assert.equal(toHex(ours), kernelNa.hex);
 
-    const unsolicited = ndp.find((x) => x.d.message.type === 'neighborAdvertisement' && x.d.ipv6.destination === 'ff02::1' && x.d.message.target === 'fd01::3')!;
+    const unsolicited = ndp.find(
+      (x) =>
+        x.d.message.type === 'neighborAdvertisement' &&
+        x.d.ipv6.destination === 'ff02::1' &&
+        x.d.message.target === 'fd01::3',
+    )!;
     const u = unsolicitedNeighborAdvertisement('fd01::3', b);
     assert.equal(toHex(ipv6Frame(encodeNdp(u), b, u.destination)), unsolicited.hex);
 
