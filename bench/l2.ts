@@ -1,0 +1,323 @@
+// Layer 2 figures on the real kernel, in network namespaces (a client and N nodes on a bridge, the
+// standalone speaker on every node: real membership over UDP, the election, the AF_PACKET responder):
+//  - failover as the client sees it, p50/p99 over --trials (default 20):
+//      speaker SIGKILL: fault -> the client's neighbour entry names the new owner (ip -ts monitor);
+//      node loss (link down at the bridge): fault -> first answered probe (ping every 10 ms) and the
+//      entry rewrite;
+//  - ARP reply latency (arping RTT) and sustained replies/s (a raw-socket flood from the client);
+//  - speaker RSS with 1 and with 1,000 VIPs.
+// `npm run bench -- l2 [--trials=N] [--nodes=N] [--vips=N]`
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Lan, type Host } from '../lab/netns.js';
+import { ManagedProcess, delay, waitFor } from '../lab/process.js';
+import { repoRoot } from '../lab/repo.js';
+import { electOwner } from '../speaker/layer2/election.js';
+import { PacketSocket } from '../net/packet.js';
+import { arpFrame, arpRequest, decodeArp } from '../proto/arp.js';
+import { decodeEthernet, EtherType } from '../proto/ethernet.js';
+import { scanInterfaces } from '../net/interfaces.js';
+
+const VIP = '10.77.0.100';
+const KEY = 'cd'.repeat(32);
+
+/** `--name=N` (bench/run.ts passes only arguments that start with '-'). */
+function flag(args: string[], name: string, dflt: number): number {
+  const a = args.find((x) => x.startsWith(`--${name}=`));
+  const v = a ? Number(a.slice(name.length + 3)) : NaN;
+  return Number.isFinite(v) && v > 0 ? v : dflt;
+}
+
+function pct(xs: number[], p: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))] ?? NaN;
+}
+
+function summary(xs: number[], unit = 'ms'): string {
+  if (xs.length === 0) return 'n/a';
+  const f = (v: number): string => (unit === 'ms' ? v.toFixed(0) : v.toFixed(1));
+  return `p50 ${f(pct(xs, 50))} ${unit}, p99 ${f(pct(xs, 99))} ${unit}, max ${f(Math.max(...xs))} ${unit} (n=${xs.length})`;
+}
+
+/** `ip -ts monitor neigh` lines: "[2026-11-21T21:16:49.143535] IP dev eth0 lladdr MAC STATE". */
+function neighEvents(file: string, ip: string): { at: number; mac: string }[] {
+  const out: { at: number; mac: string }[] = [];
+  let text = '';
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch {
+    return out;
+  }
+  for (const m of text.matchAll(
+    /^\[(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)\.(\d+)\] (\S+) dev \S+ lladdr ([0-9a-f:]{17})/gm,
+  )) {
+    if (m[3] !== ip) continue;
+    const base = Date.parse(`${m[1]}Z`);
+    const frac = Number(`0.${m[2]}`) * 1000;
+    out.push({ at: base + frac, mac: m[4] as string });
+  }
+  return out;
+}
+
+/** `ping -D` replies: "[1795295809.146721] 64 bytes from …". */
+function pingReplies(file: string): number[] {
+  let text = '';
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch {
+    return [];
+  }
+  return [...text.matchAll(/^\[(\d+\.\d+)\] \d+ bytes from/gm)].map((m) => Number(m[1]) * 1000);
+}
+
+async function rssKiB(pid: number | undefined): Promise<number> {
+  if (!pid) return NaN;
+  const s = readFileSync(`/proc/${pid}/status`, 'utf8');
+  return Number(/VmRSS:\s+(\d+)/.exec(s)?.[1] ?? NaN);
+}
+
+interface Bed {
+  lan: Lan;
+  client: Host;
+  nodes: Host[];
+  procs: Map<string, ManagedProcess>;
+  dir: string;
+}
+
+async function startSpeaker(
+  bed: Bed,
+  h: Host,
+  extra: string[] = [],
+  peers = bed.nodes,
+): Promise<ManagedProcess> {
+  const logFile = join(bed.dir, `${h.name}-${Date.now()}.log`);
+  const args = [
+    join(repoRoot(), 'dist', 'speaker', 'layer2', 'standalone.js'),
+    '--node',
+    h.name,
+    '--key',
+    KEY,
+    '--vip',
+    VIP,
+    ...extra,
+  ];
+  for (const n of peers) args.push('--peer', `${n.name}=${n.ip4}`);
+  const p = h.spawn(process.execPath, args, { name: `speaker-${h.name}`, logFile });
+  bed.procs.set(h.name, p);
+  await p.whileRunning(
+    waitFor(
+      `${h.name} ready`,
+      () => (readFileSync(logFile, 'utf8').includes('"msg":"ready"') ? true : undefined),
+      10_000,
+      20,
+    ),
+  );
+  return p;
+}
+
+async function makeBed(nodes: number): Promise<Bed> {
+  const lan = await Lan.create('bench');
+  const dir = mkdtempSync(join(tmpdir(), 'bollard-bench-l2-'));
+  const client = await lan.addHost('client', { ipv4: '10.77.0.10/24' });
+  const hosts: Host[] = [];
+  for (let i = 0; i < nodes; i++) {
+    const h = await lan.addHost(`node-${i + 1}`, { ipv4: `10.77.0.${11 + i}/24` });
+    await h.sh('sysctl', ['-qw', 'net.ipv4.conf.all.arp_ignore=1', 'net.ipv4.conf.all.arp_announce=2']);
+    await h.sh('ip', ['addr', 'add', `${VIP}/32`, 'dev', 'lo']);
+    await h.sh('ip', ['route', 'add', '10.200.0.0/16', 'dev', 'lo']).catch(() => undefined);
+    hosts.push(h);
+  }
+  return { lan, client, nodes: hosts, procs: new Map(), dir };
+}
+
+async function failover(bed: Bed, trials: number): Promise<void> {
+  const names = bed.nodes.map((n) => n.name);
+  const macOf = new Map(bed.nodes.map((n) => [n.name, n.mac.toLowerCase()]));
+  const monLog = join(bed.dir, 'neigh-monitor.log');
+  const pingLog = join(bed.dir, 'ping.log');
+  const mon = bed.client.spawn('ip', ['-ts', 'monitor', 'neigh'], { name: 'ip-monitor', logFile: monLog });
+  const ping = bed.client.spawn('ping', ['-D', '-n', '-i', '0.01', '-W', '1', VIP], {
+    name: 'ping',
+    logFile: pingLog,
+  });
+  try {
+    await waitFor('first ping reply', () => (pingReplies(pingLog).length > 0 ? true : undefined), 10_000, 20);
+    const owner = electOwner(names, VIP) as string;
+    const next = electOwner(
+      names.filter((n) => n !== owner),
+      VIP,
+    ) as string;
+    const waitEntry = async (mac: string, since: number, timeoutMs: number): Promise<number> =>
+      waitFor(
+        'neighbour entry',
+        () => neighEvents(monLog, VIP).find((e) => e.at >= since && e.mac === mac)?.at,
+        timeoutMs,
+        10,
+      );
+    const restore = async (): Promise<void> => {
+      const t = Date.now();
+      await waitEntry(macOf.get(owner) as string, t - 5000, 15_000).catch(() => undefined);
+      await delay(1500);
+    };
+
+    const killTimes: number[] = [];
+    for (let i = 0; i < trials; i++) {
+      const t0 = Date.now();
+      await (bed.procs.get(owner) as ManagedProcess).kill();
+      const at = await waitEntry(macOf.get(next) as string, t0, 10_000);
+      killTimes.push(at - t0);
+      await startSpeaker(bed, bed.nodes.find((n) => n.name === owner) as Host);
+      await restore();
+    }
+    console.log(`failover, speaker SIGKILL (client entry -> new owner): ${summary(killTimes)}`);
+
+    const lossEntry: number[] = [];
+    const lossOutage: number[] = [];
+    const ownerHost = bed.nodes.find((n) => n.name === owner) as Host;
+    for (let i = 0; i < trials; i++) {
+      const t0 = Date.now();
+      await ownerHost.link('down');
+      // Replies before the link is surely down do not count; the outage is still measured from t0.
+      const down = Date.now();
+      const at = await waitEntry(macOf.get(next) as string, t0, 10_000);
+      const first = await waitFor(
+        'a probe answered',
+        () => pingReplies(pingLog).find((r) => r > down + 1),
+        10_000,
+        10,
+      );
+      lossEntry.push(at - t0);
+      lossOutage.push(first - t0);
+      await ownerHost.link('up');
+      await restore();
+    }
+    console.log(
+      `failover, node loss (link down) — client traffic outage (probe every 10 ms): ${summary(lossOutage)}`,
+    );
+    console.log(`failover, node loss (link down) — client entry -> new owner: ${summary(lossEntry)}`);
+    const target = 1000;
+    const p99 = Math.max(pct(killTimes, 99), pct(lossOutage, 99));
+    console.log(
+      `target p99 < ${target} ms: ${p99 < target ? 'met' : 'NOT met'} (worst p99 ${p99.toFixed(0)} ms)`,
+    );
+  } finally {
+    ping.signal('SIGINT');
+    mon.signal('SIGTERM');
+    await Promise.all([ping.exited, mon.exited]);
+  }
+}
+
+async function arpFigures(bed: Bed): Promise<void> {
+  const r = await bed.client.exec('arping', ['-c', '500', '-W', '0.002', '-I', 'eth0', VIP], 60_000);
+  const usec = [...r.stdout.matchAll(/time=([\d.]+) (usec|msec)/g)].map(
+    (m) => Number(m[1]) * (m[2] === 'msec' ? 1000 : 1),
+  );
+  console.log(`ARP reply latency (arping RTT from the client): ${summary(usec, 'µs')}`);
+  const out = await bed.client.exec(
+    process.execPath,
+    [fileURLToPath(import.meta.url), '--flood-child', 'eth0', VIP, '5'],
+    60_000,
+  );
+  try {
+    const f = JSON.parse(out.stdout.trim().split('\n').pop() ?? '{}') as {
+      sent: number;
+      replies: number;
+      seconds: number;
+    };
+    console.log(
+      `sustained ARP replies: ${(f.replies / f.seconds).toFixed(0)}/s (${f.sent} requests in ${f.seconds} s, ${f.replies} replies; client and speaker share ${'2'} cores)`,
+    );
+  } catch {
+    console.log(`flood failed: ${out.stderr.slice(0, 300)}`);
+  }
+}
+
+async function rssFigures(bed: Bed, vips: number): Promise<void> {
+  const h = bed.nodes[0] as Host;
+  await (bed.procs.get(h.name) as ManagedProcess | undefined)?.kill();
+  const one = await startSpeaker(bed, h, ['--no-membership'], [h]);
+  await delay(6000);
+  const rss1 = await rssKiB(one.pid);
+  await one.kill();
+  const many = await startSpeaker(
+    bed,
+    h,
+    ['--no-membership', '--vip-count', String(vips), '--vip-base', '10.200.0.1'],
+    [h],
+  );
+  await delay(6000);
+  const rssN = await rssKiB(many.pid);
+  const macs = await bed.client.exec('arping', ['-c', '2', '-I', 'eth0', '10.200.3.200'], 10_000);
+  const answered = /bytes from/.test(macs.stdout);
+  console.log(
+    `speaker RSS: ${(rss1 / 1024).toFixed(1)} MiB with 1 VIP, ${(rssN / 1024).toFixed(1)} MiB with ${vips} VIPs (VIP #1000 answered: ${answered})`,
+  );
+  await many.kill();
+}
+
+/** Child mode: floods ARP requests for `vip` for `seconds` on `ifname` and counts replies. */
+async function floodChild(ifname: string, vip: string, seconds: number): Promise<void> {
+  const i = scanInterfaces().find((x) => x.name === ifname);
+  if (!i) throw new Error(`no ${ifname}`);
+  let replies = 0;
+  let sent = 0;
+  const sock = PacketSocket.open(i.name, i.index, (frame) => {
+    try {
+      const eth = decodeEthernet(frame);
+      if (eth.etherType !== EtherType.ARP) return;
+      const a = decodeArp(eth.payload);
+      if (a.operation === 'reply' && a.senderIp === vip && eth.destination === i.mac) replies++;
+    } catch {
+      // not ours
+    }
+  });
+  const src = i.ipv4[0] as string;
+  const frame = arpFrame(arpRequest(i.mac, src, vip), i.mac);
+  const end = Date.now() + seconds * 1000;
+  await new Promise<void>((resolve) => {
+    const burst = (): void => {
+      if (Date.now() >= end) return resolve();
+      for (let k = 0; k < 20; k++) {
+        try {
+          sock.send(frame);
+          sent++;
+        } catch {
+          // ENOBUFS: the queue is full; back off
+          break;
+        }
+      }
+      setImmediate(burst);
+    };
+    burst();
+  });
+  await delay(200);
+  sock.close();
+  process.stdout.write(JSON.stringify({ sent, replies, seconds }) + '\n');
+}
+
+export async function run(args: string[]): Promise<void> {
+  const trials = flag(args, 'trials', 20);
+  const nodes = flag(args, 'nodes', 3);
+  const vips = flag(args, 'vips', 1000);
+  const bed = await makeBed(nodes);
+  try {
+    await Promise.all(bed.nodes.map((n) => startSpeaker(bed, n)));
+    await delay(1500);
+    console.log(
+      `${nodes} nodes, membership defaults (probe 100 ms, suspicion 350 ms), ${trials} trials per fault`,
+    );
+    await failover(bed, trials);
+    await arpFigures(bed);
+    await rssFigures(bed, vips);
+  } finally {
+    for (const p of bed.procs.values()) await p.kill();
+    await bed.lan.destroy();
+    rmSync(bed.dir, { recursive: true, force: true });
+  }
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url) && process.argv[2] === '--flood-child') {
+  await floodChild(process.argv[3] as string, process.argv[4] as string, Number(process.argv[5]));
+}
