@@ -7,6 +7,7 @@ export {
   parseConfig,
   summarizeErrors,
   poolServes,
+  poolServesWhyNot,
   parseCommunityLiteral,
   type ParseResult,
 } from './parse.js';

@@ -775,17 +775,38 @@ export function poolServes(
   namespaceLabels: Readonly<Record<string, string>> | undefined,
   serviceLabels: Readonly<Record<string, string>> | undefined,
 ): boolean {
+  return poolServesWhyNot(pool, namespace, namespaceLabels, serviceLabels) === undefined;
+}
+
+/**
+ * Why the pool's serviceAllocation does not select a Service in `namespace` with these labels, or
+ * undefined when it does (no serviceAllocation selects everything). The one decision behind poolServes,
+ * worded for users (bollard explain, Events).
+ */
+export function poolServesWhyNot(
+  pool: Pool,
+  namespace: string,
+  namespaceLabels: Readonly<Record<string, string>> | undefined,
+  serviceLabels: Readonly<Record<string, string>> | undefined,
+): string | undefined {
   const sa = pool.serviceAllocation;
-  if (!sa) return true;
+  if (!sa) return undefined;
   const nsRestricted = sa.namespaces.length > 0 || sa.namespaceSelectors.length > 0;
   if (nsRestricted) {
     const byName = sa.namespaces.includes(namespace);
     const bySelector =
       sa.namespaceSelectors.length > 0 && sa.namespaceSelectors.some((s) => s.matches(namespaceLabels));
-    if (!byName && !bySelector) return false;
+    if (!byName && !bySelector) {
+      const parts: string[] = [];
+      if (sa.namespaces.length > 0) parts.push(`namespaces [${sa.namespaces.join(', ')}]`);
+      if (sa.namespaceSelectors.length > 0)
+        parts.push(`namespaceSelectors (${sa.namespaceSelectors.map((s) => s.toString()).join(' | ')})`);
+      return `serviceAllocation restricts it to ${parts.join(' or ')}; namespace "${namespace}" is not selected`;
+    }
   }
-  if (sa.serviceSelectors.length > 0 && !anyMatches(sa.serviceSelectors, serviceLabels)) return false;
-  return true;
+  if (sa.serviceSelectors.length > 0 && !anyMatches(sa.serviceSelectors, serviceLabels))
+    return `serviceAllocation.serviceSelectors (${sa.serviceSelectors.map((s) => s.toString()).join(' | ')}) do not match the Service's labels`;
+  return undefined;
 }
 
 export { BITS };

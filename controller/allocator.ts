@@ -4,7 +4,7 @@
 // are indexed by first address, so allocate, claim and release are O(log n) in the number of assignments,
 // and memory is proportional to the assignments, not to the pools' size (an IPv6 /48 pool is fine).
 import { formatIP, parseIP, isBuggyIP, type Family, type IP } from '../config/ip.js';
-import { poolServes } from '../config/parse.js';
+import { poolServes, poolServesWhyNot } from '../config/parse.js';
 import type { Pool } from '../config/types.js';
 import { FreeSet } from './freeset.js';
 import { OrderedMap } from './ordered.js';
@@ -50,6 +50,30 @@ export interface PoolStats {
   assigned: Record<Family, bigint>;
   available: Record<Family, bigint>;
   total: Record<Family, bigint>;
+}
+
+/** Why one pool does or does not serve a Service (bollard explain; the allocator's own decisions). */
+export type PoolVerdictKind =
+  | 'holds'
+  | 'available'
+  | 'not-requested'
+  | 'auto-assign-off'
+  | 'not-selected'
+  | 'wrong-family'
+  | 'exhausted'
+  | 'sharing-conflict'
+  | 'requested-ip-unavailable';
+
+export interface PoolVerdict {
+  readonly pool: string;
+  readonly verdict: PoolVerdictKind;
+  /** The allocator could take an address from this pool for the Service now (or already did). */
+  readonly usable: boolean;
+  readonly reason: string;
+  /** serviceAllocation.priority (lower first; undefined = none). */
+  readonly priority: number | undefined;
+  /** Services in the way (sharing conflicts). */
+  readonly conflicts: readonly string[];
 }
 
 interface PoolState {
@@ -371,6 +395,108 @@ export class Allocator {
       };
     }
     return { ok: true, pools };
+  }
+
+  /**
+   * Every pool's verdict for the Service, in the order the allocator would try them (candidates by
+   * priority, then the rest by name). Read-only: the same checks as candidatePools/allocate/claim.
+   */
+  explainPools(req: ServiceRequest): PoolVerdict[] {
+    const cand = this.candidatePools(req);
+    const order = cand.ok ? cand.pools.map((st) => st.pool.name) : [];
+    const names = [...order, ...[...this.pools.keys()].filter((n) => !order.includes(n))];
+    const cur = this.assignments.get(req.key);
+    return names.map((name) => this.explainPool(req, this.pools.get(name) as PoolState, cur));
+  }
+
+  private explainPool(req: ServiceRequest, st: PoolState, cur: Assignment | undefined): PoolVerdict {
+    const p = st.pool;
+    const base = { pool: p.name, priority: p.serviceAllocation?.priority || undefined, conflicts: [] };
+    const v = (
+      verdict: PoolVerdictKind,
+      reason: string,
+      usable = false,
+      conflicts: string[] = [],
+    ): PoolVerdict => ({
+      ...base,
+      verdict,
+      usable,
+      reason,
+      conflicts,
+    });
+    if (cur && cur.pool === p.name)
+      return v('holds', `the Service holds ${cur.ips.join(', ')} from this pool`, true);
+    if (req.requestedIPs.length > 0) {
+      const mine = req.requestedIPs.filter((ip) => this.poolFor(ip) === p.name);
+      if (mine.length === 0)
+        return v(
+          'not-requested',
+          `the Service requests ${req.requestedIPs.join(', ')}, which ${req.requestedIPs.length > 1 ? 'are' : 'is'} not in this pool`,
+        );
+      const c = this.checkIPs(req, req.requestedIPs);
+      if (!c.ok) {
+        const users = mine.flatMap((ip) => this.usersOf(ip)).filter((k) => k !== req.key);
+        return v('requested-ip-unavailable', c.reason, false, users);
+      }
+      return v(
+        'available',
+        `the requested ${mine.join(', ')} ${mine.length > 1 ? 'are' : 'is'} in this pool and free to use`,
+        true,
+      );
+    }
+    if (req.pool !== undefined && req.pool !== p.name)
+      return v('not-requested', `the Service asks for pool ${req.pool} (metallb.io/address-pool annotation)`);
+    if (req.pool === undefined && !p.autoAssign)
+      return v(
+        'auto-assign-off',
+        'autoAssign is false: the pool serves only Services that name it in the metallb.io/address-pool annotation',
+      );
+    const why = poolServesWhyNot(p, req.namespace, req.namespaceLabels, req.labels);
+    if (why) return v('not-selected', why);
+    const has = req.families.filter((f) => p.size[f] > 0n);
+    const missing = req.families.filter((f) => p.size[f] === 0n);
+    if (has.length === 0 || (missing.length > 0 && req.policy !== 'PreferDualStack'))
+      return v(
+        'wrong-family',
+        `the pool has no ${missing.map(familyName).join(' or ')} addresses; the Service needs ${req.families.map(familyName).join(' and ')}${req.policy !== 'SingleStack' ? ` (${req.policy})` : ''}`,
+      );
+    const picked: string[] = [];
+    const full: Family[] = [];
+    for (const f of has) {
+      const low = this.lowestFor(req, st, f);
+      if (low === undefined) full.push(f);
+      else picked.push(formatIP(f, low));
+    }
+    if (full.length === 0)
+      return v(
+        'available',
+        `${picked.join(', ')} ${picked.length > 1 ? 'are' : 'is'} the lowest usable address${picked.length > 1 ? 'es' : ''}`,
+        true,
+      );
+    // Full: say who is in the way for a sharing key, else how full it is.
+    const conflicts: string[] = [];
+    const details: string[] = [];
+    if (req.sharingKey) {
+      for (const f of full) {
+        for (const ip of this.shared.get(this.sharedKey(p.name, f, req.sharingKey)) ?? []) {
+          const use = this.uses.get(ip);
+          if (!use || use.users.has(req.key)) continue;
+          const c = this.sharingConflict(req, use);
+          if (!c) continue;
+          details.push(c);
+          for (const k of use.users.keys()) if (k !== req.key && !conflicts.includes(k)) conflicts.push(k);
+        }
+      }
+    }
+    const exhausted = this.exhausted(st, full);
+    if (details.length > 0)
+      return v(
+        'sharing-conflict',
+        `${exhausted}, and the addresses with allow-shared-ip "${req.sharingKey}" cannot be shared: ${details.join('; ')}`,
+        false,
+        conflicts,
+      );
+    return v('exhausted', exhausted);
   }
 
   /** The lowest address of `family` in the pool that req can use (free, or shareable under its key). */

@@ -98,6 +98,11 @@ export class HealthProber {
     return new Set([...this.targets].filter(([, s]) => s.healthy).map(([k]) => k));
   }
 
+  /** Every probed Service: true healthy, false failing, undefined not probed yet (for metrics). */
+  results(): Map<string, boolean | undefined> {
+    return new Map([...this.targets].map(([k, s]) => [k, s.known ? s.healthy : undefined]));
+  }
+
   stop(): void {
     clearInterval(this.timer);
   }

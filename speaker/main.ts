@@ -315,6 +315,8 @@ export async function runSpeaker(opts: SpeakerOptions): Promise<SpeakerHandle> {
     },
   });
 
+  metrics.setNode(self, () => prober.results());
+
   // --- decisions ---
   let decisions = new Map<string, ServiceDecision>();
   const owned = new Map<string, ServiceDecision>();

@@ -13,6 +13,8 @@ export class SpeakerMetrics {
   readonly k8sUpdates: Counter;
   readonly k8sUpdateErrors: Counter;
   private agent: MembershipAgent | undefined;
+  private node = '';
+  private health: () => ReadonlyMap<string, boolean | undefined> = () => new Map();
 
   constructor() {
     const registers = [this.registry];
@@ -61,6 +63,44 @@ export class SpeakerMetrics {
       registers,
     });
     const self = (): MembershipAgent | undefined => this.agent;
+    // What this speaker sees, for `bollard explain` and dashboards: who it is, which members it
+    // considers alive, and its kube-proxy health-check results for ETP Local Services.
+    const nodeName = (): string => this.node;
+    new Gauge({
+      name: 'bollard_speaker_info',
+      help: 'Always 1; the node this speaker runs on',
+      labelNames: ['node'],
+      registers,
+      collect() {
+        this.reset();
+        if (nodeName()) this.set({ node: nodeName() }, 1);
+      },
+    });
+    new Gauge({
+      name: 'bollard_speaker_member_alive',
+      help: 'Membership view of this speaker: 1 if the member is alive (or suspect), 0 if declared dead',
+      labelNames: ['member'],
+      registers,
+      collect() {
+        this.reset();
+        const a = self();
+        if (!a) return;
+        if (nodeName()) this.set({ member: nodeName() }, 1);
+        for (const [m, st] of a.core.memberStates()) this.set({ member: m }, st === 'dead' ? 0 : 1);
+      },
+    });
+    const healthOf = (): ReadonlyMap<string, boolean | undefined> => this.health();
+    new Gauge({
+      name: 'bollard_speaker_healthcheck_ok',
+      help: "This node's kube-proxy healthCheckNodePort result per ETP Local Service (1 healthy, 0 failing)",
+      labelNames: ['service', 'node'],
+      registers,
+      collect() {
+        this.reset();
+        for (const [svc, ok] of healthOf())
+          if (ok !== undefined) this.set({ service: svc, node: nodeName() }, ok ? 1 : 0);
+      },
+    });
     new Gauge({
       name: 'bollard_membership_members_alive',
       help: 'Speakers this node considers alive (self included)',
@@ -114,6 +154,12 @@ export class SpeakerMetrics {
       'Membership packets received and authenticated',
       (a) => a.counters.received,
     );
+  }
+
+  /** The node name and the source of health-check results (set once by runSpeaker). */
+  setNode(node: string, health: () => ReadonlyMap<string, boolean | undefined>): void {
+    this.node = node;
+    this.health = health;
   }
 
   setAgent(agent: MembershipAgent | undefined): void {
