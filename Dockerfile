@@ -36,7 +36,7 @@ COPY --from=build /src/dist/k8s ./dist/k8s
 COPY --from=build /src/dist/config ./dist/config
 COPY --from=build /src/dist/controller ./dist/controller
 COPY --from=build /src/dist/speaker ./dist/speaker
-COPY --from=build /src/dist/lab/repo.js ./dist/lab/repo.js
+COPY --from=build /src/dist/lab ./dist/lab
 COPY --from=build /src/net/addon/build/Release/*.node ./net/addon/build/Release/
 COPY --from=build /src/net/tcp/build/Release/*.node ./net/tcp/build/Release/
 # The controller runs as 65532 (set in the Deployment); the speaker as 0 with only NET_RAW and

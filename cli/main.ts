@@ -2,6 +2,8 @@
 import { Command } from 'commander';
 import { readFileSync } from 'node:fs';
 import { repoPath } from '../lab/repo.js';
+import { controllerCommand } from '../controller/cli-entry.js';
+import { labProgram } from '../lab/cli.js';
 
 function packageVersion(): string {
   try {
@@ -17,6 +19,8 @@ export function buildProgram(): Command {
     .name('bollard')
     .description('Bare-metal LoadBalancer for Kubernetes, compatible with MetalLB configuration')
     .version(packageVersion());
+  program.addCommand(controllerCommand());
+  program.addCommand(labProgram());
   return program;
 }
 

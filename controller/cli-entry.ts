@@ -1,5 +1,7 @@
-// Standalone entry point: node dist/controller/cli-entry.js --kubeconfig X --namespace metallb-system …
+// `bollard controller …` (cli/main.ts adds controllerCommand()) and the standalone entry
+// `node dist/controller/cli-entry.js --kubeconfig X --namespace metallb-system …` that tests spawn.
 import { Command, InvalidArgumentError } from 'commander';
+import { fileURLToPath } from 'node:url';
 import { runController } from './main.js';
 
 function duration(v: string): number {
@@ -9,22 +11,7 @@ function duration(v: string): number {
   return m[2] === 'ms' ? n : m[2] === 'm' ? n * 60_000 : n * 1000;
 }
 
-const program = new Command('bollard-controller')
-  .description('Bollard controller: assigns LoadBalancer IPs from metallb.io IPAddressPools')
-  .option('--kubeconfig <path>', 'kubeconfig file (default in-cluster, then $KUBECONFIG)')
-  .option('--namespace <ns>', 'install namespace', 'metallb-system')
-  .option('--lb-class <class>', 'handle only Services with this loadBalancerClass', '')
-  .option('--metrics-bind <host:port>', 'address for /metrics, /healthz, /readyz', '127.0.0.1:7472')
-  .option('--lease-name <name>', 'leader election Lease name', 'metallb-controller')
-  .option('--lease-duration <d>', 'leader election lease duration', duration, 15_000)
-  .option('--renew-deadline <d>', 'leader election renew deadline', duration, 10_000)
-  .option('--retry-period <d>', 'leader election retry period', duration, 2_000)
-  .option('--identity <id>', 'leader election identity (default hostname-pid)')
-  .option('--concurrency <n>', 'Services reconciled at once', (v) => Number(v), 32)
-  .option('--log-level <level>', 'debug, info, warn, error', 'info');
-
-program.parse();
-const o = program.opts<{
+interface ControllerFlags {
   kubeconfig?: string;
   namespace: string;
   lbClass: string;
@@ -36,26 +23,50 @@ const o = program.opts<{
   identity?: string;
   concurrency: number;
   logLevel: string;
-}>();
+}
 
-const ctl = await runController({
-  kubeconfig: o.kubeconfig,
-  namespace: o.namespace,
-  lbClass: o.lbClass || undefined,
-  metricsBind: o.metricsBind,
-  leaseName: o.leaseName,
-  leaseDurationMs: o.leaseDuration,
-  renewDeadlineMs: o.renewDeadline,
-  retryPeriodMs: o.retryPeriod,
-  identity: o.identity,
-  concurrency: o.concurrency,
-  logLevel: o.logLevel,
-});
-let stopping = false;
-for (const sig of ['SIGTERM', 'SIGINT'] as const) {
-  process.on(sig, () => {
-    if (stopping) return;
-    stopping = true;
-    void ctl.stop().then(() => process.exit(0));
+async function runFromFlags(o: ControllerFlags): Promise<void> {
+  const ctl = await runController({
+    kubeconfig: o.kubeconfig,
+    namespace: o.namespace,
+    lbClass: o.lbClass || undefined,
+    metricsBind: o.metricsBind,
+    leaseName: o.leaseName,
+    leaseDurationMs: o.leaseDuration,
+    renewDeadlineMs: o.renewDeadline,
+    retryPeriodMs: o.retryPeriod,
+    identity: o.identity,
+    concurrency: o.concurrency,
+    logLevel: o.logLevel,
   });
+  let stopping = false;
+  for (const sig of ['SIGTERM', 'SIGINT'] as const) {
+    process.on(sig, () => {
+      if (stopping) return;
+      stopping = true;
+      void ctl.stop().then(() => process.exit(0));
+    });
+  }
+}
+
+/** The controller's command line, shared by `bollard controller` and the standalone entry. */
+export function controllerCommand(name = 'controller'): Command {
+  return new Command(name)
+    .description('assign LoadBalancer IPs from metallb.io IPAddressPools (leader-elected)')
+    .option('--kubeconfig <path>', 'kubeconfig file (default in-cluster, then $KUBECONFIG)')
+    .option('--namespace <ns>', 'install namespace', 'metallb-system')
+    .option('--lb-class <class>', 'handle only Services with this loadBalancerClass', '')
+    .option('--metrics-bind <host:port>', 'address for /metrics, /healthz, /readyz', '127.0.0.1:7472')
+    .option('--lease-name <name>', 'leader election Lease name', 'metallb-controller')
+    .option('--lease-duration <d>', 'leader election lease duration', duration, 15_000)
+    .option('--renew-deadline <d>', 'leader election renew deadline', duration, 10_000)
+    .option('--retry-period <d>', 'leader election retry period', duration, 2_000)
+    .option('--identity <id>', 'leader election identity (default hostname-pid)')
+    .option('--concurrency <n>', 'Services reconciled at once', (v) => Number(v), 32)
+    .option('--log-level <level>', 'debug, info, warn, error', 'info')
+    .action(async (o: ControllerFlags) => runFromFlags(o));
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  await controllerCommand('bollard-controller').parseAsync(process.argv);
 }
