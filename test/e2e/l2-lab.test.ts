@@ -10,6 +10,7 @@ import { startLab, type Lab } from '../support/lab.js';
 import { waitFor, delay } from '../../lab/process.js';
 import { metallbDemoObjects } from '../../lab/deploy.js';
 import { electOwner } from '../../speaker/layer2/election.js';
+import { ApiError, KubeClient } from '../../k8s/client.js';
 
 interface L2Status {
   metadata?: { name?: string; labels?: Record<string, string> };
@@ -159,6 +160,49 @@ describe('layer 2 speaker on the lab (3 nodes)', () => {
     );
   });
 
+  it("the speaker's ServiceAccount cannot write Service status or read other Secrets; it wrote its ConfigurationState", async () => {
+    const kc = await lab.kubeconfigFor('metallb-system', 'speaker');
+    const sa = KubeClient.fromFile(kc);
+    try {
+      const denied = async (p: Promise<unknown>): Promise<number> => {
+        try {
+          await p;
+          return 200;
+        } catch (err) {
+          return err instanceof ApiError ? err.status : -1;
+        }
+      };
+      assert.equal(
+        await denied(
+          sa.patch('/api/v1/namespaces/l2/services/web/status', {
+            status: { loadBalancer: { ingress: [] } },
+          }),
+        ),
+        403,
+      );
+      assert.equal(await denied(sa.get('/api/v1/namespaces/metallb-system/secrets')), 403);
+      assert.equal(await denied(sa.get('/api/v1/namespaces/kube-system/secrets/anything')), 403);
+      assert.equal(await denied(sa.get('/api/v1/namespaces/l2/services/web')), 200);
+      assert.notEqual(await denied(sa.get('/api/v1/namespaces/metallb-system/secrets/memberlist')), 403);
+    } finally {
+      sa.close();
+    }
+    const cs = await waitFor(
+      'ConfigurationState',
+      async () => {
+        const o = await lab.client
+          .get<{ status?: { result?: string } }>(
+            '/apis/metallb.io/v1beta1/namespaces/metallb-system/configurationstates/speaker-node-1',
+          )
+          .catch(() => undefined);
+        return o?.status?.result ? o : undefined;
+      },
+      10_000,
+      200,
+    );
+    assert.equal(cs.status?.result, 'Valid');
+  });
+
   it('a bridge capture in steady state shows ARP replies for the VIP from exactly one MAC', async () => {
     const cap = await lab.net.lan.capture(join(lab.topology.logDir, 'l2-steady.pcap'), ['arp']);
     for (let i = 0; i < 4; i++) {
@@ -234,6 +278,44 @@ describe('layer 2 speaker on the lab (3 nodes)', () => {
       50,
     );
     await answeredBy(vip, owner);
+  });
+
+  it('the owner disappears from the network entirely (cable out, its speaker and kube-proxy dead): the next node serves', async () => {
+    const vip = vips[0] as string;
+    assert.ok(await curl(vip));
+    const next = electOwner(
+      NODES.filter((n) => n !== owner),
+      vip,
+    ) as string;
+    const t0 = Date.now();
+    await lab.link(owner, 'down');
+    await lab.kill(owner, 'speaker');
+    await lab.kill(owner, 'kube-proxy');
+    try {
+      await waitFor(
+        'entry rewritten',
+        async () => (nodeOfMac(await neighMac(vip)) === next ? true : undefined),
+        10_000,
+        20,
+      );
+      process.stdout.write(`# owner removed -> client entry rewritten in ${Date.now() - t0} ms\n`);
+      assert.ok(await curl(vip));
+      await answeredBy(vip, next);
+    } finally {
+      await lab.link(owner, 'up');
+      await lab.startProcess(owner, 'kube-proxy');
+      await lab.startProcess(owner, 'speaker');
+    }
+    await waitFor(
+      'VIP back',
+      async () => (nodeOfMac(await neighMac(vip)) === owner ? true : undefined),
+      15_000,
+      50,
+    );
+    await answeredBy(vip, owner);
+    assert.ok(
+      await waitFor('curl after return', async () => ((await curl(vip)) ? true : undefined), 10_000, 200),
+    );
   });
 
   it('the apiserver going away changes nothing on the wire: the VIP keeps answering from the same node', async () => {
