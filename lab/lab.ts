@@ -2,6 +2,7 @@
 // clients, and Bollard's controller and speakers once they exist. The CLI's supervisor runs one; tests
 // run one in-process through test/support/lab.ts, so a test's lab dies with the test.
 import {
+  chmodSync,
   copyFileSync,
   existsSync,
   mkdirSync,
@@ -113,7 +114,8 @@ function pidAlive(pid: number): boolean {
 /** Removes temporary lab folders whose owning process is gone. */
 export function removeStaleLabDirs(): void {
   for (const name of readdirSync(tmpdir())) {
-    if (!name.startsWith(DIR_PREFIX)) continue;
+    // Only folders made by mkdtemp for a lab (`bollard-lab-XXXXXX`).
+    if (!new RegExp(`^${DIR_PREFIX}[A-Za-z0-9]{6}$`).test(name)) continue;
     const dir = join(tmpdir(), name);
     let owner = 0;
     try {
@@ -194,6 +196,8 @@ export class Lab {
     const ownsDir = opts.dir === undefined;
     const dir = opts.dir ?? mkdtempSync(join(tmpdir(), DIR_PREFIX));
     mkdirSync(dir, { recursive: true });
+    // FRR's daemons read their configuration after dropping to the frr user.
+    chmodSync(dir, 0o755);
     writeFileSync(join(dir, 'owner.pid'), String(process.pid));
     const logDir = join(dir, 'logs');
     mkdirSync(logDir, { recursive: true });

@@ -31,6 +31,11 @@ function prefixLen(cidr: string): number {
   return Number(cidr.split('/')[1]);
 }
 
+/** BIRD's protocol name for a peer: node_1_v4. */
+export function birdProtocolName(p: RouterPeer): string {
+  return `${p.node.replace(/-/g, '_')}_${p.family === 'ipv4' ? 'v4' : 'v6'}`;
+}
+
 export function birdConfig(topo: Topology): string {
   const r = topo.router;
   const v4 = topo.bgpPool.acceptV4;
@@ -46,7 +51,7 @@ export function birdConfig(topo: Topology): string {
     ...(v6 ? [`filter lab_pool_v6 { if net ~ [ ${v6}{${prefixLen(v6)},128} ] then accept; reject; }`] : []),
   ];
   for (const p of routerPeers(topo)) {
-    const id = `${p.node.replace(/-/g, '_')}_${p.family === 'ipv4' ? 'v4' : 'v6'}`;
+    const id = birdProtocolName(p);
     const filter = p.family === 'ipv4' ? 'lab_pool_v4' : 'lab_pool_v6';
     lines.push(
       `protocol bgp ${id} {`,
@@ -197,11 +202,21 @@ export function routerProcesses(topo: Topology, router: LabHost, dir: string, lo
   const runDir = router.runDir;
   if (!runDir) throw new LabError('router', 'router host has no private /run');
   mkdirSync(dir, { recursive: true });
-  const ready = async (proc: ManagedProcess, what: string, cmd: string[]): Promise<ManagedProcess> => {
+  const peers = routerPeers(topo).map((p) => (kind === 'bird' ? birdProtocolName(p) : p.address));
+  // Ready when the CLI answers and lists a session for every peer (the configuration is loaded).
+  const ready = async (
+    proc: ManagedProcess,
+    what: string,
+    cmd: string[],
+    listsPeers = true,
+  ): Promise<ManagedProcess> => {
     await proc.whileRunning(
       waitFor(
         `router ${what}`,
-        async () => ((await router.exec(cmd[0] as string, cmd.slice(1), 5000)).code === 0 ? true : undefined),
+        async () => {
+          const r = await router.exec(cmd[0] as string, cmd.slice(1), 5000);
+          return r.code === 0 && (!listsPeers || peers.every((p) => r.stdout.includes(p))) ? true : undefined;
+        },
         30_000,
         100,
       ),
@@ -224,6 +239,7 @@ export function routerProcesses(topo: Topology, router: LabHost, dir: string, lo
           router.spawn('/usr/lib/frr/zebra', ['-f', conf], { name: 'router/zebra', logFile: log('zebra') }),
           'zebra',
           ['test', '-S', '/run/frr/zserv.api'],
+          false,
         ),
     };
   };
@@ -242,7 +258,7 @@ export function routerProcesses(topo: Topology, router: LabHost, dir: string, lo
             ready(
               router.spawn('bird', ['-f', '-c', conf], { name: 'router/bird', logFile: log('bird') }),
               'birdc',
-              ['birdc', 'show', 'status'],
+              ['birdc', 'show', 'protocols'],
             ),
         },
       ];
@@ -279,7 +295,7 @@ export function routerProcesses(topo: Topology, router: LabHost, dir: string, lo
                 logFile: log('gobgpd'),
               }),
               'gobgp',
-              ['gobgp', 'global'],
+              ['gobgp', 'neighbor'],
             ),
         },
         { host: 'router', name: 'gobgp-fib', start: () => fib.start(), stop: () => fib.stop() },
