@@ -1,0 +1,223 @@
+// The controller under faults, against a real etcd + kube-apiserver with two controller processes:
+// a SIGKILL of the leader, an apiserver restart and an etcd restart, each in the middle of a burst of
+// Service creations; then the apiserver stopped for ~10 s. Every status change is recorded through a
+// watch, and every write the controller makes to Services is recorded by the apiserver's audit log
+// (a status write that changes nothing is invisible to a watch). Outcomes asserted: every Service ends
+// with exactly one IP, no IP is held twice, no Service that had an IP ever changes it, each Service's
+// status is written once, and after an outage nothing is written for Services that did not need it.
+// The long version (1,000 Services, 60 s outage) is `npm run bench -- chaos`.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startControlPlane, type ControlPlane } from '../../lab/controlplane.js';
+import { delay, waitFor } from '../../lab/process.js';
+import { KubeClient } from '../../k8s/client.js';
+import { repoPath } from '../support/repo.js';
+import {
+  StatusRecorder,
+  auditWrites,
+  burst,
+  controllerEntry,
+  metricValue,
+  scrape,
+  spawnController,
+  statusWritesPerService,
+  writeAuditPolicy,
+  type ControllerProc,
+} from '../support/chaos.js';
+import { applyManifest, create, installCRDs, namespaceObj, pool } from './controller-helpers.js';
+
+const NS = 'metallb-system';
+const COUNT = 120;
+const OUTAGE_MS = 10_000;
+
+describe('controller reliability: faults mid-burst (2 controller processes)', { timeout: 600_000 }, () => {
+  let cp: ControlPlane;
+  let admin: KubeClient;
+  let kubeconfig = '';
+  let recorder: StatusRecorder;
+  let audit: ReturnType<typeof writeAuditPolicy>;
+  const auditDir = mkdtempSync(join(tmpdir(), 'bollard-audit-'));
+  const ctls: ControllerProc[] = [];
+
+  before(async () => {
+    assert.ok(existsSync(controllerEntry()), `${controllerEntry()} missing: build first (npx tsc -p .)`);
+    audit = writeAuditPolicy(auditDir, `system:serviceaccount:${NS}:controller`);
+    cp = await startControlPlane({ apiserverArgs: audit.args });
+    await installCRDs(cp);
+    await create(cp, namespaceObj(NS));
+    await applyManifest(cp, repoPath('deploy', 'rbac', 'controller.yaml'));
+    kubeconfig = await cp.kubeconfigFor(NS, 'controller');
+    admin = KubeClient.fromFile(cp.adminKubeconfig);
+    await create(cp, pool(NS, 'chaos', { addresses: ['10.80.0.0/20'] }));
+    recorder = new StatusRecorder(cp.adminKubeconfig);
+    await recorder.start();
+    ctls.push(await spawnController('ctl-a', kubeconfig, cp.logDir));
+    await waitFor('ctl-a leads', async () => ((await holder()) === 'ctl-a' ? true : undefined), 60_000, 200);
+    ctls.push(await spawnController('ctl-b', kubeconfig, cp.logDir));
+  });
+
+  after(async () => {
+    await recorder?.stop().catch(() => undefined);
+    for (const c of ctls) await c.proc.kill();
+    admin?.close();
+    await cp?.stop();
+    rmSync(auditDir, { recursive: true, force: true });
+  });
+
+  async function holder(): Promise<string> {
+    const r = await cp
+      .request('GET', `/apis/coordination.k8s.io/v1/namespaces/${NS}/leases/metallb-controller`)
+      .catch(() => ({ status: 0, body: '' }));
+    return r.status === 200
+      ? ((JSON.parse(r.body) as { spec?: { holderIdentity?: string } }).spec?.holderIdentity ?? '')
+      : '';
+  }
+
+  /** Every Service of the namespace has one IP (as the watch sees it); resolves with them. */
+  async function allAssigned(
+    ns: string,
+    names: readonly string[],
+    timeoutMs = 180_000,
+  ): Promise<Map<string, string>> {
+    return waitFor(
+      `${names.length} Services in ${ns} with an IP`,
+      () => {
+        const m = new Map<string, string>();
+        for (const n of names) {
+          const ips = recorder.ips(`${ns}/${n}`);
+          if (ips.length !== 1) return undefined;
+          m.set(n, ips[0] as string);
+        }
+        return m;
+      },
+      timeoutMs,
+      250,
+    );
+  }
+
+  /** The outcome every case asserts. */
+  async function assertOutcome(ns: string, names: readonly string[]): Promise<void> {
+    const got = await allAssigned(ns, names);
+    // the apiserver's own view agrees with the watch
+    const list = await admin.get<{
+      items: { metadata: { name: string }; status?: { loadBalancer?: { ingress?: { ip?: string }[] } } }[];
+    }>(`/api/v1/namespaces/${ns}/services`);
+    for (const s of list.items) {
+      const ips = (s.status?.loadBalancer?.ingress ?? []).map((i) => i.ip);
+      assert.deepEqual(ips, [got.get(s.metadata.name)], `${ns}/${s.metadata.name}: stored status`);
+    }
+    // no IP held twice, across every Service in the cluster
+    const all = recorder.keys().flatMap((k) => recorder.ips(k));
+    assert.equal(new Set(all).size, all.length, 'an IP is held by two Services');
+    assert.deepEqual(recorder.violations(`${ns}/`), [], 'a Service that had an IP changed it');
+    // each Service's status written once (no churn, no second writer)
+    const writes = statusWritesPerService(auditWrites(audit.log));
+    const many = names
+      .filter((n) => (writes.get(`${ns}/${n}`) ?? 0) !== 1)
+      .map((n) => `${n}: ${writes.get(`${ns}/${n}`) ?? 0}`);
+    assert.deepEqual(many, [], 'status writes per Service (want exactly 1)');
+  }
+
+  it(`SIGKILL of the leader during a burst of ${COUNT} Services`, async () => {
+    await create(cp, namespaceObj('k1'));
+    let killed: string | undefined;
+    const names = await burst(admin, {
+      namespace: 'k1',
+      count: COUNT,
+      onCreated: async (done) => {
+        if (done !== Math.floor(COUNT / 3) || killed) return;
+        killed = await holder();
+        const leader = ctls.find((c) => c.id === killed);
+        assert.ok(leader, `leader ${killed} is one of ours`);
+        await leader.proc.kill();
+      },
+    });
+    assert.ok(killed, 'the leader was killed mid-burst');
+    const survivor = ctls.find((c) => c.id !== killed && c.proc.running);
+    assert.ok(survivor);
+    await waitFor(
+      `${survivor.id} leads`,
+      async () => ((await holder()) === survivor.id ? true : undefined),
+      60_000,
+      200,
+    );
+    await assertOutcome('k1', names);
+    // bring the pair back for the next cases
+    const idx = ctls.findIndex((c) => c.id === killed);
+    ctls.splice(idx, 1);
+    ctls.push(await spawnController(`${killed}-2`, kubeconfig, cp.logDir));
+  });
+
+  it(`apiserver restart during a burst of ${COUNT} Services`, async () => {
+    await create(cp, namespaceObj('k2'));
+    let restarted = false;
+    const names = await burst(admin, {
+      namespace: 'k2',
+      count: COUNT,
+      onCreated: async (done) => {
+        if (done !== Math.floor(COUNT / 3) || restarted) return;
+        restarted = true;
+        await cp.restartApiserver();
+      },
+    });
+    assert.ok(restarted);
+    await assertOutcome('k2', names);
+    assert.ok(
+      ctls.every((c) => c.proc.running),
+      'both controllers still running',
+    );
+  });
+
+  it(`etcd restart during a burst of ${COUNT} Services`, async () => {
+    await create(cp, namespaceObj('k3'));
+    let restarted = false;
+    const names = await burst(admin, {
+      namespace: 'k3',
+      count: COUNT,
+      onCreated: async (done) => {
+        if (done !== Math.floor(COUNT / 3) || restarted) return;
+        restarted = true;
+        await cp.restartEtcd();
+      },
+    });
+    assert.ok(restarted);
+    await assertOutcome('k3', names);
+    assert.ok(
+      ctls.every((c) => c.proc.running),
+      'both controllers still running',
+    );
+  });
+
+  it(`apiserver stopped for ${OUTAGE_MS / 1000} s: no status churn after it returns`, async () => {
+    const before = recorder.keys().length;
+    assert.ok(before >= 3 * COUNT, `${before} Services exist`);
+    await cp.stopApiserver();
+    await delay(OUTAGE_MS); // the fault itself: the apiserver is away this long
+    await cp.startApiserver();
+    const back = Date.now();
+    // the controllers work again: a new Service gets an IP …
+    await create(cp, namespaceObj('k4'));
+    const fresh = await burst(admin, { namespace: 'k4', count: 1 });
+    await allAssigned('k4', fresh);
+    // … and the leader has drained its queue after relisting everything
+    await waitFor(
+      'leader queue empty',
+      async () => {
+        const id = await holder();
+        const c = ctls.find((x) => x.id === id);
+        const text = c ? await scrape(`http://127.0.0.1:${c.metricsPort}/metrics`) : undefined;
+        return text !== undefined && metricValue(text, 'bollard_controller_workqueue_depth') === 0
+          ? true
+          : undefined;
+      },
+      60_000,
+      250,
+    );
+    const after = auditWrites(audit.log, back - 1000).filter((w) => w.key.split('/')[0] !== 'k4');
+    assert.deepEqual(after, [], 'writes to Services that did not need one after the apiserver returned');
+    assert.deepEqual(recorder.violations(), [], 'a Service that had an IP changed it');
+  });
+});

@@ -1,0 +1,293 @@
+// Shared by the reliability tests and bench/chaos.ts: a recorder of every Service status change seen
+// through a watch (the project's informer, as the admin), the apiserver's audit log of the
+// controller's writes (the only way to see a status write that changed nothing), a Service burst that
+// keeps going through apiserver outages, and a way to run two controller processes.
+import { createServer } from 'node:net';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { stringify } from 'yaml';
+import { ApiError, KubeClient, RESOURCES } from '../../k8s/client.js';
+import { Informer } from '../../k8s/informer.js';
+import { ManagedProcess, delay } from '../../lab/process.js';
+import { repoRoot } from './repo.js';
+
+export interface SvcLike {
+  apiVersion?: string;
+  kind?: string;
+  metadata?: { name?: string; namespace?: string; resourceVersion?: string; uid?: string };
+  status?: { loadBalancer?: { ingress?: { ip?: string }[] } };
+}
+
+export function ipsOf(s: SvcLike | undefined): string[] {
+  return (s?.status?.loadBalancer?.ingress ?? []).flatMap((i) => (i.ip ? [i.ip] : []));
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      const port = typeof addr === 'object' && addr ? addr.port : 0;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/** A change of a Service's ingress IPs as the watch saw it. */
+export interface StatusChange {
+  key: string;
+  at: number;
+  from: string[];
+  to: string[];
+}
+
+/**
+ * Watches Services (one namespace or all) and records every change of their ingress IPs. A change
+ * from one non-empty set to another, or back to empty while the Service exists, is a violation: a
+ * Service that had an IP must keep it.
+ */
+export class StatusRecorder {
+  readonly changes: StatusChange[] = [];
+  private readonly current = new Map<string, string[]>();
+  private readonly informer: Informer<SvcLike & { metadata: { name: string } }>;
+  private readonly client: KubeClient;
+
+  constructor(kubeconfig: string, namespace?: string) {
+    this.client = KubeClient.fromFile(kubeconfig);
+    this.informer = new Informer(this.client, {
+      resource: RESOURCES.services,
+      ...(namespace ? { namespace } : {}),
+      backoffInitialMs: 100,
+      backoffMaxMs: 1000,
+    });
+    const seen = (s: SvcLike): void => {
+      const key = `${s.metadata?.namespace ?? ''}/${s.metadata?.name ?? ''}`;
+      const to = ipsOf(s).sort();
+      const from = this.current.get(key) ?? [];
+      if (from.join(',') !== to.join(',')) this.changes.push({ key, at: Date.now(), from, to });
+      this.current.set(key, to);
+    };
+    this.informer.on('add', seen);
+    this.informer.on('update', seen);
+    this.informer.on('delete', (s) =>
+      this.current.delete(`${s.metadata?.namespace ?? ''}/${s.metadata?.name ?? ''}`),
+    );
+  }
+
+  async start(): Promise<void> {
+    await this.informer.start();
+  }
+
+  async stop(): Promise<void> {
+    await this.informer.stop();
+    this.client.close();
+  }
+
+  /** Services (by key) whose non-empty IPs changed or were removed. */
+  violations(prefix = ''): StatusChange[] {
+    return this.changes.filter((c) => c.key.startsWith(prefix) && c.from.length > 0);
+  }
+
+  ips(key: string): string[] {
+    return this.current.get(key) ?? [];
+  }
+
+  keys(prefix = ''): string[] {
+    return [...this.current.keys()].filter((k) => k.startsWith(prefix));
+  }
+}
+
+/** An audit policy that records (metadata only) every write of `user` to Services and their status. */
+export function writeAuditPolicy(dir: string, user: string): { policy: string; log: string; args: string[] } {
+  const policy = join(dir, 'audit-policy.yaml');
+  const log = join(dir, 'audit.log');
+  writeFileSync(
+    policy,
+    stringify({
+      apiVersion: 'audit.k8s.io/v1',
+      kind: 'Policy',
+      omitStages: ['RequestReceived'],
+      rules: [
+        {
+          level: 'Metadata',
+          users: [user],
+          verbs: ['create', 'update', 'patch'],
+          resources: [{ group: '', resources: ['services', 'services/status'] }],
+        },
+        { level: 'None' },
+      ],
+    }),
+  );
+  return {
+    policy,
+    log,
+    args: [`--audit-policy-file=${policy}`, `--audit-log-path=${log}`, '--audit-log-mode=blocking'],
+  };
+}
+
+export interface AuditWrite {
+  at: number;
+  verb: string;
+  key: string;
+  subresource: string;
+  code: number;
+}
+
+/** The audited writes (ResponseComplete) from the audit log, optionally only those at or after `since`. */
+export function auditWrites(log: string, since = 0): AuditWrite[] {
+  if (!existsSync(log)) return [];
+  const out: AuditWrite[] = [];
+  for (const line of readFileSync(log, 'utf8').split('\n')) {
+    if (!line.trim()) continue;
+    let ev: {
+      stage?: string;
+      verb?: string;
+      requestReceivedTimestamp?: string;
+      objectRef?: { namespace?: string; name?: string; subresource?: string };
+      responseStatus?: { code?: number };
+    };
+    try {
+      ev = JSON.parse(line) as typeof ev;
+    } catch {
+      continue; // a line being written
+    }
+    if (ev.stage !== 'ResponseComplete') continue;
+    const at = Date.parse(ev.requestReceivedTimestamp ?? '');
+    if (at < since) continue;
+    out.push({
+      at,
+      verb: ev.verb ?? '',
+      key: `${ev.objectRef?.namespace ?? ''}/${ev.objectRef?.name ?? ''}`,
+      subresource: ev.objectRef?.subresource ?? '',
+      code: ev.responseStatus?.code ?? 0,
+    });
+  }
+  return out;
+}
+
+/** Successful status writes per Service key. */
+export function statusWritesPerService(writes: readonly AuditWrite[]): Map<string, number> {
+  const m = new Map<string, number>();
+  for (const w of writes)
+    if (w.subresource === 'status' && w.code >= 200 && w.code < 300) m.set(w.key, (m.get(w.key) ?? 0) + 1);
+  return m;
+}
+
+export interface BurstOptions {
+  namespace: string;
+  count: number;
+  prefix?: string;
+  concurrency?: number;
+  /** Called after each creation with how many are done (to trigger a fault mid-burst). */
+  onCreated?: (done: number) => void | Promise<void>;
+}
+
+/**
+ * Creates `count` LoadBalancer Services, `concurrency` at a time. A creation that fails because the
+ * apiserver is away is retried until it succeeds (409 counts as done), so a burst runs through outages.
+ */
+export async function burst(client: KubeClient, o: BurstOptions): Promise<string[]> {
+  const names = Array.from({ length: o.count }, (_, i) => `${o.prefix ?? 's'}${i}`);
+  let next = 0;
+  let done = 0;
+  const worker = async (): Promise<void> => {
+    for (;;) {
+      const i = next++;
+      if (i >= names.length) return;
+      const name = names[i] as string;
+      for (let attempt = 0; ; attempt++) {
+        try {
+          await client.create(`/api/v1/namespaces/${o.namespace}/services`, {
+            apiVersion: 'v1',
+            kind: 'Service',
+            metadata: { name, namespace: o.namespace },
+            spec: {
+              type: 'LoadBalancer',
+              ports: [{ name: 'http', port: 80, protocol: 'TCP' }],
+              selector: { app: name },
+            },
+          });
+          break;
+        } catch (err) {
+          const status = err instanceof ApiError ? err.status : 0;
+          if (status === 409) break;
+          if (status >= 400 && status < 500 && status !== 429) throw err;
+          await delay(Math.min(100 * 2 ** attempt, 1000));
+        }
+      }
+      done++;
+      await o.onCreated?.(done);
+    }
+  };
+  await Promise.all(Array.from({ length: o.concurrency ?? 10 }, () => worker()));
+  return names;
+}
+
+export const controllerEntry = (): string => join(repoRoot(), 'dist', 'controller', 'cli-entry.js');
+
+export interface ControllerProc {
+  id: string;
+  proc: ManagedProcess;
+  metricsPort: number;
+}
+
+/** Starts the compiled controller as its own process with a short lease (tests and the bench). */
+export async function spawnController(
+  id: string,
+  kubeconfig: string,
+  logDir: string,
+  lease = { duration: '4s', renew: '3s', retry: '500ms' },
+  namespace = 'metallb-system',
+): Promise<ControllerProc> {
+  const metricsPort = await freePort();
+  const proc = ManagedProcess.start(
+    process.execPath,
+    [
+      controllerEntry(),
+      '--kubeconfig',
+      kubeconfig,
+      '--namespace',
+      namespace,
+      '--metrics-bind',
+      `127.0.0.1:${metricsPort}`,
+      '--identity',
+      id,
+      '--lease-duration',
+      lease.duration,
+      '--renew-deadline',
+      lease.renew,
+      '--retry-period',
+      lease.retry,
+    ],
+    { name: `controller-${id}`, logFile: join(logDir, `controller-${id}.log`) },
+  );
+  return { id, proc, metricsPort };
+}
+
+/** One metric's value (summed over label sets matching `labels`) from a Prometheus text page. */
+export function metricValue(
+  text: string,
+  name: string,
+  labels: Record<string, string> = {},
+): number | undefined {
+  let sum: number | undefined;
+  for (const line of text.split('\n')) {
+    if (line.startsWith('#')) continue;
+    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})?\s+(\S+)/.exec(line);
+    if (!m || m[1] !== name) continue;
+    const lbl = m[2] ?? '';
+    if (!Object.entries(labels).every(([k, v]) => lbl.includes(`${k}="${v}"`))) continue;
+    sum = (sum ?? 0) + Number(m[3]);
+  }
+  return sum;
+}
+
+export async function scrape(url: string): Promise<string | undefined> {
+  try {
+    const r = await fetch(url, { signal: AbortSignal.timeout(3000) });
+    return r.ok ? await r.text() : undefined;
+  } catch {
+    return undefined;
+  }
+}
