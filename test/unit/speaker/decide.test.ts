@@ -1,0 +1,146 @@
+import { describe, it, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { createServer, type Server } from 'node:http';
+import { parseConfig } from '../../../config/parse.js';
+import type { Config } from '../../../config/types.js';
+import {
+  announcementsOf,
+  decideLayer2,
+  type DecideInput,
+  type ServiceFacts,
+} from '../../../speaker/layer2/decide.js';
+import { electOwner } from '../../../speaker/layer2/election.js';
+import { HealthProber, probeOnce } from '../../../speaker/health.js';
+import type { NodeFacts } from '../../../speaker/eligibility.js';
+
+function config(): Config {
+  const r = parseConfig({
+    ipAddressPools: [
+      {
+        metadata: { name: 'l2', namespace: 'metallb-system' },
+        spec: { addresses: ['192.0.2.0/24', 'fd00:2::/120'] },
+      },
+      {
+        metadata: { name: 'bgp-only', namespace: 'metallb-system' },
+        spec: { addresses: ['198.51.100.0/24'] },
+      },
+    ],
+    l2Advertisements: [
+      { metadata: { name: 'l2', namespace: 'metallb-system' }, spec: { ipAddressPools: ['l2'] } },
+    ],
+  });
+  if (!r.ok) throw new Error('bad config');
+  return r.config;
+}
+
+const nodes: NodeFacts[] = ['n1', 'n2', 'n3'].map((name) => ({
+  name,
+  labels: {},
+  networkUnavailable: false,
+  alive: true,
+}));
+const svc = (over: Partial<ServiceFacts>): ServiceFacts => ({
+  key: 'ns/web',
+  namespace: 'ns',
+  name: 'web',
+  labels: {},
+  ips: ['192.0.2.10', 'fd00:2::10'],
+  externalTrafficPolicy: 'Cluster',
+  ...over,
+});
+
+function input(over: Partial<DecideInput>): DecideInput {
+  return {
+    self: 'n1',
+    config: config(),
+    serviceSelectors: new Map(),
+    services: [svc({})],
+    nodes,
+    endpoints: () => [{ nodeName: 'n2' }],
+    health: () => true,
+    unknownHealth: 'ineligible',
+    ...over,
+  };
+}
+
+describe('decideLayer2', () => {
+  it('every speaker computes the same owner, and the owner announces both families', () => {
+    const owners = ['n1', 'n2', 'n3'].map((self) => decideLayer2(input({ self })).get('ns/web')?.owner);
+    const expected = electOwner(['n1', 'n2', 'n3'], '192.0.2.10');
+    assert.deepEqual(owners, [expected, expected, expected]);
+    const ann = announcementsOf(expected as string, decideLayer2(input({ self: expected as string })));
+    assert.deepEqual([...ann.keys()], ['192.0.2.10', 'fd00:2::10']);
+    const other = ['n1', 'n2', 'n3'].find((n) => n !== expected) as string;
+    assert.equal(announcementsOf(other, decideLayer2(input({ self: other }))).size, 0);
+  });
+  it('Services outside any L2-advertised pool are not layer 2 Services', () => {
+    const d = decideLayer2(input({ services: [svc({ ips: ['198.51.100.1'] })] }));
+    assert.equal(d.size, 0);
+  });
+  it('Local: the owner is the healthy node with the endpoint; none -> undefined owner', () => {
+    const local = svc({ externalTrafficPolicy: 'Local', healthCheckNodePort: 30500 });
+    assert.equal(decideLayer2(input({ services: [local] })).get('ns/web')?.owner, 'n2');
+    const failing = decideLayer2(input({ services: [local], health: (n) => n !== 'n2' })).get('ns/web');
+    assert.equal(failing?.owner, undefined);
+    assert.equal(failing?.ineligible.get('n2'), 'health-check-failing');
+  });
+});
+
+describe('health prober (kube-proxy healthCheckNodePort)', () => {
+  let code = 200;
+  let body = '{"localEndpoints":1}';
+  let hang = false;
+  const server: Server = createServer((_req, res) => {
+    if (hang) return;
+    res.writeHead(code, { 'content-type': 'application/json' }).end(body);
+  });
+  const ready = new Promise<number>((resolve) =>
+    server.listen(0, '127.0.0.1', () => resolve((server.address() as { port: number }).port)),
+  );
+  after(() => {
+    server.closeAllConnections();
+    server.close();
+  });
+
+  it('200 with local endpoints is healthy; 503, 0 endpoints, refused and timeouts are not', async () => {
+    const port = await ready;
+    const t = { host: '127.0.0.1', port };
+    code = 200;
+    body = '{"localEndpoints":2}';
+    assert.equal(await probeOnce(t, 200), true);
+    body = '{"localEndpoints":0}';
+    assert.equal(await probeOnce(t, 200), false);
+    code = 503;
+    body = '{"localEndpoints":0}';
+    assert.equal(await probeOnce(t, 200), false);
+    hang = true;
+    assert.equal(await probeOnce(t, 100), false);
+    hang = false;
+    assert.equal(await probeOnce({ host: '127.0.0.1', port: 1 }, 200), false);
+  });
+
+  it('reports healthy at once, unhealthy after two consecutive failures', async () => {
+    const port = await ready;
+    code = 200;
+    body = '{"localEndpoints":1}';
+    const seen: string[][] = [];
+    const p = new HealthProber({ intervalMs: 30, timeoutMs: 100, onChange: (h) => seen.push([...h]) });
+    try {
+      p.setTargets(new Map([['ns/web', { host: '127.0.0.1', port }]]));
+      await waitUntil(() => seen.some((s) => s.includes('ns/web')));
+      code = 503;
+      await waitUntil(() => seen.at(-1)?.length === 0);
+      assert.deepEqual(seen.at(-1), []);
+    } finally {
+      p.stop();
+    }
+  });
+});
+
+async function waitUntil(cond: () => boolean, ms = 3000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error('condition not met');
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
