@@ -555,12 +555,14 @@ export class Allocator {
         };
     }
     const why = cand.pools.map((st) =>
-      this.exhausted(
-        st,
-        req.families.filter((f) => st.pool.size[f] > 0n).length
-          ? req.families.filter((f) => st.pool.size[f] > 0n)
-          : req.families,
-      ),
+      req.families.every((f) => st.pool.size[f] === 0n)
+        ? `pool ${st.pool.name} has no ${req.families.map(familyName).join(' or ')} addresses`
+        : this.exhausted(
+            st,
+            req.families.filter((f) => st.pool.size[f] > 0n).length
+              ? req.families.filter((f) => st.pool.size[f] > 0n)
+              : req.families,
+          ),
     );
     if (cand.pools.length === 1) return { ok: false, reason: why[0] ?? 'no free address' };
     return { ok: false, reason: `no free address: ${why.join('; ')}` };

@@ -1,0 +1,141 @@
+// The I/O of `bollard explain`: one read of the cluster (as the user's kubeconfig allows) and one
+// scrape of each speaker's /metrics. Everything after this is pure (service.ts, pool.ts, node.ts).
+import { ApiError, KubeClient, RESOURCES, resourcePath } from '../../k8s/client.js';
+import { METALLB } from '../../k8s/status.js';
+import type { CRObject } from '../../config/types.js';
+import {
+  internalIPs,
+  type EndpointSliceObj,
+  type L2StatusObj,
+  type NodeObj,
+} from '../../speaker/k8s-types.js';
+import { parsePrometheusText } from './prom.js';
+import {
+  ExplainError,
+  type BGPStatusObj,
+  type ConfigStateObj,
+  type EventObj,
+  type ServiceObject,
+  type Snapshot,
+  type SpeakerScrape,
+} from './types.js';
+
+export interface GatherOptions {
+  kubeconfig?: string;
+  namespace: string;
+  lbClass: string;
+  /** host:port of each speaker's /metrics; default: every Node's InternalIP + speakerPort. */
+  speakerMetrics?: readonly string[];
+  speakerPort: number;
+  /** Per scrape (default 2000 ms). */
+  timeoutMs?: number;
+}
+
+interface List<T> {
+  items?: T[];
+}
+
+async function list<T>(client: KubeClient, path: string, optional = false): Promise<T[]> {
+  try {
+    return (await client.get<List<T>>(path)).items ?? [];
+  } catch (err) {
+    if (optional && err instanceof ApiError && (err.notFound || err.status === 403)) return [];
+    if (err instanceof ApiError)
+      throw new ExplainError(
+        path,
+        `${err.status || ''} ${err.message}`.trim() + (err.status === 403 ? ' (RBAC)' : ''),
+      );
+    throw err;
+  }
+}
+
+export async function scrape(endpoint: string, timeoutMs: number, node?: string): Promise<SpeakerScrape> {
+  try {
+    const r = await fetch(`http://${endpoint}/metrics`, { signal: AbortSignal.timeout(timeoutMs) });
+    if (!r.ok) return { endpoint, node, reachable: false, error: `HTTP ${r.status}`, samples: [] };
+    const samples = parsePrometheusText(await r.text());
+    const info = samples.find((s) => s.name === 'bollard_speaker_info')?.labels.node;
+    return { endpoint, node: info ?? node, reachable: true, samples };
+  } catch (err) {
+    const e = err as Error & { cause?: { code?: string } };
+    return { endpoint, node, reachable: false, error: e.cause?.code ?? e.message, samples: [] };
+  }
+}
+
+function bracket(ip: string): string {
+  return ip.includes(':') ? `[${ip}]` : ip;
+}
+
+export async function gather(opts: GatherOptions): Promise<Snapshot> {
+  let client: KubeClient;
+  try {
+    client = KubeClient.load(opts.kubeconfig);
+  } catch (err) {
+    throw new ExplainError('kubeconfig', (err as Error).message);
+  }
+  try {
+    const ns = opts.namespace;
+    const m = (r: (typeof METALLB)[keyof typeof METALLB], optional = false) =>
+      list<CRObject>(client, resourcePath(r, ns), optional);
+    const [
+      services,
+      namespaces,
+      nodes,
+      endpointSlices,
+      ipAddressPools,
+      l2Advertisements,
+      bgpAdvertisements,
+      bgpPeers,
+      bfdProfiles,
+      communities,
+      l2Statuses,
+      bgpStatuses,
+      configStates,
+      events,
+    ] = await Promise.all([
+      list<ServiceObject>(client, resourcePath(RESOURCES.services)),
+      list<{ metadata?: { name?: string; labels?: Record<string, string> } }>(
+        client,
+        resourcePath(RESOURCES.namespaces),
+      ),
+      list<NodeObj>(client, resourcePath(RESOURCES.nodes)),
+      list<EndpointSliceObj>(client, resourcePath(RESOURCES.endpointSlices)),
+      m(METALLB.ipAddressPools),
+      m(METALLB.l2Advertisements),
+      m(METALLB.bgpAdvertisements),
+      m(METALLB.bgpPeers, true),
+      m(METALLB.bfdProfiles, true),
+      m(METALLB.communities, true),
+      list<L2StatusObj>(client, resourcePath(METALLB.serviceL2Statuses, ns), true),
+      list<BGPStatusObj>(client, resourcePath(METALLB.serviceBGPStatuses, ns), true),
+      list<ConfigStateObj>(client, resourcePath(METALLB.configurationStates, ns), true),
+      list<EventObj>(client, resourcePath(RESOURCES.events), true),
+    ]);
+    const endpoints =
+      opts.speakerMetrics && opts.speakerMetrics.length > 0
+        ? opts.speakerMetrics.map((e) => ({ endpoint: e, node: undefined as string | undefined }))
+        : nodes.flatMap((n) => {
+            const ip = internalIPs(n)[0];
+            return ip ? [{ endpoint: `${bracket(ip)}:${opts.speakerPort}`, node: n.metadata?.name }] : [];
+          });
+    const speakers = await Promise.all(
+      endpoints.map((e) => scrape(e.endpoint, opts.timeoutMs ?? 2000, e.node)),
+    );
+    return {
+      namespace: ns,
+      lbClass: opts.lbClass,
+      services,
+      namespaceLabels: new Map(namespaces.map((n) => [n.metadata?.name ?? '', n.metadata?.labels ?? {}])),
+      nodes,
+      endpointSlices,
+      config: { ipAddressPools, l2Advertisements, bgpAdvertisements, bgpPeers, bfdProfiles, communities },
+      l2Statuses,
+      bgpStatuses,
+      configStates,
+      events: events.filter((e) => (e.regarding ?? e.involvedObject)?.kind === 'Service'),
+      speakers,
+    };
+  } finally {
+    client.close();
+  }
+}
