@@ -6,6 +6,7 @@ import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Lan, listNetns } from '../../lab/netns.js';
+import { waitFor } from '../../lab/process.js';
 
 describe('netns toolkit', () => {
   let lan: Lan;
@@ -34,7 +35,8 @@ describe('netns toolkit', () => {
     await lan.host('b').link('down');
     assert.notEqual((await a.exec('ping', ['-c1', '-W1', '10.55.0.2'])).code, 0);
     await lan.host('b').link('up');
-    assert.equal((await a.exec('ping', ['-c1', '-W2', '10.55.0.2'])).code, 0);
+    // The port needs a moment to come back (carrier, bridge learning): wait for the first answer.
+    await waitFor('ping after link up', async () => ((await a.exec('ping', ['-c1', '-W1', '10.55.0.2'])).code === 0 ? true : undefined), 20_000);
   });
 
   it('captures frames on the bridge', async () => {
