@@ -179,7 +179,11 @@ export async function runSpeaker(opts: SpeakerOptions): Promise<SpeakerHandle> {
           log,
           registry: metrics.registry,
           announced: metrics.announced,
-          onChange: () => schedule(false),
+          onChange: () => {
+            // BGPPeer/BGPAdvertisement/… errors (a missing password Secret) go into ConfigurationState too
+            if (synced) loadConfig();
+            schedule(false);
+          },
           ...(opts.bgpListenPort !== undefined ? { listenPort: opts.bgpListenPort } : {}),
         });
 
@@ -198,7 +202,10 @@ export async function runSpeaker(opts: SpeakerOptions): Promise<SpeakerHandle> {
   let lastConfigState = '';
   const loadConfig = (): void => {
     const r = parseConfig({ ipAddressPools: toCR(pools.list()), l2Advertisements: toCR(l2advs.list()) });
-    const state = r.ok ? 'Valid' : `Invalid\n${summarizeErrors(r.errors)}`;
+    const bgpErrors = bgp?.configErrors ?? '';
+    const valid = r.ok && bgpErrors === '';
+    const errorSummary = [r.ok ? '' : summarizeErrors(r.errors), bgpErrors].filter((x) => x !== '').join('\n');
+    const state = valid ? 'Valid' : `Invalid\n${errorSummary}`;
     if (r.ok) {
       config = r.config;
       const sels = new Map<string, LabelSelector[]>();
@@ -229,10 +236,7 @@ export async function runSpeaker(opts: SpeakerOptions): Promise<SpeakerHandle> {
         namespace,
         `speaker-${self}`,
         { type: 'Speaker', nodeName: self },
-        {
-          result: r.ok ? 'Valid' : 'Invalid',
-          errorSummary: r.ok ? '' : summarizeErrors(r.errors),
-        },
+        { result: valid ? 'Valid' : 'Invalid', errorSummary },
       ).catch((err: Error) => {
         lastConfigState = '';
         log.debug({ err: err.message }, 'configuration state not written');
@@ -259,7 +263,8 @@ export async function runSpeaker(opts: SpeakerOptions): Promise<SpeakerHandle> {
     return out;
   };
   const syncMembership = (): void => {
-    if (!membershipOn) return;
+    // Not before every cache is filled: the peers come from the Node objects.
+    if (!membershipOn || !synced) return;
     const key = memberlistKey();
     if (!key) {
       if (!agent)

@@ -57,7 +57,12 @@ describe('layer 2 speaker on the lab (3 nodes)', () => {
 
   /** MACs answering `arping -c n` from the client (Habets' and iputils' output formats). */
   async function arpingMacs(ip: string, count = 3): Promise<string[]> {
-    const r = await lab.exec('client', 'arping', ['-c', String(count), '-I', 'eth0', ip], (count + 5) * 1000);
+    const r = await lab.exec(
+      'client',
+      'arping',
+      ['-c', String(count), '-W', '0.1', '-I', 'eth0', ip],
+      (count + 5) * 1000,
+    );
     return [...r.stdout.matchAll(/bytes from ([0-9A-Fa-f:]{17}) \(|\[([0-9A-Fa-f:]{17})\]/g)].map((m) =>
       (m[1] ?? m[2] ?? '').toLowerCase(),
     );
@@ -79,17 +84,19 @@ describe('layer 2 speaker on the lab (3 nodes)', () => {
     return r.stdout.trim() === '200';
   }
 
-  /** Waits until exactly `node` answers ARP for `ip` (or nobody, for undefined). */
+  /** Waits until exactly `node` answers ARP for `ip` (or nobody, for undefined), 3 arping rounds in a row. */
   async function answeredBy(ip: string, node: string | undefined, timeoutMs = 15_000): Promise<void> {
+    let ok = 0;
     await waitFor(
       `${ip} answered by ${node ?? 'nobody'}`,
       async () => {
         const macs = [...new Set(await arpingMacs(ip, 2))];
-        if (node === undefined) return macs.length === 0 ? true : undefined;
-        return macs.length === 1 && macs[0] === mac(node) ? true : undefined;
+        const good = node === undefined ? macs.length === 0 : macs.length === 1 && macs[0] === mac(node);
+        ok = good ? ok + 1 : 0;
+        return ok >= 3 ? true : undefined;
       },
       timeoutMs,
-      200,
+      50,
     );
   }
 
@@ -205,11 +212,19 @@ describe('layer 2 speaker on the lab (3 nodes)', () => {
 
   it('a bridge capture in steady state shows ARP replies for the VIP from exactly one MAC', async () => {
     const cap = await lab.net.lan.capture(join(lab.topology.logDir, 'l2-steady.pcap'), ['arp']);
-    for (let i = 0; i < 4; i++) {
+    // ~8 s: the client re-resolves the VIP every second (flush + curl) and arpings it 5 times a second.
+    const arping = lab.exec(
+      'client',
+      'arping',
+      ['-c', '40', '-W', '0.2', '-I', 'eth0', vips[0] as string],
+      20_000,
+    );
+    for (let i = 0; i < 8; i++) {
       await lab.exec('client', 'ip', ['neigh', 'flush', 'dev', 'eth0']);
-      await curl(vips[0] as string);
+      assert.ok(await curl(vips[0] as string));
       await delay(1000);
     }
+    await arping;
     await cap.stop();
     const text = (await lab.exec('client', 'tcpdump', ['-r', cap.file, '-nn', '-e', 'arp'])).stdout;
     const repliers = new Set(
