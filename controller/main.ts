@@ -8,6 +8,8 @@ import { startMetricsServer, type MetricsServer } from '../k8s/metrics-server.js
 import { ensureMemberlistSecret } from './membership.js';
 import { ControllerMetrics } from './metrics.js';
 import { Reconciler } from './reconciler.js';
+import { WebhookCerts } from './webhook/certs.js';
+import { startWebhookServer, type WebhookServer } from './webhook/server.js';
 
 export interface ControllerOptions {
   /** Path to a kubeconfig; default in-cluster, then $KUBECONFIG / ~/.kube/config. */
@@ -28,6 +30,17 @@ export interface ControllerOptions {
   concurrency?: number;
   logLevel?: string;
   logger?: Logger;
+  /** host:port for the validating admission webhook (HTTPS); unset = no webhook. */
+  webhookBind?: string;
+  /** The webhook Service's name (certificate DNS names), default bollard-webhook. */
+  webhookService?: string;
+  /** Extra IP SANs for the serving certificate (a url-based clientConfig on 127.0.0.1). */
+  webhookIPs?: readonly string[];
+  webhookSecret?: string;
+  webhookConfigName?: string;
+  /** Set on every webhook of the configuration with the caBundle (default: leave as deployed). */
+  webhookFailurePolicy?: 'Fail' | 'Ignore';
+  webhookCheckIntervalMs?: number;
 }
 
 export interface RunningController {
@@ -37,6 +50,8 @@ export interface RunningController {
   readonly metrics: ControllerMetrics;
   readonly metricsPort: number;
   readonly identity: string;
+  /** The webhook's port when it serves. */
+  readonly webhookPort: number | undefined;
 }
 
 export async function runController(opts: ControllerOptions = {}): Promise<RunningController> {
@@ -79,6 +94,7 @@ export async function runController(opts: ControllerOptions = {}): Promise<Runni
     retryPeriodMs: opts.retryPeriodMs,
   });
   let server: MetricsServer | undefined;
+  let webhook: WebhookServer | undefined;
   let stopped = false;
 
   elector.on('started', () => {
@@ -118,7 +134,27 @@ export async function runController(opts: ControllerOptions = {}): Promise<Runni
     await reconciler.start();
     log.info({ services: reconciler.services.size }, 'caches synced');
     elector.start();
+    if (opts.webhookBind) {
+      webhook = await startWebhookServer({
+        client,
+        namespace,
+        bind: opts.webhookBind,
+        log,
+        ...(opts.webhookCheckIntervalMs ? { checkIntervalMs: opts.webhookCheckIntervalMs } : {}),
+        certs: new WebhookCerts({
+          client,
+          namespace,
+          log,
+          ...(opts.webhookService ? { serviceName: opts.webhookService } : {}),
+          ...(opts.webhookIPs ? { ips: opts.webhookIPs } : {}),
+          ...(opts.webhookSecret ? { secretName: opts.webhookSecret } : {}),
+          ...(opts.webhookConfigName ? { webhookConfigName: opts.webhookConfigName } : {}),
+          ...(opts.webhookFailurePolicy ? { failurePolicy: opts.webhookFailurePolicy } : {}),
+        }),
+      });
+    }
   } catch (err) {
+    await webhook?.close();
     await elector.stop();
     await reconciler.stop();
     await server?.close();
@@ -132,9 +168,11 @@ export async function runController(opts: ControllerOptions = {}): Promise<Runni
     metrics,
     identity,
     metricsPort: server.port,
+    webhookPort: webhook?.port,
     async stop() {
       if (stopped) return;
       stopped = true;
+      await webhook?.close();
       reconciler.stopLeading('stopping');
       await elector.stop();
       await reconciler.stop();

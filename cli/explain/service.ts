@@ -19,6 +19,7 @@ import {
 } from '../../speaker/layer2/election.js';
 import { EXCLUDE_LB_LABEL, eligibleNodes, type IneligibleReason } from '../../speaker/eligibility.js';
 import { peersForNode } from '../../speaker/bgp/export.js';
+import { familyOfPrefix, offeredFamilies } from '../../speaker/bgp/session.js';
 import {
   announcedBy,
   configFacts,
@@ -455,17 +456,25 @@ export function explainService(s: Snapshot, ref: string): ServiceExplanation {
       }
       const peers: PeerVerdict[] = peersForNode(config.peers, n).map((p) => {
         const up = reachable ? (sessions.get(p.name) ?? false) : undefined;
-        const wanted = advPeers.has(p.name);
+        // The session carries only the families it offers (its transport's, both with dualStackAddressFamily).
+        const offered = p.peerAddress ? offeredFamilies(p.peerAddress, p.dualStackAddressFamily) : undefined;
+        const fits = (ip: string): boolean =>
+          !offered ||
+          offered.some((f) => f.afi === familyOfPrefix(`${ip}/${ip.includes(':') ? 128 : 32}`).afi);
+        const familyOk = ips.some(fits);
+        const wanted = advPeers.has(p.name) && familyOk;
         const carries = !r && wanted && up === true;
-        const detail = !wanted
-          ? 'the advertisement does not send this Service to this peer'
-          : up === undefined
-            ? "session state unknown (the node's speaker metrics are unreachable)"
-            : !up
-              ? `session down (metallb_bgp_session_up 0) to ${p.peerAddress ?? p.interface ?? '?'} AS ${p.peerASN ?? p.dynamicASN ?? '?'}`
-              : r
-                ? 'session up, but this node does not announce the Service'
-                : 'session up; the route is announced';
+        const detail = !familyOk
+          ? `the session to ${p.peerAddress ?? '?'} carries only ${p.peerAddress?.includes(':') ? 'IPv6' : 'IPv4'} routes (dualStackAddressFamily is false), not ${ips.join(', ')}`
+          : !wanted
+            ? 'the advertisement does not send this Service to this peer'
+            : up === undefined
+              ? "session state unknown (the node's speaker metrics are unreachable)"
+              : !up
+                ? `session down (metallb_bgp_session_up 0) to ${p.peerAddress ?? p.interface ?? '?'} AS ${p.peerASN ?? p.dynamicASN ?? '?'}`
+                : r
+                  ? 'session up, but this node does not announce the Service'
+                  : 'session up; the route is announced';
         return { peer: p.name, sessionUp: up, carries, detail };
       });
       const statusPeers = s.bgpStatuses
