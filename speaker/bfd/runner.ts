@@ -83,8 +83,13 @@ function acquireRx(
       s.on('error', () => undefined);
       return s;
     });
-    rx = { socket, handlers };
+    const created: SharedRx = { socket, handlers };
+    rx = created;
     receivers.set(key, rx);
+    // A failed bind is reported by the runner that awaits it; forget it so the next start retries.
+    socket.catch(() => {
+      if (receivers.get(key) === created) receivers.delete(key);
+    });
   }
   rx.handlers.set(peer, h);
   return rx;
@@ -156,9 +161,10 @@ export class BfdRunner {
       Math.random,
     );
     try {
-      acquireRx(this.family, this.port, this.minTtl, this.o.device, this.o.peerAddress, (msg) =>
+      const rx = acquireRx(this.family, this.port, this.minTtl, this.o.device, this.o.peerAddress, (msg) =>
         this.onPacket(msg),
       );
+      await rx.socket;
       this.tx = await this.bindTx();
     } catch (e) {
       this.o.log.error(

@@ -3,7 +3,8 @@
 //   node dist/speaker/bgp/standalone.js FILE
 // FILE: { nodeName, nodeIPv4?, nodeIPv6?, listenPort?, restarted?, preserveGracefulRestart?,
 //         peers: PeerSpec[], routes: { [peer]: ExportedRoute[] } }
-// SIGHUP re-reads FILE (peers and routes); SIGTERM/SIGINT shut down (Cease / Administrative Shutdown,
+// SIGHUP re-reads FILE (peers and routes); SIGUSR1 prints a status line (sessions, counters, RSS,
+// CPU); SIGTERM/SIGINT shut down (Cease / Administrative Shutdown,
 // or a silent close towards graceful-restart peers when preserveGracefulRestart) and exit.
 // Logs JSON lines on stdout; a line {"msg":"status",...} is printed on every session state change.
 import { readFileSync } from 'node:fs';
@@ -69,6 +70,10 @@ async function main(): Promise<void> {
     } catch (e) {
       line('error', { err: e instanceof Error ? e.message : String(e) }, 'cannot reload');
     }
+  });
+  process.on('SIGUSR1', () => {
+    const peers = speaker.status().map((p) => ({ ...p, counters: speaker.session(p.name)?.counters }));
+    line('info', { peers, rss: process.memoryUsage().rss, cpu: process.cpuUsage() }, 'status');
   });
   await apply();
   line('info', {}, 'ready');
