@@ -398,6 +398,9 @@ function parseCommunities(objs: CRObject[], errors: ConfigError[]): Map<string, 
 
 function parseL2(c: Ctx, pools: ReadonlyMap<string, Pool>, warnings: ConfigError[]): L2Advertisement {
   const spec = specOf(c.obj);
+  // serviceSelectors are applied by the speaker, but validated here: one that does not parse must be
+  // an error, never dropped (dropped, the advertisement would cover every Service).
+  selectorList(c, spec.serviceSelectors, 'spec.serviceSelectors');
   return {
     name: c.name,
     namespace: c.namespace,
@@ -414,6 +417,7 @@ function parseBGPAdv(
   warnings: ConfigError[],
 ): BGPAdvertisement {
   const spec = specOf(c.obj);
+  selectorList(c, spec.serviceSelectors, 'spec.serviceSelectors'); // validated only, as for L2
   const aggregationLength = optInt(c, spec, 'aggregationLength', 0, 32) ?? 32;
   const aggregationLengthV6 = optInt(c, spec, 'aggregationLengthV6', 0, 128) ?? 128;
   const localPref = optInt(c, spec, 'localPref', 0, MAX_ASN);
