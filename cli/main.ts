@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { repoPath } from '../lab/repo.js';
 import { controllerCommand } from '../controller/cli-entry.js';
 import { labProgram } from '../lab/cli.js';
+import { explainCommand } from './explain/index.js';
 
 function packageVersion(): string {
   try {
@@ -20,6 +21,7 @@ export function buildProgram(): Command {
     .description('Bare-metal LoadBalancer for Kubernetes, compatible with MetalLB configuration')
     .version(packageVersion());
   program.addCommand(controllerCommand());
+  program.addCommand(explainCommand());
   program.addCommand(labProgram());
   return program;
 }
