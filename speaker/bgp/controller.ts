@@ -119,6 +119,9 @@ export class BgpController {
     this.speaker = new BgpSpeaker({
       nodeName: o.node,
       log: o.log,
+      // A speaker cannot tell its first start from a restart; the R bit (RFC 4724) tells graceful-restart
+      // peers to keep our previous routes until our End-of-RIB, which is right in both cases.
+      restarted: true,
       ...(o.registry ? { registry: o.registry } : {}),
       ...(o.listenPort !== undefined ? { listenPort: o.listenPort } : {}),
     });
@@ -448,10 +451,14 @@ export class BgpController {
     return this.speaker.status();
   }
 
-  /** Fast part of shutdown: Cease to every peer (within milliseconds). */
+  /**
+   * Fast part of shutdown: Cease / Administrative Shutdown to every peer (within milliseconds), except
+   * peers with enableGracefulRestart that negotiated it: they only see TCP close and keep our routes
+   * for the restart time (a rolling update of the speaker does not move traffic).
+   */
   async shutdown(): Promise<void> {
     this.stopped = true;
-    await this.speaker.shutdown();
+    await this.speaker.shutdown({ preserveGracefulRestart: true });
   }
 
   async stop(): Promise<void> {
