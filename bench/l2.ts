@@ -6,7 +6,9 @@
 //      entry rewrite;
 //  - ARP reply latency (arping RTT) and sustained replies/s (a raw-socket flood from the client);
 //  - speaker RSS with 1 and with 1,000 VIPs.
-// `npm run bench -- l2 [--trials=N] [--nodes=N] [--vips=N]`
+// Then the same faults on the full lab (real controller, kube-proxy, Kubernetes speakers; TCP connect
+// probes every 10 ms) and the speakers' RSS with --vips extra LoadBalancer Services (--no-lab skips).
+// `npm run bench -- l2 [--trials=N] [--nodes=N] [--vips=N] [--no-lab | --only-lab]`
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,6 +21,11 @@ import { PacketSocket } from '../net/packet.js';
 import { arpFrame, arpRequest, decodeArp } from '../proto/arp.js';
 import { decodeEthernet, EtherType } from '../proto/ethernet.js';
 import { scanInterfaces } from '../net/interfaces.js';
+import { connect } from 'node:net';
+import { appendFileSync } from 'node:fs';
+import { Lab } from '../lab/lab.js';
+import { ensureToolchain } from '../lab/toolchain.js';
+import { metallbDemoObjects, serviceObject, type Manifest } from '../lab/deploy.js';
 
 const VIP = '10.77.0.100';
 const KEY = 'cd'.repeat(32);
@@ -297,10 +304,196 @@ async function floodChild(ifname: string, vip: string, seconds: number): Promise
   process.stdout.write(JSON.stringify({ sent, replies, seconds }) + '\n');
 }
 
+/** Child mode: a TCP connect to ip:port every 10 ms; appends the time of every success (ms) to `file`. */
+async function tcpProbeChild(ip: string, port: number, file: string): Promise<void> {
+  for (;;) {
+    const t = Date.now();
+    const s = connect({ host: ip, port, timeout: 500 });
+    s.once('connect', () => {
+      appendFileSync(file, `${Date.now()}\n`);
+      s.destroy();
+    });
+    s.once('timeout', () => s.destroy());
+    s.once('error', () => s.destroy());
+    await delay(Math.max(0, 10 - (Date.now() - t)));
+  }
+}
+
+function probeSuccesses(file: string): number[] {
+  try {
+    return readFileSync(file, 'utf8').split('\n').filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * The same faults on the full lab: the real controller, kube-proxy and the Kubernetes speaker (its
+ * ServiceAccount, informers, membership from Node objects); the client probes with a TCP connect to
+ * the VIP every 10 ms. Then the speaker's RSS with `services` LoadBalancer Services.
+ */
+async function labFigures(trials: number, services: number): Promise<void> {
+  ensureToolchain(() => undefined);
+  const lab = await Lab.start({ nodes: 3, router: 'none', demo: false });
+  const dir = mkdtempSync(join(tmpdir(), 'bollard-bench-l2-lab-'));
+  try {
+    const topo = lab.topology;
+    const names = topo.nodes.map((n) => n.name);
+    const macOf = new Map(topo.nodes.map((n) => [n.name, n.mac.toLowerCase()]));
+    await lab.apply(...metallbDemoObjects(topo));
+    await lab.addService({ namespace: 'bench', name: 'web', dualStack: false });
+    for (const n of names) await lab.addPod('bench/web', n);
+    const vip = await waitFor(
+      'VIP',
+      async () => (await lab.service('bench/web')).status?.loadBalancer?.ingress?.[0]?.ip,
+      30_000,
+      200,
+    );
+    const owner = electOwner(names, vip) as string;
+    const next = electOwner(
+      names.filter((n) => n !== owner),
+      vip,
+    ) as string;
+    const monLog = join(dir, 'neigh.log');
+    const probeLog = join(dir, 'tcp.log');
+    const client = lab.host('client');
+    const mon = client.spawn('ip', ['-ts', 'monitor', 'neigh'], { name: 'ip-monitor', logFile: monLog });
+    const probe = client.spawn(
+      process.execPath,
+      [fileURLToPath(import.meta.url), '--tcp-probe-child', vip, '80', probeLog],
+      {
+        name: 'tcp-probe',
+        logFile: join(dir, 'tcp-probe.out'),
+      },
+    );
+    const waitEntry = (mac: string, since: number, timeoutMs: number): Promise<number> =>
+      waitFor(
+        'neighbour entry',
+        () => neighEvents(monLog, vip).find((e) => e.at >= since && e.mac === mac)?.at,
+        timeoutMs,
+        10,
+      );
+    const restore = async (): Promise<void> => {
+      await waitEntry(macOf.get(owner) as string, Date.now() - 5000, 20_000).catch(() => undefined);
+      await delay(2000);
+    };
+    try {
+      await waitFor(
+        'first TCP probe',
+        () => (probeSuccesses(probeLog).length > 0 ? true : undefined),
+        20_000,
+        50,
+      );
+      const kill: number[] = [];
+      for (let i = 0; i < trials; i++) {
+        const t0 = Date.now();
+        await lab.kill(owner, 'speaker');
+        kill.push((await waitEntry(macOf.get(next) as string, t0, 15_000)) - t0);
+        await lab.startProcess(owner, 'speaker');
+        await restore();
+      }
+      console.log(`lab failover, speaker SIGKILL (client entry -> new owner): ${summary(kill)}`);
+      const outage: number[] = [];
+      const entry: number[] = [];
+      for (let i = 0; i < trials; i++) {
+        const t0 = Date.now();
+        await lab.link(owner, 'down');
+        const down = Date.now();
+        entry.push((await waitEntry(macOf.get(next) as string, t0, 15_000)) - t0);
+        const first = await waitFor(
+          'a TCP probe answered',
+          () => probeSuccesses(probeLog).find((t) => t > down + 1),
+          15_000,
+          10,
+        );
+        outage.push(first - t0);
+        await lab.link(owner, 'up');
+        await restore();
+      }
+      console.log(
+        `lab failover, node loss (link down) — client TCP outage (connect every 10 ms): ${summary(outage)}`,
+      );
+      console.log(`lab failover, node loss (link down) — client entry -> new owner: ${summary(entry)}`);
+    } finally {
+      probe.signal('SIGKILL');
+      mon.signal('SIGTERM');
+      await Promise.all([probe.exited, mon.exited]);
+    }
+
+    // RSS with many Services: a /22 pool outside the LAN, every Service backed by the same pods.
+    const rss = async (): Promise<string> => {
+      const procs = (await lab.status()).processes.filter((p) => p.name === 'speaker' && p.pid);
+      const kib = procs
+        .map((p) => readFileSync(`/proc/${p.pid}/status`, 'utf8'))
+        .map((t) => Number(/VmRSS:\s+(\d+)/.exec(t)?.[1]));
+      return kib.map((k) => `${(k / 1024).toFixed(1)}`).join(' / ') + ' MiB';
+    };
+    const before = await rss();
+    const objs: Manifest[] = [
+      {
+        apiVersion: 'metallb.io/v1beta1',
+        kind: 'IPAddressPool',
+        metadata: { name: 'bench-many', namespace: 'metallb-system' },
+        spec: { addresses: ['10.90.0.0/22'], autoAssign: false },
+      },
+      {
+        apiVersion: 'metallb.io/v1beta1',
+        kind: 'L2Advertisement',
+        metadata: { name: 'bench-many', namespace: 'metallb-system' },
+        spec: { ipAddressPools: ['bench-many'] },
+      },
+    ];
+    for (let i = 0; i < services; i++) {
+      objs.push(
+        serviceObject(
+          {
+            namespace: 'bench',
+            name: `many-${i}`,
+            selector: { app: 'web' },
+            dualStack: false,
+            annotations: { 'metallb.io/address-pool': 'bench-many' },
+          },
+          topo,
+        ),
+      );
+    }
+    const t0 = Date.now();
+    await lab.apply(...objs);
+    const assigned = await waitFor(
+      `${services} VIPs`,
+      async () => {
+        const list = await lab.client.get<{
+          items: { status?: { loadBalancer?: { ingress?: unknown[] } } }[];
+        }>('/api/v1/namespaces/bench/services');
+        const n = list.items.filter((s) => (s.status?.loadBalancer?.ingress ?? []).length > 0).length;
+        return n >= services + 1 ? n : undefined;
+      },
+      300_000,
+      1000,
+    );
+    console.log(`lab: ${assigned - 1} extra Services assigned in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+    await delay(10_000);
+    const statuses = await lab.client.get<{ items: unknown[] }>(
+      '/apis/metallb.io/v1beta1/namespaces/metallb-system/servicel2statuses',
+    );
+    const last = await lab.service(`bench/many-${services - 1}`);
+    const probeIp = last.status?.loadBalancer?.ingress?.[0]?.ip ?? '10.90.0.1';
+    const ans = await client.exec('arping', ['-c', '2', '-W', '0.1', '-I', 'eth0', probeIp], 10_000);
+    console.log(
+      `lab speaker RSS (node-1 / node-2 / node-3): ${before} with 1 Service; ${await rss()} with ${services + 1} Services ` +
+        `(${statuses.items.length} ServiceL2Status objects; ${probeIp} answered: ${/bytes from/.test(ans.stdout)})`,
+    );
+  } finally {
+    await lab.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 export async function run(args: string[]): Promise<void> {
   const trials = flag(args, 'trials', 20);
   const nodes = flag(args, 'nodes', 3);
   const vips = flag(args, 'vips', 1000);
+  if (args.includes('--only-lab')) return labFigures(trials, vips);
   const bed = await makeBed(nodes);
   try {
     await Promise.all(bed.nodes.map((n) => startSpeaker(bed, n)));
@@ -316,8 +509,12 @@ export async function run(args: string[]): Promise<void> {
     await bed.lan.destroy();
     rmSync(bed.dir, { recursive: true, force: true });
   }
+  if (!args.includes('--no-lab')) await labFigures(trials, vips);
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url) && process.argv[2] === '--flood-child') {
   await floodChild(process.argv[3] as string, process.argv[4] as string, Number(process.argv[5]));
+}
+if (process.argv[1] === fileURLToPath(import.meta.url) && process.argv[2] === '--tcp-probe-child') {
+  await tcpProbeChild(process.argv[3] as string, Number(process.argv[4]), process.argv[5] as string);
 }
