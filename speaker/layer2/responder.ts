@@ -313,7 +313,8 @@ export class Layer2Responder {
   }
 
   private onFrame(s: IfaceState, frame: Buffer, pktType: number): void {
-    if (pktType === PacketType.outgoing || this.stopped) return;
+    // Our own frames, and frames for another host's MAC seen only because the NIC is promiscuous.
+    if (pktType === PacketType.outgoing || pktType === PacketType.otherHost || this.stopped) return;
     try {
       const eth = decodeEthernet(frame);
       if (eth.vlans.length > 0 || eth.source === s.info.mac) return;

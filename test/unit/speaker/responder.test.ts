@@ -101,6 +101,19 @@ describe('layer 2 responder (fake sockets)', () => {
     assert.equal(counts.response, 1);
   });
 
+  it('ignores frames for another host (promiscuous NIC) and our own outgoing frames', () => {
+    const resp = make();
+    resp.setAnnouncements(new Map([['192.0.2.1', { interfaces: [] }]]));
+    const s0 = sockets.get('eth0')!;
+    s0.sent = [];
+    const req = Buffer.from(arpFrame(arpRequest(CLIENT, '192.0.2.200', '192.0.2.1'), CLIENT));
+    s0.deliver(req, 3);
+    s0.deliver(req, 4);
+    assert.equal(s0.sent.length, 0);
+    s0.deliver(req, 0);
+    assert.equal(s0.sent.length, 1, 'a unicast request to us is answered');
+  });
+
   it('answers only on the interfaces the advertisement selects', () => {
     const resp = make();
     resp.setAnnouncements(new Map([['192.0.2.1', { interfaces: ['eth1'] }]]));
