@@ -1,5 +1,5 @@
 // The speaker's Prometheus metrics (MetalLB's names where MetalLB has one).
-import { Counter, Gauge, Registry } from 'prom-client';
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { MembershipAgent } from './membership/agent.js';
 
 export class SpeakerMetrics {
@@ -18,6 +18,8 @@ export class SpeakerMetrics {
 
   constructor() {
     const registers = [this.registry];
+    // process_resident_memory_bytes, nodejs_eventloop_lag_p99_seconds, … (as the controller has)
+    collectDefaultMetrics({ register: this.registry });
     this.announced = new Gauge({
       name: 'metallb_speaker_announced',
       help: 'Services being announced from this node (1 per VIP)',
