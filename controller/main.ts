@@ -52,6 +52,8 @@ export interface RunningController {
   readonly identity: string;
   /** The webhook's port when it serves. */
   readonly webhookPort: number | undefined;
+  /** Re-checks the webhook certificate now (renewal, reload, caBundle). */
+  refreshWebhook(): Promise<void>;
 }
 
 export async function runController(opts: ControllerOptions = {}): Promise<RunningController> {
@@ -169,6 +171,7 @@ export async function runController(opts: ControllerOptions = {}): Promise<Runni
     identity,
     metricsPort: server.port,
     webhookPort: webhook?.port,
+    refreshWebhook: () => webhook?.refresh() ?? Promise.resolve(),
     async stop() {
       if (stopped) return;
       stopped = true;

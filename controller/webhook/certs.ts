@@ -10,6 +10,8 @@ export interface TLSMaterial {
   readonly ca: string;
   readonly cert: string;
   readonly key: string;
+  /** The CA replaced by the last renewal while it is still valid: trusted too, so replicas that still serve the old certificate keep working. */
+  readonly previousCa?: string;
 }
 
 export interface WebhookCertOptions {
@@ -99,6 +101,19 @@ export class WebhookCerts {
     return undefined;
   }
 
+  private stillValid(pem: string): boolean {
+    try {
+      return Date.parse(new X509Certificate(pem).validTo) > this.now();
+    } catch {
+      return false;
+    }
+  }
+
+  /** The caBundle to publish: the CA, and the previous one while it is valid. */
+  static bundle(m: TLSMaterial): string {
+    return m.ca + (m.previousCa ?? '');
+  }
+
   private make(prev: TLSMaterial | undefined): TLSMaterial & { caKey: string } {
     const now = new Date(this.now());
     const ca = makeCA({
@@ -126,16 +141,19 @@ export class WebhookCerts {
       } catch (err) {
         if (!(err instanceof ApiError && err.notFound)) throw err;
       }
+      const prevText = unb64(secret?.data?.['ca-previous.crt']);
       const have: TLSMaterial | undefined = secret?.data
         ? {
             ca: unb64(secret.data['ca.crt']),
             cert: unb64(secret.data['tls.crt']),
             key: unb64(secret.data['tls.key']),
+            ...(prevText && this.stillValid(prevText) ? { previousCa: prevText } : {}),
           }
         : undefined;
       const why = this.why(have);
       if (!why && have) return have;
       const m = this.make(have);
+      const previousCa = have?.ca && this.stillValid(have.ca) ? have.ca : undefined;
       const body: SecretObj = {
         metadata: {
           name: this.secretName,
@@ -143,7 +161,12 @@ export class WebhookCerts {
           ...(secret?.metadata?.resourceVersion ? { resourceVersion: secret.metadata.resourceVersion } : {}),
         },
         type: 'kubernetes.io/tls',
-        data: { 'ca.crt': b64(m.ca), 'tls.crt': b64(m.cert), 'tls.key': b64(m.key) },
+        data: {
+          'ca.crt': b64(m.ca),
+          'tls.crt': b64(m.cert),
+          'tls.key': b64(m.key),
+          ...(previousCa ? { 'ca-previous.crt': b64(previousCa) } : {}),
+        },
       };
       try {
         if (secret) await this.o.client.replace(this.path(), { apiVersion: 'v1', kind: 'Secret', ...body });
@@ -157,7 +180,7 @@ export class WebhookCerts {
           { reason: why, object: { kind: 'Secret', namespace: this.o.namespace, name: this.secretName } },
           'webhook certificate issued',
         );
-        return { ca: m.ca, cert: m.cert, key: m.key };
+        return { ca: m.ca, cert: m.cert, key: m.key, ...(previousCa ? { previousCa } : {}) };
       } catch (err) {
         // Another replica wrote it first: read theirs.
         if (err instanceof ApiError && err.conflict) continue;
@@ -168,7 +191,8 @@ export class WebhookCerts {
   }
 
   /** Puts the CA into every webhook of the ValidatingWebhookConfiguration (and failurePolicy if set). Returns false if it does not exist. */
-  async publish(ca: string): Promise<boolean> {
+  async publish(ca: string | TLSMaterial): Promise<boolean> {
+    const pemBundle = typeof ca === 'string' ? ca : WebhookCerts.bundle(ca);
     const path = `/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations/${encodeURIComponent(this.webhookConfigName)}`;
     for (let attempt = 0; attempt < 5; attempt++) {
       let vwc: VWC;
@@ -178,7 +202,7 @@ export class WebhookCerts {
         if (err instanceof ApiError && err.notFound) return false;
         throw err;
       }
-      const bundle = b64(ca);
+      const bundle = b64(pemBundle);
       const fp = this.o.failurePolicy;
       const hooks = vwc.webhooks ?? [];
       if (hooks.every((h) => h.clientConfig?.caBundle === bundle && (!fp || h.failurePolicy === fp)))

@@ -115,7 +115,7 @@ export async function startWebhookServer(o: WebhookServerOptions): Promise<Webho
   let material: TLSMaterial = await o.certs.ensure();
   const publish = async (): Promise<void> => {
     try {
-      if (!(await o.certs.publish(material.ca)))
+      if (!(await o.certs.publish(material)))
         o.log.warn(
           { object: { kind: 'ValidatingWebhookConfiguration', name: o.certs.webhookConfigName } },
           'ValidatingWebhookConfiguration not found; caBundle not published (will retry)',
@@ -191,8 +191,9 @@ export async function startWebhookServer(o: WebhookServerOptions): Promise<Webho
   const refresh = async (): Promise<void> => {
     try {
       const next = await o.certs.ensure();
-      if (next.cert !== material.cert) {
-        material = next;
+      const changed = next.cert !== material.cert;
+      material = next;
+      if (changed) {
         server.setSecureContext({ cert: next.cert, key: next.key, minVersion: 'TLSv1.2' });
         o.log.info({}, 'webhook certificate reloaded');
       }

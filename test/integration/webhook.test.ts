@@ -1,0 +1,389 @@
+// The validating admission webhook through a real kube-apiserver: the controller (with its ServiceAccount
+// and deploy/rbac) serves it over HTTPS with a certificate it made, kept in the Secret and published as
+// the caBundle; `kubectl apply` of each kind of bad input fails with the configuration parse's own
+// message; every metallb.io example in docs/ is accepted; the certificate is renewed before expiry.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { createWriteStream, mkdirSync, readFileSync, readdirSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { X509Certificate } from 'node:crypto';
+import { pino } from 'pino';
+import { parseAllDocuments, stringify } from 'yaml';
+import { startControlPlane, type ControlPlane } from '../../lab/controlplane.js';
+import { waitFor } from '../../lab/process.js';
+import { runController, type RunningController } from '../../controller/main.js';
+import { repoPath } from '../support/repo.js';
+import { applyManifest, create, installCRDs, namespaceObj, type Obj } from './controller-helpers.js';
+
+const NS = 'metallb-system';
+const HOOK = 'config.validate.bollard.metallb.io';
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const a = s.address();
+      const port = typeof a === 'object' && a ? a.port : 0;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** The metallb.io YAML blocks of docs/*.md (each block: its documents). */
+export function docExamples(): { file: string; index: number; docs: Obj[] }[] {
+  const out: { file: string; index: number; docs: Obj[] }[] = [];
+  const dir = repoPath('docs');
+  for (const f of readdirSync(dir)
+    .filter((n) => n.endsWith('.md'))
+    .sort()) {
+    const text = readFileSync(join(dir, f), 'utf8');
+    let i = 0;
+    for (const m of text.matchAll(/```ya?ml\n([\s\S]*?)```/g)) {
+      i++;
+      let docs: Obj[];
+      try {
+        docs = parseAllDocuments(m[1] as string)
+          .map((d) => d.toJS() as Obj | null)
+          .filter((d): d is Obj => d !== null && typeof d === 'object');
+      } catch {
+        continue;
+      }
+      const mine = docs.filter(
+        (d) => typeof d.apiVersion === 'string' && d.apiVersion.startsWith('metallb.io/'),
+      );
+      if (mine.length > 0 && mine.length === docs.length) out.push({ file: f, index: i, docs: mine });
+    }
+  }
+  return out;
+}
+
+describe('validating admission webhook on a real apiserver', () => {
+  let cp: ControlPlane;
+  let ctl: RunningController | undefined;
+  let port = 0;
+
+  const kubectl = (args: string[], input?: string): Promise<Run> =>
+    new Promise((resolve) => {
+      const p = execFile(
+        'kubectl',
+        ['--kubeconfig', cp.adminKubeconfig, ...args],
+        { timeout: 30_000 },
+        (err, stdout, stderr) =>
+          resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+      );
+      if (input !== undefined) p.stdin?.end(input);
+    });
+  const apply = (objs: Obj[]): Promise<Run> =>
+    kubectl(['apply', '-f', '-'], objs.map((o) => stringify(o)).join('---\n'));
+
+  async function denied(objs: Obj[] | (() => Promise<Run>), message: RegExp): Promise<string> {
+    const r = typeof objs === 'function' ? await objs() : await apply(objs);
+    assert.notEqual(r.code, 0, `expected a rejection, got: ${r.stdout}`);
+    assert.match(
+      r.stderr,
+      new RegExp(`admission webhook "${HOOK.replace(/\./g, '\\.')}" denied the request: `),
+    );
+    assert.match(r.stderr, message);
+    return r.stderr;
+  }
+  async function accepted(objs: Obj[]): Promise<void> {
+    const r = await apply(objs);
+    assert.equal(r.code, 0, r.stderr);
+  }
+
+  const pool = (name: string, addresses: string[], extra: Record<string, unknown> = {}, ns = NS): Obj => ({
+    apiVersion: 'metallb.io/v1beta1',
+    kind: 'IPAddressPool',
+    metadata: { name, namespace: ns },
+    spec: { addresses, ...extra },
+  });
+  const peer = (name: string, spec: Record<string, unknown>): Obj => ({
+    apiVersion: 'metallb.io/v1beta2',
+    kind: 'BGPPeer',
+    metadata: { name, namespace: NS },
+    spec,
+  });
+  const bgpAdv = (name: string, spec: Record<string, unknown>): Obj => ({
+    apiVersion: 'metallb.io/v1beta1',
+    kind: 'BGPAdvertisement',
+    metadata: { name, namespace: NS },
+    spec,
+  });
+
+  before(async () => {
+    cp = await startControlPlane();
+    await installCRDs(cp);
+    await create(cp, namespaceObj(NS));
+    await applyManifest(cp, repoPath('deploy', 'rbac', 'controller.yaml'));
+    port = await freePort();
+    // The deployed configuration, with a url clientConfig to the controller on loopback.
+    const [, vwc] = parseAllDocuments(
+      readFileSync(repoPath('deploy', 'webhook', 'webhook.yaml'), 'utf8'),
+    ).map((d) => d.toJS() as Obj & { webhooks: { clientConfig: Record<string, unknown> }[] });
+    assert.equal(vwc?.kind, 'ValidatingWebhookConfiguration');
+    for (const w of vwc?.webhooks ?? [])
+      w.clientConfig = { url: `https://127.0.0.1:${port}/validate-metallb-io` };
+    const r = await cp.request(
+      'POST',
+      '/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations',
+      vwc,
+    );
+    assert.equal(r.status, 201, r.body);
+    mkdirSync(cp.logDir, { recursive: true });
+    ctl = await runController({
+      kubeconfig: await cp.kubeconfigFor(NS, 'controller'),
+      namespace: NS,
+      metricsBind: '127.0.0.1:0',
+      logger: pino(
+        { level: 'debug', formatters: { level: (l) => ({ level: l }) } },
+        createWriteStream(join(cp.logDir, 'controller.log')),
+      ),
+      leaseDurationMs: 4000,
+      renewDeadlineMs: 3000,
+      retryPeriodMs: 500,
+      webhookBind: `127.0.0.1:${port}`,
+      webhookIPs: ['127.0.0.1'],
+    });
+    await kubectl(['create', 'namespace', 'other']);
+    // The apiserver picks the configuration up (and our caBundle) within a moment.
+    await waitFor(
+      'webhook in force',
+      async () => {
+        const x = await apply([pool('probe', ['10.250.0.10-10.250.0.5'])]);
+        return x.code !== 0 && x.stderr.includes(`admission webhook "${HOOK}" denied`) ? true : undefined;
+      },
+      30_000,
+      250,
+    );
+  });
+
+  after(async () => {
+    await ctl?.stop();
+    await cp?.stop();
+  });
+
+  it('serves a certificate signed by the CA in Secret bollard-webhook-cert, published as caBundle', async () => {
+    const s = JSON.parse(
+      (await cp.request('GET', `/api/v1/namespaces/${NS}/secrets/bollard-webhook-cert`)).body,
+    ) as {
+      type: string;
+      data: Record<string, string>;
+    };
+    assert.equal(s.type, 'kubernetes.io/tls');
+    const ca = Buffer.from(s.data['ca.crt'] ?? '', 'base64').toString();
+    const cert = new X509Certificate(Buffer.from(s.data['tls.crt'] ?? '', 'base64').toString());
+    assert.ok(cert.verify(new X509Certificate(ca).publicKey));
+    assert.ok(cert.checkHost('bollard-webhook.metallb-system.svc'));
+    assert.ok(cert.checkIP('127.0.0.1'));
+    const vwc = JSON.parse(
+      (
+        await cp.request(
+          'GET',
+          '/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations/bollard-validating-webhook',
+        )
+      ).body,
+    ) as { webhooks: { clientConfig: { caBundle?: string } }[] };
+    assert.equal(vwc.webhooks[0]?.clientConfig.caBundle, s.data['ca.crt']);
+  });
+
+  it('rejects a bad range and overlapping pools', async () => {
+    await denied(
+      [pool('bad', ['10.250.0.10-10.250.0.5'])],
+      /IPAddressPool metallb-system\/bad: spec\.addresses\[0\]: /,
+    );
+    await accepted([pool('a', ['10.251.0.0/24'])]);
+    await denied([pool('b', ['10.251.0.128/25'])], /IPAddressPool metallb-system\/\w: .*overlaps/);
+    // An update that creates the overlap is rejected too.
+    await accepted([pool('c', ['10.252.0.0/24'])]);
+    await denied([pool('c', ['10.251.0.0/28'])], /overlaps/);
+  });
+
+  it('rejects objects outside the install namespace', async () => {
+    await denied(
+      [pool('elsewhere', ['10.253.0.0/24'], {}, 'other')],
+      /IPAddressPool elsewhere: metallb\.io objects must be in the install namespace "metallb-system", not "other"/,
+    );
+  });
+
+  it('rejects invalid timers, invalid ASNs and duplicate peers', async () => {
+    await denied(
+      [peer('hold', { myASN: 64500, peerASN: 64501, peerAddress: '192.0.2.1', holdTime: '2s' })],
+      /BGPPeer metallb-system\/hold: spec\.holdTime: 2s is invalid: must be 0 or at least 3s/,
+    );
+    // (peerASN xor dynamicASN is already refused by the CRD's own validation rules, before admission.)
+    await denied(
+      [peer('asn', { myASN: 64500, peerASN: 64500, peerAddress: '192.0.2.2', ebgpMultiHop: true })],
+      /BGPPeer metallb-system\/asn: spec\.ebgpMultiHop: ebgpMultiHop cannot be set on an iBGP session \(peerASN = myASN\)/,
+    );
+    await denied(
+      [
+        {
+          apiVersion: 'metallb.io/v1beta1',
+          kind: 'Community',
+          metadata: { name: 'big', namespace: NS },
+          spec: { communities: [{ name: 'too-big', value: 'large:4294967296:1:2' }] },
+        },
+      ],
+      /Community metallb-system\/big: spec\.communities\[0\]\.value: /,
+    );
+    await accepted([peer('p1', { myASN: 64500, peerASN: 64501, peerAddress: '192.0.2.3' })]);
+    await denied(
+      [peer('p2', { myASN: 64500, peerASN: 64502, peerAddress: '192.0.2.3' })],
+      /duplicate peer 192\.0\.2\.3: same address, port, vrf and node selectors as BGPPeer p1/,
+    );
+  });
+
+  it('rejects aggregation lengths shorter than the pool and conflicting localPref', async () => {
+    await accepted([pool('agg', ['10.254.0.0/24'])]);
+    await denied(
+      [bgpAdv('short', { ipAddressPools: ['agg'], aggregationLength: 16 })],
+      /BGPAdvertisement metallb-system\/short: spec\.aggregationLength/,
+    );
+    await accepted([bgpAdv('lp1', { ipAddressPools: ['agg'], localPref: 100 })]);
+    await denied(
+      [bgpAdv('lp2', { ipAddressPools: ['agg'], localPref: 200 })],
+      /localPref 200 conflicts with localPref 100 of BGPAdvertisement lp1 for pool agg/,
+    );
+  });
+
+  it('rejects deleting a BFD profile a peer uses, and a pool a Service holds an IP from', async () => {
+    await accepted([
+      {
+        apiVersion: 'metallb.io/v1beta1',
+        kind: 'BFDProfile',
+        metadata: { name: 'fast', namespace: NS },
+        spec: { receiveInterval: 100 },
+      },
+      peer('bfd-peer', { myASN: 64500, peerASN: 64501, peerAddress: '192.0.2.9', bfdProfile: 'fast' }),
+    ]);
+    await denied(
+      () => kubectl(['delete', '-n', NS, 'bfdprofile', 'fast']),
+      /cannot delete BFDProfile fast: the configuration without it is invalid: BGPPeer metallb-system\/bfd-peer: spec\.bfdProfile: BFDProfile "fast" does not exist/,
+    );
+    await accepted([pool('held', ['10.255.0.0/30'], { autoAssign: false })]);
+    await kubectl(['create', 'namespace', 'shop']);
+    await create(cp, {
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: { name: 'web', namespace: 'shop', annotations: { 'metallb.io/address-pool': 'held' } },
+      spec: { type: 'LoadBalancer', ports: [{ port: 80 }] },
+    });
+    await waitFor(
+      'shop/web gets an IP',
+      async () => {
+        const r = await kubectl([
+          'get',
+          '-n',
+          'shop',
+          'svc',
+          'web',
+          '-o',
+          'jsonpath={.status.loadBalancer.ingress[0].ip}',
+        ]);
+        return r.stdout.trim() ? true : undefined;
+      },
+      20_000,
+      200,
+    );
+    await denied(
+      () => kubectl(['delete', '-n', NS, 'ipaddresspool', 'held']),
+      /cannot delete IPAddressPool held: it is in use by 1 Service: shop\/web \(10\.255\.0\.0\)/,
+    );
+    // Unused objects delete fine.
+    const ok = await kubectl(['delete', '-n', NS, 'ipaddresspool', 'c']);
+    assert.equal(ok.code, 0, ok.stderr);
+  });
+
+  it('accepts every metallb.io example in docs/', async () => {
+    const examples = docExamples();
+    assert.ok(examples.length > 0, 'docs/ has metallb.io examples');
+    // Start from an empty configuration so examples do not collide with the objects above.
+    for (const k of ['bgpadvertisements', 'l2advertisements', 'bgppeers', 'communities'])
+      await kubectl(['delete', '-n', NS, k, '--all']);
+    // Per file: every example's objects together (one example may use another's Community alias or BFD
+    // profile), in dependency order, then removed.
+    const order = [
+      'IPAddressPool',
+      'Community',
+      'BFDProfile',
+      'BGPPeer',
+      'L2Advertisement',
+      'BGPAdvertisement',
+    ];
+    for (const file of [...new Set(examples.map((e) => e.file))]) {
+      const docs = examples
+        .filter((e) => e.file === file)
+        .flatMap((e) => e.docs)
+        .map((d) => ({ ...d, metadata: { ...d.metadata, namespace: NS } }))
+        .sort((a, b) => order.indexOf(a.kind ?? '') - order.indexOf(b.kind ?? ''));
+      for (const d of docs) {
+        const r = await apply([d]);
+        assert.equal(r.code, 0, `${file}: ${d.kind} ${d.metadata.name}: ${r.stderr}`);
+      }
+      for (const d of [...docs].reverse()) {
+        const del = await kubectl(['delete', '--ignore-not-found', '-f', '-'], stringify(d));
+        assert.equal(del.code, 0, `${file}: delete ${d.kind} ${d.metadata.name}: ${del.stderr}`);
+      }
+    }
+  });
+
+  it('renews the certificate before expiry and republishes the caBundle', async () => {
+    const before = JSON.parse(
+      (await cp.request('GET', `/api/v1/namespaces/${NS}/secrets/bollard-webhook-cert`)).body,
+    ) as {
+      data: Record<string, string>;
+    };
+    // Another replica that renews far ahead of expiry (renewBefore longer than the validity) rotates it.
+    const { WebhookCerts } = await import('../../controller/webhook/certs.js');
+    const { KubeClient } = await import('../../k8s/client.js');
+    const client = KubeClient.fromFile(await cp.kubeconfigFor(NS, 'controller'));
+    try {
+      const later = new WebhookCerts({
+        client,
+        namespace: NS,
+        ips: ['127.0.0.1'],
+        renewBeforeMs: 400 * 86_400_000,
+        log: pino({ level: 'silent' }),
+      });
+      const m = await later.ensure();
+      assert.notEqual(m.cert, Buffer.from(before.data['tls.crt'] ?? '', 'base64').toString());
+      assert.ok(m.previousCa, 'the old CA stays trusted during the rotation');
+      assert.ok(await later.publish(m));
+    } finally {
+      client.close();
+    }
+    // Before this controller reloads, its old certificate is still trusted (old CA in the bundle)…
+    await denied([pool('mid-rotation', ['10.250.1.10-10.250.1.5'])], /spec\.addresses\[0\]/);
+    // …and after it reloads, the new one is.
+    await ctl?.refreshWebhook();
+    await denied([pool('after-rotation', ['10.250.1.10-10.250.1.5'])], /spec\.addresses\[0\]/);
+    const vwc = JSON.parse(
+      (
+        await cp.request(
+          'GET',
+          '/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations/bollard-validating-webhook',
+        )
+      ).body,
+    ) as { webhooks: { clientConfig: { caBundle?: string } }[] };
+    const bundle = Buffer.from(vwc.webhooks[0]?.clientConfig.caBundle ?? '', 'base64').toString();
+    const secret = JSON.parse(
+      (await cp.request('GET', `/api/v1/namespaces/${NS}/secrets/bollard-webhook-cert`)).body,
+    ) as {
+      data: Record<string, string>;
+    };
+    assert.equal(
+      bundle.match(/BEGIN CERTIFICATE/g)?.length,
+      2,
+      `secret keys: ${Object.keys(secret.data).join(', ')}`,
+    );
+  });
+});
