@@ -323,11 +323,8 @@ export class BgpSession {
       conn.destroy();
       return;
     }
-    if (this.established) {
-      // RFC 4271 §6.8: without CollisionDetectEstablishedState the established connection wins;
-      // the peer may have restarted though, so let its new connection try: if it completes an OPEN,
-      // collision handling below resolves it (the old one is dead if the peer really restarted).
-    }
+    // Even while Established: a peer that restarted without closing the old connection (power loss)
+    // comes back with a new one; its OPEN decides (see onOpen).
     this.attach(conn, 'in');
   }
 
@@ -556,10 +553,15 @@ export class BgpSession {
     const other = this.connections.find((x) => x !== c && !x.closed);
     if (other) {
       if (other.fsm.state === 'Established') {
-        // The peer opened a new connection while the old one is up: it restarted (or lost our side).
-        // Keep the old one unless the peer really went away; RFC 4271: dump the new connection.
-        this.step(c, { type: 'OpenCollisionDump' });
-        return;
+        // A valid OPEN on a new connection while the old one is Established: the peer restarted
+        // without closing the old one (power loss, a crash its kernel did not survive). Waiting for
+        // the old hold timer would keep the peer without our routes for up to the hold time; like
+        // BIRD and FRR (and RFC 4724 §4.2 for graceful restart) we take the new connection.
+        this.log.info(
+          { peer: this.config.name },
+          'new connection from an Established peer: it restarted; replacing the old one',
+        );
+        this.step(other, { type: 'OpenCollisionDump' });
       }
       if (other.fsm.state === 'OpenSent' || other.fsm.state === 'OpenConfirm') {
         const winner = resolveCollision(
@@ -595,7 +597,7 @@ export class BgpSession {
       return;
     }
     c.fsm = result.state;
-    const actions = result.actions.map((a) => this.adjustTimer(c, a));
+    const actions = result.actions.map((a) => this.adjustTimer(a));
     c.deadlines = applyTimerActions(
       c.deadlines,
       actions.filter((a) => !(a.type === 'start-timer' && a.timer === 'ConnectRetry')),
@@ -610,11 +612,10 @@ export class BgpSession {
   }
 
   /** Keepalives at the configured interval when shorter than hold time / 3. */
-  private adjustTimer(c: Connection, a: BgpAction): BgpAction {
+  private adjustTimer(a: BgpAction): BgpAction {
     if (a.type === 'start-timer' && a.timer === 'Keepalive' && this.config.keepaliveTime > 0) {
       return { ...a, ms: Math.min(a.ms, this.config.keepaliveTime * 1000) };
     }
-    void c;
     return a;
   }
 

@@ -485,6 +485,27 @@ describe('BgpSession', () => {
     assert.equal(s.state, 'Established');
   });
 
+  it('a new connection with a valid OPEN from an Established peer replaces the old one (the peer restarted)', async () => {
+    const { s, pipe } = await establish();
+    s.setRoutes([route('192.0.2.1/32')]);
+    pipe.take();
+    const fresh = new Pipe('10.0.0.11', '10.0.0.1');
+    s.accept(fresh.conn);
+    assert.equal(fresh.take()[0]?.type, 'open');
+    fresh.sendMsg(peerOpen(64512));
+    const old = pipe.take().find((m): m is NotificationMessage => m.type === 'notification');
+    assert.deepEqual([old?.code, old?.subcode], [6, 7]);
+    assert.ok(pipe.closed);
+    fresh.take();
+    fresh.sendMsg({ type: 'keepalive' });
+    assert.equal(s.state, 'Established');
+    assert.deepEqual(
+      announced(updates(fresh.take())),
+      ['192.0.2.1/32'],
+      'routes go out again on the new session',
+    );
+  });
+
   it('the peer closing the connection drops the session and schedules a reconnect', async () => {
     const { s, clock, pipe } = await establish();
     s.setRoutes([route('192.0.2.1/32')]);
