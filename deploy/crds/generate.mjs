@@ -137,6 +137,7 @@ files.l2advertisements = crd({
           ipAddressPoolSelectors: selectors('Label selectors on pools to announce.'),
           nodeSelectors: selectors('Nodes that may announce; empty = all nodes.'),
           interfaces: strList('Interfaces to announce from; empty = all eligible interfaces.'),
+          serviceSelectors: selectors('Services to announce; empty = all. Not with the allow-shared-ip annotation.'),
         },
       },
       status: { type: 'object' },
