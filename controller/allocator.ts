@@ -183,6 +183,11 @@ export class Allocator {
     return [...(this.uses.get(ip)?.users.keys() ?? [])];
   }
 
+  /** Every assignment (for metrics and diagnostics). */
+  allAssignments(): Assignment[] {
+    return [...this.assignments.values()];
+  }
+
   get assignmentCount(): number {
     return this.assignments.size;
   }

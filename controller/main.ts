@@ -8,6 +8,7 @@ import { startMetricsServer, type MetricsServer } from '../k8s/metrics-server.js
 import { ensureMemberlistSecret } from './membership.js';
 import { ControllerMetrics } from './metrics.js';
 import { Reconciler } from './reconciler.js';
+import { registerAssignmentMetric } from './assignment-metrics.js';
 import { WebhookCerts } from './webhook/certs.js';
 import { startWebhookServer, type WebhookServer } from './webhook/server.js';
 
@@ -86,6 +87,9 @@ export async function runController(opts: ControllerOptions = {}): Promise<Runni
     events,
     concurrency: opts.concurrency,
   });
+  registerAssignmentMetric(metrics.registry, () =>
+    reconciler.isLeader ? reconciler.currentAllocator.allAssignments() : undefined,
+  );
   const elector = new LeaderElector({
     client,
     namespace,
