@@ -1,0 +1,474 @@
+// Faults on the lab (3 nodes, BIRD, the real controller and a speaker per node with their
+// ServiceAccount tokens), seen from the hosts a user would look from:
+//  - the apiserver stopped for ~10 s: the L2 VIP (from `client`) and the BGP VIP (from `external`,
+//    through the router) answer every probe throughout;
+//  - the L2 owner's speaker SIGTERMed, then SIGKILLed: the VIP moves to the next node and returns;
+//  - the owner partitioned from the other nodes (membership UDP dropped with iptables inside the
+//    node namespaces) but not from the client: two owners while it lasts (proof the partition bit),
+//    exactly one after it heals (arping from the client and a bridge capture);
+//  - forged membership packets (wrong key) sent from a lab host: dropped and counted in the metric;
+//  - ARP + NDP request floods and malformed frames from the client: the owner keeps answering a real
+//    arping with the right MAC, and its RSS stays bounded;
+//  - a BGPPeer whose password Secret is missing: a clear error, recovery when it appears;
+//  - the membership key and the BGP password appear in no lab log, no Event and no /metrics page;
+//    a speaker whose metrics are bound to 127.0.0.1 is not reachable from another host.
+// Figures (times) are printed; the long version with 60 s outages and measured targets is
+// `npm run bench -- chaos`.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { startLab, type Lab } from '../support/lab.js';
+import { delay, waitFor, type ManagedProcess } from '../../lab/process.js';
+import { metallbDemoObjects } from '../../lab/deploy.js';
+import { startSpeaker } from '../../lab/components.js';
+import { SPEAKER_METRICS_PORT } from '../../lab/lab.js';
+import { electOwner } from '../../speaker/layer2/election.js';
+import { metricValue } from '../support/chaos.js';
+import type { FloodArgs, FloodResult } from '../support/frame-flood.js';
+
+const NODES = ['node-1', 'node-2', 'node-3'];
+const OUTAGE_MS = 10_000;
+const BGP_PASSWORD = 'chaos-Bgp-pw-7f3a91c2';
+
+describe('chaos on the lab (3 nodes, BIRD)', { timeout: 900_000 }, () => {
+  let lab: Lab;
+  let l2vip = '';
+  let l2vip6 = '';
+  let bgpvip = '';
+  let owner = '';
+  const extra: ManagedProcess[] = [];
+
+  const mac = (node: string): string =>
+    (lab.topology.nodes.find((n) => n.name === node)?.mac ?? '').toLowerCase();
+  const nodeIp = (node: string): string => lab.topology.nodes.find((n) => n.name === node)?.ipv4.ip ?? '';
+
+  async function vipsOf(ref: string): Promise<string[]> {
+    return waitFor(
+      `${ref} VIPs`,
+      async () => {
+        const s = await lab.service(ref);
+        const ips = (s.status?.loadBalancer?.ingress ?? []).flatMap((i) => (i.ip ? [i.ip] : []));
+        return ips.length > 0 ? ips : undefined;
+      },
+      60_000,
+      200,
+    );
+  }
+
+  async function curl(host: string, ip: string, timeoutS = 2): Promise<boolean> {
+    const url = ip.includes(':') ? `http://[${ip}]/` : `http://${ip}/`;
+    const r = await lab.exec(host, 'curl', [
+      '-s',
+      '-g',
+      '-m',
+      String(timeoutS),
+      '-o',
+      '/dev/null',
+      '-w',
+      '%{http_code}',
+      url,
+    ]);
+    return r.stdout.trim() === '200';
+  }
+
+  /** MACs answering `arping` from the client. */
+  async function arpingMacs(ip: string, count = 2): Promise<string[]> {
+    const r = await lab.exec('client', 'arping', ['-c', String(count), '-I', 'eth0', ip], (count + 5) * 1000);
+    return [
+      ...new Set(
+        [...r.stdout.matchAll(/bytes from ([0-9A-Fa-f:]{17}) \(|\[([0-9A-Fa-f:]{17})\]/g)].map((m) =>
+          (m[1] ?? m[2] ?? '').toLowerCase(),
+        ),
+      ),
+    ].sort();
+  }
+
+  async function answeredBy(ip: string, nodes: string[], timeoutMs = 30_000): Promise<number> {
+    const want = nodes.map(mac).sort().join(',');
+    const t0 = Date.now();
+    await waitFor(
+      `${ip} answered by ${nodes.join('+')}`,
+      async () => ((await arpingMacs(ip)).join(',') === want ? true : undefined),
+      timeoutMs,
+      100,
+    );
+    return Date.now() - t0;
+  }
+
+  async function speakerMetrics(node: string): Promise<string> {
+    const r = await lab.exec(node, 'curl', [
+      '-sf',
+      '-m',
+      '3',
+      `http://${nodeIp(node)}:${SPEAKER_METRICS_PORT}/metrics`,
+    ]);
+    assert.equal(r.code, 0, `metrics of ${node}: ${r.stderr}`);
+    return r.stdout;
+  }
+
+  function pidOf(host: string, name: string): number {
+    const p = lab.procs.list().find((x) => x.host === host && x.name === name);
+    assert.ok(p?.pid, `${host}/${name} has a pid`);
+    return p.pid;
+  }
+
+  function rssKiB(pid: number): number {
+    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return Number(m?.[1] ?? 0);
+  }
+
+  function supportEntry(name: string): string[] {
+    const self = fileURLToPath(import.meta.url);
+    const fromSource = self.endsWith('.ts');
+    const entry = fileURLToPath(new URL(`../support/${name}.${fromSource ? 'ts' : 'js'}`, import.meta.url));
+    return [...(fromSource ? ['--import', 'tsx'] : []), entry];
+  }
+
+  before(async () => {
+    lab = await startLab({ nodes: 3, router: 'bird' });
+    await lab.apply(...metallbDemoObjects(lab.topology));
+    await lab.addService({ namespace: 'chaos', name: 'web' });
+    await lab.addService({
+      namespace: 'chaos',
+      name: 'web-bgp',
+      annotations: { 'metallb.io/address-pool': lab.topology.bgpPool.name },
+    });
+    for (const n of NODES) {
+      await lab.addPod('chaos/web', n);
+      await lab.addPod('chaos/web-bgp', n);
+    }
+    [l2vip = '', l2vip6 = ''] = await vipsOf('chaos/web');
+    [bgpvip = ''] = await vipsOf('chaos/web-bgp');
+    owner = electOwner(NODES, l2vip) as string;
+    await answeredBy(l2vip, [owner], 60_000);
+    await waitFor(
+      'L2 VIP serves',
+      async () => ((await curl('client', l2vip)) ? true : undefined),
+      30_000,
+      200,
+    );
+    await waitFor(
+      'BGP VIP serves',
+      async () => ((await curl('external', bgpvip)) ? true : undefined),
+      60_000,
+      200,
+    );
+  });
+
+  after(async () => {
+    for (const p of extra) await p.kill();
+    await lab?.stop();
+  });
+
+  it(`apiserver stopped for ${OUTAGE_MS / 1000} s: the L2 and BGP VIPs answer every probe from client and external`, async () => {
+    const results: { at: number; what: string; ok: boolean }[] = [];
+    let probing = true;
+    const probe = async (host: string, ip: string): Promise<void> => {
+      while (probing) {
+        results.push({ at: Date.now(), what: `${host}->${ip}`, ok: await curl(host, ip, 3) });
+        await delay(200);
+      }
+    };
+    const loops = [probe('client', l2vip), probe('client', l2vip6), probe('external', bgpvip)];
+    try {
+      await delay(1000);
+      await lab.stopProcess('machine', 'kube-apiserver');
+      const down = Date.now();
+      await delay(OUTAGE_MS); // the fault: the apiserver is away this long
+      await lab.startProcess('machine', 'kube-apiserver');
+      process.stdout.write(`# apiserver was down ${Date.now() - down} ms\n`);
+      await delay(2000);
+    } finally {
+      probing = false;
+      await Promise.all(loops);
+    }
+    const failed = results.filter((r) => !r.ok);
+    process.stdout.write(`# ${results.length} probes during the outage, ${failed.length} failed\n`);
+    assert.ok(results.length >= 30, `${results.length} probes`);
+    for (const w of [`client->${l2vip}`, `client->${l2vip6}`, `external->${bgpvip}`])
+      assert.ok(results.filter((r) => r.what === w).length >= 5, `probes of ${w}`);
+    assert.deepEqual(failed, [], 'every probe succeeded');
+    assert.deepEqual(await arpingMacs(l2vip), [mac(owner)], 'the owner did not change');
+  });
+
+  it("the L2 owner's speaker SIGTERMed, then SIGKILLed: the VIP moves to the next node and returns", async () => {
+    const next = electOwner(
+      NODES.filter((n) => n !== owner),
+      l2vip,
+    ) as string;
+    for (const how of ['SIGTERM', 'SIGKILL'] as const) {
+      const t0 = Date.now();
+      if (how === 'SIGTERM') await lab.stopProcess(owner, 'speaker');
+      else await lab.kill(owner, 'speaker');
+      await answeredBy(l2vip, [next]);
+      const moved = Date.now() - t0;
+      assert.ok(await curl('client', l2vip, 3), `curl after ${how}`);
+      await lab.startProcess(owner, 'speaker');
+      const back = await answeredBy(l2vip, [owner]);
+      process.stdout.write(
+        `# ${how}: answered by ${next} within ${moved} ms; back to ${owner} ${back} ms after restarting\n`,
+      );
+      assert.ok(await curl('client', l2vip, 3), `curl after the speaker returned (${how})`);
+    }
+  });
+
+  it('the owner partitioned from the other nodes (not from the client): two owners while it lasts, one after it heals', async () => {
+    const others = NODES.filter((n) => n !== owner);
+    const rules = (op: '-I' | '-D'): string[][] =>
+      others.flatMap((o) => [
+        [op, 'INPUT', '-p', 'udp', '-s', nodeIp(o), '--dport', '7946', '-j', 'DROP'],
+        [op, 'OUTPUT', '-p', 'udp', '-d', nodeIp(o), '--dport', '7946', '-j', 'DROP'],
+      ]);
+    let partitioned = false;
+    try {
+      for (const r of rules('-I')) await lab.host(owner).sh('iptables', r);
+      partitioned = true;
+      const next = electOwner(others, l2vip) as string;
+      // the others elect a new owner; the partitioned one keeps answering: split brain, as expected
+      await answeredBy(l2vip, [owner, next]);
+    } finally {
+      if (partitioned) for (const r of rules('-D')) await lab.host(owner).sh('iptables', r);
+    }
+    const healed = Date.now();
+    const one = await answeredBy(l2vip, [owner]);
+    process.stdout.write(`# partition healed: one owner again after ≤ ${one} ms (arping from the client)\n`);
+    // a bridge capture: for 3 s, ARP replies for the VIP come from one MAC only
+    const cap = await lab.net.lan.capture(join(lab.topology.logDir, 'chaos-partition.pcap'), ['arp']);
+    const endAt = Date.now() + 3000;
+    while (Date.now() < endAt) {
+      await lab.exec('client', 'arping', ['-c', '1', '-w', '1', '-I', 'eth0', l2vip], 5000);
+    }
+    await cap.stop();
+    const text = (await lab.exec('client', 'tcpdump', ['-r', cap.file, '-nn', '-e', 'arp'])).stdout;
+    const repliers = new Set(
+      [...text.matchAll(/^\S+ ([0-9a-f:]{17}) > .*Reply (\S+) is-at ([0-9a-f:]{17})/gm)]
+        .filter((m) => m[2] === l2vip)
+        .map((m) => m[3]),
+    );
+    assert.deepEqual(
+      [...repliers],
+      [mac(owner)],
+      `replies ${Date.now() - healed} ms after healing:\n${text}`,
+    );
+  });
+
+  it('forged membership packets (wrong key) are dropped and counted; membership stays whole', async () => {
+    const target = NODES.find((n) => n !== owner) as string;
+    const before =
+      metricValue(await speakerMetrics(target), 'bollard_membership_bad_key_packets_dropped_total') ?? 0;
+    const N = 200;
+    const script = [
+      "const d=require('node:dgram');const c=require('node:crypto');",
+      "const s=d.createSocket('udp4');let i=0;",
+      `const body=Buffer.from(JSON.stringify({t:'ping',from:'node-1',inc:99,hv:0,seq:1,upd:[{n:'${owner}',s:'dead',i:1e9}]}));`,
+      `const send=()=>{if(i++>=${N})return s.close();`,
+      "const p=Buffer.concat([Buffer.from('BLM1'),c.randomBytes(32),body]);",
+      `s.send(p,7946,'${nodeIp(target)}',()=>setTimeout(send,2));};send();`,
+    ].join('');
+    const r = await lab.exec('client', process.execPath, ['-e', script], 30_000);
+    assert.equal(r.code, 0, r.stderr);
+    const after = await waitFor(
+      'forged packets counted',
+      async () => {
+        const v =
+          metricValue(await speakerMetrics(target), 'bollard_membership_bad_key_packets_dropped_total') ?? 0;
+        return v - before >= N ? v : undefined;
+      },
+      15_000,
+      200,
+    );
+    assert.equal(after - before, N, 'each forged packet counted once');
+    // the forged "owner is dead" was not believed
+    assert.equal(metricValue(await speakerMetrics(target), 'bollard_membership_members_alive'), 3);
+    assert.deepEqual(await arpingMacs(l2vip), [mac(owner)]);
+  });
+
+  it('ARP and NDP floods and malformed frames from the client: the owner answers a real arping throughout, correctly, RSS bounded', async () => {
+    const pid = pidOf(owner, 'speaker');
+    const rssBefore = rssKiB(pid);
+    const args: FloodArgs = {
+      ifname: 'eth0',
+      seconds: 8,
+      kinds: ['arp', 'ndp', 'malformed'],
+      arpTargets: [l2vip],
+      ndpTargets: [l2vip6],
+    };
+    const floodRun = lab.exec(
+      'client',
+      process.execPath,
+      [...supportEntry('frame-flood'), JSON.stringify(args)],
+      60_000,
+    );
+    const answers: string[][] = [];
+    const until = Date.now() + 6000;
+    await delay(500);
+    while (Date.now() < until) answers.push(await arpingMacs(l2vip, 1));
+    const out = await floodRun;
+    assert.equal(out.code, 0, out.stderr);
+    const res = JSON.parse(out.stdout.trim().split('\n').pop() ?? '{}') as FloodResult;
+    process.stdout.write(`# flood: ${res.sent} frames in ${res.seconds.toFixed(1)} s (${res.perSecond}/s)\n`);
+    assert.ok(res.sent > 10_000, `flood sent ${res.sent}`);
+    assert.ok(answers.length >= 3, `${answers.length} arpings during the flood`);
+    const answered = answers.filter((a) => a.length > 0);
+    assert.ok(
+      answered.length >= answers.length - 1,
+      `answered ${answered.length}/${answers.length} arpings during the flood`,
+    );
+    assert.deepEqual([...new Set(answered.flat())], [mac(owner)], 'only the owner answered');
+    // after the flood: still answering, still the owner, memory bounded
+    assert.deepEqual(await arpingMacs(l2vip), [mac(owner)]);
+    assert.ok(await curl('client', l2vip, 3));
+    await delay(1000);
+    const rssAfter = rssKiB(pid);
+    process.stdout.write(`# speaker RSS ${rssBefore} KiB before, ${rssAfter} KiB after the flood\n`);
+    assert.ok(rssAfter < rssBefore + 64 * 1024, `RSS ${rssBefore} -> ${rssAfter} KiB`);
+    assert.equal(pidOf(owner, 'speaker'), pid, 'the speaker did not restart');
+  });
+
+  it('a BGPPeer whose password Secret is missing: a clear error naming it; recovery when the Secret appears', async () => {
+    await lab.apply({
+      apiVersion: 'metallb.io/v1beta2',
+      kind: 'BGPPeer',
+      metadata: { name: 'chaos-secret-peer', namespace: 'metallb-system' },
+      spec: {
+        myASN: lab.topology.nodes[0]?.asn,
+        peerASN: lab.topology.router.asn,
+        peerAddress: '10.50.0.99',
+        passwordSecret: { name: 'chaos-bgp-pw', namespace: 'metallb-system' },
+      },
+    });
+    const cs = async (): Promise<{ result?: string; errorSummary?: string }> =>
+      (
+        await lab.client
+          .get<{ status?: { result?: string; errorSummary?: string } }>(
+            '/apis/metallb.io/v1beta1/namespaces/metallb-system/configurationstates/speaker-node-1',
+          )
+          .catch(() => ({ status: {} }))
+      ).status ?? {};
+    const bad = await waitFor(
+      'speaker ConfigurationState Invalid naming the Secret',
+      async () => {
+        const s = await cs();
+        return s.result === 'Invalid' && /chaos-bgp-pw/.test(s.errorSummary ?? '') ? s : undefined;
+      },
+      30_000,
+      250,
+    );
+    process.stdout.write(`# missing Secret: ${bad.errorSummary}\n`);
+    // nothing else changed: the VIPs still answer
+    assert.ok(await curl('external', bgpvip, 3));
+    assert.deepEqual(await arpingMacs(l2vip), [mac(owner)]);
+    await lab.apply({
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { name: 'chaos-bgp-pw', namespace: 'metallb-system' },
+      type: 'kubernetes.io/basic-auth',
+      stringData: { password: BGP_PASSWORD },
+    });
+    await waitFor(
+      'speaker ConfigurationState Valid again',
+      async () => ((await cs()).result === 'Valid' ? true : undefined),
+      60_000,
+      250,
+    );
+  });
+
+  it('the membership key and the BGP password appear in no lab log, no Event and no /metrics page', async () => {
+    const secret = await lab.client.get<{ data?: Record<string, string> }>(
+      '/api/v1/namespaces/metallb-system/secrets/memberlist',
+    );
+    const keyB64 = secret.data?.secretkey ?? '';
+    assert.ok(keyB64.length > 16, 'the memberlist Secret has a key');
+    const raw = Buffer.from(keyB64, 'base64');
+    const needles = [
+      keyB64,
+      raw.toString('hex'),
+      raw.toString('base64url'),
+      BGP_PASSWORD,
+      Buffer.from(BGP_PASSWORD).toString('base64'),
+    ];
+    const leaks: string[] = [];
+    const scan = (where: string, text: string): void => {
+      for (const n of needles) if (text.includes(n)) leaks.push(`${where} contains ${n.slice(0, 6)}…`);
+    };
+    // every file under the lab's log dir
+    const walk = (dir: string): string[] =>
+      readdirSync(dir).flatMap((n) => {
+        const p = join(dir, n);
+        return statSync(p).isDirectory() ? walk(p) : [p];
+      });
+    const files = walk(lab.topology.logDir);
+    assert.ok(
+      files.some((f) => f.includes('speaker')),
+      `speaker logs in ${lab.topology.logDir}`,
+    );
+    for (const f of files) scan(f, readFileSync(f).toString('latin1'));
+    // every Event, both APIs
+    for (const path of ['/apis/events.k8s.io/v1/events', '/api/v1/events']) {
+      const evs = await lab.client.get<{ items: unknown[] }>(path);
+      scan(path, JSON.stringify(evs));
+    }
+    // every /metrics page: the speakers' and the controller's
+    for (const n of NODES) scan(`${n} /metrics`, await speakerMetrics(n));
+    const ctl = pidOf('machine', 'controller');
+    const cmdline = readFileSync(`/proc/${ctl}/cmdline`, 'utf8').split('\0');
+    const bind = cmdline[cmdline.indexOf('--metrics-bind') + 1] ?? '';
+    const port = /(\d+)$/.exec(bind)?.[1];
+    const ctlMetrics = port ? await (await fetch(`http://127.0.0.1:${port}/metrics`)).text() : '';
+    assert.match(ctlMetrics, /metallb_allocator_addresses_in_use_total/, `controller metrics at ${bind}`);
+    scan('controller /metrics', ctlMetrics);
+    assert.deepEqual(leaks, []);
+  });
+
+  it('a speaker with its metrics bound to 127.0.0.1 answers locally and is not reachable from another host', async () => {
+    const node = NODES.find((n) => n !== owner) as string;
+    await lab.stopProcess(node, 'speaker');
+    try {
+      const kubeconfig = await lab.kubeconfigFor('metallb-system', 'speaker', { inNode: true });
+      const p = startSpeaker(lab.host(node), {
+        kubeconfig,
+        namespace: 'metallb-system',
+        metricsHost: '127.0.0.1',
+        logDir: join(lab.topology.logDir, 'chaos-localhost'),
+      });
+      assert.ok(p, 'speaker entry built');
+      extra.push(p);
+      await p.whileRunning(
+        waitFor(
+          'local metrics',
+          async () =>
+            (
+              await lab.exec(node, 'curl', [
+                '-sf',
+                '-m',
+                '1',
+                '-o',
+                '/dev/null',
+                `http://127.0.0.1:${SPEAKER_METRICS_PORT}/metrics`,
+              ])
+            ).code === 0
+              ? true
+              : undefined,
+          30_000,
+          200,
+        ),
+      );
+      for (const from of ['client', NODES.find((n) => n !== node && n !== owner) as string]) {
+        const r = await lab.exec(from, 'curl', [
+          '-s',
+          '-m',
+          '2',
+          '-o',
+          '/dev/null',
+          `http://${nodeIp(node)}:${SPEAKER_METRICS_PORT}/metrics`,
+        ]);
+        assert.notEqual(r.code, 0, `metrics of ${node} reachable from ${from}`);
+      }
+      await p.stop();
+    } finally {
+      await lab.startProcess(node, 'speaker');
+    }
+  });
+});
