@@ -12,6 +12,7 @@ import { X509Certificate } from 'node:crypto';
 import { pino } from 'pino';
 import { parseAllDocuments, stringify } from 'yaml';
 import { startControlPlane, type ControlPlane } from '../../lab/controlplane.js';
+import { ensureHelm } from '../../lab/toolchain.js';
 import { waitFor } from '../../lab/process.js';
 import { runController, type RunningController } from '../../controller/main.js';
 import { repoPath } from '../support/repo.js';
@@ -384,6 +385,50 @@ describe('validating admission webhook on a real apiserver', () => {
       bundle.match(/BEGIN CERTIFICATE/g)?.length,
       2,
       `secret keys: ${Object.keys(secret.data).join(', ')}`,
+    );
+  });
+
+  it('the webhook overlay and the chart with webhook.enabled pass server-side dry-run', async () => {
+    // (Renamed: this apiserver already has bollard-validating-webhook, pointing at the test's controller.)
+    const built = await kubectl(['kustomize', repoPath('deploy', 'overlays', 'webhook')]);
+    assert.equal(built.code, 0, built.stderr);
+    assert.match(built.stdout, /--webhook-bind=0\.0\.0\.0:9443/);
+    const k = await kubectl(
+      ['apply', '--dry-run=server', '-f', '-'],
+      built.stdout.replace(
+        /name: bollard-validating-webhook\n/,
+        'name: bollard-validating-webhook-dry-run\n',
+      ),
+    );
+    assert.equal(k.code, 0, k.stderr);
+    assert.match(
+      k.stdout,
+      /validatingwebhookconfiguration\.admissionregistration\.k8s\.io\/bollard-validating-webhook-dry-run created \(server dry run\)/,
+    );
+    assert.match(k.stdout, /service\/bollard-webhook created \(server dry run\)/);
+    const helm = ensureHelm(() => undefined);
+    const rendered = await new Promise<string>((resolve, reject) =>
+      execFile(
+        helm,
+        [
+          'template',
+          'hooked',
+          repoPath('deploy', 'helm', 'bollard'),
+          '--namespace',
+          NS,
+          '--set',
+          'webhook.enabled=true',
+        ],
+        { maxBuffer: 32 * 1024 * 1024 },
+        (err, stdout) => (err ? reject(err) : resolve(stdout)),
+      ),
+    );
+    assert.match(rendered, /--webhook-bind=0\.0\.0\.0:9443/);
+    const h = await kubectl(['apply', '--dry-run=server', '-f', '-'], rendered);
+    assert.equal(h.code, 0, h.stderr);
+    assert.match(
+      h.stdout,
+      /validatingwebhookconfiguration\.admissionregistration\.k8s\.io\/hooked-validating-webhook created \(server dry run\)/,
     );
   });
 });
