@@ -1,0 +1,180 @@
+// The webhook's decisions (pure) and its certificates: admit() over parseConfig of the would-be
+// configuration; the CA and serving certificate verify with Node's own X.509 parser.
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { X509Certificate } from 'node:crypto';
+import { admit, wouldBe, type AdmissionState } from '../../../controller/webhook/validate.js';
+import { review } from '../../../controller/webhook/server.js';
+import { makeCA, makeServingCert } from '../../../controller/webhook/x509.js';
+import type { CRObject } from '../../../config/types.js';
+
+const NS = 'metallb-system';
+const pool = (name: string, addresses: string[]): CRObject => ({
+  apiVersion: 'metallb.io/v1beta1',
+  kind: 'IPAddressPool',
+  metadata: { name, namespace: NS },
+  spec: { addresses },
+});
+
+function state(over: Partial<AdmissionState> = {}): AdmissionState {
+  return { namespace: NS, current: { ipAddressPools: [pool('a', ['10.0.0.0/24'])] }, services: [], ...over };
+}
+
+describe('admit', () => {
+  it('create: an overlapping pool is refused with the parse message', () => {
+    const d = admit(
+      {
+        operation: 'CREATE',
+        kind: 'IPAddressPool',
+        namespace: NS,
+        name: 'b',
+        object: pool('b', ['10.0.0.128/25']),
+      },
+      state(),
+    );
+    assert.equal(d.allowed, false);
+    assert.match(d.allowed ? '' : d.message, /overlaps/);
+  });
+
+  it('update replaces the object; delete removes it', () => {
+    const cur = { ipAddressPools: [pool('a', ['10.0.0.0/24']), pool('b', ['10.1.0.0/24'])] };
+    assert.deepEqual(
+      (
+        wouldBe(cur, {
+          operation: 'UPDATE',
+          kind: 'IPAddressPool',
+          namespace: NS,
+          name: 'b',
+          object: pool('b', ['10.2.0.0/24']),
+        }).ipAddressPools ?? []
+      ).map((p) => (p.spec as { addresses: string[] }).addresses[0]),
+      ['10.0.0.0/24', '10.2.0.0/24'],
+    );
+    assert.equal(
+      wouldBe(cur, { operation: 'DELETE', kind: 'IPAddressPool', namespace: NS, name: 'a' }).ipAddressPools
+        ?.length,
+      1,
+    );
+  });
+
+  it('errors that were already there do not block an unrelated change', () => {
+    const broken = state({ current: { ipAddressPools: [pool('bad', ['10.9.0.10-10.9.0.1'])] } });
+    const d = admit(
+      {
+        operation: 'CREATE',
+        kind: 'IPAddressPool',
+        namespace: NS,
+        name: 'ok',
+        object: pool('ok', ['10.3.0.0/24']),
+      },
+      broken,
+    );
+    assert.equal(d.allowed, true);
+  });
+
+  it('outside the install namespace is refused; other kinds pass', () => {
+    const d = admit(
+      {
+        operation: 'CREATE',
+        kind: 'IPAddressPool',
+        namespace: 'default',
+        name: 'x',
+        object: pool('x', ['10.4.0.0/24']),
+      },
+      state(),
+    );
+    assert.equal(d.allowed, false);
+    assert.equal(
+      admit({ operation: 'CREATE', kind: 'ServiceL2Status', namespace: 'default', name: 'x' }, state())
+        .allowed,
+      true,
+    );
+  });
+
+  it('deleting a pool a Service holds an address from is refused, naming the Service', () => {
+    const d = admit(
+      { operation: 'DELETE', kind: 'IPAddressPool', namespace: NS, name: 'a' },
+      state({
+        services: [
+          {
+            metadata: { name: 'web', namespace: 'shop' },
+            spec: { type: 'LoadBalancer' },
+            status: { loadBalancer: { ingress: [{ ip: '10.0.0.7' }] } },
+          },
+        ],
+      }),
+    );
+    assert.equal(
+      d.allowed ? '' : d.message,
+      'cannot delete IPAddressPool a: it is in use by 1 Service: shop/web (10.0.0.7); move or delete them first',
+    );
+  });
+
+  it('new warnings are returned with an allowed change', () => {
+    const d = admit(
+      {
+        operation: 'CREATE',
+        kind: 'L2Advertisement',
+        namespace: NS,
+        name: 'adv',
+        object: {
+          apiVersion: 'metallb.io/v1beta1',
+          kind: 'L2Advertisement',
+          metadata: { name: 'adv', namespace: NS },
+          spec: { ipAddressPools: ['nope'] },
+        },
+      },
+      state(),
+    );
+    assert.equal(d.allowed, true);
+    assert.match(d.allowed ? (d.warnings[0] ?? '') : '', /IPAddressPool "nope" does not exist/);
+  });
+
+  it('an AdmissionReview gets a response with the same uid', async () => {
+    const out = await review(
+      {
+        apiVersion: 'admission.k8s.io/v1',
+        kind: 'AdmissionReview',
+        request: {
+          uid: 'u1',
+          kind: { kind: 'IPAddressPool' },
+          name: 'b',
+          namespace: NS,
+          operation: 'CREATE',
+          object: pool('b', ['10.0.0.0/25']),
+        },
+      },
+      () => Promise.resolve(state()),
+    );
+    assert.equal(out.response.uid, 'u1');
+    assert.equal(out.response.allowed, false);
+    assert.match((out.response.status as { message: string }).message, /overlaps/);
+  });
+});
+
+describe('x509', () => {
+  it('a CA and a serving certificate for DNS names and IPs, verified by Node', () => {
+    const now = new Date('2030-06-01T00:00:00Z');
+    const ca = makeCA({ commonName: 'test-ca', validDays: 10, now });
+    const leaf = makeServingCert(ca, {
+      commonName: 'svc',
+      validDays: 5,
+      dnsNames: ['svc.ns.svc'],
+      ips: ['127.0.0.1', 'fd00::1'],
+      now,
+    });
+    const c = new X509Certificate(leaf.cert);
+    const a = new X509Certificate(ca.cert);
+    assert.ok(a.ca);
+    assert.ok(!c.ca);
+    assert.ok(c.verify(a.publicKey));
+    assert.ok(c.checkIssued(a));
+    assert.equal(c.checkHost('svc.ns.svc'), 'svc.ns.svc');
+    assert.equal(c.checkIP('127.0.0.1'), '127.0.0.1');
+    assert.ok(c.checkIP('fd00::1'));
+    assert.equal(new Date(c.validTo).toISOString(), '2030-06-06T00:00:00.000Z');
+    // 2050 and later use GeneralizedTime.
+    const far = makeCA({ commonName: 'far', validDays: 365 * 30, now });
+    assert.equal(new Date(new X509Certificate(far.cert).validTo).getUTCFullYear(), 2060);
+  });
+});
