@@ -63,6 +63,8 @@ export function renderService(e: ServiceExplanation): string {
     }
   }
   out.push('', 'Speakers:');
+  if (e.speakers.length === 0)
+    out.push('  none found (no Node InternalIP, or pass --speaker-metrics host:port,…)');
   for (const s of e.speakers)
     out.push(
       `  ${mark(s.reachable)} ${s.node ?? '?'} ${s.endpoint}${s.reachable ? '' : ` unreachable (${s.error ?? ''})`}`,
