@@ -2,14 +2,15 @@
 // IPv6 transport), FRR (iBGP with a TCP MD5 password) and GoBGP (eBGP with MD5, 4-octet ASN). The
 // VIPs' routes are read from each router's own RIB with the router's own CLI, with the communities,
 // large communities and local preference the export asked for. A malformed message from another peer
-// resets only that session.
+// resets only that session. Route refresh is answered; dualStackAddressFamily carries IPv6 routes over
+// the IPv4 session.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Lan } from '../../lab/netns.js';
-import { waitFor, type ManagedProcess } from '../../lab/process.js';
+import { delay, waitFor, type ManagedProcess } from '../../lab/process.js';
 import {
   community,
   peer,
@@ -56,6 +57,7 @@ describe('BGP sessions with BIRD, FRR and GoBGP', { timeout: 180_000 }, () => {
         `  neighbor 10.77.0.11 as ${NODE_ASN};`,
         '  connect retry time 2; error wait time 1, 5;',
         '  ipv4 { import all; export none; };',
+        '  ipv6 { import all; export none; };',
         '}',
         'protocol bgp node_v6 {',
         `  local fd77::1 as ${ROUTER_ASN};`,
@@ -261,6 +263,67 @@ describe('BGP sessions with BIRD, FRR and GoBGP', { timeout: 180_000 }, () => {
     assert.ok(await ribRoute(frr, '192.0.2.20/32'), 'other peers keep their routes');
     speaker.reload(config);
     await waitFor('192.0.2.10/32 back', () => ribRoute(bird, '192.0.2.10/32'), 10_000, 100);
+  });
+
+  it('a route refresh from BIRD is answered with our routes again', async () => {
+    await bird.cli(['reload', 'in', 'node_v4']);
+    await delay(300);
+    assert.ok(await ribRoute(bird, '192.0.2.10/32'));
+    speaker.proc.signal('SIGUSR1');
+    const status = await waitFor(
+      'status line',
+      () =>
+        readFileSync(speaker.log, 'utf8')
+          .split('\n')
+          .filter((l) => l.includes('"msg":"status"'))
+          .map(
+            (l) => JSON.parse(l) as { peers: { name: string; counters: { routeRefreshReceived: number } }[] },
+          )
+          .pop(),
+      5000,
+      50,
+    );
+    assert.equal(status.peers.find((p) => p.name === 'bird-v4')?.counters.routeRefreshReceived, 1);
+  });
+
+  it('dualStackAddressFamily: IPv6 routes over the IPv4 session, with the node IPv6 address as next hop', async () => {
+    const dual: StandaloneConfig = {
+      ...config,
+      peers: config.peers.map((p) => (p.name === 'bird-v4' ? { ...p, dualStack: true } : p)),
+      routes: {
+        ...config.routes,
+        'bird-v4': [
+          ...(config.routes['bird-v4'] ?? []),
+          { prefix: '2001:db8:77::20/128', communities: [], largeCommunities: [] },
+        ],
+      },
+    };
+    speaker.reload(dual);
+    const r = await waitFor(
+      '2001:db8:77::20/128 in BIRD',
+      () => ribRoute(bird, '2001:db8:77::20/128'),
+      20_000,
+      100,
+    );
+    assert.ok(r.nextHops.includes('fd77::11'), `next hops ${r.nextHops.join(',')}`);
+    const out = await bird.cli(['show', 'route', 'protocol', 'node_v4']);
+    assert.match(out, /2001:db8:77::20\/128/, 'learned over the IPv4 session (protocol node_v4)');
+    assert.match(out, /192\.0\.2\.10\/32/, 'next to the IPv4 routes');
+    speaker.reload(config);
+    await waitFor(
+      'back to IPv4 only',
+      async () => ((await ribRoute(bird, '2001:db8:77::20/128')) ? undefined : true),
+      20_000,
+      100,
+    );
+    await waitFor(
+      'bird v4 session',
+      async () => ((await sessionUp(bird, '10.77.0.11', 'node_v4')) ? true : undefined),
+      20_000,
+      100,
+    );
+    await waitFor('192.0.2.10/32 back', () => ribRoute(bird, '192.0.2.10/32'), 10_000, 100);
+    await delay(500);
   });
 
   it('a peer sending a malformed message gets a NOTIFICATION and only its session resets', async () => {
