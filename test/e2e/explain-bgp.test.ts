@@ -7,7 +7,7 @@ import { startLab, type Lab } from '../support/lab.js';
 import { waitFor } from '../../lab/process.js';
 import { metallbDemoObjects } from '../../lab/deploy.js';
 import {
-  nodeKubeconfig,
+  explainKubeconfig,
   runExplain,
   type ExplainRun,
   type NodeExplanation,
@@ -51,7 +51,7 @@ describe('bollard explain on the BGP lab', () => {
 
   before(async () => {
     lab = await startLab({ nodes: 2, router: 'bird' });
-    kc = nodeKubeconfig(lab);
+    kc = await explainKubeconfig(lab);
     await lab.apply(...metallbDemoObjects(lab.topology));
     await lab.addService({
       namespace: 'bgp',

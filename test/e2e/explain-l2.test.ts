@@ -6,12 +6,14 @@
 // and asserting both the text and the -o json fields.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { dirname } from 'node:path';
 import { startLab, type Lab } from '../support/lab.js';
+import { repoPath } from '../support/repo.js';
 import { waitFor } from '../../lab/process.js';
 import { metallbDemoObjects, type Manifest } from '../../lab/deploy.js';
 import { EXCLUDE_LB_LABEL } from '../../speaker/eligibility.js';
 import {
-  nodeKubeconfig,
+  explainKubeconfig,
   runExplain,
   type ExplainRun,
   type NodeExplanation,
@@ -76,7 +78,7 @@ describe('bollard explain on the layer 2 lab', () => {
 
   before(async () => {
     lab = await startLab({ nodes: 3, router: 'none' });
-    kc = nodeKubeconfig(lab);
+    kc = await explainKubeconfig(lab);
     await lab.apply(
       ...metallbDemoObjects(lab.topology),
       pool('tiny', { addresses: ['10.50.0.160/32'], autoAssign: false }),
@@ -345,6 +347,31 @@ describe('bollard explain on the layer 2 lab', () => {
       await lab.startProcess('node-2', 'speaker');
     }
     await explainUntil('l2/web', 'node-2 back', (e) => node(e, 'node-2')?.eligible === true, 30_000);
+  });
+
+  it('kubectl bollard explain … runs the plugin from the PATH', async () => {
+    const path = `${repoPath('bin')}:${dirname(process.execPath)}:${process.env.PATH ?? ''}`;
+    const r = await lab.exec(
+      OBSERVER,
+      'env',
+      [
+        `PATH=${path}`,
+        'kubectl',
+        'bollard',
+        'explain',
+        'service',
+        'l2/web',
+        '--kubeconfig',
+        kc,
+        '-o',
+        'json',
+      ],
+      30_000,
+    );
+    assert.equal(r.code, 0, r.stderr);
+    const e = JSON.parse(r.stdout) as ServiceExplanation;
+    assert.equal(e.service, 'l2/web');
+    assert.equal(e.verdict, 'announced');
   });
 
   it('explain of a missing Service fails with exit 2 and a JSON error', async () => {

@@ -1,10 +1,11 @@
 // Runs the real `bollard explain` (the compiled standalone entry, or the TS one through tsx when the
 // tests run from source) inside a lab node, where the speakers' metrics (node IPs) and the apiserver
-// (the node's forwarder) are both reachable — as on a cluster node.
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+// (the node's forwarder) are both reachable — as on a cluster node — with read-only RBAC.
+import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Lab } from '../support/lab.js';
+import { readManifests } from '../../lab/deploy.js';
+import { repoPath } from '../support/repo.js';
 import type { ServiceExplanation } from '../../cli/explain/service.js';
 import type { NodeExplanation, PoolExplanation } from '../../cli/explain/pool.js';
 
@@ -14,15 +15,24 @@ export function explainEntry(): string[] {
   return ['--import', 'tsx', fileURLToPath(new URL('../../cli/explain/cli-entry.ts', import.meta.url))];
 }
 
-/** The admin kubeconfig, pointed at the node's apiserver forwarder. */
-export function nodeKubeconfig(lab: Lab): string {
-  const dest = join(lab.dir, 'explain-node.kubeconfig');
-  const text = readFileSync(lab.kubeconfig, 'utf8').replace(
-    /server: \S+/g,
-    `server: ${lab.topology.nodeApiserver}`,
-  );
-  writeFileSync(dest, text);
-  return dest;
+/**
+ * A kubeconfig for a ServiceAccount bound only to deploy/rbac/explain.yaml's ClusterRole (bollard:explain),
+ * reaching the apiserver through the node's forwarder: explain works with read-only rights.
+ */
+export async function explainKubeconfig(lab: Lab): Promise<string> {
+  await lab.apply(...readManifests(repoPath('deploy', 'rbac', 'explain.yaml')), {
+    apiVersion: 'v1',
+    kind: 'ServiceAccount',
+    metadata: { name: 'explainer', namespace: 'default' },
+  });
+  await lab.apply({
+    apiVersion: 'rbac.authorization.k8s.io/v1',
+    kind: 'ClusterRoleBinding',
+    metadata: { name: 'bollard-test:explainer' },
+    roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'bollard:explain' },
+    subjects: [{ kind: 'ServiceAccount', name: 'explainer', namespace: 'default' }],
+  });
+  return lab.kubeconfigFor('default', 'explainer', { inNode: true });
 }
 
 export interface ExplainRun<T> {
