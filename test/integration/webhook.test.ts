@@ -243,6 +243,22 @@ describe('validating admission webhook on a real apiserver', () => {
     );
   });
 
+  it('rejects duplicate names: a community alias defined twice', async () => {
+    const community = (name: string, alias: string, value: string): Obj => ({
+      apiVersion: 'metallb.io/v1beta1',
+      kind: 'Community',
+      metadata: { name, namespace: NS },
+      spec: { communities: [{ name: alias, value }] },
+    });
+    await accepted([community('c1', 'edge', '64500:1')]);
+    await denied(
+      [community('c2', 'edge', '64500:2')],
+      /Community metallb-system\/c\d: spec\.communities\[0\]\.name: duplicate community alias "edge" \(also defined in Community c\d\)/,
+    );
+    const del = await kubectl(['delete', '-n', NS, 'community', 'c1']);
+    assert.equal(del.code, 0, del.stderr);
+  });
+
   it('rejects aggregation lengths shorter than the pool and conflicting localPref', async () => {
     await accepted([pool('agg', ['10.254.0.0/24'])]);
     await denied(
