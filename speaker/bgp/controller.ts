@@ -147,7 +147,9 @@ export class BgpController {
     if (!this.synced || this.stopped) return;
     this.loadConfig();
     void this.refreshSecrets().then((changed) => {
-      if (changed) this.loadConfig();
+      if (!changed) return;
+      this.loadConfig();
+      this.o.onChange();
     });
     this.o.onChange();
   }
@@ -176,6 +178,13 @@ export class BgpController {
       } catch (err) {
         const prev = this.secrets.get(key);
         if (err instanceof ApiError && err.notFound) continue;
+        if (err instanceof ApiError && err.status === 403) {
+          this.o.log.error(
+            { secret: key },
+            "the speaker may not read this BGP password Secret: add its name to the speaker Role's secrets resourceNames (deploy/rbac/speaker.yaml)",
+          );
+          continue;
+        }
         // API unreachable: keep what we had (API down is not an outage).
         if (prev) next.set(key, prev);
         this.o.log.warn(

@@ -6,8 +6,12 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { startLab, type Lab } from '../support/lab.js';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { delay, waitFor } from '../../lab/process.js';
 import { metallbDemoObjects } from '../../lab/deploy.js';
+import { ribRoute, sessionUp, startBird, type Router } from './bgp-routers.js';
 
 interface BgpStatus {
   metadata?: { name?: string; labels?: Record<string, string> };
@@ -136,6 +140,99 @@ describe('BGP on the lab (3 nodes, BIRD)', { timeout: 300_000 }, () => {
     const removed = await waitRoutedVia(vip, ['node-3']);
     process.stdout.write(`# Local: node-1 withdrawn ${removed} ms after its last endpoint went away\n`);
     assert.ok(await curlFromExternal(vip));
+  });
+
+  it('speaker SIGTERM on one node: its path leaves the router at once, the others stay; back on restart', async () => {
+    const [vip] = await vipsOf('bgp/web');
+    assert.ok(vip);
+    await waitRoutedVia(vip, ALL);
+    const t0 = Date.now();
+    await lab.stopProcess('node-3', 'speaker');
+    const gone = Date.now() - t0;
+    await waitRoutedVia(vip, ['node-1', 'node-2'], 5000);
+    process.stdout.write(
+      `# speaker SIGTERM on node-3 -> path gone ${Date.now() - t0} ms after the signal (process exit took ${gone} ms)\n`,
+    );
+    assert.ok(Date.now() - t0 < 3000, 'gone by NOTIFICATION, not by the 90 s hold timer');
+    await lab.startProcess('node-3', 'speaker');
+    await waitRoutedVia(vip, ALL);
+  });
+
+  it('passwordSecret: the speakers read the Secret and peer with TCP MD5 (a second BIRD with passwords)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'bollard-bgp-lab-md5-'));
+    let md5bird: Router | undefined;
+    try {
+      const clientIp = lab.topology.client.ipv4.ip;
+      md5bird = await startBird(
+        lab.host('client'),
+        join(dir, 'bird'),
+        [
+          `router id ${clientIp};`,
+          'protocol device {}',
+          ...lab.topology.nodes.flatMap((n) => [
+            `protocol bgp ${n.name.replace('-', '_')} {`,
+            `  local ${clientIp} as 64600; neighbor ${n.ipv4.ip} as ${n.asn};`,
+            '  password "lab-md5-from-secret";',
+            '  connect retry time 1; error wait time 1, 2;',
+            '  ipv4 { import all; export none; };',
+            '}',
+          ]),
+          '',
+        ].join('\n'),
+      );
+      await lab.apply(
+        {
+          apiVersion: 'v1',
+          kind: 'Secret',
+          metadata: { name: 'bgp-password', namespace: 'metallb-system' }, // the name deploy/rbac allows
+          type: 'kubernetes.io/basic-auth',
+          stringData: { username: 'unused', password: 'lab-md5-from-secret' },
+        },
+        {
+          apiVersion: 'metallb.io/v1beta2',
+          kind: 'BGPPeer',
+          metadata: { name: 'md5-peer', namespace: 'metallb-system' },
+          spec: {
+            myASN: lab.topology.nodes[0]!.asn,
+            peerASN: 64600,
+            peerAddress: clientIp,
+            passwordSecret: { name: 'bgp-password' },
+          },
+        },
+      );
+      try {
+        for (const n of lab.topology.nodes) {
+          const proto = n.name.replace('-', '_');
+          await waitFor(
+            `MD5 session ${n.name}`,
+            async () => ((await sessionUp(md5bird!, n.ipv4.ip, proto)) ? true : undefined),
+            30_000,
+            200,
+          );
+        }
+      } catch (err) {
+        const log = readFileSync(join(lab.topology.logDir, 'node-1-speaker.log'), 'utf8').split('\n');
+        process.stdout.write(
+          `# node-1 speaker log (BGP lines):\n${log
+            .filter((l) => /BGP|bgp|Secret|md5/.test(l))
+            .slice(-15)
+            .join('\n')}\n`,
+        );
+        process.stdout.write(`# BIRD: ${await md5bird.cli(['show', 'protocols', 'all', 'node_1'])}\n`);
+        throw err;
+      }
+      const [vip] = await vipsOf('bgp/web');
+      const r = await waitFor('VIP in the MD5 BIRD', () => ribRoute(md5bird!, `${vip}/32`), 20_000, 200);
+      assert.equal(r.nextHops.length, 3, `ECMP next hops: ${r.nextHops.join(',')}`);
+      const logs = ALL.map((n) => readFileSync(join(lab.topology.logDir, `${n}-speaker.log`), 'utf8')).join(
+        '',
+      );
+      assert.match(logs, /md5-peer/, 'the speaker logs name the peer');
+      assert.doesNotMatch(logs, /lab-md5-from-secret/, 'the password is never logged');
+    } finally {
+      await md5bird?.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('the apiserver going away changes nothing on the wire: sessions and routes stay', async () => {

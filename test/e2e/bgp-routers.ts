@@ -10,9 +10,12 @@ import { waitFor, type ManagedProcess } from '../../lab/process.js';
 import type { PeerSpec } from '../../speaker/bgp/speaker.js';
 import type { ExportedRoute } from '../../speaker/bgp/types.js';
 
+/** What the helpers need of a host: a netns Host, or a lab host. */
+export type RouterHost = Pick<Host, 'name' | 'exec' | 'sh' | 'spawn'>;
+
 export interface Router {
   readonly kind: 'bird' | 'frr' | 'gobgp';
-  readonly host: Host;
+  readonly host: RouterHost;
   readonly proc: ManagedProcess;
   /** Runs the router's CLI; resolves with stdout. */
   cli(args: readonly string[]): Promise<string>;
@@ -23,7 +26,7 @@ async function ready(proc: ManagedProcess, what: string, probe: () => Promise<bo
   await proc.whileRunning(waitFor(what, async () => ((await probe()) ? true : undefined), 30_000, 100));
 }
 
-export async function startBird(host: Host, dir: string, config: string): Promise<Router> {
+export async function startBird(host: RouterHost, dir: string, config: string): Promise<Router> {
   mkdirSync(dir, { recursive: true });
   const conf = join(dir, 'bird.conf');
   const sock = join(dir, 'bird.ctl');
@@ -49,7 +52,7 @@ function frrIds(): { uid: number; gid: number } {
   return { uid, gid };
 }
 
-export async function startFrr(host: Host, dir: string, config: string): Promise<Router> {
+export async function startFrr(host: RouterHost, dir: string, config: string): Promise<Router> {
   mkdirSync(dir, { recursive: true });
   const vty = join(dir, 'vty');
   mkdirSync(vty, { recursive: true });
@@ -76,7 +79,7 @@ export async function startFrr(host: Host, dir: string, config: string): Promise
   return { kind: 'frr', host, proc, cli, stop: async () => void (await proc.stop(3000)) };
 }
 
-export async function startGobgp(host: Host, dir: string, config: string): Promise<Router> {
+export async function startGobgp(host: RouterHost, dir: string, config: string): Promise<Router> {
   mkdirSync(dir, { recursive: true });
   const conf = join(dir, 'gobgpd.toml');
   writeFileSync(conf, config);
