@@ -46,6 +46,17 @@ export async function loadAdmissionState(
       cr(METALLB.communities),
       withServices ? list<ServiceLike>(resourcePath(RESOURCES.services)) : Promise.resolve([]),
     ]);
+  let namespaceTerminating = false;
+  if (withServices) {
+    // (list with a field selector: the controller may list namespaces, not get them)
+    const list = await client
+      .get<{ items?: { metadata?: { deletionTimestamp?: string } }[] }>(resourcePath(RESOURCES.namespaces), {
+        fieldSelector: `metadata.name=${namespace}`,
+      })
+      .catch(() => undefined);
+    const ns = list?.items?.[0];
+    namespaceTerminating = !!ns?.metadata?.deletionTimestamp;
+  }
   const current: ConfigInput = {
     ipAddressPools,
     l2Advertisements,
@@ -54,7 +65,7 @@ export async function loadAdmissionState(
     bfdProfiles,
     communities,
   };
-  return { namespace, current, services };
+  return { namespace, current, services, namespaceTerminating };
 }
 
 /** One AdmissionReview in, one out (pure apart from reading the state). */
@@ -76,7 +87,7 @@ export async function review(
       name,
       ...(operation !== 'DELETE' && req.object ? { object: req.object } : {}),
     },
-    await state(operation === 'DELETE' && kind === 'IPAddressPool'),
+    await state(operation === 'DELETE'),
   );
   const response = decision.allowed
     ? { uid, allowed: true, ...(decision.warnings.length ? { warnings: decision.warnings } : {}) }

@@ -34,6 +34,8 @@ export interface AdmissionState {
   current: ConfigInput;
   /** Every Service (for deleting a pool in use). */
   services: readonly ServiceLike[];
+  /** The install namespace is being deleted: deletions go through (nothing would be left to protect). */
+  namespaceTerminating?: boolean;
 }
 
 export type AdmissionDecision = { allowed: true; warnings: string[] } | { allowed: false; message: string };
@@ -76,6 +78,7 @@ export function admit(req: AdmissionInput, state: AdmissionState): AdmissionDeci
       message: `${what}: metallb.io objects must be in the install namespace "${state.namespace}", not "${req.namespace ?? ''}"; Bollard ignores them elsewhere`,
     };
   if (req.operation === 'CONNECT') return { allowed: true, warnings: [] };
+  if (req.operation === 'DELETE' && state.namespaceTerminating) return { allowed: true, warnings: [] };
   const before = parseConfig(state.current);
   const afterInput = wouldBe(state.current, req);
   const after = parseConfig(afterInput);

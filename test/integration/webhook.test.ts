@@ -447,4 +447,11 @@ describe('validating admission webhook on a real apiserver', () => {
       /validatingwebhookconfiguration\.admissionregistration\.k8s\.io\/hooked-validating-webhook created \(server dry run\)/,
     );
   });
+
+  it('while the install namespace is being deleted, deleting a pool in use goes through (no stuck namespace)', async () => {
+    await kubectl(['delete', 'namespace', NS, '--wait=false']);
+    // No namespace controller runs here, so the namespace stays Terminating and we delete by hand.
+    const r = await kubectl(['delete', '-n', NS, 'ipaddresspool', 'held']);
+    assert.equal(r.code, 0, r.stderr);
+  });
 });

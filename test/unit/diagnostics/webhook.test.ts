@@ -110,6 +110,22 @@ describe('admit', () => {
     );
   });
 
+  it('deletions go through while the install namespace is being deleted', () => {
+    const inUse = state({
+      namespaceTerminating: true,
+      services: [
+        {
+          metadata: { name: 'web', namespace: 'shop' },
+          status: { loadBalancer: { ingress: [{ ip: '10.0.0.7' }] } },
+        },
+      ],
+    });
+    assert.equal(
+      admit({ operation: 'DELETE', kind: 'IPAddressPool', namespace: NS, name: 'a' }, inUse).allowed,
+      true,
+    );
+  });
+
   it('new warnings are returned with an allowed change', () => {
     const d = admit(
       {
