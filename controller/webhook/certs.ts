@@ -114,14 +114,14 @@ export class WebhookCerts {
     return m.ca + (m.previousCa ?? '');
   }
 
-  private make(prev: TLSMaterial | undefined): TLSMaterial & { caKey: string } {
+  /** A fresh CA and serving certificate. The CA's key signs once and is dropped: it is never stored. */
+  private make(): TLSMaterial {
     const now = new Date(this.now());
     const ca = makeCA({
       commonName: `bollard-webhook-ca@${Math.floor(now.getTime() / 1000)}`,
       validDays: this.o.caValidDays ?? 3650,
       now,
     });
-    void prev;
     const cert = makeServingCert(ca, {
       commonName: `${this.o.serviceName ?? 'bollard-webhook'}.${this.o.namespace}.svc`,
       validDays: this.o.certValidDays ?? 365,
@@ -129,7 +129,7 @@ export class WebhookCerts {
       ips: this.o.ips ?? [],
       now,
     });
-    return { ca: ca.cert, caKey: ca.keyPem, cert: cert.cert, key: cert.keyPem };
+    return { ca: ca.cert, cert: cert.cert, key: cert.keyPem };
   }
 
   /** The material in force: the Secret's when good, else a fresh one written to the Secret. */
@@ -152,7 +152,7 @@ export class WebhookCerts {
         : undefined;
       const why = this.why(have);
       if (!why && have) return have;
-      const m = this.make(have);
+      const m = this.make();
       const previousCa = have?.ca && this.stillValid(have.ca) ? have.ca : undefined;
       const body: SecretObj = {
         metadata: {
