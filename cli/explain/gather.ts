@@ -1,5 +1,6 @@
 // The I/O of `bollard explain`: one read of the cluster (as the user's kubeconfig allows) and one
 // scrape of each speaker's /metrics. Everything after this is pure (service.ts, pool.ts, node.ts).
+import { KubeConfig } from '@kubernetes/client-node';
 import { ApiError, KubeClient, RESOURCES, resourcePath } from '../../k8s/client.js';
 import { METALLB } from '../../k8s/status.js';
 import type { CRObject } from '../../config/types.js';
@@ -22,6 +23,8 @@ import {
 
 export interface GatherOptions {
   kubeconfig?: string;
+  /** Overrides the kubeconfig's server URL (like kubectl --server). */
+  server?: string;
   namespace: string;
   lbClass: string;
   /** host:port of each speaker's /metrics; default: every Node's InternalIP + speakerPort. */
@@ -69,7 +72,19 @@ function bracket(ip: string): string {
 export async function gather(opts: GatherOptions): Promise<Snapshot> {
   let client: KubeClient;
   try {
-    client = KubeClient.load(opts.kubeconfig);
+    const kc = new KubeConfig();
+    if (opts.kubeconfig) kc.loadFromFile(opts.kubeconfig);
+    else kc.loadFromDefault();
+    if (opts.server) {
+      const current = kc.getCurrentCluster()?.name;
+      kc.loadFromOptions({
+        clusters: kc.clusters.map((c) => (c.name === current ? { ...c, server: opts.server as string } : c)),
+        users: kc.users,
+        contexts: kc.contexts,
+        currentContext: kc.currentContext,
+      });
+    }
+    client = new KubeClient(kc);
   } catch (err) {
     throw new ExplainError('kubeconfig', (err as Error).message);
   }

@@ -14,6 +14,7 @@ export { ExplainError, type Snapshot } from './types.js';
 
 interface CommonOpts {
   kubeconfig?: string;
+  server?: string;
   namespace: string;
   lbClass: string;
   speakerMetrics?: string;
@@ -24,6 +25,7 @@ interface CommonOpts {
 function gatherOpts(o: CommonOpts): GatherOptions {
   return {
     ...(o.kubeconfig ? { kubeconfig: o.kubeconfig } : {}),
+    ...(o.server ? { server: o.server } : {}),
     namespace: o.namespace,
     lbClass: o.lbClass,
     ...(o.speakerMetrics
@@ -44,6 +46,7 @@ function withCommon(cmd: Command): Command {
       '--kubeconfig <path>',
       'kubeconfig file (default $KUBECONFIG, then ~/.kube/config, then in-cluster)',
     )
+    .option('--server <url>', "the apiserver's URL, overriding the kubeconfig's (like kubectl --server)")
     .option('-n, --namespace <ns>', "Bollard's install namespace (metallb.io objects)", 'metallb-system')
     .option('--lb-class <class>', "the controller's --lb-class", '')
     .option(

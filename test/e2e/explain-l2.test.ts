@@ -39,7 +39,7 @@ describe('bollard explain on the layer 2 lab', () => {
   async function explainUntil(
     ref: string,
     what: string,
-    ok: (e: ServiceExplanation) => boolean,
+    ok: (e: ServiceExplanation, text: string) => boolean,
     timeoutMs = 20_000,
   ): Promise<ExplainRun<ServiceExplanation>> {
     let last: ExplainRun<ServiceExplanation> | undefined;
@@ -48,7 +48,7 @@ describe('bollard explain on the layer 2 lab', () => {
         what,
         async () => {
           last = await explain(['service', ref]);
-          return ok(last.json) ? last : undefined;
+          return ok(last.json, last.text) ? last : undefined;
         },
         timeoutMs,
         250,
@@ -261,7 +261,8 @@ describe('bollard explain on the layer 2 lab', () => {
       const r = await explainUntil(
         'l2/local',
         'node-1 health-check-failing',
-        (e) => node(e, 'node-1')?.reason === 'health-check-failing',
+        // (text and JSON come from two runs: wait until both show it)
+        (e, text) => node(e, 'node-1')?.reason === 'health-check-failing' && /elected: none/.test(text),
       );
       assert.match(node(r.json, 'node-1')?.detail ?? '', /healthCheckNodePort \d+ fails on this node/);
       assert.equal(r.json.layer2?.expectedOwner, undefined);
@@ -287,7 +288,8 @@ describe('bollard explain on the layer 2 lab', () => {
       const r = await explainUntil(
         'l2/web',
         'node-2 excluded',
-        (e) => node(e, 'node-2')?.reason === 'excluded-by-label',
+        (e, text) =>
+          node(e, 'node-2')?.reason === 'excluded-by-label' && /✗ node-2: excluded-by-label/.test(text),
       );
       assert.match(node(r.json, 'node-2')?.detail ?? '', /exclude-from-external-load-balancers/);
       assert.match(r.text, /✗ node-2: excluded-by-label/);
@@ -361,8 +363,11 @@ describe('bollard explain on the layer 2 lab', () => {
         'explain',
         'service',
         'l2/web',
+        // The lab's admin kubeconfig, pointed at the node's forwarder: how to run explain in the lab by hand.
         '--kubeconfig',
-        kc,
+        lab.kubeconfig,
+        '--server',
+        lab.topology.nodeApiserver,
         '-o',
         'json',
       ],

@@ -49,10 +49,10 @@ export async function runExplain<T>(
   args: readonly string[],
 ): Promise<ExplainRun<T>> {
   const base = [...explainEntry(), ...args, '--kubeconfig', kubeconfig, '--namespace', 'metallb-system'];
-  const [j, t] = await Promise.all([
-    lab.exec(host, process.execPath, [...base, '-o', 'json'], 30_000),
-    lab.exec(host, process.execPath, base, 30_000),
-  ]);
+  // One after the other (JSON, then text): the situation may still be changing, so callers that assert
+  // both wait until both show it.
+  const j = await lab.exec(host, process.execPath, [...base, '-o', 'json'], 30_000);
+  const t = await lab.exec(host, process.execPath, base, 30_000);
   let json: T;
   try {
     json = JSON.parse(j.stdout) as T;
