@@ -45,7 +45,11 @@ function pct(xs: number[], p: number): number {
 function summary(xs: number[], unit = 'ms'): string {
   if (xs.length === 0) return 'n/a';
   const f = (v: number): string => (unit === 'ms' ? v.toFixed(0) : v.toFixed(1));
-  return `p50 ${f(pct(xs, 50))} ${unit}, p99 ${f(pct(xs, 99))} ${unit}, max ${f(Math.max(...xs))} ${unit} (n=${xs.length})`;
+  const slow = unit === 'ms' ? xs.filter((x) => x >= 1000) : [];
+  return (
+    `p50 ${f(pct(xs, 50))} ${unit}, p99 ${f(pct(xs, 99))} ${unit}, max ${f(Math.max(...xs))} ${unit} (n=${xs.length})` +
+    (slow.length > 0 ? `; ${slow.length} trial(s) ≥ 1 s: ${slow.map((x) => f(x)).join(', ')} ms` : '')
+  );
 }
 
 /** `ip -ts monitor neigh` lines: "[2026-11-21T21:16:49.143535] IP dev eth0 lladdr MAC STATE". */
