@@ -7,7 +7,8 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { startLab, type Lab } from '../support/lab.js';
-import { waitFor, delay } from '../../lab/process.js';
+import { waitFor, delay, type ManagedProcess } from '../../lab/process.js';
+import { repoRoot } from '../support/repo.js';
 import { metallbDemoObjects } from '../../lab/deploy.js';
 import { electOwner } from '../../speaker/layer2/election.js';
 import { ApiError, KubeClient } from '../../k8s/client.js';
@@ -395,5 +396,56 @@ describe('layer 2 speaker on the lab (3 nodes)', () => {
     }
     // node-3 healthy again: back to the election between node-1 and node-3.
     await answeredBy(vip, electOwner(['node-1', 'node-3'], vip));
+  });
+
+  it('--membership=false: liveness comes from the Node Ready condition (a NotReady owner hands the VIP over)', async () => {
+    const vip = vips[0] as string;
+    for (const n of NODES) await lab.stopProcess(n, 'speaker');
+    const kc = await lab.kubeconfigFor('metallb-system', 'speaker', { inNode: true });
+    const procs: ManagedProcess[] = [];
+    try {
+      for (const n of lab.topology.nodes) {
+        const args = [
+          join(repoRoot(), 'dist', 'speaker', 'cli-entry.js'),
+          '--kubeconfig',
+          kc,
+          '--node',
+          n.name,
+          '--namespace',
+          'metallb-system',
+        ];
+        args.push('--metrics-bind', `${n.ipv4.ip}:7473`, '--membership=false');
+        procs.push(
+          lab
+            .host(n.name)
+            .spawn(process.execPath, args, {
+              name: `${n.name}/speaker-no-membership`,
+              logFile: join(lab.topology.logDir, `${n.name}-speaker-no-membership.log`),
+            }),
+        );
+      }
+      await answeredBy(vip, owner, 30_000);
+      const metrics = await lab.exec(owner, 'curl', [
+        '-s',
+        '-m',
+        '2',
+        `http://${lab.topology.nodes.find((n) => n.name === owner)?.ipv4.ip}:7473/metrics`,
+      ]);
+      assert.match(metrics.stdout, /^bollard_membership_packets_sent_total 0$/m, 'no membership traffic');
+      const next = electOwner(
+        NODES.filter((n) => n !== owner),
+        vip,
+      ) as string;
+      await lab.setNodeReady(owner, false);
+      try {
+        await answeredBy(vip, next);
+      } finally {
+        await lab.setNodeReady(owner, true);
+      }
+      await answeredBy(vip, owner);
+    } finally {
+      for (const p of procs) await p.kill();
+      for (const n of NODES) await lab.startProcess(n, 'speaker');
+    }
   });
 });
