@@ -379,6 +379,50 @@ describe('bollard explain on the layer 2 lab', () => {
     assert.equal(e.verdict, 'announced');
   });
 
+  it('an invalid configuration: ConfigurationState controller and speaker-<node> say Invalid, explain says why', async () => {
+    const overlapping = pool('overlap', { addresses: ['10.50.0.205/32'] });
+    await lab.apply(overlapping);
+    try {
+      const r = await explainUntil(
+        'l2/web',
+        'configuration invalid',
+        (e) => !e.config.valid && e.config.controllerState === 'Invalid',
+      );
+      assert.ok(
+        r.json.config.errors.some((x) =>
+          /IPAddressPool metallb-system\/[\w-]+: spec\.addresses\[0\]: .*overlaps/.test(x),
+        ),
+        r.text,
+      );
+      assert.ok(
+        r.json.problems.some((p) => /the metallb\.io configuration is invalid/.test(p)),
+        r.text,
+      );
+      assert.match(r.text, /Configuration:\n {2}INVALID \(ConfigurationState controller: Invalid\)/);
+      const n = await waitFor(
+        'speaker ConfigurationState Invalid',
+        async () => {
+          const x = await runExplain<NodeExplanation>(lab, OBSERVER, kc, ['node', OBSERVER]);
+          return x.json.speaker.configState === 'Invalid' ? x : undefined;
+        },
+        20_000,
+        250,
+      );
+      assert.ok(n.json.problems.includes(`ConfigurationState speaker-${OBSERVER} is Invalid`), n.text);
+      const cs = await lab.client.get<{ status?: { result?: string; errorSummary?: string } }>(
+        `/apis/metallb.io/v1beta1/namespaces/${NS}/configurationstates/speaker-${OBSERVER}`,
+      );
+      assert.match(cs.status?.errorSummary ?? '', /overlaps/);
+    } finally {
+      await lab.client.delete(`/apis/metallb.io/v1beta1/namespaces/${NS}/ipaddresspools/overlap`);
+    }
+    await explainUntil(
+      'l2/web',
+      'configuration valid again',
+      (e) => e.config.valid && e.config.controllerState === 'Valid',
+    );
+  });
+
   it('explain of a missing Service fails with exit 2 and a JSON error', async () => {
     const r = await explain(['service', 'l2/nope']);
     assert.equal(r.code, 2);
