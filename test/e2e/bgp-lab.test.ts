@@ -128,6 +128,28 @@ describe('BGP on the lab (3 nodes, BIRD)', { timeout: 300_000 }, () => {
     }
   });
 
+  it("metrics: MetalLB's BGP metrics on each speaker's /metrics", async () => {
+    const n = lab.topology.nodes[0]!;
+    const text = (await lab.exec(n.name, 'curl', ['-sf', '-m', '2', `http://${n.ipv4.ip}:7472/metrics`]))
+      .stdout;
+    const bgpLines = text
+      .split('\n')
+      .filter((l) => l.startsWith('metallb_bgp') || l.startsWith('metallb_speaker_announced'));
+    const has = (re: RegExp): void =>
+      assert.ok(
+        bgpLines.some((l) => re.test(l)),
+        `${re} in:\n${bgpLines.join('\n')}`,
+      );
+    has(/^metallb_bgp_session_up\{peer="lab-router-v4"\} 1$/);
+    has(/^metallb_bgp_session_up\{peer="lab-router-v6"\} 1$/);
+    has(/^metallb_bgp_announced_prefixes_total\{peer="lab-router-v4"\} [1-9]/);
+    has(/^metallb_bgp_opens_sent\{peer="lab-router-v4"\} [1-9]/);
+    has(/^metallb_bgp_updates_total\{peer="lab-router-v4"\} [1-9]/);
+    has(
+      /^metallb_speaker_announced\{(?=[^}]*service="bgp\/web")(?=[^}]*protocol="bgp")(?=[^}]*node="node-1")[^}]*\} 1$/,
+    );
+  });
+
   it('Local: only nodes with a ready local endpoint, following the endpoints', async () => {
     const [vip] = await vipsOf('bgp/local');
     assert.ok(vip);

@@ -59,11 +59,13 @@ describe('BGP sessions with BIRD, FRR and GoBGP', { timeout: 180_000 }, () => {
         '  ipv4 { import all; export none; };',
         '  ipv6 { import all; export none; };',
         '}',
+        'protocol bfd { interface "eth0" { min rx interval 100 ms; min tx interval 100 ms; multiplier 3; }; }',
         'protocol bgp node_v6 {',
         `  local fd77::1 as ${ROUTER_ASN};`,
         `  neighbor fd77::11 as ${NODE_ASN};`,
         '  connect retry time 2; error wait time 1, 5;',
         '  ipv6 { import all; export none; };',
+        '  bfd on;',
         '}',
         '',
       ].join('\n'),
@@ -112,7 +114,19 @@ describe('BGP sessions with BIRD, FRR and GoBGP', { timeout: 180_000 }, () => {
       nodeIPv6: 'fd77::11',
       peers: [
         peer({ name: 'bird-v4', peerAddress: '10.77.0.1', myASN: NODE_ASN, peerASN: ROUTER_ASN }),
-        peer({ name: 'bird-v6', peerAddress: 'fd77::1', myASN: NODE_ASN, peerASN: ROUTER_ASN }),
+        peer({
+          name: 'bird-v6',
+          peerAddress: 'fd77::1',
+          myASN: NODE_ASN,
+          peerASN: ROUTER_ASN,
+          bfd: {
+            receiveIntervalMs: 100,
+            transmitIntervalMs: 100,
+            detectMultiplier: 3,
+            passiveMode: false,
+            minimumTtl: 254,
+          },
+        }),
         peer({
           name: 'frr-ibgp',
           peerAddress: '10.77.0.2',
@@ -215,6 +229,19 @@ describe('BGP sessions with BIRD, FRR and GoBGP', { timeout: 180_000 }, () => {
       /192\.0\.2\./,
       'no IPv4 routes over the IPv6 session without dualStackAddressFamily',
     );
+  });
+
+  it('BFD over IPv6 (RFC 5881: hop limit 255 sent and required) comes Up with BIRD', async () => {
+    const out = await waitFor(
+      'BFD session fd77::11 Up in BIRD',
+      async () => {
+        const o = await bird.cli(['show', 'bfd', 'sessions']);
+        return /fd77::11\s+eth0\s+Up/.test(o) ? o : undefined;
+      },
+      15_000,
+      100,
+    );
+    assert.match(out, /fd77::11/);
   });
 
   it('FRR: iBGP with a TCP MD5 password is Established and the VIP has the local preference', async () => {
