@@ -181,6 +181,10 @@ export interface BurstOptions {
   concurrency?: number;
   /** Called after each creation with how many are done (to trigger a fault mid-burst). */
   onCreated?: (done: number) => void | Promise<void>;
+  /** Progress every 10 s (for the bench). */
+  onProgress?: (line: string) => void;
+  /** Called when a creation had to be abandoned after 45 s without an answer (then retried). */
+  onHung?: (name: string, ms: number) => void;
 }
 
 /**
@@ -191,36 +195,65 @@ export async function burst(client: KubeClient, o: BurstOptions): Promise<string
   const names = Array.from({ length: o.count }, (_, i) => `${o.prefix ?? 's'}${i}`);
   let next = 0;
   let done = 0;
-  const worker = async (): Promise<void> => {
+  const worker = async (state: (s: string) => void): Promise<void> => {
     for (;;) {
       const i = next++;
       if (i >= names.length) return;
       const name = names[i] as string;
       for (let attempt = 0; ; attempt++) {
+        state(`${name}#${attempt}`);
         try {
-          await client.create(`/api/v1/namespaces/${o.namespace}/services`, {
-            apiVersion: 'v1',
-            kind: 'Service',
-            metadata: { name, namespace: o.namespace },
-            spec: {
-              type: 'LoadBalancer',
-              ports: [{ name: 'http', port: 80, protocol: 'TCP' }],
-              selector: { app: name },
-            },
-          });
+          // An overall deadline of our own: a request must never wait forever, whatever the client does.
+          const signal = AbortSignal.timeout(45_000);
+          const started = Date.now();
+          try {
+            await client.request('POST', `/api/v1/namespaces/${o.namespace}/services`, {
+              signal,
+              body: {
+                apiVersion: 'v1',
+                kind: 'Service',
+                metadata: { name, namespace: o.namespace },
+                spec: {
+                  type: 'LoadBalancer',
+                  // thousands of Services: the 2,768 NodePorts of the default range would run out
+                  allocateLoadBalancerNodePorts: false,
+                  ports: [{ name: 'http', port: 80, protocol: 'TCP' }],
+                  selector: { app: name },
+                },
+              },
+            });
+          } finally {
+            if (signal.aborted) o.onHung?.(name, Date.now() - started);
+          }
           break;
         } catch (err) {
           const status = err instanceof ApiError ? err.status : 0;
           if (status === 409) break;
           if (status >= 400 && status < 500 && status !== 429) throw err;
+          state(`${name}#${attempt}:${status}`);
           await delay(Math.min(100 * 2 ** attempt, 1000));
         }
       }
       done++;
+      state(`cb${done}`);
       await o.onCreated?.(done);
     }
   };
-  await Promise.all(Array.from({ length: o.concurrency ?? 10 }, () => worker()));
+  const states = new Map<number, string>();
+  const ticker = o.onProgress
+    ? setInterval(() => o.onProgress?.(`${done}/${o.count} created; next ${next}; workers: ${[...states.values()].join(' ')}`), 10_000)
+    : undefined;
+  try {
+    await Promise.all(
+      Array.from({ length: o.concurrency ?? 10 }, async (_, w) => {
+        states.set(w, 'run');
+        await worker((st) => states.set(w, st));
+        states.set(w, 'done');
+      }),
+    );
+  } finally {
+    clearInterval(ticker);
+  }
   return names;
 }
 
