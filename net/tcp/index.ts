@@ -194,6 +194,8 @@ export async function listenTcp(
       resolve();
     });
   });
+  // Later accept errors (EMFILE…) must not take the process down; the server keeps listening.
+  server.on('error', () => undefined);
   return {
     server,
     fd,

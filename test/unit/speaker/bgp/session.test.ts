@@ -1,6 +1,7 @@
 // BgpSession against proto's codecs over an in-memory duplex with a fake clock: the pure session
 // logic (FSM use, timers, UPDATE diffs, End-of-RIB, route refresh, RFC 7606, collisions, shutdown).
 import { describe, it } from 'node:test';
+import fc from 'fast-check';
 import assert from 'node:assert/strict';
 import { BgpSession, buildOpen, type Conn, type SessionConfig } from '../../../../speaker/bgp/session.js';
 import type { Clock, ExportedRoute, TimerHandle } from '../../../../speaker/bgp/types.js';
@@ -504,6 +505,54 @@ describe('BgpSession', () => {
       ['192.0.2.1/32'],
       'routes go out again on the new session',
     );
+  });
+
+  it('nothing a peer sends throws: random bytes and mutated messages end in the session carrying on or a NOTIFICATION', async () => {
+    const valid = [
+      encodeMessage({ type: 'keepalive' }, PARAMS),
+      encodeMessage({ type: 'routeRefresh', afi: 1, safi: 1, subtype: 0 }, PARAMS),
+      encodeMessage(
+        {
+          type: 'update',
+          withdrawn: [],
+          attributes: [
+            { type: 'origin', origin: 'igp' },
+            { type: 'asPath', segments: [{ type: 'sequence', asns: [64512] }] },
+            { type: 'nextHop', nextHop: '10.0.0.1' },
+          ],
+          nlri: [{ address: '203.0.113.0', length: 24 }],
+        },
+        PARAMS,
+      ),
+    ];
+    const arb = fc.oneof(
+      fc.uint8Array({ minLength: 1, maxLength: 200 }),
+      fc.tuple(fc.constantFrom(...valid), fc.nat(), fc.integer({ min: 0, max: 255 })).map(([m, i, v]) => {
+        const b = m.slice();
+        b[i % b.length] = v;
+        return b;
+      }),
+    );
+    const runs: (() => Promise<void>)[] = [];
+    fc.assert(
+      fc.property(fc.array(arb, { minLength: 1, maxLength: 5 }), (chunks) => {
+        runs.push(async () => {
+          const { s, pipe } = await establish();
+          for (const c of chunks) assert.doesNotThrow(() => pipe.send(c));
+          const sent = pipe.take();
+          if (s.state !== 'Established') {
+            // Every reset is a NOTIFICATION we send, or one the (mutated) input carried.
+            assert.ok(
+              sent.some((m) => m.type === 'notification') || s.lastError?.startsWith('received'),
+              `reset without a NOTIFICATION (${s.lastError})`,
+            );
+            assert.ok(pipe.closed);
+          }
+        });
+      }),
+      { numRuns: 300, seed: 20261121 },
+    );
+    for (const r of runs) await r();
   });
 
   it('the peer closing the connection drops the session and schedules a reconnect', async () => {
