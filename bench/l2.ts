@@ -392,7 +392,19 @@ async function labFigures(trials: number, services: number): Promise<void> {
       for (let i = 0; i < trials; i++) {
         const t0 = Date.now();
         await lab.kill(owner, 'speaker');
-        kill.push((await waitEntry(macOf.get(next) as string, t0, 15_000)) - t0);
+        const took = (await waitEntry(macOf.get(next) as string, t0, 15_000)) - t0;
+        kill.push(took);
+        if (took >= 1000) {
+          // Keep what the new owner's speaker said around a slow trial, to find out why.
+          const lines = readFileSync(join(topo.logDir, `${next}-speaker.log`), 'utf8')
+            .split('\n')
+            .filter((l) => {
+              const ts = Date.parse(/"time":"([^"]+)"/.exec(l)?.[1] ?? '');
+              return ts >= t0 - 1000 && ts <= t0 + took + 200;
+            });
+          console.log(`  slow trial (${took} ms): ${next}'s speaker log from 1 s before the kill:`);
+          for (const l of lines) console.log(`    ${l.slice(0, 300)}`);
+        }
         await lab.startProcess(owner, 'speaker');
         await restore();
       }
