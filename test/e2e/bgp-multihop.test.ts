@@ -1,6 +1,7 @@
 // eBGP multihop through a second router hop: the node reaches BIRD on r2 only through r1. Without
 // ebgpMultiHop our packets leave with TTL 1 and die at r1 (the session never comes up); with it they
-// leave with TTL 255 and the session is Established with the VIP in r2's RIB.
+// leave with TTL 255 and the session is Established with the VIP in r2's RIB; multihop BFD (RFC 5883)
+// comes Up across the hop.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -51,10 +52,12 @@ describe('eBGP multihop through a second router hop', { timeout: 120_000 }, () =
         'router id 10.80.0.2;',
         'log stderr all;',
         'protocol device { scan time 5; }',
+        'protocol bfd { multihop { min rx interval 100 ms; min tx interval 100 ms; multiplier 3; }; }',
         'protocol bgp node {',
         '  local 10.80.0.2 as 64512;',
         '  neighbor 10.79.0.11 as 64513;',
         '  multihop;',
+        '  bfd on;',
         '  connect retry time 1; error wait time 1, 2;',
         '  ipv4 { import all; export none; };',
         '}',
@@ -70,7 +73,7 @@ describe('eBGP multihop through a second router hop', { timeout: 120_000 }, () =
     rmSync(dir, { recursive: true, force: true });
   });
 
-  const config = (multihop: boolean): StandaloneConfig => ({
+  const config = (multihop: boolean, bfd = false): StandaloneConfig => ({
     nodeName: 'node',
     nodeIPv4: '10.79.0.11',
     listenPort: 0, // dial only: BIRD's own connection (TTL 64) would otherwise bring the session up
@@ -82,6 +85,17 @@ describe('eBGP multihop through a second router hop', { timeout: 120_000 }, () =
         peerASN: 64512,
         ebgpMultiHop: multihop,
         connectTimeMs: 1000,
+        ...(bfd
+          ? {
+              bfd: {
+                receiveIntervalMs: 100,
+                transmitIntervalMs: 100,
+                detectMultiplier: 3,
+                passiveMode: false,
+                minimumTtl: 254,
+              },
+            }
+          : {}),
       }),
     ],
     routes: { r2: [{ prefix: '192.0.2.99/32', communities: [], largeCommunities: [] }] },
@@ -103,5 +117,22 @@ describe('eBGP multihop through a second router hop', { timeout: 120_000 }, () =
     );
     const r = await waitFor('VIP in r2', () => ribRoute(bird, '192.0.2.99/32'), 10_000, 100);
     assert.deepEqual(r.asPath, [64513]);
+  });
+
+  it('multihop BFD (RFC 5883, port 4784, minimumTtl 254 across one hop) comes Up with BIRD', async () => {
+    speaker?.reload(config(true, true));
+    await waitFor(
+      'multihop BFD Up in BIRD',
+      async () =>
+        /10\.79\.0\.11\s+\S+\s+Up/.test(await bird.cli(['show', 'bfd', 'sessions'])) ? true : undefined,
+      20_000,
+      100,
+    );
+    await waitFor(
+      'session',
+      async () => ((await sessionUp(bird, '10.79.0.11', 'node')) ? true : undefined),
+      20_000,
+      100,
+    );
   });
 });
