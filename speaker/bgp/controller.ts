@@ -3,6 +3,7 @@
 // the speaker (Services, EndpointSlices, Nodes, this node's kube-proxy health) computes this node's
 // routes with the pure export and hands them to the BgpSpeaker. Writes one ServiceBGPStatus per
 // announced Service. API down is not an outage: the caches stay, nothing is withdrawn for it.
+import { createHash } from 'node:crypto';
 import type { Registry } from 'prom-client';
 import { ApiError, RESOURCES, resourcePath, type KubeClient } from '../../k8s/client.js';
 import { Informer } from '../../k8s/informer.js';
@@ -12,7 +13,7 @@ import type { BGPPeer, Config, CRObject, SecretObject } from '../../config/types
 import { eligibleNodes, type EndpointFacts, type NodeFacts } from '../eligibility.js';
 import { exportRoutes, peersForNode, type ExportService } from './export.js';
 import { BgpSpeaker, type PeerSpec } from './speaker.js';
-import type { Log } from './types.js';
+import type { ExportedRoute, Log } from './types.js';
 
 /** A Service as the speaker's reconcile sees it (speaker/layer2/decide.ts ServiceFacts). */
 export interface BgpServiceFacts {
@@ -93,6 +94,8 @@ export class BgpController {
   private servicePeers = new Map<string, { svc: BgpServiceFacts; peers: readonly string[] }>();
   private announcedLabels: { service: string; ip: string }[] = [];
   private lastPeers = '';
+  private latestRoutes: ReadonlyMap<string, readonly ExportedRoute[]> = new Map();
+  private peersApplied: Promise<void> = Promise.resolve();
   private synced = false;
   private stopped = false;
 
@@ -336,20 +339,28 @@ export class BgpController {
     this.localKeys = local;
     const specs = this.peerSpecs(config, nodeLabels, input.nodeIPs);
     const result = exportRoutes(config, { name: this.o.node, labels: nodeLabels }, services);
-    const sig =
-      JSON.stringify(specs.map((s) => ({ ...s, password: s.password ? 'set' : '' }))) + this.secretsSig();
-    const apply = (): void => this.speaker.update(result.routes);
+    // Passwords enter the signature only as a digest (it is compared, never logged).
+    const sig = JSON.stringify(
+      specs.map((s) => ({
+        ...s,
+        password: s.password ? createHash('sha256').update(s.password).digest('hex') : '',
+      })),
+    );
+    this.latestRoutes = result.routes;
+    // The latest routes, whenever the (serialised) peer changes are done: a reconcile that runs while
+    // peers are being applied must not be overwritten by an older result.
+    const apply = (): void => this.speaker.update(this.latestRoutes);
     if (sig !== this.lastPeers) {
       this.lastPeers = sig;
-      void this.speaker
-        .setPeers(specs)
+      this.peersApplied = this.peersApplied
+        .then(() => this.speaker.setPeers(specs))
         .then(apply, (err: unknown) =>
           this.o.log.error(
             { err: err instanceof Error ? err.message : String(err) },
             'BGP peers not applied',
           ),
         );
-    } else apply();
+    } else void this.peersApplied.then(apply);
     const byKey = new Map(input.services.map((s) => [`${s.namespace}/${s.name}`, s]));
     this.servicePeers = new Map(
       [...result.servicePeers].flatMap(([k, peers]) =>
@@ -358,12 +369,6 @@ export class BgpController {
     );
     this.updateAnnounced();
     void this.syncStatuses();
-  }
-
-  private secretsSig(): string {
-    return [...this.secrets.values()]
-      .map((s) => `${s.metadata.name}:${(s.data?.password ?? '').length}`)
-      .join(',');
   }
 
   private updateAnnounced(): void {
