@@ -3,6 +3,7 @@ import { Command } from 'commander';
 import { readFileSync } from 'node:fs';
 import { repoPath } from '../lab/repo.js';
 import { controllerCommand } from '../controller/cli-entry.js';
+import { speakerCommand } from '../speaker/cli-entry.js';
 import { labProgram } from '../lab/cli.js';
 import { explainCommand } from './explain/index.js';
 
@@ -21,6 +22,7 @@ export function buildProgram(): Command {
     .description('Bare-metal LoadBalancer for Kubernetes, compatible with MetalLB configuration')
     .version(packageVersion());
   program.addCommand(controllerCommand());
+  program.addCommand(speakerCommand());
   program.addCommand(explainCommand());
   program.addCommand(labProgram());
   return program;

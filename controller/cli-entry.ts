@@ -3,6 +3,7 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { fileURLToPath } from 'node:url';
 import { runController } from './main.js';
+import { stopOnSignals } from '../k8s/lifecycle.js';
 
 function duration(v: string): number {
   const m = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(v.trim());
@@ -39,14 +40,7 @@ async function runFromFlags(o: ControllerFlags): Promise<void> {
     concurrency: o.concurrency,
     logLevel: o.logLevel,
   });
-  let stopping = false;
-  for (const sig of ['SIGTERM', 'SIGINT'] as const) {
-    process.on(sig, () => {
-      if (stopping) return;
-      stopping = true;
-      void ctl.stop().then(() => process.exit(0));
-    });
-  }
+  stopOnSignals(ctl);
 }
 
 /** The controller's command line, shared by `bollard controller` and the standalone entry. */

@@ -1,5 +1,8 @@
-// Standalone entry point: node dist/speaker/cli-entry.js --kubeconfig K --node node-1 --namespace metallb-system …
+// `bollard speaker …` (cli/main.ts adds speakerCommand()) and the standalone entry
+// `node dist/speaker/cli-entry.js --kubeconfig K --node node-1 --namespace metallb-system …` that the lab spawns.
 import { Command, InvalidArgumentError } from 'commander';
+import { fileURLToPath } from 'node:url';
+import { stopOnSignals } from '../k8s/lifecycle.js';
 import { runSpeaker } from './main.js';
 import { DEFAULT_INTERFACE_EXCLUDES } from '../net/interfaces.js';
 
@@ -13,34 +16,7 @@ function collect(v: string, prev: string[] | undefined): string[] {
   return [...(prev ?? []), v];
 }
 
-const program = new Command('bollard-speaker')
-  .description('Bollard speaker (layer 2): answers ARP/NDP for the LoadBalancer IPs this node owns')
-  .option('--kubeconfig <path>', 'kubeconfig file (default in-cluster, then $KUBECONFIG)')
-  .requiredOption('--node <name>', 'this node (the Node object name)', process.env.NODE_NAME)
-  .option('--namespace <ns>', 'install namespace', 'metallb-system')
-  .option('--metrics-bind <host:port>', 'address for /metrics, /healthz, /readyz', '0.0.0.0:7472')
-  .option(
-    '--membership <bool>',
-    'fast failure detection among speakers (false: Node Ready decides)',
-    (v) => v !== 'false',
-    true,
-  )
-  .option('--membership-port <port>', 'UDP port of the membership protocol', int, 7946)
-  .option('--probe-interval <ms>', 'membership probe interval', int)
-  .option('--probe-timeout <ms>', 'membership direct probe timeout', int)
-  .option('--suspicion <ms>', 'membership suspicion timeout', int)
-  .option(
-    '--interfaces-exclude <regex>',
-    `interfaces never answered on (repeatable; replaces the defaults: ${DEFAULT_INTERFACE_EXCLUDES.join(' ')})`,
-    collect,
-  )
-  .option('--lb-class <class>', 'handle only Services with this loadBalancerClass', '')
-  .option('--health-interval <ms>', 'healthCheckNodePort probe interval', int, 300)
-  .option('--health-timeout <ms>', 'healthCheckNodePort probe timeout', int, 250)
-  .option('--log-level <level>', 'debug, info, warn, error', 'info');
-
-program.parse();
-const o = program.opts<{
+interface SpeakerFlags {
   kubeconfig?: string;
   node: string;
   namespace: string;
@@ -55,31 +31,65 @@ const o = program.opts<{
   healthInterval: number;
   healthTimeout: number;
   logLevel: string;
-}>();
+  bgp: boolean;
+}
 
-const speaker = await runSpeaker({
-  kubeconfig: o.kubeconfig,
-  node: o.node,
-  namespace: o.namespace,
-  metricsBind: o.metricsBind,
-  membership: o.membership,
-  membershipPort: o.membershipPort,
-  membershipOptions: {
-    ...(o.probeInterval !== undefined ? { probeIntervalMs: o.probeInterval } : {}),
-    ...(o.probeTimeout !== undefined ? { probeTimeoutMs: o.probeTimeout } : {}),
-    ...(o.suspicion !== undefined ? { suspicionMs: o.suspicion } : {}),
-  },
-  ...(o.interfacesExclude ? { interfacesExclude: o.interfacesExclude } : {}),
-  lbClass: o.lbClass,
-  healthIntervalMs: o.healthInterval,
-  healthTimeoutMs: o.healthTimeout,
-  logLevel: o.logLevel,
-});
-let stopping = false;
-for (const sig of ['SIGTERM', 'SIGINT'] as const) {
-  process.on(sig, () => {
-    if (stopping) return;
-    stopping = true;
-    void speaker.stop().then(() => process.exit(0));
+async function runFromFlags(o: SpeakerFlags): Promise<void> {
+  const speaker = await runSpeaker({
+    bgp: o.bgp,
+    kubeconfig: o.kubeconfig,
+    node: o.node,
+    namespace: o.namespace,
+    metricsBind: o.metricsBind,
+    membership: o.membership,
+    membershipPort: o.membershipPort,
+    membershipOptions: {
+      ...(o.probeInterval !== undefined ? { probeIntervalMs: o.probeInterval } : {}),
+      ...(o.probeTimeout !== undefined ? { probeTimeoutMs: o.probeTimeout } : {}),
+      ...(o.suspicion !== undefined ? { suspicionMs: o.suspicion } : {}),
+    },
+    ...(o.interfacesExclude ? { interfacesExclude: o.interfacesExclude } : {}),
+    lbClass: o.lbClass,
+    healthIntervalMs: o.healthInterval,
+    healthTimeoutMs: o.healthTimeout,
+    logLevel: o.logLevel,
   });
+  stopOnSignals(speaker);
+}
+
+/** The speaker's command line, shared by `bollard speaker` and the standalone entry. */
+export function speakerCommand(name = 'speaker'): Command {
+  return new Command(name)
+    .description(
+      'per-node agent: answers ARP/NDP and speaks BGP for the LoadBalancer IPs this node announces',
+    )
+    .option('--kubeconfig <path>', 'kubeconfig file (default in-cluster, then $KUBECONFIG)')
+    .requiredOption('--node <name>', 'this node (the Node object name)', process.env.NODE_NAME)
+    .option('--namespace <ns>', 'install namespace', 'metallb-system')
+    .option('--metrics-bind <host:port>', 'address for /metrics, /healthz, /readyz', '0.0.0.0:7472')
+    .option(
+      '--membership <bool>',
+      'fast failure detection among speakers (false: Node Ready decides)',
+      (v) => v !== 'false',
+      true,
+    )
+    .option('--membership-port <port>', 'UDP port of the membership protocol', int, 7946)
+    .option('--probe-interval <ms>', 'membership probe interval', int)
+    .option('--probe-timeout <ms>', 'membership direct probe timeout', int)
+    .option('--suspicion <ms>', 'membership suspicion timeout', int)
+    .option(
+      '--interfaces-exclude <regex>',
+      `interfaces never answered on (repeatable; replaces the defaults: ${DEFAULT_INTERFACE_EXCLUDES.join(' ')})`,
+      collect,
+    )
+    .option('--lb-class <class>', 'handle only Services with this loadBalancerClass', '')
+    .option('--health-interval <ms>', 'healthCheckNodePort probe interval', int, 300)
+    .option('--health-timeout <ms>', 'healthCheckNodePort probe timeout', int, 250)
+    .option('--log-level <level>', 'debug, info, warn, error', 'info')
+    .option('--bgp <bool>', "BGP sessions towards this node's BGPPeers", (v) => v !== 'false', true)
+    .action(async (o: SpeakerFlags) => runFromFlags(o));
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  await speakerCommand('bollard-speaker').parseAsync(process.argv);
 }
