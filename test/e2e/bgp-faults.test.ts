@@ -211,11 +211,12 @@ describe('BGP faults seen from BIRD', { timeout: 240_000 }, () => {
     const t0 = Date.now();
     p.signal('SIGSTOP');
     try {
-      const gone = await monitor.deletedAfter('192.0.2.12/32', t0, 10_000);
+      const gone = await monitor.deletedAfter('192.0.2.12/32', t0, 15_000);
       process.stdout.write(
         `# hung speaker without BFD (hold 3 s) -> route gone in ${(gone - t0).toFixed(1)} ms\n`,
       );
-      assert.ok(gone - t0 > 1500 && gone - t0 < 6000, `gone after ${gone - t0} ms`);
+      // Not at once (no NOTIFICATION, no FIN), and not never: BIRD's 3 s hold timer (slow under load).
+      assert.ok(gone - t0 > 1500 && gone - t0 < 10_000, `gone after ${gone - t0} ms`);
     } finally {
       p.signal('SIGCONT');
       await p.kill();
