@@ -30,6 +30,8 @@ export interface GatherOptions {
   /** host:port of each speaker's /metrics; default: every Node's InternalIP + speakerPort. */
   speakerMetrics?: readonly string[];
   speakerPort: number;
+  /** Read the Events of this namespace (explain service); none when unset. */
+  eventsNamespace?: string;
   /** Per scrape (default 2000 ms). */
   timeoutMs?: number;
 }
@@ -124,7 +126,9 @@ export async function gather(opts: GatherOptions): Promise<Snapshot> {
       list<L2StatusObj>(client, resourcePath(METALLB.serviceL2Statuses, ns), true),
       list<BGPStatusObj>(client, resourcePath(METALLB.serviceBGPStatuses, ns), true),
       list<ConfigStateObj>(client, resourcePath(METALLB.configurationStates, ns), true),
-      list<EventObj>(client, resourcePath(RESOURCES.events), true),
+      opts.eventsNamespace !== undefined
+        ? list<EventObj>(client, resourcePath(RESOURCES.events, opts.eventsNamespace), true)
+        : Promise.resolve([]),
     ]);
     const endpoints =
       opts.speakerMetrics && opts.speakerMetrics.length > 0

@@ -63,9 +63,12 @@ async function run<T extends { problems: readonly string[] }>(
   o: CommonOpts,
   explain: (s: Awaited<ReturnType<typeof gather>>) => T,
   render: (e: T) => string,
+  eventsNamespace?: string,
 ): Promise<void> {
   try {
-    const e = explain(await gather(gatherOpts(o)));
+    const e = explain(
+      await gather({ ...gatherOpts(o), ...(eventsNamespace !== undefined ? { eventsNamespace } : {}) }),
+    );
     process.stdout.write(o.output === 'json' ? JSON.stringify(e, null, 2) + '\n' : render(e));
     process.exitCode = e.problems.length > 0 ? 1 : 0;
   } catch (err) {
@@ -87,7 +90,7 @@ export function explainCommand(): Command {
     .description('Why the Service is pending, which pools could serve it, which nodes announce it and why')
     .action(async (ref: string, o: CommonOpts) => {
       const key = ref.includes('/') ? ref : `default/${ref}`;
-      await run(o, (s) => explainService(s, key), renderService);
+      await run(o, (s) => explainService(s, key), renderService, key.split('/')[0]);
     });
   withCommon(cmd.command('pool').argument('<name>', 'the IPAddressPool'))
     .description('A pool: usage, who holds what, what is left, what announces it')

@@ -6,7 +6,8 @@
 // and asserting both the text and the -o json fields.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { dirname } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { startLab, type Lab } from '../support/lab.js';
 import { repoPath } from '../support/repo.js';
 import { waitFor } from '../../lab/process.js';
@@ -118,7 +119,15 @@ describe('bollard explain on the layer 2 lab', () => {
 
   it('an announced Service: its IP, its pool, the other pools (autoAssign false…), the elected node answering ARP', async () => {
     const vips = await vipsOf('l2/web');
-    const r = await explainUntil('l2/web', 'l2/web announced', (e) => e.verdict === 'announced');
+    const r = await explainUntil(
+      'l2/web',
+      'l2/web announced',
+      (e) =>
+        // settled: every speaker up and in membership
+        e.verdict === 'announced' &&
+        e.problems.length === 0 &&
+        (e.layer2?.nodes ?? []).every((n) => n.eligible),
+    );
     const e = r.json;
     assert.equal(r.code, 0, r.text);
     assert.deepEqual(e.problems, []);
@@ -348,7 +357,15 @@ describe('bollard explain on the layer 2 lab', () => {
     } finally {
       await lab.startProcess('node-2', 'speaker');
     }
-    await explainUntil('l2/web', 'node-2 back', (e) => node(e, 'node-2')?.eligible === true, 30_000);
+    try {
+      await explainUntil('l2/web', 'node-2 back', (e) => node(e, 'node-2')?.eligible === true, 60_000);
+    } catch (err) {
+      const log = readFileSync(join(lab.logDir, 'node-2-speaker.log'), 'utf8')
+        .split('\n')
+        .slice(-30)
+        .join('\n');
+      throw new Error(`${(err as Error).message}\nnode-2 speaker log (tail):\n${log}`);
+    }
   });
 
   it('kubectl bollard explain … runs the plugin from the PATH', async () => {
