@@ -154,7 +154,8 @@ async function controllerChaos(n: number, outageS: number): Promise<void> {
       const names = await burst(admin, {
         namespace: ns,
         count: n,
-        onHung: (name, ms) => say(`  ! creating ${ns}/${name}: no answer after ${ms} ms (abandoned, retried)`),
+        onHung: (name, ms) =>
+          say(`  ! creating ${ns}/${name}: no answer after ${ms} ms (abandoned, retried)`),
         onProgress: (l) => process.stderr.write(`  [${ns}] ${l}\n`),
         onCreated: async (done) => {
           if (done !== Math.floor(n / 3)) return;

@@ -241,7 +241,13 @@ export async function burst(client: KubeClient, o: BurstOptions): Promise<string
   };
   const states = new Map<number, string>();
   const ticker = o.onProgress
-    ? setInterval(() => o.onProgress?.(`${done}/${o.count} created; next ${next}; workers: ${[...states.values()].join(' ')}`), 10_000)
+    ? setInterval(
+        () =>
+          o.onProgress?.(
+            `${done}/${o.count} created; next ${next}; workers: ${[...states.values()].join(' ')}`,
+          ),
+        10_000,
+      )
     : undefined;
   try {
     await Promise.all(
