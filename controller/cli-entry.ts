@@ -24,6 +24,12 @@ interface ControllerFlags {
   identity?: string;
   concurrency: number;
   logLevel: string;
+  webhookBind?: string;
+  webhookService?: string;
+  webhookIp?: string[];
+  webhookSecret?: string;
+  webhookConfigName?: string;
+  webhookFailurePolicy?: 'Fail' | 'Ignore';
 }
 
 async function runFromFlags(o: ControllerFlags): Promise<void> {
@@ -39,6 +45,12 @@ async function runFromFlags(o: ControllerFlags): Promise<void> {
     identity: o.identity,
     concurrency: o.concurrency,
     logLevel: o.logLevel,
+    ...(o.webhookBind ? { webhookBind: o.webhookBind } : {}),
+    ...(o.webhookService ? { webhookService: o.webhookService } : {}),
+    ...(o.webhookIp ? { webhookIPs: o.webhookIp } : {}),
+    ...(o.webhookSecret ? { webhookSecret: o.webhookSecret } : {}),
+    ...(o.webhookConfigName ? { webhookConfigName: o.webhookConfigName } : {}),
+    ...(o.webhookFailurePolicy ? { webhookFailurePolicy: o.webhookFailurePolicy } : {}),
   });
   stopOnSignals(ctl);
 }
@@ -58,6 +70,34 @@ export function controllerCommand(name = 'controller'): Command {
     .option('--identity <id>', 'leader election identity (default hostname-pid)')
     .option('--concurrency <n>', 'Services reconciled at once', (v) => Number(v), 32)
     .option('--log-level <level>', 'debug, info, warn, error', 'info')
+    .option(
+      '--webhook-bind <host:port>',
+      'serve the validating admission webhook (HTTPS) here; unset = no webhook',
+    )
+    .option(
+      '--webhook-service <name>',
+      "the webhook Service's name (certificate DNS names)",
+      'bollard-webhook',
+    )
+    .option(
+      '--webhook-ip <ip>',
+      'an extra IP for the webhook certificate (repeatable)',
+      (v: string, p: string[] | undefined) => [...(p ?? []), v],
+    )
+    .option('--webhook-secret <name>', 'Secret holding the webhook certificate', 'bollard-webhook-cert')
+    .option(
+      '--webhook-config-name <name>',
+      'ValidatingWebhookConfiguration whose caBundle is kept current',
+      'bollard-validating-webhook',
+    )
+    .option(
+      '--webhook-failure-policy <policy>',
+      'set failurePolicy (Fail or Ignore) on every webhook of it; default: as deployed',
+      (v: string) => {
+        if (v !== 'Fail' && v !== 'Ignore') throw new InvalidArgumentError('Fail or Ignore');
+        return v;
+      },
+    )
     .action(async (o: ControllerFlags) => runFromFlags(o));
 }
 
