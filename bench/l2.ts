@@ -167,9 +167,9 @@ async function failover(bed: Bed, trials: number): Promise<void> {
         timeoutMs,
         10,
       );
-    const restore = async (): Promise<void> => {
-      const t = Date.now();
-      await waitEntry(macOf.get(owner) as string, t - 5000, 15_000).catch(() => undefined);
+    // The owner is back when the client's entry moved to it after `since` (taken before the restart).
+    const restore = async (since: number): Promise<void> => {
+      await waitEntry(macOf.get(owner) as string, since, 15_000);
       await delay(1500);
     };
 
@@ -179,8 +179,9 @@ async function failover(bed: Bed, trials: number): Promise<void> {
       await (bed.procs.get(owner) as ManagedProcess).kill();
       const at = await waitEntry(macOf.get(next) as string, t0, 10_000);
       killTimes.push(at - t0);
+      const back = Date.now();
       await startSpeaker(bed, bed.nodes.find((n) => n.name === owner) as Host);
-      await restore();
+      await restore(back);
     }
     console.log(`failover, speaker SIGKILL (client entry -> new owner): ${summary(killTimes)}`);
 
@@ -201,8 +202,9 @@ async function failover(bed: Bed, trials: number): Promise<void> {
       );
       lossEntry.push(at - t0);
       lossOutage.push(first - t0);
+      const back = Date.now();
       await ownerHost.link('up');
-      await restore();
+      await restore(back);
     }
     console.log(
       `failover, node loss (link down) — client traffic outage (probe every 10 ms): ${summary(lossOutage)}`,
@@ -377,8 +379,10 @@ async function labFigures(trials: number, services: number): Promise<void> {
         timeoutMs,
         10,
       );
-    const restore = async (): Promise<void> => {
-      await waitEntry(macOf.get(owner) as string, Date.now() - 5000, 20_000).catch(() => undefined);
+    // The owner is back when the client's entry moved to it after `since` (taken before the restart);
+    // a trial only starts from that state, so every measured change is a real takeover.
+    const restore = async (since: number): Promise<void> => {
+      await waitEntry(macOf.get(owner) as string, since, 30_000);
       await delay(2000);
     };
     try {
@@ -405,8 +409,9 @@ async function labFigures(trials: number, services: number): Promise<void> {
           console.log(`  slow trial (${took} ms): ${next}'s speaker log from 1 s before the kill:`);
           for (const l of lines) console.log(`    ${l.slice(0, 300)}`);
         }
+        const back = Date.now();
         await lab.startProcess(owner, 'speaker');
-        await restore();
+        await restore(back);
       }
       console.log(`lab failover, speaker SIGKILL (client entry -> new owner): ${summary(kill)}`);
       const outage: number[] = [];
@@ -423,8 +428,9 @@ async function labFigures(trials: number, services: number): Promise<void> {
           10,
         );
         outage.push(first - t0);
+        const back = Date.now();
         await lab.link(owner, 'up');
-        await restore();
+        await restore(back);
       }
       console.log(
         `lab failover, node loss (link down) — client TCP outage (connect every 10 ms): ${summary(outage)}`,

@@ -139,7 +139,9 @@ export class PodManager {
   }
 
   private async wire(pod: LabPod, plan: NodePlan, nodeHost: LabHost): Promise<void> {
-    const veth = `pod${pod.index}`;
+    // Named like Calico's (cali…), which the speaker's default interface exclusions cover, so speakers
+    // neither answer ARP nor announce VIPs into pods.
+    const veth = `cali${pod.index}`;
     const podIp = (...a: string[]) => run('ip', ['-n', pod.ns, ...a]);
     const nodeIp = (...a: string[]) => run('ip', ['-n', nodeHost.ns, ...a]);
     await podIp('link', 'add', 'eth0', 'type', 'veth', 'peer', 'name', veth, 'netns', nodeHost.ns);

@@ -204,7 +204,9 @@ export async function runSpeaker(opts: SpeakerOptions): Promise<SpeakerHandle> {
     const r = parseConfig({ ipAddressPools: toCR(pools.list()), l2Advertisements: toCR(l2advs.list()) });
     const bgpErrors = bgp?.configErrors ?? '';
     const valid = r.ok && bgpErrors === '';
-    const errorSummary = [r.ok ? '' : summarizeErrors(r.errors), bgpErrors].filter((x) => x !== '').join('\n');
+    const errorSummary = [r.ok ? '' : summarizeErrors(r.errors), bgpErrors]
+      .filter((x) => x !== '')
+      .join('\n');
     const state = valid ? 'Valid' : `Invalid\n${errorSummary}`;
     if (r.ok) {
       config = r.config;

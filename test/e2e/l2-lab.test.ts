@@ -416,12 +416,10 @@ describe('layer 2 speaker on the lab (3 nodes)', () => {
         ];
         args.push('--metrics-bind', `${n.ipv4.ip}:7473`, '--membership=false');
         procs.push(
-          lab
-            .host(n.name)
-            .spawn(process.execPath, args, {
-              name: `${n.name}/speaker-no-membership`,
-              logFile: join(lab.topology.logDir, `${n.name}-speaker-no-membership.log`),
-            }),
+          lab.host(n.name).spawn(process.execPath, args, {
+            name: `${n.name}/speaker-no-membership`,
+            logFile: join(lab.topology.logDir, `${n.name}-speaker-no-membership.log`),
+          }),
         );
       }
       await answeredBy(vip, owner, 30_000);
