@@ -32,11 +32,13 @@ interface SpeakerFlags {
   healthTimeout: number;
   logLevel: string;
   bgp: boolean;
+  layer2: boolean;
 }
 
 async function runFromFlags(o: SpeakerFlags): Promise<void> {
   const speaker = await runSpeaker({
     bgp: o.bgp,
+    layer2: o.layer2,
     kubeconfig: o.kubeconfig,
     node: o.node,
     namespace: o.namespace,
@@ -87,6 +89,12 @@ export function speakerCommand(name = 'speaker'): Command {
     .option('--health-timeout <ms>', 'healthCheckNodePort probe timeout', int, 250)
     .option('--log-level <level>', 'debug, info, warn, error', 'info')
     .option('--bgp <bool>', "BGP sessions towards this node's BGPPeers", (v) => v !== 'false', true)
+    .option(
+      '--layer2 <bool>',
+      'answer ARP/NDP (false: no packet socket, for nodes no L2Advertisement selects)',
+      (v) => v !== 'false',
+      true,
+    )
     .action(async (o: SpeakerFlags) => runFromFlags(o));
 }
 

@@ -56,6 +56,11 @@ export interface SpeakerOptions {
   logger?: Logger;
   /** BGP sessions towards the BGPPeers of this node (default true). */
   bgp?: boolean;
+  /**
+   * Layer 2: answer ARP/NDP for the VIPs this node is elected for (default true). false opens no
+   * packet socket (the speaker then needs no NET_RAW); only for nodes no L2Advertisement selects.
+   */
+  layer2?: boolean;
   /** Port the BGP speaker accepts connections on (default 179; 0 = dial only). */
   bgpListenPort?: number;
 }
@@ -116,8 +121,10 @@ export async function runSpeaker(opts: SpeakerOptions): Promise<SpeakerHandle> {
       ),
   });
 
+  const layer2 = opts.layer2 ?? true;
   const responder = new Layer2Responder({
     excludes: opts.interfacesExclude ?? DEFAULT_INTERFACE_EXCLUDES,
+    ...(layer2 ? {} : { scan: () => [], rescanMs: 0 }),
     counters: {
       request: (ip) => metrics.requests.inc({ ip }),
       response: (ip) => metrics.responses.inc({ ip }),
@@ -404,17 +411,19 @@ export async function runSpeaker(opts: SpeakerOptions): Promise<SpeakerHandle> {
     }
     const svcs = serviceFacts();
     const myHealth = prober.healthy();
-    decisions = decideLayer2({
-      self,
-      config,
-      serviceSelectors,
-      services: svcs,
-      nodes: nodeFacts,
-      endpoints: (k) => eps.get(k) ?? [],
-      health: (node, k) =>
-        node === self ? myHealth.has(k) : agent ? agent.healthOf(node)?.has(k) : undefined,
-      unknownHealth: agent ? 'ineligible' : 'eligible',
-    });
+    decisions = !layer2
+      ? new Map()
+      : decideLayer2({
+          self,
+          config,
+          serviceSelectors,
+          services: svcs,
+          nodes: nodeFacts,
+          endpoints: (k) => eps.get(k) ?? [],
+          health: (node, k) =>
+            node === self ? myHealth.has(k) : agent ? agent.healthOf(node)?.has(k) : undefined,
+          unknownHealth: agent ? 'ineligible' : 'eligible',
+        });
 
     bgp?.reconcile({
       services: svcs,
