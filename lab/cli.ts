@@ -11,7 +11,8 @@ import { LabHost } from './hosts.js';
 import type { LabStatus } from './lab.js';
 import { waitFor } from './process.js';
 import { statusReport, upReport } from './report.js';
-import { cleanByState, labDir, paths, pidAlive, readState, type LabState } from './state.js';
+import { cleanByState, labDir, paths, readState, type LabState } from './state.js';
+import { pidAlive } from './process.js';
 import { ensureToolchain } from './toolchain.js';
 import { ROUTER_KINDS, type RouterKind } from './topology.js';
 

@@ -18,7 +18,7 @@ import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { ensureKubeBinaries, type KubeBinaries } from './toolchain.js';
 import { makeCA, makeCert, makeKey, publicKeyOf, type CertFiles } from './pki.js';
-import { ManagedProcess, ProcessError, waitFor } from './process.js';
+import { ManagedProcess, ProcessError, pidAlive, waitFor } from './process.js';
 
 export const SERVICE_CIDRS = ['10.96.0.0/16', 'fd00:10:96::/112'] as const;
 export const NODE_PORT_RANGE = '30000-32767';
@@ -53,15 +53,6 @@ async function freePort(): Promise<number> {
       srv.close(() => resolve(port));
     });
   });
-}
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 /** Removes the temporary folders of control planes whose owning process is gone (a crashed run). */

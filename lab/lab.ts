@@ -38,7 +38,7 @@ import { type ExecResult } from './netns.js';
 import { buildNetwork, type LabNetwork } from './network.js';
 import { NodeAgent } from './nodes.js';
 import { PodManager, type LabPod } from './pods.js';
-import { waitFor, type ManagedProcess } from './process.js';
+import { pidAlive, waitFor, type ManagedProcess } from './process.js';
 import { ProcessTable, type ProcInfo } from './procs.js';
 import { repoPath } from './repo.js';
 import { routerCli, routerProcesses } from './routers.js';
@@ -101,15 +101,6 @@ export interface LabStatus {
 }
 
 const DIR_PREFIX = 'bollard-lab-';
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 /** Removes temporary lab folders whose owning process is gone. */
 export function removeStaleLabDirs(): void {

@@ -6,7 +6,7 @@ import { execFile, spawnSync } from 'node:child_process';
 import { readFileSync, rmSync, statSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
-import { ManagedProcess, waitFor, type SpawnOptions } from './process.js';
+import { ManagedProcess, pidAlive, waitFor, type SpawnOptions } from './process.js';
 
 const execFileP = promisify(execFile);
 export const NETNS_PREFIX = 'bollard-';
@@ -54,15 +54,6 @@ export function listNetns(): string[] {
     .split('\n')
     .map((l) => l.split(' ')[0] ?? '')
     .filter((n) => n.length > 0);
-}
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 /** Kills every process in `ns` and deletes it. */

@@ -132,6 +132,16 @@ process.once('exit', () => {
   }
 });
 
+/** Whether a process with this pid exists (it may belong to another user). */
+export function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
 /** Resolves after `ms` (for polling loops that have no event to await). */
 export async function delay(ms: number): Promise<void> {
   await new Promise((r) => setTimeout(r, ms));

@@ -5,6 +5,7 @@ import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { deleteNetns, listNetns, removeStaleNetns } from './netns.js';
 import { repoPath } from './repo.js';
+import { pidAlive } from './process.js';
 import type { LabTopology } from './lab.js';
 
 export function labDir(): string {
@@ -43,15 +44,6 @@ export function readState(): LabState | undefined {
 
 export function writeState(s: LabState): void {
   writeFileSync(paths.state(), JSON.stringify(s, null, 2) + '\n');
-}
-
-export function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 /**
