@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { startLab, type Lab } from '../support/lab.js';
 import { waitFor } from '../../lab/process.js';
 import { metallbDemoObjects } from '../../lab/deploy.js';
+import * as probes from '../support/lab-probes.js';
 
 for (const router of ['frr', 'gobgp'] as const) {
   describe(`BGP on the lab with ${router}`, { timeout: 240_000 }, () => {
@@ -69,21 +70,7 @@ for (const router of ['frr', 'gobgp'] as const) {
         60_000,
         100,
       );
-    const curl = async (ip: string): Promise<boolean> => {
-      const url = ip.includes(':') ? `http://[${ip}]/` : `http://${ip}/`;
-      const r = await lab.exec('external', 'curl', [
-        '-s',
-        '-g',
-        '-m',
-        '2',
-        '-o',
-        '/dev/null',
-        '-w',
-        '%{http_code}',
-        url,
-      ]);
-      return r.stdout.trim() === '200';
-    };
+    const curl = (ip: string): Promise<boolean> => probes.httpOk(lab, 'external', ip);
 
     it('ECMP to both nodes in the router kernel; the external host reaches the VIP (IPv4 and IPv6)', async () => {
       const vips = await vipsOf();

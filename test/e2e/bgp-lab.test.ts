@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { delay, waitFor } from '../../lab/process.js';
 import { metallbDemoObjects } from '../../lab/deploy.js';
 import { ribRoute, sessionUp, startBird, type Router } from './bgp-routers.js';
+import * as probes from '../support/lab-probes.js';
 
 interface BgpStatus {
   metadata?: { name?: string; labels?: Record<string, string> };
@@ -22,18 +23,7 @@ describe('BGP on the lab (3 nodes, BIRD)', { timeout: 300_000 }, () => {
   let lab: Lab;
   const ALL = ['node-1', 'node-2', 'node-3'];
 
-  async function vipsOf(ref: string): Promise<string[]> {
-    return waitFor(
-      `${ref} VIPs`,
-      async () => {
-        const s = await lab.service(ref);
-        const ips = (s.status?.loadBalancer?.ingress ?? []).flatMap((i) => (i.ip ? [i.ip] : []));
-        return ips.length > 0 ? ips : undefined;
-      },
-      30_000,
-      200,
-    );
-  }
+  const vipsOf = (ref: string): Promise<string[]> => probes.vipsOf(lab, ref);
 
   const routedVia = async (vip: string): Promise<string[]> => (await lab.announcers(vip)).nodes;
 
@@ -49,21 +39,7 @@ describe('BGP on the lab (3 nodes, BIRD)', { timeout: 300_000 }, () => {
     return Date.now() - t0;
   }
 
-  async function curlFromExternal(ip: string): Promise<boolean> {
-    const url = ip.includes(':') ? `http://[${ip}]/` : `http://${ip}/`;
-    const r = await lab.exec('external', 'curl', [
-      '-s',
-      '-g',
-      '-m',
-      '2',
-      '-o',
-      '/dev/null',
-      '-w',
-      '%{http_code}',
-      url,
-    ]);
-    return r.stdout.trim() === '200';
-  }
+  const curlFromExternal = (ip: string): Promise<boolean> => probes.httpOk(lab, 'external', ip);
 
   before(async () => {
     lab = await startLab({ nodes: 3, router: 'bird' });

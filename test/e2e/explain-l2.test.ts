@@ -21,6 +21,7 @@ import {
   type PoolExplanation,
   type ServiceExplanation,
 } from './explain-support.js';
+import * as probes from '../support/lab-probes.js';
 
 const NS = 'metallb-system';
 const OBSERVER = 'node-3';
@@ -61,18 +62,7 @@ describe('bollard explain on the layer 2 lab', () => {
     }
   }
 
-  async function vipsOf(ref: string): Promise<string[]> {
-    return waitFor(
-      `${ref} VIPs`,
-      async () => {
-        const s = await lab.service(ref);
-        const ips = (s.status?.loadBalancer?.ingress ?? []).flatMap((i) => (i.ip ? [i.ip] : []));
-        return ips.length > 0 ? ips : undefined;
-      },
-      30_000,
-      200,
-    );
-  }
+  const vipsOf = (ref: string): Promise<string[]> => probes.vipsOf(lab, ref);
 
   const node = (e: ServiceExplanation, n: string) => e.layer2?.nodes.find((x) => x.node === n);
   const poolOf = (e: ServiceExplanation, p: string) => e.pools.find((x) => x.pool === p);

@@ -12,6 +12,7 @@ import { repoRoot } from '../support/repo.js';
 import { metallbDemoObjects } from '../../lab/deploy.js';
 import { electOwner } from '../../speaker/layer2/election.js';
 import { ApiError, KubeClient } from '../../k8s/client.js';
+import * as probes from '../support/lab-probes.js';
 
 interface L2Status {
   metadata?: { name?: string; labels?: Record<string, string> };
@@ -38,52 +39,13 @@ describe('layer 2 speaker on the lab (3 nodes)', () => {
   const nodeOfMac = (m: string | undefined): string | undefined =>
     lab.topology.nodes.find((n) => n.mac.toLowerCase() === m)?.name;
 
-  async function vipsOf(ref: string): Promise<string[]> {
-    return waitFor(
-      `${ref} VIPs`,
-      async () => {
-        const s = await lab.service(ref);
-        const ips = (s.status?.loadBalancer?.ingress ?? []).flatMap((i) => (i.ip ? [i.ip] : []));
-        return ips.length > 0 ? ips : undefined;
-      },
-      30_000,
-      200,
-    );
-  }
+  const vipsOf = (ref: string): Promise<string[]> => probes.vipsOf(lab, ref);
 
-  async function neighMac(ip: string): Promise<string | undefined> {
-    const r = await lab.exec('client', 'ip', [...(ip.includes(':') ? ['-6'] : []), 'neigh', 'show', ip]);
-    return /lladdr ([0-9a-f:]{17})/.exec(r.stdout)?.[1];
-  }
+  const neighMac = (ip: string): Promise<string | undefined> => probes.neighMac(lab, ip);
 
-  /** MACs answering `arping -c n` from the client (Habets' and iputils' output formats). */
-  async function arpingMacs(ip: string, count = 3): Promise<string[]> {
-    const r = await lab.exec(
-      'client',
-      'arping',
-      ['-c', String(count), '-W', '0.1', '-I', 'eth0', ip],
-      (count + 5) * 1000,
-    );
-    return [...r.stdout.matchAll(/bytes from ([0-9A-Fa-f:]{17}) \(|\[([0-9A-Fa-f:]{17})\]/g)].map((m) =>
-      (m[1] ?? m[2] ?? '').toLowerCase(),
-    );
-  }
+  const arpingMacs = (ip: string, count = 3): Promise<string[]> => probes.arpingMacs(lab, ip, count);
 
-  async function curl(ip: string): Promise<boolean> {
-    const url = ip.includes(':') ? `http://[${ip}]/` : `http://${ip}/`;
-    const r = await lab.exec('client', 'curl', [
-      '-s',
-      '-g',
-      '-m',
-      '2',
-      '-o',
-      '/dev/null',
-      '-w',
-      '%{http_code}',
-      url,
-    ]);
-    return r.stdout.trim() === '200';
-  }
+  const curl = (ip: string): Promise<boolean> => probes.httpOk(lab, 'client', ip);
 
   /** Waits until exactly `node` answers ARP for `ip` (or nobody, for undefined), 3 arping rounds in a row. */
   async function answeredBy(ip: string, node: string | undefined, timeoutMs = 15_000): Promise<void> {

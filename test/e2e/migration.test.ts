@@ -8,6 +8,7 @@ import { startLab, type Lab } from '../support/lab.js';
 import { repoPath } from '../support/repo.js';
 import { waitFor } from '../../lab/process.js';
 import { KubeClient } from '../../k8s/client.js';
+import * as probes from '../support/lab-probes.js';
 
 interface EventList {
   items: {
@@ -24,28 +25,10 @@ describe('a MetalLB configuration applied unchanged', () => {
   const kubectl = (...args: string[]): string =>
     execFileSync('kubectl', ['--kubeconfig', lab.kubeconfig, ...args], { encoding: 'utf8' });
 
-  async function ips(ref: string, count = 1): Promise<string[]> {
-    return waitFor(
-      `${ref} gets ${count} IP(s)`,
-      async () => {
-        const s = await lab.service(ref);
-        const got = (s.status?.loadBalancer?.ingress ?? []).flatMap((i) => (i.ip ? [i.ip] : []));
-        return got.length >= count ? got : undefined;
-      },
-      60_000,
-      200,
-    );
-  }
+  const ips = (ref: string, count = 1): Promise<string[]> => probes.vipsOf(lab, ref, count, 60_000);
 
-  /** The node whose MAC answers ARP for `vip` from the client (several answers: all of them). */
-  async function arpAnswerers(vip: string): Promise<string[]> {
-    const r = await lab.exec('client', 'arping', ['-c', '3', '-W', '0.2', '-I', 'eth0', vip], 10_000);
-    const macs = [...r.stdout.matchAll(/bytes from ([0-9A-Fa-f:]{17}) \(|\[([0-9A-Fa-f:]{17})\]/g)].map((m) =>
-      (m[1] ?? m[2] ?? '').toLowerCase(),
-    );
-    const byMac = new Map(lab.topology.nodes.map((n) => [n.mac.toLowerCase(), n.name]));
-    return [...new Set(macs.map((m) => byMac.get(m) ?? m))].sort();
-  }
+  const arpAnswerers = async (vip: string): Promise<string[]> =>
+    [...new Set((await probes.arpingMacs(lab, vip, 3, 0.2)).map((m) => probes.nodeOfMac(lab, m)))].sort();
 
   before(async () => {
     lab = await startLab({ nodes: 3, router: 'bird' });

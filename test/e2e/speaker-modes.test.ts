@@ -7,6 +7,7 @@ import { startLab, type Lab } from '../support/lab.js';
 import { waitFor, type ManagedProcess } from '../../lab/process.js';
 import { metallbDemoObjects } from '../../lab/deploy.js';
 import { repoRoot } from '../../lab/repo.js';
+import * as probes from '../support/lab-probes.js';
 
 describe('speaker modes', () => {
   let lab: Lab;
@@ -15,8 +16,7 @@ describe('speaker modes', () => {
 
   async function arpAnswers(ip: string): Promise<number> {
     await lab.exec('client', 'ip', ['neigh', 'flush', 'all']);
-    const r = await lab.exec('client', 'arping', ['-c', '3', '-W', '0.2', '-I', 'eth0', ip], 10_000);
-    return [...r.stdout.matchAll(/bytes from ([0-9A-Fa-f:]{17}) \(|\[([0-9A-Fa-f:]{17})\]/g)].length;
+    return (await probes.arpingMacs(lab, ip, 3, 0.2)).length;
   }
 
   before(async () => {
