@@ -89,6 +89,8 @@ export class BgpController {
   private config: Config | undefined;
   private lastErrors = '';
   private secrets = new Map<string, SecretObject>();
+  /** passwordSecrets the speaker's Role does not let it read (403), by namespace/name. */
+  private unreadable = new Set<string>();
   private secretTimer: NodeJS.Timeout | undefined;
   private localKeys = new Set<string>();
   private servicePeers = new Map<string, { svc: BgpServiceFacts; peers: readonly string[] }>();
@@ -169,6 +171,7 @@ export class BgpController {
     }
     let changed = false;
     const next = new Map<string, SecretObject>();
+    const unreadable = new Set<string>();
     for (const key of wanted) {
       const [ns, name] = key.split('/') as [string, string];
       try {
@@ -182,6 +185,7 @@ export class BgpController {
         const prev = this.secrets.get(key);
         if (err instanceof ApiError && err.notFound) continue;
         if (err instanceof ApiError && err.status === 403) {
+          unreadable.add(key);
           this.o.log.error(
             { secret: key },
             "the speaker may not read this BGP password Secret: add its name to the speaker Role's secrets resourceNames (deploy/rbac/speaker.yaml)",
@@ -199,7 +203,9 @@ export class BgpController {
     const sig = (m: Map<string, SecretObject>): string =>
       JSON.stringify([...m].map(([k, v]) => [k, v.type, v.data?.password ?? '']));
     if (sig(next) !== sig(this.secrets)) changed = true;
+    if ([...unreadable].sort().join() !== [...this.unreadable].sort().join()) changed = true;
     this.secrets = next;
+    this.unreadable = unreadable;
     return changed;
   }
 
@@ -216,7 +222,13 @@ export class BgpController {
       this.config = r.config;
       this.lastErrors = '';
     } else {
-      const summary = summarizeErrors(r.errors);
+      // A Secret the Role does not let us read is "not found" to the parse; say what is really wrong.
+      let summary = summarizeErrors(r.errors);
+      for (const key of this.unreadable)
+        summary = summary.replaceAll(
+          `Secret ${key} not found`,
+          `Secret ${key} cannot be read: the speaker's Role does not allow it (add its name to the resourceNames in deploy/rbac/speaker.yaml, or to the chart's speaker.bgpPasswordSecrets)`,
+        );
       if (summary !== this.lastErrors) {
         this.lastErrors = summary;
         this.o.log.warn(
