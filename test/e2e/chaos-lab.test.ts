@@ -327,18 +327,7 @@ describe('chaos on the lab (3 nodes, BIRD)', { timeout: 900_000 }, () => {
     assert.equal(pidOf(owner, 'speaker'), pid, 'the speaker did not restart');
   });
 
-  it('a BGPPeer whose password Secret is missing: a clear error naming it; recovery when the Secret appears', async () => {
-    await lab.apply({
-      apiVersion: 'metallb.io/v1beta2',
-      kind: 'BGPPeer',
-      metadata: { name: 'chaos-secret-peer', namespace: 'metallb-system' },
-      spec: {
-        myASN: lab.topology.nodes[0]?.asn,
-        peerASN: lab.topology.router.asn,
-        peerAddress: '10.50.0.99',
-        passwordSecret: { name: 'chaos-bgp-pw', namespace: 'metallb-system' },
-      },
-    });
+  it('a BGPPeer whose password Secret is missing, or not readable under the Role: a clear error naming it; recovery', async () => {
     const cs = async (): Promise<{ result?: string; errorSummary?: string }> =>
       (
         await lab.client
@@ -347,32 +336,63 @@ describe('chaos on the lab (3 nodes, BIRD)', { timeout: 900_000 }, () => {
           )
           .catch(() => ({ status: {} }))
       ).status ?? {};
-    const bad = await waitFor(
-      'speaker ConfigurationState Invalid naming the Secret',
-      async () => {
-        const s = await cs();
-        return s.result === 'Invalid' && /chaos-bgp-pw/.test(s.errorSummary ?? '') ? s : undefined;
+    const invalid = (re: RegExp) =>
+      waitFor(
+        `speaker ConfigurationState Invalid matching ${re}`,
+        async () => {
+          const s = await cs();
+          return s.result === 'Invalid' && re.test(s.errorSummary ?? '') ? s : undefined;
+        },
+        60_000,
+        250,
+      );
+    const valid = () =>
+      waitFor(
+        'speaker ConfigurationState Valid again',
+        async () => ((await cs()).result === 'Valid' ? true : undefined),
+        90_000,
+        250,
+      );
+    const peerObj = (name: string, secret: string) => ({
+      apiVersion: 'metallb.io/v1beta2',
+      kind: 'BGPPeer',
+      metadata: { name, namespace: 'metallb-system' },
+      spec: {
+        myASN: lab.topology.nodes[0]?.asn,
+        peerASN: lab.topology.router.asn,
+        peerAddress: name === 'chaos-secret-peer' ? '10.50.0.99' : '10.50.0.98',
+        passwordSecret: { name: secret, namespace: 'metallb-system' },
       },
-      30_000,
-      250,
+    });
+    const secretObj = (name: string) => ({
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { name, namespace: 'metallb-system' },
+      type: 'kubernetes.io/basic-auth',
+      stringData: { password: BGP_PASSWORD },
+    });
+    // 1. missing: the name the speaker's Role allows (deploy/rbac/speaker.yaml), no Secret yet
+    await lab.apply(peerObj('chaos-secret-peer', 'bgp-password'));
+    const bad = await invalid(
+      /BGPPeer metallb-system\/chaos-secret-peer: spec\.passwordSecret: Secret metallb-system\/bgp-password not found/,
     );
     process.stdout.write(`# missing Secret: ${bad.errorSummary}\n`);
     // nothing else changed: the VIPs still answer
     assert.ok(await curl('external', bgpvip, 3));
     assert.deepEqual(await arpingMacs(l2vip), [mac(owner)]);
-    await lab.apply({
-      apiVersion: 'v1',
-      kind: 'Secret',
-      metadata: { name: 'chaos-bgp-pw', namespace: 'metallb-system' },
-      type: 'kubernetes.io/basic-auth',
-      stringData: { password: BGP_PASSWORD },
-    });
-    await waitFor(
-      'speaker ConfigurationState Valid again',
-      async () => ((await cs()).result === 'Valid' ? true : undefined),
-      60_000,
-      250,
+    await lab.apply(secretObj('bgp-password'));
+    await valid();
+    // 2. present but outside the Role's resourceNames: said so, not "not found"
+    await lab.apply(secretObj('chaos-not-in-role'));
+    await lab.apply(peerObj('chaos-secret-peer-2', 'chaos-not-in-role'));
+    const denied = await invalid(
+      /Secret metallb-system\/chaos-not-in-role cannot be read: the speaker's Role does not allow it/,
     );
+    process.stdout.write(`# unreadable Secret: ${denied.errorSummary}\n`);
+    await lab.client.delete(
+      '/apis/metallb.io/v1beta2/namespaces/metallb-system/bgppeers/chaos-secret-peer-2',
+    );
+    await valid();
   });
 
   it('the membership key and the BGP password appear in no lab log, no Event and no /metrics page', async () => {
