@@ -455,6 +455,7 @@ export class Reconciler {
       await this.write(svc, [], undefined, term);
       return 'invalid';
     }
+    this.adoptStatus(key, svc, rr.request);
     const res = this.allocator.ensure(rr.request);
     const cleared = res.cleared ?? pending;
     if (cleared && !sameList(cleared.ips, res.ok ? res.assignment.ips : [])) {
@@ -487,6 +488,33 @@ export class Reconciler {
       this.o.log.info({ service: key, ips, pool }, `assigned ${ips.join(', ')} to Service ${key}`);
     }
     return 'ok';
+  }
+
+  /**
+   * The Service's status names IPs the allocator does not give it (a previous leader wrote them after
+   * this replica's cache was read, e.g. around an apiserver or etcd restart): the status wins, as in
+   * the rebuild. An allocation of ours that was never written to any Service's status gives way (its
+   * Service is reconciled again); an IP another Service holds in its own status does not.
+   */
+  private adoptStatus(key: string, svc: Service, request: Parameters<Allocator['ensure']>[0]): void {
+    const ips = statusIPs(svc);
+    const cur = this.allocator.assignment(key)?.ips ?? [];
+    if (ips.length === 0 || sameList([...cur].sort(), [...ips].sort())) return;
+    const others = [...new Set(ips.flatMap((ip) => this.allocator.usersOf(ip)))].filter((k) => k !== key);
+    const unwritten = others.filter((k) => {
+      const o = this.services.get(k.slice(0, k.indexOf('/')), k.slice(k.indexOf('/') + 1));
+      return !o || !statusIPs(o).some((ip) => ips.includes(ip));
+    });
+    if (unwritten.length !== others.length) return; // held in another Service's status: ensure() decides
+    for (const k of unwritten) {
+      this.allocator.release(k);
+      this.enqueue(k);
+    }
+    const r = this.allocator.claim(request, ips);
+    if (r.ok) {
+      this.poolStatusDirty = true;
+      this.o.log.info({ service: key, ips }, `Service ${key} keeps ${ips.join(', ')} from its status`);
+    }
   }
 
   /** A Service that is not (or no longer) ours: release what we held; clean up only what we wrote. */
@@ -533,7 +561,13 @@ export class Reconciler {
           rv,
           { loadBalancer: { ingress: want } },
           {
-            still: (fresh) => this.acting(term) && fresh.metadata.uid === svc.metadata.uid,
+            // On a conflict, write only if the status is still the one this decision was made from:
+            // otherwise someone (a previous leader) wrote an IP we had not seen yet, and overwriting it
+            // would move the Service. The informer brings the fresh object and we decide again.
+            still: (fresh) =>
+              this.acting(term) &&
+              fresh.metadata.uid === svc.metadata.uid &&
+              sameList(statusIPs(fresh), statusIPs(svc)),
           },
         );
         if (!updated) return false;
