@@ -45,7 +45,9 @@ describe('controller reliability: faults mid-burst (2 controller processes)', { 
   before(async () => {
     assert.ok(existsSync(controllerEntry()), `${controllerEntry()} missing: build first (npx tsc -p .)`);
     audit = writeAuditPolicy(auditDir, `system:serviceaccount:${NS}:controller`);
-    cp = await startControlPlane({ apiserverArgs: audit.args });
+    // BOLLARD_CHAOS_DIR keeps the control plane's folder (logs, audit log) for a post-mortem.
+    const keep = process.env.BOLLARD_CHAOS_DIR;
+    cp = await startControlPlane({ apiserverArgs: audit.args, ...(keep ? { dir: keep } : {}) });
     await installCRDs(cp);
     await create(cp, namespaceObj(NS));
     await applyManifest(cp, repoPath('deploy', 'rbac', 'controller.yaml'));
@@ -74,6 +76,22 @@ describe('controller reliability: faults mid-burst (2 controller processes)', { 
     return r.status === 200
       ? ((JSON.parse(r.body) as { spec?: { holderIdentity?: string } }).spec?.holderIdentity ?? '')
       : '';
+  }
+
+  async function leaderIdle(): Promise<void> {
+    await waitFor(
+      'leader queue empty',
+      async () => {
+        const id = await holder();
+        const c = ctls.find((x) => x.id === id);
+        const text = c ? await scrape(`http://127.0.0.1:${c.metricsPort}/metrics`) : undefined;
+        return text !== undefined && metricValue(text, 'bollard_controller_workqueue_depth') === 0
+          ? true
+          : undefined;
+      },
+      60_000,
+      250,
+    );
   }
 
   /** Every Service of the namespace has one IP (as the watch sees it); resolves with them. */
@@ -194,6 +212,22 @@ describe('controller reliability: faults mid-burst (2 controller processes)', { 
   it(`apiserver stopped for ${OUTAGE_MS / 1000} s: no status churn after it returns`, async () => {
     const before = recorder.keys().length;
     assert.ok(before >= 3 * COUNT, `${before} Services exist`);
+    // quiescent first: every Service has its status and the pool annotation, the leader's queue is empty
+    await waitFor(
+      'every Service annotated',
+      async () => {
+        const l = await admin.get<{ items: { metadata: { annotations?: Record<string, string> } }[] }>(
+          '/api/v1/services',
+        );
+        return l.items.filter((x) => !x.metadata.annotations?.['metallb.io/ip-allocated-from-pool']).length <=
+          1
+          ? true
+          : undefined;
+      },
+      60_000,
+      250,
+    );
+    await leaderIdle();
     await cp.stopApiserver();
     await delay(OUTAGE_MS); // the fault itself: the apiserver is away this long
     await cp.startApiserver();
@@ -203,19 +237,7 @@ describe('controller reliability: faults mid-burst (2 controller processes)', { 
     const fresh = await burst(admin, { namespace: 'k4', count: 1 });
     await allAssigned('k4', fresh);
     // … and the leader has drained its queue after relisting everything
-    await waitFor(
-      'leader queue empty',
-      async () => {
-        const id = await holder();
-        const c = ctls.find((x) => x.id === id);
-        const text = c ? await scrape(`http://127.0.0.1:${c.metricsPort}/metrics`) : undefined;
-        return text !== undefined && metricValue(text, 'bollard_controller_workqueue_depth') === 0
-          ? true
-          : undefined;
-      },
-      60_000,
-      250,
-    );
+    await leaderIdle();
     const after = auditWrites(audit.log, back - 1000).filter((w) => w.key.split('/')[0] !== 'k4');
     assert.deepEqual(after, [], 'writes to Services that did not need one after the apiserver returned');
     assert.deepEqual(recorder.violations(), [], 'a Service that had an IP changed it');
