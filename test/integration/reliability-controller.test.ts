@@ -8,7 +8,7 @@
 // The long version (1,000 Services, 60 s outage) is `npm run bench -- chaos`.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startControlPlane, type ControlPlane } from '../../lab/controlplane.js';
@@ -241,5 +241,45 @@ describe('controller reliability: faults mid-burst (2 controller processes)', { 
     const after = auditWrites(audit.log, back - 1000).filter((w) => w.key.split('/')[0] !== 'k4');
     assert.deepEqual(after, [], 'writes to Services that did not need one after the apiserver returned');
     assert.deepEqual(recorder.violations(), [], 'a Service that had an IP changed it');
+  });
+  // Regression: a new leader on a stale cache re-patched status over a previous leader's write after a
+  // conflict, moving the Service. Deterministic form: the status names a valid free IP the allocator
+  // does not give the Service (as a previous leader would have written it) — it is adopted, not
+  // overwritten.
+  it('a status written by someone else with a valid free IP is kept, not overwritten', async () => {
+    await create(cp, namespaceObj('k5'));
+    const [name] = await burst(admin, { namespace: 'k5', count: 1 });
+    const [first] = [...(await allAssigned('k5', [name as string])).values()];
+    assert.ok(first);
+    const other = '10.80.15.200';
+    const at = Date.now();
+    const r = await cp.request(
+      'PATCH',
+      `/api/v1/namespaces/k5/services/${name}/status`,
+      { status: { loadBalancer: { ingress: [{ ip: other, ipMode: 'VIP' }] } } },
+      'application/merge-patch+json',
+    );
+    assert.equal(r.status, 200, r.body);
+    await waitFor(
+      'the leader adopts the status',
+      () =>
+        readdirSync(cp.logDir)
+          .filter((f) => f.startsWith('controller-'))
+          .some((f) =>
+            readFileSync(join(cp.logDir, f), 'utf8').includes(
+              `Service k5/${name} keeps ${other} from its status`,
+            ),
+          )
+          ? true
+          : undefined,
+      30_000,
+      100,
+    );
+    await leaderIdle();
+    const writes = auditWrites(audit.log, at).filter(
+      (w) => w.key === `k5/${name}` && w.subresource === 'status',
+    );
+    assert.deepEqual(writes, [], 'the controller wrote the status back');
+    assert.deepEqual(recorder.ips(`k5/${name}`), [other]);
   });
 });
