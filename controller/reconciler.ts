@@ -196,7 +196,16 @@ export class Reconciler {
     this.leading = true;
     const term = ++this.term;
     this.o.metrics.isLeader.set(1);
-    this.rebuild();
+    // Rebuild from a fresh (quorum) list, not the cache: after an apiserver or etcd restart the watch
+    // may not yet carry the previous leader's last writes, and IPs it gave would be given twice.
+    let fresh: Service[] | undefined;
+    try {
+      fresh = await this.listServices();
+    } catch (err) {
+      this.o.log.warn({ err: (err as Error).message }, 'could not list Services; rebuilding from the cache');
+    }
+    if (!this.acting(term)) return;
+    this.rebuild(fresh);
     this.lastConfigState = '';
     this.writtenPoolStatus.clear();
     this.poolStatusDirty = true;
@@ -225,13 +234,26 @@ export class Reconciler {
   }
 
   /** Rebuilds the allocator from every Service's status.loadBalancer.ingress, oldest Service first. */
-  private rebuild(): void {
+  private async listServices(): Promise<Service[]> {
+    const out: Service[] = [];
+    let cont: string | undefined;
+    do {
+      const page = await this.o.client.get<{ items: Service[]; metadata?: { continue?: string } }>(
+        resourcePath(RESOURCES.services),
+        { limit: 500, continue: cont },
+      );
+      out.push(...page.items);
+      cont = page.metadata?.continue || undefined;
+    } while (cont);
+    return out;
+  }
+
+  private rebuild(services?: readonly Service[]): void {
     this.allocator = new Allocator(this.config ? [...this.config.pools.values()] : []);
     this.pendingClear.clear();
     this.failed.clear();
     if (!this.config) return;
-    const ours = this.services
-      .list()
+    const ours = (services ?? this.services.list())
       .filter((s) => isOurs(s, this.o.lbClass) && statusIPs(s).length > 0)
       .sort(olderFirst);
     for (const s of ours) {
