@@ -131,12 +131,13 @@ describe('controller reliability: faults mid-burst (2 controller processes)', { 
     const all = recorder.keys().flatMap((k) => recorder.ips(k));
     assert.equal(new Set(all).size, all.length, 'an IP is held by two Services');
     assert.deepEqual(recorder.violations(`${ns}/`), [], 'a Service that had an IP changed it');
-    // each Service's status written once (no churn, no second writer)
+    // no Service's status written twice (no churn, no second writer). At most once, not exactly once: a
+    // write in flight when its leader is SIGKILLed is committed, but its audit event may not say 2xx.
     const writes = statusWritesPerService(auditWrites(audit.log));
     const many = names
-      .filter((n) => (writes.get(`${ns}/${n}`) ?? 0) !== 1)
-      .map((n) => `${n}: ${writes.get(`${ns}/${n}`) ?? 0}`);
-    assert.deepEqual(many, [], 'status writes per Service (want exactly 1)');
+      .filter((n) => (writes.get(`${ns}/${n}`) ?? 0) > 1)
+      .map((n) => `${n}: ${writes.get(`${ns}/${n}`)}`);
+    assert.deepEqual(many, [], 'Services whose status was written more than once');
   }
 
   it(`SIGKILL of the leader during a burst of ${COUNT} Services`, async () => {
