@@ -417,7 +417,7 @@ function parseBGPAdv(
   warnings: ConfigError[],
 ): BGPAdvertisement {
   const spec = specOf(c.obj);
-  selectorList(c, spec.serviceSelectors, 'spec.serviceSelectors'); // validated only, as for L2
+  const serviceSelectors = selectorList(c, spec.serviceSelectors, 'spec.serviceSelectors');
   const aggregationLength = optInt(c, spec, 'aggregationLength', 0, 32) ?? 32;
   const aggregationLengthV6 = optInt(c, spec, 'aggregationLengthV6', 0, 128) ?? 128;
   const localPref = optInt(c, spec, 'localPref', 0, MAX_ASN);
@@ -462,6 +462,7 @@ function parseBGPAdv(
     communities,
     nodeSelectors: selectorList(c, spec.nodeSelectors, 'spec.nodeSelectors'),
     peers: stringList(c, spec, 'peers'),
+    serviceSelectors,
   };
 }
 

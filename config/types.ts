@@ -95,6 +95,8 @@ export interface BGPAdvertisement {
   readonly nodeSelectors: readonly LabelSelector[];
   /** BGPPeer names; empty = all peers. */
   readonly peers: readonly string[];
+  /** Services to announce; empty = all. */
+  readonly serviceSelectors: readonly LabelSelector[];
 }
 
 export interface BGPPeer {

@@ -170,6 +170,7 @@ files.bgpadvertisements = crd({
           ipAddressPoolSelectors: selectors('Label selectors on pools to announce.'),
           nodeSelectors: selectors('Nodes that may announce; empty = all nodes.'),
           peers: strList('Names of the BGPPeers to announce to; empty = all.'),
+          serviceSelectors: selectors('Services to announce; empty = all.'),
         },
       },
       status: { type: 'object' },

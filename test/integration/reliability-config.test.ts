@@ -441,6 +441,17 @@ describe('bad configuration: a table of invalid CRs and annotations', { timeout:
     }
   });
 
+  it('BGPAdvertisement spec.serviceSelectors is stored as written (not pruned by the CRD schema)', async () => {
+    const sel = [{ matchLabels: { app: 'web' } }];
+    const o = bgpAdv('bgp-keep-selectors', { ipAddressPools: ['good'], serviceSelectors: sel });
+    await create(cp, o);
+    try {
+      assert.deepEqual((await get(cp, o))?.spec?.serviceSelectors, sel);
+    } finally {
+      await remove(cp, o);
+    }
+  });
+
   it(`has at least 40 cases`, () => {
     assert.ok(CASES.length >= 40, `${CASES.length} cases`);
   });

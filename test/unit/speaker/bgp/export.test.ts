@@ -195,6 +195,18 @@ describe('route export', () => {
     assert.deepEqual([...r.servicePeers.keys()], ['default/db']);
   });
 
+  it('serviceSelectors written on the BGPAdvertisement reach the export through parseConfig', () => {
+    const c = config({
+      advs: [obj('BGPAdvertisement', 'db-only', { serviceSelectors: [{ matchLabels: { app: 'db' } }] })],
+    });
+    assert.equal(c.bgpAdvertisements[0]?.serviceSelectors.length, 1);
+    const r = exportRoutes(c, node, [
+      svc(['192.0.2.10']),
+      svc(['192.0.2.11'], { name: 'db', labels: { app: 'db' } }),
+    ]);
+    assert.deepEqual(prefixes(r, 'ebgp'), ['192.0.2.11/32']);
+  });
+
   it('the annotated pool is used when it holds the IP; otherwise the pool is found by address', () => {
     const c = config({});
     assert.equal(poolOf(c.pools, '192.0.2.10', 'pool-a'), 'pool-a');
