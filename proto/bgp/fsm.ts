@@ -180,6 +180,12 @@ function toIdle(
 
 const stay = (st: FsmState, actions: BgpAction[] = []): FsmResult => ({ state: st, actions });
 
+/** §8.2.2, Connect and Active: the TCP connection is up — send OPEN, large hold timer, OpenSent. */
+const toOpenSent = (st: FsmState, cfg: FsmConfig): FsmResult => ({
+  state: { ...st, state: 'OpenSent' },
+  actions: [stop('ConnectRetry'), { type: 'send-open' }, start('Hold', S(cfg.largeHoldTime ?? 240))],
+});
+
 function fsmErrorSubcode(state: BgpState): number {
   if (state === 'OpenSent') return FsmSubcode.UNEXPECTED_MESSAGE_IN_OPEN_SENT;
   if (state === 'OpenConfirm') return FsmSubcode.UNEXPECTED_MESSAGE_IN_OPEN_CONFIRM;
@@ -251,14 +257,7 @@ export function fsmStep(cfg: FsmConfig, st: FsmState, ev: BgpEvent): FsmResult {
           return stay(st);
         case 'Tcp_CR_Acked':
         case 'TcpConnectionConfirmed':
-          return {
-            state: { ...st, state: 'OpenSent' },
-            actions: [
-              stop('ConnectRetry'),
-              { type: 'send-open' },
-              start('Hold', S(cfg.largeHoldTime ?? 240)),
-            ],
-          };
+          return toOpenSent(st, cfg);
         case 'TcpConnectionFails':
           return toIdle(st, { counter: 'keep' });
         case 'BGPHeaderErr':
@@ -285,14 +284,7 @@ export function fsmStep(cfg: FsmConfig, st: FsmState, ev: BgpEvent): FsmResult {
           return stay(st);
         case 'Tcp_CR_Acked':
         case 'TcpConnectionConfirmed':
-          return {
-            state: { ...st, state: 'OpenSent' },
-            actions: [
-              stop('ConnectRetry'),
-              { type: 'send-open' },
-              start('Hold', S(cfg.largeHoldTime ?? 240)),
-            ],
-          };
+          return toOpenSent(st, cfg);
         case 'TcpConnectionFails':
           return toIdle(st, { counter: 'increment' });
         default:
