@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // The `bollard` command. Runs the compiled CLI (built by `npm ci` / `npm run build`).
 import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import process from 'node:process';
+import { fileURLToPath, URL } from 'node:url';
 
 const main = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
 if (!existsSync(main)) {

@@ -36,7 +36,11 @@ describe('netns toolkit', () => {
     assert.notEqual((await a.exec('ping', ['-c1', '-W1', '10.55.0.2'])).code, 0);
     await lan.host('b').link('up');
     // The port needs a moment to come back (carrier, bridge learning): wait for the first answer.
-    await waitFor('ping after link up', async () => ((await a.exec('ping', ['-c1', '-W1', '10.55.0.2'])).code === 0 ? true : undefined), 20_000);
+    await waitFor(
+      'ping after link up',
+      async () => ((await a.exec('ping', ['-c1', '-W1', '10.55.0.2'])).code === 0 ? true : undefined),
+      20_000,
+    );
   });
 
   it('captures frames on the bridge', async () => {
