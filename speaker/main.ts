@@ -14,16 +14,17 @@ import { startMetricsServer, type MetricsServer } from '../k8s/metrics-server.js
 import { parseConfig, summarizeErrors } from '../config/parse.js';
 import { LabelSelector } from '../config/selector.js';
 import type { Config, CRObject } from '../config/types.js';
-import { canonicalIp } from '../proto/address.js';
 import { DEFAULT_INTERFACE_EXCLUDES } from '../net/interfaces.js';
 import { Layer2Responder } from './layer2/responder.js';
 import { announcementsOf, decideLayer2, type ServiceDecision, type ServiceFacts } from './layer2/decide.js';
+import { ElectionHashes } from './layer2/election.js';
 import { MembershipAgent } from './membership/agent.js';
 import type { MembershipOptions } from './membership/core.js';
 import { HealthProber, type HealthTarget } from './health.js';
 import { SpeakerMetrics } from './metrics.js';
 import { endpointUsable, type EndpointFacts, type NodeFacts } from './eligibility.js';
 import { BgpController } from './bgp/controller.js';
+import { EndpointIndex, serviceFactsOf, serviceKey, splitServiceKey } from './service-index.js';
 import {
   condition,
   internalIPs,
@@ -36,7 +37,6 @@ import {
 
 export const MEMBERLIST_SECRET = 'memberlist';
 export const MEMBERLIST_KEY = 'secretkey';
-const POOL_ANNOTATION = 'metallb.io/ip-allocated-from-pool';
 
 export interface SpeakerOptions {
   kubeconfig?: string;
@@ -86,8 +86,8 @@ function toCR(list: CrObj[]): CRObject[] {
   );
 }
 
-function serviceKey(ns: string | undefined, name: string | undefined): string {
-  return `${ns ?? ''}/${name ?? ''}`;
+function sameList(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
 }
 
 function serviceRef(svc: ServiceFacts, uid?: string): ObjectReference {
@@ -335,57 +335,72 @@ export async function runSpeaker(opts: SpeakerOptions): Promise<SpeakerHandle> {
   let decisions = new Map<string, ServiceDecision>();
   const owned = new Map<string, ServiceDecision>();
   const warned = new Set<string>();
-  const announcedLabels = new Map<string, { service: string; ip: string }[]>();
-  let reconcileQueued = false;
+  /** Service key -> the VIPs its metallb_speaker_announced series carry */
+  const announcedLabels = new Map<string, readonly string[]>();
   let reannounceQueued = false;
 
-  const schedule = (reannounce: boolean): void => {
-    if (reannounce) reannounceQueued = true;
-    if (reconcileQueued) return;
-    reconcileQueued = true;
-    setImmediate(() => {
-      reconcileQueued = false;
-      try {
-        reconcile();
-      } catch (err) {
-        log.error({ err: (err as Error).message, stack: (err as Error).stack }, 'reconcile failed');
-      }
-    });
+  // Passes. A change to some Services or their EndpointSlices recomputes those Services only; anything
+  // else (membership, health, Nodes, configuration, the periodic pass) recomputes every Service, at
+  // once. Service-only passes wait until the last pass's duration has gone by since it ended, so
+  // churn of thousands of Services takes at most about half of the CPU and the event loop stays free.
+  const facts = new Map<string, ServiceFacts>();
+  const endpointIndex = new EndpointIndex();
+  const hashes = new ElectionHashes();
+  let dirty: Set<string> | 'all' = 'all';
+  let passQueued: 'now' | 'later' | undefined;
+  let passTimer: NodeJS.Timeout | undefined;
+  let lastPassEnd = 0;
+  let lastPassMs = 0;
+
+  const runPass = (): void => {
+    passQueued = undefined;
+    passTimer = undefined;
+    try {
+      reconcile();
+    } catch (err) {
+      log.error({ err: (err as Error).message, stack: (err as Error).stack }, 'reconcile failed');
+    }
   };
 
-  const serviceFacts = (): ServiceFacts[] => {
-    const out: ServiceFacts[] = [];
-    for (const s of services.list()) {
-      if (s.spec?.type !== 'LoadBalancer') continue;
-      if ((s.spec.loadBalancerClass ?? '') !== lbClass) continue;
-      const ips: string[] = [];
-      for (const i of s.status?.loadBalancer?.ingress ?? []) {
-        if (!i.ip) continue;
-        try {
-          ips.push(canonicalIp(i.ip));
-        } catch {
-          // not an IP: ignore
-        }
-      }
-      if (ips.length === 0) continue;
-      const pool = s.metadata?.annotations?.[POOL_ANNOTATION];
-      out.push({
-        key: serviceKey(s.metadata?.namespace, s.metadata?.name),
-        namespace: s.metadata?.namespace ?? '',
-        name: s.metadata?.name ?? '',
-        labels: s.metadata?.labels ?? {},
-        ips,
-        ...(pool ? { pool } : {}),
-        externalTrafficPolicy: s.spec.externalTrafficPolicy === 'Local' ? 'Local' : 'Cluster',
-        ...(s.spec.healthCheckNodePort ? { healthCheckNodePort: s.spec.healthCheckNodePort } : {}),
-      });
+  /** Asks for a pass: `keys` = only these Services ("ns/name") changed; none = everything may have. */
+  const schedule = (reannounce: boolean, keys?: Iterable<string>): void => {
+    if (reannounce) reannounceQueued = true;
+    if (keys === undefined) dirty = 'all';
+    else if (dirty !== 'all') for (const k of keys) dirty.add(k);
+    if (passQueued === 'now') return;
+    const wait = dirty === 'all' ? 0 : Math.max(0, lastPassEnd + lastPassMs - performance.now());
+    if (passQueued === 'later' && wait > 0) return;
+    if (passTimer) clearTimeout(passTimer);
+    passTimer = undefined;
+    if (wait > 0) {
+      passQueued = 'later';
+      passTimer = setTimeout(runPass, wait);
+    } else {
+      passQueued = 'now';
+      setImmediate(runPass);
     }
-    return out;
   };
 
   const reconcile = (): void => {
     if (!synced) return;
     if (!config) return;
+    const scope = dirty;
+    dirty = new Set();
+    const started = performance.now();
+    if (scope === 'all') {
+      facts.clear();
+      for (const s of services.list()) {
+        const f = serviceFactsOf(s, lbClass);
+        if (f) facts.set(f.key, f);
+      }
+    } else {
+      for (const k of scope) {
+        const s = services.get(...splitServiceKey(k));
+        const f = s ? serviceFactsOf(s, lbClass) : undefined;
+        if (f) facts.set(k, f);
+        else facts.delete(k);
+      }
+    }
     const live = agent?.liveNodes();
     const nodeFacts: NodeFacts[] = nodes.list().map((n) => ({
       name: n.metadata?.name ?? '',
@@ -393,41 +408,39 @@ export async function runSpeaker(opts: SpeakerOptions): Promise<SpeakerHandle> {
       networkUnavailable: condition(n, 'NetworkUnavailable') === 'True',
       alive: live ? live.has(n.metadata?.name ?? '') : condition(n, 'Ready') === 'True',
     }));
-    const eps = new Map<string, EndpointFacts[]>();
-    for (const sl of slices.list()) {
-      const svcName = sl.metadata?.labels?.['kubernetes.io/service-name'];
-      if (!svcName) continue;
-      const k = serviceKey(sl.metadata?.namespace, svcName);
-      const list = eps.get(k) ?? [];
-      for (const e of sl.endpoints ?? []) {
-        list.push({
-          ...(e.nodeName ? { nodeName: e.nodeName } : {}),
-          ...(e.conditions?.ready === false ? { ready: false } : {}),
-          ...(e.conditions?.serving != null ? { serving: e.conditions.serving } : {}),
-          ...(e.conditions?.terminating != null ? { terminating: e.conditions.terminating } : {}),
-        });
-      }
-      eps.set(k, list);
-    }
-    const svcs = serviceFacts();
+    const endpointsOf = (k: string): readonly EndpointFacts[] => endpointIndex.of(k);
+    const svcs = [...facts.values()];
     const myHealth = prober.healthy();
-    decisions = !layer2
-      ? new Map()
-      : decideLayer2({
-          self,
-          config,
-          serviceSelectors,
-          services: svcs,
-          nodes: nodeFacts,
-          endpoints: (k) => eps.get(k) ?? [],
-          health: (node, k) =>
-            node === self ? myHealth.has(k) : agent ? agent.healthOf(node)?.has(k) : undefined,
-          unknownHealth: agent ? 'ineligible' : 'eligible',
-        });
+    const decide = (services: readonly ServiceFacts[]): Map<string, ServiceDecision> =>
+      decideLayer2({
+        self,
+        config: config as Config,
+        serviceSelectors,
+        services,
+        nodes: nodeFacts,
+        endpoints: endpointsOf,
+        health: (node, k) =>
+          node === self ? myHealth.has(k) : agent ? agent.healthOf(node)?.has(k) : undefined,
+        unknownHealth: agent ? 'ineligible' : 'eligible',
+        hashes,
+      });
+    if (!layer2) decisions.clear();
+    else if (scope === 'all') {
+      decisions = decide(svcs);
+      hashes.sweep();
+    } else {
+      const changed: ServiceFacts[] = [];
+      for (const k of scope) {
+        decisions.delete(k);
+        const f = facts.get(k);
+        if (f) changed.push(f);
+      }
+      for (const [k, d] of decide(changed)) decisions.set(k, d);
+    }
 
     bgp?.reconcile({
       services: svcs,
-      endpoints: (k) => eps.get(k) ?? [],
+      endpoints: endpointsOf,
       nodes: nodeFacts,
       healthy: myHealth,
       nodeIPs: internalIPs(nodes.get(self) ?? {}),
@@ -440,7 +453,7 @@ export async function runSpeaker(opts: SpeakerOptions): Promise<SpeakerHandle> {
       for (const s of svcs) {
         if (s.externalTrafficPolicy !== 'Local' || !s.healthCheckNodePort) continue;
         if (!decisions.has(s.key) && !bgp?.wantsHealth(s.key)) continue;
-        const local = (eps.get(s.key) ?? []).some((e) => e.nodeName === self && endpointUsable(e));
+        const local = endpointIndex.of(s.key).some((e) => e.nodeName === self && endpointUsable(e));
         if (local) targets.set(s.key, { host: myIp, port: s.healthCheckNodePort });
       }
     }
@@ -452,7 +465,9 @@ export async function runSpeaker(opts: SpeakerOptions): Promise<SpeakerHandle> {
       responder.reannounce();
     }
 
-    // Gains, losses, warnings.
+    // Gains, losses, warnings. One speaker (the first live one by name) reports Services nobody can
+    // announce, so each gets one Event, not N.
+    const reporter = [...(live ?? new Set(nodeFacts.filter((n) => n.alive).map((n) => n.name)))].sort()[0];
     for (const [k, d] of decisions) {
       const mine = d.owner === self;
       if (mine && !owned.has(k)) {
@@ -478,10 +493,6 @@ export async function runSpeaker(opts: SpeakerOptions): Promise<SpeakerHandle> {
           'withdrawn',
         );
       if (d.owner === undefined) {
-        // One speaker (the first live one by name) reports it, so the Service gets one Event, not N.
-        const reporter = [
-          ...(live ?? new Set(nodeFacts.filter((n) => n.alive).map((n) => n.name))),
-        ].sort()[0];
         if (reporter === self && !warned.has(k)) {
           warned.add(k);
           const why = [...d.ineligible].map(([n, r]) => `${n}: ${r}`).join(', ');
@@ -498,25 +509,23 @@ export async function runSpeaker(opts: SpeakerOptions): Promise<SpeakerHandle> {
     for (const k of [...owned.keys()]) if (!decisions.has(k)) owned.delete(k);
     for (const k of [...warned]) if (!decisions.has(k)) warned.delete(k);
 
-    // metallb_speaker_announced
-    const next = new Map<string, { service: string; ip: string }[]>();
-    for (const d of owned.values())
-      next.set(
-        d.service.key,
-        d.service.ips.map((ip) => ({ service: d.service.key, ip })),
-      );
-    for (const [k, labels] of announcedLabels) {
-      const keep = new Set((next.get(k) ?? []).map((l) => l.ip));
-      for (const l of labels)
-        if (!keep.has(l.ip))
-          metrics.announced.remove({ service: l.service, protocol: 'layer2', node: self, ip: l.ip });
+    // metallb_speaker_announced: only the series that changed
+    const series = (service: string, ip: string) => ({ service, protocol: 'layer2', node: self, ip });
+    for (const [k, ips] of announcedLabels) {
+      const now = owned.get(k)?.service.ips ?? [];
+      if (sameList(now, ips)) continue;
+      for (const ip of ips) if (!now.includes(ip)) metrics.announced.remove(series(k, ip));
+      if (now.length === 0) announcedLabels.delete(k);
     }
-    for (const labels of next.values())
-      for (const l of labels)
-        metrics.announced.set({ service: l.service, protocol: 'layer2', node: self, ip: l.ip }, 1);
-    announcedLabels.clear();
-    for (const [k, v] of next) announcedLabels.set(k, v);
+    for (const [k, d] of owned) {
+      if (sameList(announcedLabels.get(k) ?? [], d.service.ips)) continue;
+      for (const ip of d.service.ips) metrics.announced.set(series(k, ip), 1);
+      announcedLabels.set(k, d.service.ips);
+    }
 
+    lastPassEnd = performance.now();
+    lastPassMs = lastPassEnd - started;
+    metrics.passDuration.observe({ scope: scope === 'all' ? 'all' : 'changed' }, lastPassMs / 1000);
     void syncStatuses();
   };
 
@@ -610,7 +619,20 @@ export async function runSpeaker(opts: SpeakerOptions): Promise<SpeakerHandle> {
   };
 
   // --- wiring ---
-  for (const inf of [services, slices, pools, l2advs]) {
+  // A Service or its EndpointSlices changed: that Service's decision only.
+  const svcKeyOf = (o: ServiceObj): string => serviceKey(o.metadata?.namespace, o.metadata?.name);
+  services.on('add', (o) => schedule(false, [svcKeyOf(o)]));
+  services.on('update', (o) => schedule(false, [svcKeyOf(o)]));
+  services.on('delete', (o) => schedule(false, [svcKeyOf(o)]));
+  slices.on('add', (o) => schedule(false, endpointIndex.set(o)));
+  // (set replaces the slice: the Service it belonged to before is in the list too)
+  slices.on('update', (o) => schedule(false, endpointIndex.set(o)));
+  slices.on('delete', (o) => schedule(false, endpointIndex.remove(o)));
+  slices.on('synced', () => {
+    endpointIndex.reset(slices.list());
+    schedule(false);
+  });
+  for (const inf of [pools, l2advs]) {
     inf.on('add', () => schedule(false));
     inf.on('update', () => schedule(false));
     inf.on('delete', () => schedule(false));
@@ -629,7 +651,8 @@ export async function runSpeaker(opts: SpeakerOptions): Promise<SpeakerHandle> {
     });
     secrets.on(ev, () => syncMembership());
   }
-  statuses.on('delete', () => schedule(false));
+  // Our ServiceL2Status deleted by someone: written again (no decision changed).
+  statuses.on('delete', () => void syncStatuses());
 
   log.info(
     {
@@ -657,6 +680,7 @@ export async function runSpeaker(opts: SpeakerOptions): Promise<SpeakerHandle> {
       // BGP first: Cease to every peer within milliseconds of SIGTERM.
       await bgp?.shutdown();
       clearInterval(periodic);
+      if (passTimer) clearTimeout(passTimer);
       prober.stop();
       agent?.stop();
       responder.stop();

@@ -1,5 +1,5 @@
 // The speaker's Prometheus metrics (MetalLB's names where MetalLB has one).
-import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { MembershipAgent } from './membership/agent.js';
 
 export class SpeakerMetrics {
@@ -12,6 +12,7 @@ export class SpeakerMetrics {
   readonly configStale: Gauge;
   readonly k8sUpdates: Counter;
   readonly k8sUpdateErrors: Counter;
+  readonly passDuration: Histogram<'scope'>;
   private agent: MembershipAgent | undefined;
   private node = '';
   private health: () => ReadonlyMap<string, boolean | undefined> = () => new Map();
@@ -62,6 +63,13 @@ export class SpeakerMetrics {
     this.k8sUpdateErrors = new Counter({
       name: 'metallb_k8s_client_update_errors_total',
       help: 'Kubernetes writes that failed',
+      registers,
+    });
+    this.passDuration = new Histogram({
+      name: 'bollard_speaker_reconcile_duration_seconds',
+      help: 'Time of one decision pass (layer 2 and BGP), by scope: all Services, or only the changed ones',
+      labelNames: ['scope'],
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
       registers,
     });
     const self = (): MembershipAgent | undefined => this.agent;

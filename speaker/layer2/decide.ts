@@ -2,7 +2,7 @@
 // is eligible, who owns each one, and what this node announces on which interfaces.
 import type { Config } from '../../config/types.js';
 import type { LabelSelector } from '../../config/selector.js';
-import { advertisementsFor, electOwner, selectedNodes } from './election.js';
+import { advertisementsFor, electOwner, selectedNodes, type ElectionHashes } from './election.js';
 import { eligibleNodes, type EndpointFacts, type IneligibleReason, type NodeFacts } from '../eligibility.js';
 
 export interface ServiceFacts {
@@ -26,6 +26,8 @@ export interface DecideInput {
   /** Health of `node` for `serviceKey`. */
   health: (node: string, serviceKey: string) => boolean | undefined;
   unknownHealth: 'eligible' | 'ineligible';
+  /** Memo of the election hashes (same result, fewer sha256). */
+  hashes?: ElectionHashes;
 }
 
 export interface ServiceDecision {
@@ -56,7 +58,7 @@ export function decideLayer2(input: DecideInput): Map<string, ServiceDecision> {
     });
     out.set(svc.key, {
       service: svc,
-      owner: electOwner(eligible.keys(), svc.ips[0] as string),
+      owner: electOwner(eligible.keys(), svc.ips[0] as string, input.hashes),
       eligible,
       ineligible,
     });

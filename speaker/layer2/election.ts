@@ -11,17 +11,52 @@ export function electionHash(node: string, firstIp: string): Buffer {
   return createHash('sha256').update(`${node}#${firstIp}`).digest();
 }
 
+/**
+ * electionHash remembered across passes, so a pass over 10,000 unchanged Services hashes nothing.
+ * Entries not read between two sweeps are dropped (call sweep() after each full pass).
+ */
+export class ElectionHashes {
+  private cur = new Map<string, Buffer>();
+  private prev = new Map<string, Buffer>();
+
+  of(node: string, firstIp: string): Buffer {
+    const k = `${node}#${firstIp}`;
+    let h = this.cur.get(k);
+    if (h) return h;
+    h = this.prev.get(k) ?? electionHash(node, firstIp);
+    this.cur.set(k, h);
+    return h;
+  }
+
+  sweep(): void {
+    this.prev = this.cur;
+    this.cur = new Map();
+  }
+
+  get size(): number {
+    return this.cur.size + this.prev.size;
+  }
+}
+
 /** Candidates in MetalLB's order (lowest sha256(node#ip) first). */
-export function electionOrder(candidates: Iterable<string>, firstIp: string): string[] {
+export function electionOrder(
+  candidates: Iterable<string>,
+  firstIp: string,
+  hashes?: ElectionHashes,
+): string[] {
   return [...candidates]
-    .map((n) => ({ n, h: electionHash(n, firstIp) }))
+    .map((n) => ({ n, h: hashes ? hashes.of(n, firstIp) : electionHash(n, firstIp) }))
     .sort((a, b) => Buffer.compare(a.h, b.h) || (a.n < b.n ? -1 : a.n > b.n ? 1 : 0))
     .map((x) => x.n);
 }
 
 /** The owner of a Service whose first VIP is `firstIp`, or undefined when no node is a candidate. */
-export function electOwner(candidates: Iterable<string>, firstIp: string): string | undefined {
-  return electionOrder(candidates, firstIp)[0];
+export function electOwner(
+  candidates: Iterable<string>,
+  firstIp: string,
+  hashes?: ElectionHashes,
+): string | undefined {
+  return electionOrder(candidates, firstIp, hashes)[0];
 }
 
 export interface L2ServiceRef {
