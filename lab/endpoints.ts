@@ -89,11 +89,18 @@ function managed(svc: Service): boolean {
   return Object.keys(svc.spec?.selector ?? {}).length > 0 && svc.spec?.type !== 'ExternalName';
 }
 
+/** Reconciles the slices of changed Services as they change, and of every Service when pods change. */
 export class EndpointController {
   private readonly services: Informer<Service & { metadata: object }>;
+  /** slice "ns/name" -> the JSON last applied */
   private readonly applied = new Map<string, string>();
+  /** slices of ours that exist ("ns/name"), from a list at start and on every pods change */
+  private readonly have = new Set<string>();
+  /** Services ("ns/name") whose slices are due; 'all' = every Service (pods changed) */
+  private dirty: Set<string> | 'all' = 'all';
   private chain: Promise<void> = Promise.resolve();
   private pending: Promise<void> | undefined;
+  private retry: NodeJS.Timeout | undefined;
   private stopped = false;
 
   constructor(
@@ -105,7 +112,11 @@ export class EndpointController {
       resource: { group: '', version: 'v1', plural: 'services', namespaced: true },
       onError,
     });
-    const kick = () => void this.sync().catch((err: unknown) => onError(err as Error));
+    const kick = (svc: Service) => {
+      if (this.dirty !== 'all')
+        this.dirty.add(`${svc.metadata?.namespace ?? ''}/${svc.metadata?.name ?? ''}`);
+      void this.run();
+    };
     this.services.on('add', kick);
     this.services.on('update', kick);
     this.services.on('delete', kick);
@@ -118,58 +129,97 @@ export class EndpointController {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    if (this.retry) clearTimeout(this.retry);
     await this.services.stop();
     await this.chain.catch(() => undefined);
   }
 
   /** Reconciles every slice; resolves once the reconcile that covers this call has finished. */
   sync(): Promise<void> {
+    this.dirty = 'all';
+    return this.run();
+  }
+
+  private run(): Promise<void> {
     if (this.pending) return this.pending;
-    const run = this.chain
-      .catch(() => undefined)
-      .then(async () => {
-        this.pending = undefined;
-        if (!this.stopped) await this.reconcile();
-      });
+    const run = this.chain.then(async () => {
+      this.pending = undefined;
+      if (this.stopped) return;
+      const scope = this.dirty;
+      this.dirty = new Set();
+      try {
+        await this.reconcile(scope);
+      } catch (err) {
+        // what failed is due again, a second later (the apiserver may be restarting)
+        this.markDue(scope);
+        this.retry ??= setTimeout(() => {
+          this.retry = undefined;
+          void this.run();
+        }, 1000);
+        this.onError(err as Error);
+      }
+    });
     this.pending = run;
     this.chain = run;
     return run;
   }
 
-  private async reconcile(): Promise<void> {
+  private markDue(keys: Set<string> | 'all'): void {
+    const cur = this.dirty as Set<string> | 'all';
+    if (keys === 'all' || cur === 'all') this.dirty = 'all';
+    else for (const k of keys) cur.add(k);
+  }
+
+  private families(svc: Service): Family[] {
+    return (svc.spec?.ipFamilies ?? ['IPv4']).filter((f): f is Family => f === 'IPv4' || f === 'IPv6');
+  }
+
+  private async reconcile(scope: Set<string> | 'all'): Promise<void> {
     const pods = this.pods();
     const want = new Map<string, Record<string, unknown>>();
-    for (const svc of this.services.list()) {
-      if (!managed(svc)) continue;
-      const families = (svc.spec?.ipFamilies ?? ['IPv4']).filter(
-        (f): f is Family => f === 'IPv4' || f === 'IPv6',
+    const due = new Set<string>();
+    if (scope === 'all') {
+      const existing = await this.client.get<{ items: SliceMeta[] }>(
+        '/apis/discovery.k8s.io/v1/endpointslices',
+        { labelSelector: `endpointslice.kubernetes.io/managed-by=${MANAGED_BY}` },
       );
-      for (const fam of families) {
+      this.have.clear();
+      for (const s of existing.items) this.have.add(`${s.metadata?.namespace}/${s.metadata?.name}`);
+      for (const k of this.have) due.add(k);
+    }
+    const services =
+      scope === 'all'
+        ? this.services.list()
+        : [...scope].flatMap((key) => {
+            const i = key.indexOf('/');
+            const ns = key.slice(0, i);
+            const name = key.slice(i + 1);
+            for (const fam of ['ipv4', 'ipv6']) due.add(`${ns}/${name}-lab-${fam}`);
+            const svc = this.services.get(ns, name);
+            return svc ? [svc] : [];
+          });
+    for (const svc of services) {
+      if (!managed(svc)) continue;
+      for (const fam of this.families(svc)) {
         const slice = desiredSlice(svc, fam, pods);
         const meta = slice['metadata'] as { name: string; namespace: string };
         want.set(`${meta.namespace}/${meta.name}`, slice);
       }
     }
-    const existing = await this.client.get<{ items: SliceMeta[] }>(
-      '/apis/discovery.k8s.io/v1/endpointslices',
-      {
-        labelSelector: `endpointslice.kubernetes.io/managed-by=${MANAGED_BY}`,
-      },
-    );
-    const have = new Set(existing.items.map((s) => `${s.metadata?.namespace}/${s.metadata?.name}`));
-    for (const key of have) {
-      if (want.has(key)) continue;
+    for (const key of due) {
+      if (want.has(key) || !this.have.has(key)) continue;
       const [ns, name] = key.split('/') as [string, string];
       try {
         await this.client.delete(`/apis/discovery.k8s.io/v1/namespaces/${ns}/endpointslices/${name}`);
       } catch (err) {
         if (!(err instanceof ApiError && err.notFound)) throw err;
       }
+      this.have.delete(key);
       this.applied.delete(key);
     }
     for (const [key, slice] of want) {
       const text = JSON.stringify(slice);
-      if (have.has(key) && this.applied.get(key) === text) continue;
+      if (this.have.has(key) && this.applied.get(key) === text) continue;
       const [ns, name] = key.split('/') as [string, string];
       await this.client.patch(
         `/apis/discovery.k8s.io/v1/namespaces/${ns}/endpointslices/${name}`,
@@ -180,6 +230,7 @@ export class EndpointController {
           force: true,
         },
       );
+      this.have.add(key);
       this.applied.set(key, text);
     }
   }

@@ -111,6 +111,38 @@ describe('lab: nodes, kube-proxy, pods, EndpointSlices, router path', () => {
     assert.deepEqual(v4?.ports, [{ name: 'http', port: lab.topology.podPort, protocol: 'TCP' }]);
   });
 
+  it('EndpointSlices follow one Service as it changes: its selector, then its deletion', async () => {
+    const path = '/api/v1/namespaces/lab-test/services';
+    const local = await lab.client.get<{ spec: { selector: Record<string, string> } }>(`${path}/local`);
+    const nodesOf = async (): Promise<string | undefined> => {
+      const l = await lab.client.get<{ items: EndpointSlice[] }>(
+        '/apis/discovery.k8s.io/v1/namespaces/lab-test/endpointslices',
+        { labelSelector: 'kubernetes.io/service-name=follow' },
+      );
+      return l.items.length === 0
+        ? 'none'
+        : (l.items[0]?.endpoints ?? [])
+            .map((e) => e.nodeName)
+            .sort()
+            .join(',');
+    };
+    await lab.client.create(path, {
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: { name: 'follow', namespace: 'lab-test' },
+      spec: { selector: { app: 'nothing-here' }, ports: [{ port: 80 }] },
+    });
+    await waitFor('an empty slice', async () => ((await nodesOf()) === '' ? true : undefined), 20_000);
+    await lab.client.patch(`${path}/follow`, { spec: { selector: local.spec.selector } });
+    await waitFor(
+      "the slice lists local's pods",
+      async () => ((await nodesOf()) === 'node-1,node-2' ? true : undefined),
+      20_000,
+    );
+    await lab.client.delete(`${path}/follow`);
+    await waitFor('the slice is gone', async () => ((await nodesOf()) === 'none' ? true : undefined), 20_000);
+  });
+
   it('pods reach pods on other nodes over IPv4 and IPv6', async () => {
     const [a] = await lab.podsOf('lab-test/local', 'node-1');
     const [b] = await lab.podsOf('lab-test/local', 'node-2');
