@@ -65,6 +65,19 @@ export interface SpeakerOptions {
   bgpListenPort?: number;
 }
 
+/** What asked for a decision pass (bollard_speaker_reconcile_triggers_total). */
+type PassTrigger =
+  | 'service'
+  | 'endpoints'
+  | 'node'
+  | 'membership'
+  | 'member-health'
+  | 'health'
+  | 'config'
+  | 'bgp'
+  | 'periodic'
+  | 'start';
+
 export interface SpeakerHandle {
   readonly metricsPort: number;
   /** Current decisions (for tests and diagnostics). */
@@ -84,6 +97,16 @@ function toCR(list: CrObj[]): CRObject[] {
   return list.flatMap((o) =>
     o.metadata?.name ? [{ ...o, metadata: { ...o.metadata, name: o.metadata.name } }] : [],
   );
+}
+
+/** What the decisions read of a Node: labels, Ready, NetworkUnavailable, InternalIPs. */
+function nodeSignature(n: NodeObj): string {
+  return JSON.stringify([
+    n.metadata?.labels ?? {},
+    condition(n, 'Ready'),
+    condition(n, 'NetworkUnavailable'),
+    internalIPs(n),
+  ]);
 }
 
 function sameList(a: readonly string[], b: readonly string[]): boolean {
@@ -189,7 +212,7 @@ export async function runSpeaker(opts: SpeakerOptions): Promise<SpeakerHandle> {
           onChange: () => {
             // BGPPeer/BGPAdvertisement/… errors (a missing password Secret) go into ConfigurationState too
             if (synced) loadConfig();
-            schedule(false);
+            schedule('bgp');
           },
           ...(opts.bgpListenPort !== undefined ? { listenPort: opts.bgpListenPort } : {}),
         });
@@ -299,9 +322,9 @@ export async function runSpeaker(opts: SpeakerOptions): Promise<SpeakerHandle> {
     });
     a.on('change', (changes) => {
       log.info({ changes }, 'membership changed');
-      schedule(true);
+      schedule('membership', { reannounce: true });
     });
-    a.on('health', () => schedule(false));
+    a.on('health', () => schedule('member-health', { keys: localServices() }));
     a.start()
       .then(() => {
         agent = a;
@@ -309,7 +332,7 @@ export async function runSpeaker(opts: SpeakerOptions): Promise<SpeakerHandle> {
         a.setPeers(peers());
         a.setHealth(prober.healthy());
         log.info({ port: opts.membershipPort ?? 7946, peers: peers().size }, 'membership started');
-        schedule(true);
+        schedule('membership', { reannounce: true });
       })
       .catch((err: Error) => {
         agentStarting = false;
@@ -325,7 +348,7 @@ export async function runSpeaker(opts: SpeakerOptions): Promise<SpeakerHandle> {
     onChange: (healthy) => {
       log.info({ healthy: [...healthy] }, 'health-check results changed');
       agent?.setHealth(healthy);
-      schedule(false);
+      schedule('health', { keys: localServices() });
     },
   });
 
@@ -362,8 +385,15 @@ export async function runSpeaker(opts: SpeakerOptions): Promise<SpeakerHandle> {
     }
   };
 
-  /** Asks for a pass: `keys` = only these Services ("ns/name") changed; none = everything may have. */
-  const schedule = (reannounce: boolean, keys?: Iterable<string>): void => {
+  /**
+   * Asks for a pass: `keys` = only these Services ("ns/name") changed; none = everything may have.
+   * `reannounce`: send gratuitous ARP/NA for every owned VIP once the pass is done.
+   */
+  const schedule = (
+    trigger: PassTrigger,
+    { keys, reannounce = false }: { keys?: Iterable<string>; reannounce?: boolean } = {},
+  ): void => {
+    metrics.passTriggers.inc({ trigger });
     if (reannounce) reannounceQueued = true;
     if (keys === undefined) dirty = 'all';
     else if (dirty !== 'all') for (const k of keys) dirty.add(k);
@@ -380,6 +410,10 @@ export async function runSpeaker(opts: SpeakerOptions): Promise<SpeakerHandle> {
       setImmediate(runPass);
     }
   };
+
+  /** Health results only matter to externalTrafficPolicy: Local Services. */
+  const localServices = (): string[] =>
+    [...facts.values()].filter((f) => f.externalTrafficPolicy === 'Local').map((f) => f.key);
 
   const reconcile = (): void => {
     if (!synced) return;
@@ -621,21 +655,21 @@ export async function runSpeaker(opts: SpeakerOptions): Promise<SpeakerHandle> {
   // --- wiring ---
   // A Service or its EndpointSlices changed: that Service's decision only.
   const svcKeyOf = (o: ServiceObj): string => serviceKey(o.metadata?.namespace, o.metadata?.name);
-  services.on('add', (o) => schedule(false, [svcKeyOf(o)]));
-  services.on('update', (o) => schedule(false, [svcKeyOf(o)]));
-  services.on('delete', (o) => schedule(false, [svcKeyOf(o)]));
-  slices.on('add', (o) => schedule(false, endpointIndex.set(o)));
+  services.on('add', (o) => schedule('service', { keys: [svcKeyOf(o)] }));
+  services.on('update', (o) => schedule('service', { keys: [svcKeyOf(o)] }));
+  services.on('delete', (o) => schedule('service', { keys: [svcKeyOf(o)] }));
+  slices.on('add', (o) => schedule('endpoints', { keys: endpointIndex.set(o) }));
   // (set replaces the slice: the Service it belonged to before is in the list too)
-  slices.on('update', (o) => schedule(false, endpointIndex.set(o)));
-  slices.on('delete', (o) => schedule(false, endpointIndex.remove(o)));
+  slices.on('update', (o) => schedule('endpoints', { keys: endpointIndex.set(o) }));
+  slices.on('delete', (o) => schedule('endpoints', { keys: endpointIndex.remove(o) }));
   slices.on('synced', () => {
     endpointIndex.reset(slices.list());
-    schedule(false);
+    schedule('endpoints');
   });
   for (const inf of [pools, l2advs]) {
-    inf.on('add', () => schedule(false));
-    inf.on('update', () => schedule(false));
-    inf.on('delete', () => schedule(false));
+    inf.on('add', () => schedule('config'));
+    inf.on('update', () => schedule('config'));
+    inf.on('delete', () => schedule('config'));
   }
   for (const inf of [pools, l2advs]) {
     for (const ev of ['add', 'update', 'delete', 'synced'] as const) {
@@ -644,13 +678,21 @@ export async function runSpeaker(opts: SpeakerOptions): Promise<SpeakerHandle> {
       });
     }
   }
-  for (const ev of ['add', 'update', 'delete'] as const) {
-    nodes.on(ev, () => {
-      syncMembership();
-      schedule(false);
-    });
-    secrets.on(ev, () => syncMembership());
-  }
+  // Node status is rewritten every few seconds; only what the decisions read asks for a pass.
+  nodes.on('add', () => {
+    syncMembership();
+    schedule('node');
+  });
+  nodes.on('delete', () => {
+    syncMembership();
+    schedule('node');
+  });
+  nodes.on('update', (n, old) => {
+    if (nodeSignature(n) === nodeSignature(old)) return;
+    syncMembership();
+    schedule('node');
+  });
+  for (const ev of ['add', 'update', 'delete'] as const) secrets.on(ev, () => syncMembership());
   // Our ServiceL2Status deleted by someone: written again (no decision changed).
   statuses.on('delete', () => void syncStatuses());
 
@@ -668,9 +710,9 @@ export async function runSpeaker(opts: SpeakerOptions): Promise<SpeakerHandle> {
   synced = true;
   loadConfig();
   syncMembership();
-  schedule(false);
+  schedule('start');
   // A periodic pass: retries failed writes, picks up interface changes.
-  const periodic = setInterval(() => schedule(false), 5000);
+  const periodic = setInterval(() => schedule('periodic'), 5000);
   log.info({ interfaces: responder.interfaces() }, 'speaker running');
 
   return {

@@ -13,6 +13,7 @@ export class SpeakerMetrics {
   readonly k8sUpdates: Counter;
   readonly k8sUpdateErrors: Counter;
   readonly passDuration: Histogram<'scope'>;
+  readonly passTriggers: Counter<'trigger'>;
   private agent: MembershipAgent | undefined;
   private node = '';
   private health: () => ReadonlyMap<string, boolean | undefined> = () => new Map();
@@ -70,6 +71,12 @@ export class SpeakerMetrics {
       help: 'Time of one decision pass (layer 2 and BGP), by scope: all Services, or only the changed ones',
       labelNames: ['scope'],
       buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
+      registers,
+    });
+    this.passTriggers = new Counter({
+      name: 'bollard_speaker_reconcile_triggers_total',
+      help: 'Requests for a decision pass, by what changed (several may share one pass)',
+      labelNames: ['trigger'],
       registers,
     });
     const self = (): MembershipAgent | undefined => this.agent;
