@@ -223,9 +223,9 @@ function supportEntry(name: string): string[] {
   return [...(fromSource ? ['--import', 'tsx'] : []), entry];
 }
 
-async function startBenchLab(): Promise<Lab> {
+async function startBenchLab(opts: { kubeProxy?: boolean } = {}): Promise<Lab> {
   ensureToolchain(() => undefined);
-  const lab = await Lab.start({ nodes: 3, router: 'bird', demo: false });
+  const lab = await Lab.start({ nodes: 3, router: 'bird', demo: false, ...opts });
   await lab.apply(...metallbDemoObjects(lab.topology));
   return lab;
 }
@@ -554,8 +554,40 @@ async function speakerChaos(outageS: number, floodS: number): Promise<void> {
 
 // ------------------------------------------------------------------------------------------ soak
 
+/** The `q` quantile of a Prometheus histogram between two scrapes (upper bucket bound; +Inf = NaN). */
+function histogramQuantile(
+  before: string,
+  after: string,
+  name: string,
+  labels: Record<string, string>,
+  q: number,
+): { quantile: number; count: number } {
+  const buckets = (text: string): Map<string, number> => {
+    const out = new Map<string, number>();
+    for (const line of text.split('\n')) {
+      const m = new RegExp(`^${name}_bucket\\{([^}]*)\\}\\s+(\\S+)`).exec(line);
+      if (!m) continue;
+      const lbl = m[1] ?? '';
+      if (!Object.entries(labels).every(([k, v]) => lbl.includes(`${k}="${v}"`))) continue;
+      const le = /le="([^"]+)"/.exec(lbl)?.[1];
+      if (le) out.set(le, Number(m[2]));
+    }
+    return out;
+  };
+  const a = buckets(before);
+  const b = buckets(after);
+  const les = [...b.keys()].sort((x, y) => (x === '+Inf' ? 1 : y === '+Inf' ? -1 : Number(x) - Number(y)));
+  const total = (b.get('+Inf') ?? 0) - (a.get('+Inf') ?? 0);
+  for (const le of les) {
+    if ((b.get(le) ?? 0) - (a.get(le) ?? 0) >= q * total) return { quantile: Number(le), count: total };
+  }
+  return { quantile: NaN, count: total };
+}
+
 async function soak(total: number, minutes: number, rate: number): Promise<void> {
-  const lab = await startBenchLab();
+  // No kube-proxy: three of them rewriting iptables for 10,000 Services on these same 2 cores would
+  // measure the machine, not Bollard (docs/benchmarks.md).
+  const lab = await startBenchLab({ kubeProxy: false });
   const h = labHelpers(lab);
   try {
     // a pool large enough for the soak, announced in layer 2
@@ -575,30 +607,84 @@ async function soak(total: number, minutes: number, rate: number): Promise<void>
     );
     const admin = KubeClient.fromFile(lab.topology.kubeconfig);
     await lab.pods.ensureNamespace('soak');
+    // one backend pod per node: every soak Service has 3 ready endpoints, so every VIP is announced
+    // (one speaker each, a ServiceL2Status each), as in a cluster where the Services serve something
+    for (const n of h.nodes) await lab.pods.add({ namespace: 'soak', node: n, labels: { app: 'soak' } });
+    const selector = { app: 'soak' };
     const t0 = Date.now();
-    await burst(admin, { namespace: 'soak', count: total, prefix: 'k', concurrency: 32 });
+    await burst(admin, { namespace: 'soak', count: total, prefix: 'k', concurrency: 32, selector });
     const created = Date.now() - t0;
+    interface SvcList {
+      items: {
+        metadata: { name: string };
+        status?: { loadBalancer?: { ingress?: { ip?: string }[] } };
+      }[];
+    }
+    const listSoak = (): Promise<SvcList> => admin.get<SvcList>('/api/v1/namespaces/soak/services');
     await waitFor(
       'all soak Services assigned',
-      async () => {
-        const l = await admin.get<{ items: { status?: { loadBalancer?: { ingress?: unknown[] } } }[] }>(
-          '/api/v1/namespaces/soak/services',
-        );
-        return l.items.filter((s) => (s.status?.loadBalancer?.ingress ?? []).length > 0).length >= total
+      async () =>
+        (await listSoak()).items.filter((s) => (s.status?.loadBalancer?.ingress ?? []).length > 0).length >=
+        total
           ? true
-          : undefined;
-      },
+          : undefined,
       1_800_000,
       2000,
     );
+    const assigned = Date.now() - t0;
+    /** Announced Services per speaker (metallb_speaker_announced series, by service label). */
+    const announcedBy = async (): Promise<Map<string, string[]>> => {
+      const out = new Map<string, string[]>();
+      for (const n of h.nodes) {
+        const text = await h.speakerMetrics(n).catch(() => '');
+        for (const m of text.matchAll(/^metallb_speaker_announced\{[^}]*service="soak\/([^"]+)"[^}]*\} 1$/gm))
+          out.set(m[1] as string, [...(out.get(m[1] as string) ?? []), n]);
+      }
+      return out;
+    };
+    /** Every soak Service has a VIP no other holds, and is announced by exactly one speaker. */
+    const converged = async (): Promise<string | undefined> => {
+      const svcs = (await listSoak()).items;
+      const ips = new Map<string, string>();
+      for (const s of svcs) {
+        const ip = s.status?.loadBalancer?.ingress?.[0]?.ip;
+        if (!ip) return `${s.metadata.name} has no IP`;
+        if (ips.has(ip)) return `${ip} held by ${ips.get(ip)} and ${s.metadata.name}`;
+        ips.set(ip, s.metadata.name);
+      }
+      const ann = await announcedBy();
+      const wrong = svcs.filter((s) => (ann.get(s.metadata.name) ?? []).length !== 1).length;
+      const stale = [...ann.keys()].filter((k) => !svcs.some((s) => s.metadata.name === k)).length;
+      return wrong === 0 && stale === 0
+        ? undefined
+        : `${wrong} of ${svcs.length} not announced exactly once, ${stale} announced but gone`;
+    };
+    let lastWhy = '';
+    const waitConverged = async (what: string): Promise<number> => {
+      const t = Date.now();
+      await waitFor(
+        what,
+        async () => {
+          const why = await converged();
+          lastWhy = why ?? '';
+          return why === undefined ? true : undefined;
+        },
+        600_000,
+        2000,
+      ).catch((err: Error) => say(`soak: ${what}: NOT converged (${lastWhy}): ${err.message}`));
+      return Date.now() - t;
+    };
+    const annMs = await waitConverged('every Service announced once');
     say(
-      `soak: ${total} Services created in ${(created / 1000).toFixed(0)} s, all assigned after ${((Date.now() - t0) / 1000).toFixed(0)} s`,
+      `soak: ${total} Services (3 endpoints each) created in ${(created / 1000).toFixed(0)} s, all assigned after ${(assigned / 1000).toFixed(0)} s, ` +
+        `every one announced by exactly one speaker ${(annMs / 1000).toFixed(0)} s later`,
     );
 
     interface Sample {
       at: number;
       who: string;
       rssMiB: number;
+      heapMiB: number;
       lagP99ms: number;
     }
     const samples: Sample[] = [];
@@ -610,6 +696,7 @@ async function soak(total: number, minutes: number, rate: number): Promise<void>
           at,
           who: 'controller',
           rssMiB: (metricValue(ctl, 'process_resident_memory_bytes') ?? NaN) / 2 ** 20,
+          heapMiB: (metricValue(ctl, 'nodejs_heap_size_used_bytes') ?? NaN) / 2 ** 20,
           lagP99ms: (metricValue(ctl, 'nodejs_eventloop_lag_p99_seconds') ?? NaN) * 1000,
         });
       for (const n of h.nodes) {
@@ -620,20 +707,25 @@ async function soak(total: number, minutes: number, rate: number): Promise<void>
           rssMiB:
             (metricValue(m, 'process_resident_memory_bytes') ?? h.rssMiB(h.pidOf(n, 'speaker')) * 2 ** 20) /
             2 ** 20,
+          heapMiB: (metricValue(m, 'nodejs_heap_size_used_bytes') ?? NaN) / 2 ** 20,
           lagP99ms: (metricValue(m, 'nodejs_eventloop_lag_p99_seconds') ?? NaN) * 1000,
         });
       }
     };
+    const passBefore = new Map<string, string>();
+    for (const n of h.nodes) passBefore.set(n, await h.speakerMetrics(n).catch(() => ''));
     const t1 = Date.now();
     await sample();
     const end = t1 + minutes * 60_000;
     let ops = 0;
     let errors = 0;
+    const opLatency: number[] = [];
     let next = total;
     const live = Array.from({ length: total }, (_, i) => `k${i}`);
     let lastSample = Date.now();
     const op = async (): Promise<void> => {
       const r = Math.random();
+      const started = Date.now();
       try {
         if (r < 1 / 3) {
           const name = `k${next++}`;
@@ -645,7 +737,7 @@ async function soak(total: number, minutes: number, rate: number): Promise<void>
               type: 'LoadBalancer',
               allocateLoadBalancerNodePorts: false,
               ports: [{ port: 80, protocol: 'TCP' }],
-              selector: { app: name },
+              selector,
             },
           });
           live.push(name);
@@ -659,6 +751,7 @@ async function soak(total: number, minutes: number, rate: number): Promise<void>
             metadata: { labels: { churn: String(ops) } },
           });
         }
+        opLatency.push(Date.now() - started);
       } catch {
         errors++;
       }
@@ -685,11 +778,20 @@ async function soak(total: number, minutes: number, rate: number): Promise<void>
       await delay(Math.max(0, 100 - (Date.now() - tick)));
     }
     await Promise.all(inflight);
+    const churnSeconds = (Date.now() - t1) / 1000;
     if (skipped > 0) say(`soak: ${skipped} operations skipped (500 already in flight)`);
     await sample();
-    const achieved = ops / ((Date.now() - t1) / 1000);
+    const passAfter = new Map<string, string>();
+    for (const n of h.nodes) passAfter.set(n, await h.speakerMetrics(n).catch(() => ''));
+    const ok = ops - errors;
     say(
-      `soak: ${minutes} min of churn, ${ops} operations (${achieved.toFixed(1)}/s; ${errors} failed), ${live.length} Services at the end`,
+      `soak: ${minutes} min of churn, ${ops} operations at ${(ops / churnSeconds).toFixed(1)}/s ` +
+        `(${ok} succeeded = ${(ok / churnSeconds).toFixed(1)}/s, ${errors} failed); API latency p50 ${pct(opLatency, 50).toFixed(0)} ms, p99 ${pct(opLatency, 99).toFixed(0)} ms; ` +
+        `${(await listSoak()).items.length} Services at the end`,
+    );
+    const settleMs = await waitConverged('every Service announced once after the churn');
+    say(
+      `soak: after the churn, every Service had one VIP of its own and exactly one announcer ${(settleMs / 1000).toFixed(1)} s after the last operation`,
     );
     for (const who of ['controller', ...h.nodes]) {
       const s = samples.filter((x) => x.who === who);
@@ -697,9 +799,18 @@ async function soak(total: number, minutes: number, rate: number): Promise<void>
       const mid = s[Math.floor(s.length / 2)];
       const last = s[s.length - 1];
       const lags = s.map((x) => x.lagP99ms).filter((x) => Number.isFinite(x));
+      let passes = '';
+      if (who !== 'controller') {
+        const b = passBefore.get(who) ?? '';
+        const a = passAfter.get(who) ?? '';
+        const name = 'bollard_speaker_reconcile_duration_seconds';
+        const ch = histogramQuantile(b, a, name, { scope: 'changed' }, 0.99);
+        const all = histogramQuantile(b, a, name, { scope: 'all' }, 0.99);
+        passes = `; passes during the churn: ${ch.count} for changed Services (p99 ≤ ${(ch.quantile * 1000).toFixed(1)} ms), ${all.count} over all (p99 ≤ ${(all.quantile * 1000).toFixed(0)} ms)`;
+      }
       say(
-        `- ${who}: RSS ${first?.rssMiB.toFixed(0)} / ${mid?.rssMiB.toFixed(0)} / ${last?.rssMiB.toFixed(0)} MiB (start / middle / end); ` +
-          `event-loop lag p99 over the samples: median ${pct(lags, 50).toFixed(1)} ms, max ${Math.max(...lags).toFixed(1)} ms (${s.length} samples)`,
+        `- ${who}: RSS ${first?.rssMiB.toFixed(0)} / ${mid?.rssMiB.toFixed(0)} / ${last?.rssMiB.toFixed(0)} MiB, heap used ${first?.heapMiB.toFixed(0)} / ${mid?.heapMiB.toFixed(0)} / ${last?.heapMiB.toFixed(0)} MiB (start / middle / end); ` +
+          `event-loop lag p99 over the samples: median ${pct(lags, 50).toFixed(1)} ms, max ${Math.max(...lags).toFixed(1)} ms (${s.length} samples)${passes}`,
       );
     }
     admin.close();

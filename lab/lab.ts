@@ -55,6 +55,11 @@ export interface LabOptions extends TopologyOptions {
   components?: boolean;
   /** Extra kube-apiserver flags. */
   apiserverArgs?: string[];
+  /**
+   * Run kube-proxy in every node (default true). Off for soaks: three kube-proxies rewriting iptables
+   * for thousands of Services on the same cores measure the machine, not Bollard.
+   */
+  kubeProxy?: boolean;
   say?: (line: string) => void;
 }
 
@@ -306,19 +311,21 @@ export class Lab {
 
     const router = this.host('router');
     await Promise.all([
-      ...topo.nodes.map((n) =>
-        this.procs.add({
-          host: n.name,
-          name: 'kube-proxy',
-          start: () =>
-            startKubeProxy(this.host(n.name), {
-              binary: cp.bins.kubeProxy,
-              kubeconfig: proxyKubeconfig,
-              clusterCIDRs: topo.clusterCIDRs,
-              logDir: this.logDir,
-            }),
-        }),
-      ),
+      ...topo.nodes
+        .filter(() => opts.kubeProxy !== false)
+        .map((n) =>
+          this.procs.add({
+            host: n.name,
+            name: 'kube-proxy',
+            start: () =>
+              startKubeProxy(this.host(n.name), {
+                binary: cp.bins.kubeProxy,
+                kubeconfig: proxyKubeconfig,
+                clusterCIDRs: topo.clusterCIDRs,
+                logDir: this.logDir,
+              }),
+          }),
+        ),
       (async () => {
         for (const spec of routerProcesses(topo, router, join(this.dir, 'hosts', 'router'), this.logDir)) {
           await this.procs.add(spec);

@@ -179,6 +179,8 @@ export interface BurstOptions {
   count: number;
   prefix?: string;
   concurrency?: number;
+  /** The Services' selector (default app=<name>: no endpoints). */
+  selector?: Record<string, string>;
   /** Called after each creation with how many are done (to trigger a fault mid-burst). */
   onCreated?: (done: number) => void | Promise<void>;
   /** Progress every 10 s (for the bench). */
@@ -218,7 +220,7 @@ export async function burst(client: KubeClient, o: BurstOptions): Promise<string
                   // thousands of Services: the 2,768 NodePorts of the default range would run out
                   allocateLoadBalancerNodePorts: false,
                   ports: [{ name: 'http', port: 80, protocol: 'TCP' }],
-                  selector: { app: name },
+                  selector: o.selector ?? { app: name },
                 },
               },
             });
