@@ -31,11 +31,13 @@ import {
   auditWrites,
   burst,
   controllerEntry,
+  leaseHolder,
   metricValue,
   scrape,
   spawnController,
   statusWritesPerService,
   writeAuditPolicy,
+  waitLeaderIdle,
   type ControllerProc,
 } from '../test/support/chaos.js';
 import type { FloodArgs, FloodResult } from '../test/support/frame-flood.js';
@@ -76,14 +78,7 @@ async function controllerChaos(n: number, outageS: number): Promise<void> {
     const kubeconfig = await cp.kubeconfigFor(NS, 'controller');
     await crds.create(cp, crds.pool(NS, 'chaos', { addresses: ['10.80.0.0/16'] }));
     await recorder.start();
-    const holder = async (): Promise<string> => {
-      const r = await cp
-        .request('GET', `/apis/coordination.k8s.io/v1/namespaces/${NS}/leases/metallb-controller`)
-        .catch(() => ({ status: 0, body: '' }));
-      return r.status === 200
-        ? ((JSON.parse(r.body) as { spec?: { holderIdentity?: string } }).spec?.holderIdentity ?? '')
-        : '';
-    };
+    const holder = (): Promise<string> => leaseHolder(cp, NS);
     ctls.push(await spawnController('a', kubeconfig, cp.logDir));
     await waitFor('a leads', async () => ((await holder()) === 'a' ? true : undefined), 60_000, 200);
     ctls.push(await spawnController('b', kubeconfig, cp.logDir));
@@ -183,19 +178,7 @@ async function controllerChaos(n: number, outageS: number): Promise<void> {
       const fresh = await burst(admin, { namespace: 'c4', count: 1 });
       await allAssigned('c4', fresh);
       const firstIP = Date.now() - back;
-      await waitFor(
-        'leader queue empty',
-        async () => {
-          const id = await holder();
-          const c = ctls.find((x) => x.id === id);
-          const text = c ? await scrape(`http://127.0.0.1:${c.metricsPort}/metrics`) : undefined;
-          return text !== undefined && metricValue(text, 'bollard_controller_workqueue_depth') === 0
-            ? true
-            : undefined;
-        },
-        120_000,
-        250,
-      );
+      await waitLeaderIdle(cp, NS, ctls, 120_000);
       await delay(5000);
       const after = auditWrites(audit.log, back - 1000).filter((w) => !w.key.startsWith('c4/'));
       say(

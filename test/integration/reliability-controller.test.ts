@@ -20,10 +20,10 @@ import {
   auditWrites,
   burst,
   controllerEntry,
-  metricValue,
-  scrape,
+  leaseHolder,
   spawnController,
   statusWritesPerService,
+  waitLeaderIdle,
   writeAuditPolicy,
   type ControllerProc,
 } from '../support/chaos.js';
@@ -69,14 +69,7 @@ describe('controller reliability: faults mid-burst (2 controller processes)', { 
     rmSync(auditDir, { recursive: true, force: true });
   });
 
-  async function holder(): Promise<string> {
-    const r = await cp
-      .request('GET', `/apis/coordination.k8s.io/v1/namespaces/${NS}/leases/metallb-controller`)
-      .catch(() => ({ status: 0, body: '' }));
-    return r.status === 200
-      ? ((JSON.parse(r.body) as { spec?: { holderIdentity?: string } }).spec?.holderIdentity ?? '')
-      : '';
-  }
+  const holder = (): Promise<string> => leaseHolder(cp, NS);
 
   /** For a failure message: which controller exited how, with the end of its log. */
   async function exitedControllers(): Promise<string> {
@@ -89,21 +82,7 @@ describe('controller reliability: faults mid-burst (2 controller processes)', { 
     return out.join('\n');
   }
 
-  async function leaderIdle(): Promise<void> {
-    await waitFor(
-      'leader queue empty',
-      async () => {
-        const id = await holder();
-        const c = ctls.find((x) => x.id === id);
-        const text = c ? await scrape(`http://127.0.0.1:${c.metricsPort}/metrics`) : undefined;
-        return text !== undefined && metricValue(text, 'bollard_controller_workqueue_depth') === 0
-          ? true
-          : undefined;
-      },
-      60_000,
-      250,
-    );
-  }
+  const leaderIdle = (): Promise<void> => waitLeaderIdle(cp, NS, ctls, 60_000);
 
   /** Every Service of the namespace has one IP (as the watch sees it); resolves with them. */
   async function allAssigned(

@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { ApiError, KubeClient, RESOURCES } from '../../k8s/client.js';
 import { Informer } from '../../k8s/informer.js';
-import { ManagedProcess, delay } from '../../lab/process.js';
+import { ManagedProcess, delay, waitFor } from '../../lab/process.js';
+import type { ControlPlane } from '../../lab/controlplane.js';
 import { repoRoot } from './repo.js';
 
 export interface SvcLike {
@@ -271,6 +272,38 @@ export interface ControllerProc {
   id: string;
   proc: ManagedProcess;
   metricsPort: number;
+}
+
+/** The controller holding the metallb-controller Lease in `namespace` ('' when none, or the apiserver is down). */
+export async function leaseHolder(cp: ControlPlane, namespace: string): Promise<string> {
+  const r = await cp
+    .request('GET', `/apis/coordination.k8s.io/v1/namespaces/${namespace}/leases/metallb-controller`)
+    .catch(() => ({ status: 0, body: '' }));
+  return r.status === 200
+    ? ((JSON.parse(r.body) as { spec?: { holderIdentity?: string } }).spec?.holderIdentity ?? '')
+    : '';
+}
+
+/** Waits until the controller holding the Lease reports an empty work queue. */
+export async function waitLeaderIdle(
+  cp: ControlPlane,
+  namespace: string,
+  ctls: readonly ControllerProc[],
+  timeoutMs: number,
+): Promise<void> {
+  await waitFor(
+    'leader queue empty',
+    async () => {
+      const id = await leaseHolder(cp, namespace);
+      const c = ctls.find((x) => x.id === id);
+      const text = c ? await scrape(`http://127.0.0.1:${c.metricsPort}/metrics`) : undefined;
+      return text !== undefined && metricValue(text, 'bollard_controller_workqueue_depth') === 0
+        ? true
+        : undefined;
+    },
+    timeoutMs,
+    250,
+  );
 }
 
 /** Starts the compiled controller as its own process with a short lease (tests and the bench). */
