@@ -9,7 +9,8 @@
 //  - Membership news ({node, state, incarnation}) piggybacks on every message, each item a bounded
 //    number of times. A member told it is suspect/dead refutes by raising its incarnation. Messages
 //    carry the sender's view of the recipient so a wrongly-declared member learns it at once.
-//  - Dead members are pinged every `reconnectMs`, so a healed partition converges quickly.
+//  - Dead members are pinged every `reconnectMs` (on the tick, not only on probe rounds), by both
+//    sides of a partition, so a healed partition converges within about `reconnectMs` + one round trip.
 //  - Each member's health-check results (the Services whose healthCheckNodePort answers healthy on
 //    that node) travel with a version `hv`; a member whose view of our version is old gets a `health`
 //    message.
@@ -35,7 +36,7 @@ export const DEFAULT_MEMBERSHIP: MembershipOptions = {
   indirectTimeoutMs: 90,
   indirectChecks: 3,
   suspicionMs: 350,
-  reconnectMs: 400,
+  reconnectMs: 100,
   maxPiggyback: 12,
   retransmitMult: 3,
 };
@@ -262,7 +263,10 @@ export class Membership {
     m.state = state;
     m.stateSince = now;
     if (state === 'suspect') this.stats.suspected++;
-    if (state === 'dead') this.stats.declaredDead++;
+    if (state === 'dead') {
+      this.stats.declaredDead++;
+      m.lastReconnect = now;
+    }
     changes.push({ node: m.name, from, to: state });
     this.enqueue({ n: m.name, s: state, i: inc });
   }
@@ -461,7 +465,14 @@ export class Membership {
         now - m.lastHeard >= this.opts.suspicionMs
       ) {
         this.setState(m, 'dead', m.inc, now, step.changes);
+      }
+    }
+    // Dead members are tried every reconnectMs (partition heal, restarts): on their own schedule, not
+    // rounded up to the next probe round.
+    for (const m of this.members.values()) {
+      if (m.state === 'dead' && now - m.lastReconnect >= this.opts.reconnectMs) {
         m.lastReconnect = now;
+        step.send.push(this.ping(m));
       }
     }
     if (now >= this.nextProbeAt) {
@@ -485,13 +496,6 @@ export class Membership {
       // Every suspect is pinged by everyone: its answer clears the suspicion at once.
       for (const m of this.members.values())
         if (m.state === 'suspect' && m !== target) step.send.push(this.ping(m));
-      // Dead members are tried now and then (partition heal, restarts).
-      for (const m of this.members.values()) {
-        if (m.state === 'dead' && now - m.lastReconnect >= this.opts.reconnectMs) {
-          m.lastReconnect = now;
-          step.send.push(this.ping(m));
-        }
-      }
     }
     return step;
   }
@@ -523,6 +527,9 @@ export class Membership {
 
   /** When the caller should call onTick next at the latest. */
   nextDeadline(): number {
-    return this.nextProbeAt;
+    let at = this.nextProbeAt;
+    for (const m of this.members.values())
+      if (m.state === 'dead') at = Math.min(at, m.lastReconnect + this.opts.reconnectMs);
+    return at;
   }
 }
