@@ -4,11 +4,19 @@
 //  - Every `probeIntervalMs` probe the next member of a shuffled round-robin: `ping`; no `ack` after
 //    `probeTimeoutMs` -> `ping-req` through `indirectChecks` other members; still nothing after
 //    `indirectTimeoutMs` more -> the member is suspect.
-//  - Suspect members are pinged by everyone every interval; a direct message from a member is proof
-//    it is alive. After `suspicionMs` without proof, suspect -> dead.
+//  - Suspect members are pinged by everyone every interval; a direct (authenticated) message from a
+//    member is proof it is alive, whatever state we held: suspect or dead -> alive at once. After
+//    `suspicionMs` without proof, suspect -> dead.
 //  - Membership news ({node, state, incarnation}) piggybacks on every message, each item a bounded
 //    number of times. A member told it is suspect/dead refutes by raising its incarnation. Messages
-//    carry the sender's view of the recipient so a wrongly-declared member learns it at once.
+//    carry the sender's view of the recipient so a wrongly-declared member learns it at once; a member
+//    revived by direct proof keeps being shown the state we had declared until it has refuted, so its
+//    higher incarnation spreads and outranks the old rumours everywhere.
+//  - A rumour that a member is dead at the incarnation we hold, while we heard from it directly less
+//    than `suspicionMs` ago, is older than our evidence (stale gossip, e.g. queued on a node cut off
+//    until now) or comes from a node that cannot reach it while we can: either way it only makes the
+//    member suspect (still live) and the member's answer clears it. A member that really died has been
+//    silent for at least `suspicionMs` by the time anyone declares it dead, so that is not delayed.
 //  - Dead members are pinged every `reconnectMs` (on the tick, not only on probe rounds), by both
 //    sides of a partition, so a healed partition converges within about `reconnectMs` + one round trip.
 //  - Each member's health-check results (the Services whose healthCheckNodePort answers healthy on
@@ -97,6 +105,9 @@ interface Member {
   lastReconnect: number;
   hv: number;
   healthy: ReadonlySet<string>;
+  /** The suspect/dead state we had declared when direct proof revived it at that same incarnation;
+   * shown to it in our views until it refutes (raises its incarnation above `i`). */
+  declared: { s: MemberState; i: number } | undefined;
 }
 
 interface PendingProbe {
@@ -198,6 +209,7 @@ export class Membership {
         lastReconnect: now,
         hv: 0,
         healthy: new Set(),
+        declared: undefined,
       });
       changes.push({ node: n, from: 'unknown', to: 'alive' });
     }
@@ -232,6 +244,8 @@ export class Membership {
   }
 
   private viewOf(m: Member): View {
+    if (m.declared && m.inc > m.declared.i) m.declared = undefined;
+    if (m.declared && m.state === 'alive') return { s: m.declared.s, i: m.declared.i, hv: m.hv };
     return { s: m.state, i: m.inc, hv: m.hv };
   }
 
@@ -297,14 +311,20 @@ export class Membership {
           this.setState(m, 'suspect', u.i, now, changes);
         break;
       case 'dead':
-        if (m.state !== 'dead' && u.i >= m.inc) this.setState(m, 'dead', u.i, now, changes);
+        if (m.state === 'dead' || u.i < m.inc) break;
+        if (u.i === m.inc && now - m.lastHeard < this.opts.suspicionMs) {
+          // We heard from it more recently than this rumour can be true: suspect (live), let it refute.
+          if (m.state === 'alive') this.setState(m, 'suspect', u.i, now, changes);
+        } else this.setState(m, 'dead', u.i, now, changes);
         break;
     }
   }
 
-  /** A message straight from `m` proves it is alive now. */
+  /** A message straight from `m` proves it is alive now, whatever we had declared. */
   private heardFrom(m: Member, inc: number, now: number, changes: Change[]): void {
     m.lastHeard = now;
+    // Revived at the incarnation we declared it at: it has not refuted yet; our views tell it to.
+    if (m.state !== 'alive' && inc <= m.inc) m.declared = { s: m.state, i: m.inc };
     if (inc > m.inc || m.state !== 'alive') this.setState(m, 'alive', Math.max(inc, m.inc), now, changes);
   }
 

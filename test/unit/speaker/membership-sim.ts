@@ -33,6 +33,8 @@ export class Sim {
   readonly down = new Set<string>();
   /** Pairs that cannot talk ("a|b", both directions). */
   readonly cut = new Set<string>();
+  /** One-way cuts ("from>to"), as a firewall rule on one side drops them. */
+  readonly blocked = new Set<string>();
   readonly log: { at: number; observer: string; change: Change }[] = [];
   readonly rejected: Record<string, number> = {};
   sent = 0;
@@ -63,8 +65,22 @@ export class Sim {
     this.cut.clear();
   }
 
+  /** Drops what `from` sends to `to` (one direction) until unblock. */
+  block(from: string, to: string): void {
+    this.blocked.add(`${from}>${to}`);
+  }
+
+  unblock(from: string, to: string): void {
+    this.blocked.delete(`${from}>${to}`);
+  }
+
   private deliverable(from: string, to: string): boolean {
-    return !this.down.has(from) && !this.down.has(to) && !this.cut.has([from, to].sort().join('|'));
+    return (
+      !this.down.has(from) &&
+      !this.down.has(to) &&
+      !this.cut.has([from, to].sort().join('|')) &&
+      !this.blocked.has(`${from}>${to}`)
+    );
   }
 
   private emit(from: string, out: { to: string; msg: Message }[]): void {
