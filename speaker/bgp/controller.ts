@@ -320,7 +320,9 @@ export class BgpController {
       : { name: this.o.node, labels: {}, networkUnavailable: false, alive: true };
     const services: ExportService[] = [];
     const local = new Set<string>();
-    for (const s of input.services) {
+    // No peer for this node (a layer 2 only cluster): nothing to export, so no pass over the Services.
+    const anyPeer = peersForNode(config.peers, { name: this.o.node, labels: nodeLabels }).length > 0;
+    for (const s of anyPeer ? input.services : []) {
       const eps = input.endpoints(s.key);
       if (
         s.externalTrafficPolicy === 'Local' &&
@@ -373,7 +375,10 @@ export class BgpController {
           ),
         );
     } else void this.peersApplied.then(apply);
-    const byKey = new Map(input.services.map((s) => [`${s.namespace}/${s.name}`, s]));
+    const byKey =
+      result.servicePeers.size === 0
+        ? new Map<string, BgpServiceFacts>()
+        : new Map(input.services.map((s) => [`${s.namespace}/${s.name}`, s]));
     this.servicePeers = new Map(
       [...result.servicePeers].flatMap(([k, peers]) =>
         byKey.get(k) ? [[k, { svc: byKey.get(k)!, peers }] as const] : [],
