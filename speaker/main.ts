@@ -18,6 +18,7 @@ import { DEFAULT_INTERFACE_EXCLUDES } from '../net/interfaces.js';
 import { Layer2Responder } from './layer2/responder.js';
 import { announcementsOf, decideLayer2, type ServiceDecision, type ServiceFacts } from './layer2/decide.js';
 import { ElectionHashes } from './layer2/election.js';
+import { PassScheduler, type PassScope } from './pass-scheduler.js';
 import { MembershipAgent } from './membership/agent.js';
 import type { MembershipOptions } from './membership/core.js';
 import { HealthProber, type HealthTarget } from './health.js';
@@ -362,28 +363,33 @@ export async function runSpeaker(opts: SpeakerOptions): Promise<SpeakerHandle> {
   const announcedLabels = new Map<string, readonly string[]>();
   let reannounceQueued = false;
 
-  // Passes. A change to some Services or their EndpointSlices recomputes those Services only; anything
-  // else (membership, health, Nodes, configuration, the periodic pass) recomputes every Service, at
-  // once. Service-only passes wait until the last pass's duration has gone by since it ended, so
-  // churn of thousands of Services takes at most about half of the CPU and the event loop stays free.
+  // Passes (speaker/pass-scheduler.ts): a change to some Services or their EndpointSlices recomputes
+  // those Services only; anything else recomputes every Service, at once.
   const facts = new Map<string, ServiceFacts>();
   const endpointIndex = new EndpointIndex();
   const hashes = new ElectionHashes();
-  let dirty: Set<string> | 'all' = 'all';
-  let passQueued: 'now' | 'later' | undefined;
-  let passTimer: NodeJS.Timeout | undefined;
-  let lastPassEnd = 0;
-  let lastPassMs = 0;
-
-  const runPass = (): void => {
-    passQueued = undefined;
-    passTimer = undefined;
-    try {
-      reconcile();
-    } catch (err) {
-      log.error({ err: (err as Error).message, stack: (err as Error).stack }, 'reconcile failed');
-    }
-  };
+  const passes = new PassScheduler({
+    run: (scope) => {
+      try {
+        return reconcile(scope);
+      } catch (err) {
+        log.error({ err: (err as Error).message, stack: (err as Error).stack }, 'reconcile failed');
+        return false;
+      }
+    },
+    onPass: (scope, ms) => {
+      metrics.passDuration.observe({ scope: scope === 'all' ? 'all' : 'changed' }, ms / 1000);
+      void syncStatuses();
+    },
+    timers: {
+      now: () => performance.now(),
+      after: (fn, ms) => {
+        const t = setTimeout(fn, ms);
+        return () => clearTimeout(t);
+      },
+      soon: (fn) => setImmediate(fn),
+    },
+  });
 
   /**
    * Asks for a pass: `keys` = only these Services ("ns/name") changed; none = everything may have.
@@ -395,32 +401,16 @@ export async function runSpeaker(opts: SpeakerOptions): Promise<SpeakerHandle> {
   ): void => {
     metrics.passTriggers.inc({ trigger });
     if (reannounce) reannounceQueued = true;
-    if (keys === undefined) dirty = 'all';
-    else if (dirty !== 'all') for (const k of keys) dirty.add(k);
-    if (passQueued === 'now') return;
-    const wait = dirty === 'all' ? 0 : Math.max(0, lastPassEnd + lastPassMs - performance.now());
-    if (passQueued === 'later' && wait > 0) return;
-    if (passTimer) clearTimeout(passTimer);
-    passTimer = undefined;
-    if (wait > 0) {
-      passQueued = 'later';
-      passTimer = setTimeout(runPass, wait);
-    } else {
-      passQueued = 'now';
-      setImmediate(runPass);
-    }
+    passes.request(keys);
   };
 
   /** Health results only matter to externalTrafficPolicy: Local Services. */
   const localServices = (): string[] =>
     [...facts.values()].filter((f) => f.externalTrafficPolicy === 'Local').map((f) => f.key);
 
-  const reconcile = (): void => {
-    if (!synced) return;
-    if (!config) return;
-    const scope = dirty;
-    dirty = new Set();
-    const started = performance.now();
+  /** One pass over `scope`; false when nothing can be decided yet. */
+  const reconcile = (scope: PassScope): boolean => {
+    if (!synced || !config) return false;
     if (scope === 'all') {
       facts.clear();
       for (const s of services.list()) {
@@ -557,10 +547,7 @@ export async function runSpeaker(opts: SpeakerOptions): Promise<SpeakerHandle> {
       announcedLabels.set(k, d.service.ips);
     }
 
-    lastPassEnd = performance.now();
-    lastPassMs = lastPassEnd - started;
-    metrics.passDuration.observe({ scope: scope === 'all' ? 'all' : 'changed' }, lastPassMs / 1000);
-    void syncStatuses();
+    return true;
   };
 
   // --- ServiceL2Status objects (one per owned Service, in our namespace) ---
@@ -722,7 +709,7 @@ export async function runSpeaker(opts: SpeakerOptions): Promise<SpeakerHandle> {
       // BGP first: Cease to every peer within milliseconds of SIGTERM.
       await bgp?.shutdown();
       clearInterval(periodic);
-      if (passTimer) clearTimeout(passTimer);
+      passes.stop();
       prober.stop();
       agent?.stop();
       responder.stop();
