@@ -1,7 +1,8 @@
 // A thin REST client over @kubernetes/client-node's KubeConfig (which loads kubeconfig files,
 // in-cluster tokens and certificates): typed errors, keep-alive connections, merge/JSON/apply patches.
-import { Agent, request as httpsRequest, type RequestOptions } from 'node:https';
-import { request as httpRequest } from 'node:http';
+import type { Socket } from 'node:net';
+import { Agent as HttpsAgent, request as httpsRequest, type RequestOptions } from 'node:https';
+import { Agent as HttpAgent, request as httpRequest } from 'node:http';
 import { KubeConfig } from '@kubernetes/client-node';
 
 /** Something the apiserver refused or could not answer: `status` is the HTTP code (0 = no answer). */
@@ -62,13 +63,24 @@ export interface StatusObject {
 
 export class KubeClient {
   readonly server: string;
-  private readonly agent: Agent;
+  private readonly agent: HttpsAgent | HttpAgent;
+  /** false when the kubeconfig names a proxy: the library's proxy agent is used as it is. */
+  private readonly pooled: boolean;
+  private readonly seen = new WeakSet<Socket>();
+  private opened = 0;
 
   constructor(readonly kubeConfig: KubeConfig) {
     const cluster = kubeConfig.getCurrentCluster();
     if (!cluster) throw new ApiError('CONFIG', '', 0, 'no current cluster in kubeconfig', '');
     this.server = cluster.server.replace(/\/$/, '');
-    this.agent = new Agent({ keepAlive: true, maxSockets: 64 });
+    const pool = { keepAlive: true, maxSockets: 64 };
+    this.agent = this.server.startsWith('http:') ? new HttpAgent(pool) : new HttpsAgent(pool);
+    this.pooled = !cluster.proxyUrl;
+  }
+
+  /** Connections this client has opened so far (for tests and diagnostics). */
+  get connectionsOpened(): number {
+    return this.opened;
   }
 
   static fromFile(path: string): KubeClient {
@@ -115,6 +127,10 @@ export class KubeClient {
       signal: init.signal,
     };
     await this.kubeConfig.applyToHTTPSOptions(opts);
+    // applyToHTTPSOptions puts a new Agent of its own on every request: a new connection and TLS
+    // handshake per request, never reused and without any limit (thousands at once under load).
+    // Ours pools them; the TLS material it set (ca, cert, key, servername, …) stays on the options.
+    if (this.pooled) opts.agent = this.agent;
     const send = u.protocol === 'http:' ? httpRequest : httpsRequest;
     return new Promise<T>((resolve, reject) => {
       const req = send(u, opts, (res) => {
@@ -148,6 +164,11 @@ export class KubeClient {
             ),
           );
         });
+      });
+      req.on('socket', (sock: Socket) => {
+        if (this.seen.has(sock)) return;
+        this.seen.add(sock);
+        this.opened++;
       });
       req.on('timeout', () => req.destroy(new Error('timed out')));
       req.on('error', (err) => reject(new ApiError(method, path, 0, err.message, '')));

@@ -69,6 +69,28 @@ describe('control plane', () => {
     );
   });
 
+  it('the client reuses its connections: one for requests in a row, at most 64 for 300 at once', async () => {
+    // A client certificate (admin) and a ServiceAccount token (what the speaker and controller use).
+    await cp.ensure('/api/v1/namespaces', { metadata: { name: 'pool-test' } });
+    const sa = KubeClient.fromFile(await cp.kubeconfigFor('pool-test', 'default'));
+    try {
+      for (const c of [admin, sa]) {
+        const before = c.connectionsOpened;
+        for (let i = 0; i < 30; i++) await c.get('/version');
+        assert.ok(
+          c.connectionsOpened - before <= 1,
+          `${c.connectionsOpened - before} connections for 30 GETs`,
+        );
+        const wave = c.connectionsOpened;
+        await Promise.all(Array.from({ length: 300 }, () => c.get('/version')));
+        const opened = c.connectionsOpened - wave;
+        assert.ok(opened <= 64, `${opened} connections for 300 concurrent GETs`);
+      }
+    } finally {
+      sa.close();
+    }
+  });
+
   it('refuses a ServiceAccount what its Role does not grant, and allows what it does', async () => {
     await cp.ensure('/api/v1/namespaces', { metadata: { name: 'rbac-test' } });
     await admin.create('/apis/rbac.authorization.k8s.io/v1/namespaces/rbac-test/roles', {
