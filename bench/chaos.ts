@@ -32,6 +32,7 @@ import {
   burst,
   controllerEntry,
   leaseHolder,
+  membershipPartition,
   metricValue,
   scrape,
   spawnController,
@@ -405,17 +406,13 @@ async function speakerChaos(outageS: number, floodS: number): Promise<void> {
     // partition and heal
     {
       const others = h.nodes.filter((n) => n !== owner);
-      const rules = (op: '-I' | '-D'): string[][] =>
-        others.flatMap((o) => [
-          [op, 'INPUT', '-p', 'udp', '-s', h.nodeIp(o), '--dport', '7946', '-j', 'DROP'],
-          [op, 'OUTPUT', '-p', 'udp', '-d', h.nodeIp(o), '--dport', '7946', '-j', 'DROP'],
-        ]);
+      const peerIps = others.map((o) => h.nodeIp(o));
       const next = electOwner(others, l2vip) as string;
       const splitMs: number[] = [];
       const healMs: number[] = [];
       for (let t = 0; t < 3; t++) {
         const t0 = Date.now();
-        for (const r of rules('-I')) await lab.host(owner).sh('iptables', r);
+        await membershipPartition(lab.host(owner), peerIps, 'cut');
         await waitFor(
           'split',
           async () =>
@@ -443,7 +440,7 @@ async function speakerChaos(outageS: number, floodS: number): Promise<void> {
         );
         await delay(1500);
         const healed = Date.now();
-        for (const r of rules('-D')) await lab.host(owner).sh('iptables', r);
+        await membershipPartition(lab.host(owner), peerIps, 'heal');
         await run;
         await cap.stop();
         const text = (await lab.exec('client', 'tcpdump', ['-tt', '-r', cap.file, '-nn', '-e', 'arp']))

@@ -321,8 +321,13 @@ export async function runSpeaker(opts: SpeakerOptions): Promise<SpeakerHandle> {
       ...(opts.membershipOptions ? { options: opts.membershipOptions } : {}),
       onError: (err) => log.warn({ err: err.message }, 'membership error'),
     });
+    // alive <-> suspect changes nothing (a suspect still counts as alive): log it, decide nothing
+    let lastLive = '';
     a.on('change', (changes) => {
-      log.info({ changes }, 'membership changed');
+      const live = [...a.liveNodes()].sort().join(',');
+      log.info({ changes, live }, 'membership changed');
+      if (live === lastLive) return;
+      lastLive = live;
       schedule('membership', { reannounce: true });
     });
     a.on('health', () => schedule('member-health', { keys: localServices() }));

@@ -10,6 +10,7 @@ import { ApiError, KubeClient, RESOURCES } from '../../k8s/client.js';
 import { Informer } from '../../k8s/informer.js';
 import { ManagedProcess, delay, waitFor } from '../../lab/process.js';
 import type { ControlPlane } from '../../lab/controlplane.js';
+import type { LabHost } from '../../lab/hosts.js';
 import { repoRoot } from './repo.js';
 
 export interface SvcLike {
@@ -272,6 +273,25 @@ export interface ControllerProc {
   id: string;
   proc: ManagedProcess;
   metricsPort: number;
+}
+
+/**
+ * Cuts (or heals) membership UDP between `host` and `peerIps`, both ways, in one iptables-restore: the
+ * rules change at one instant, so a heal time measured from here is not process start-ups.
+ */
+export async function membershipPartition(
+  host: LabHost,
+  peerIps: readonly string[],
+  op: 'cut' | 'heal',
+  port = 7946,
+): Promise<void> {
+  const verb = op === 'cut' ? '-I' : '-D';
+  const lines = peerIps.flatMap((ip) => [
+    `${verb} INPUT -p udp -s ${ip} --dport ${port} -j DROP`,
+    `${verb} OUTPUT -p udp -d ${ip} --dport ${port} -j DROP`,
+  ]);
+  const script = ['*filter', ...lines, 'COMMIT', ''].join('\n');
+  await host.sh('sh', ['-c', `printf '${script}' | iptables-restore --noflush`]);
 }
 
 /** The controller holding the metallb-controller Lease in `namespace` ('' when none, or the apiserver is down). */
