@@ -6,7 +6,7 @@
 // precondition, the ip-allocated-from-pool annotation, Events, pool status and the ConfigurationState.
 import type { KubernetesObject } from '@kubernetes/client-node';
 import { ApiError, resourcePath, RESOURCES, type KubeClient } from '../k8s/client.js';
-import { Informer } from '../k8s/informer.js';
+import { Informer, specOrLabelsChanged } from '../k8s/informer.js';
 import type { EventRecorder, EventType, ObjectReference } from '../k8s/events.js';
 import { METALLB, patchStatusWithRetry, writeConfigurationState } from '../k8s/status.js';
 import type { Logger } from '../k8s/logger.js';
@@ -163,8 +163,11 @@ export class Reconciler {
         this.enqueueNamespace(n.metadata.name);
     });
     this.namespaces.on('add', (n) => this.enqueueNamespace(n.metadata.name));
+    // Our own pool status writes come back as updates: only spec or label changes reload.
     for (const inf of Object.values(this.crs)) {
-      for (const ev of ['add', 'update', 'delete'] as const) inf.on(ev, () => this.scheduleConfig());
+      inf.on('add', () => this.scheduleConfig());
+      inf.on('update', (o, old) => specOrLabelsChanged(o, old) && this.scheduleConfig());
+      inf.on('delete', () => this.scheduleConfig());
     }
     await Promise.all([
       this.services.start(),

@@ -55,6 +55,20 @@ interface ListResult<T> {
   items: T[];
 }
 
+/**
+ * Whether an update changed what a configuration reader reads: the spec or the labels. Status writes
+ * (the controller's IPAddressPool counts, every second under load) and metadata bookkeeping do not.
+ */
+export function specOrLabelsChanged(
+  obj: { metadata?: { labels?: Record<string, string> }; spec?: unknown },
+  old: { metadata?: { labels?: Record<string, string> }; spec?: unknown },
+): boolean {
+  return (
+    JSON.stringify(obj.spec ?? null) !== JSON.stringify(old.spec ?? null) ||
+    JSON.stringify(obj.metadata?.labels ?? {}) !== JSON.stringify(old.metadata?.labels ?? {})
+  );
+}
+
 export function objectKey(obj: KubernetesObject): string {
   const ns = obj.metadata?.namespace;
   const name = obj.metadata?.name ?? '';

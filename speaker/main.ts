@@ -6,7 +6,7 @@
 // membership and health; writes that fail are retried by the next reconcile.
 import { hostname } from 'node:os';
 import { KubeClient, RESOURCES, resourcePath, ApiError } from '../k8s/client.js';
-import { Informer } from '../k8s/informer.js';
+import { Informer, specOrLabelsChanged } from '../k8s/informer.js';
 import { makeLogger, objRef, type Logger } from '../k8s/logger.js';
 import { EventRecorder, type ObjectReference } from '../k8s/events.js';
 import { METALLB, writeConfigurationState } from '../k8s/status.js';
@@ -658,17 +658,16 @@ export async function runSpeaker(opts: SpeakerOptions): Promise<SpeakerHandle> {
     endpointIndex.reset(slices.list());
     schedule('endpoints');
   });
+  // Configuration: status writes to pools (the controller's counts) change nothing here.
+  const configChanged = (): void => {
+    if (synced) loadConfig();
+    schedule('config');
+  };
   for (const inf of [pools, l2advs]) {
-    inf.on('add', () => schedule('config'));
-    inf.on('update', () => schedule('config'));
-    inf.on('delete', () => schedule('config'));
-  }
-  for (const inf of [pools, l2advs]) {
-    for (const ev of ['add', 'update', 'delete', 'synced'] as const) {
-      inf.on(ev, () => {
-        if (synced) loadConfig();
-      });
-    }
+    inf.on('add', configChanged);
+    inf.on('update', (o, old) => specOrLabelsChanged(o, old) && configChanged());
+    inf.on('delete', configChanged);
+    inf.on('synced', () => synced && loadConfig());
   }
   // Node status is rewritten every few seconds; only what the decisions read asks for a pass.
   nodes.on('add', () => {

@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import type { Registry } from 'prom-client';
 import { ApiError, RESOURCES, resourcePath, type KubeClient } from '../../k8s/client.js';
-import { Informer } from '../../k8s/informer.js';
+import { Informer, specOrLabelsChanged } from '../../k8s/informer.js';
 import { METALLB } from '../../k8s/status.js';
 import { parseConfig, summarizeErrors } from '../../config/parse.js';
 import type { BGPPeer, Config, CRObject, SecretObject } from '../../config/types.js';
@@ -131,7 +131,9 @@ export class BgpController {
       ...(o.listenPort !== undefined ? { listenPort: o.listenPort } : {}),
     });
     for (const i of this.informers) {
-      for (const ev of ['add', 'update', 'delete', 'synced'] as const) i.on(ev, () => this.configChanged());
+      for (const ev of ['add', 'delete', 'synced'] as const) i.on(ev, () => this.configChanged());
+      // status writes (the controller's pool counts) change no configuration
+      i.on('update', (o, old) => specOrLabelsChanged(o, old) && this.configChanged());
     }
     this.statusInf.on('delete', () => this.o.onChange());
   }

@@ -7,7 +7,7 @@ import { createWriteStream, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { startControlPlane, type ControlPlane } from '../../lab/controlplane.js';
-import { waitFor } from '../../lab/process.js';
+import { delay, waitFor } from '../../lab/process.js';
 import { runController, type RunningController } from '../../controller/main.js';
 import { KubeClient, ApiError } from '../../k8s/client.js';
 import { repoPath } from '../support/repo.js';
@@ -34,6 +34,8 @@ describe('controller on a real apiserver', () => {
   let cp: ControlPlane;
   let ctl: RunningController | undefined;
   let kubeconfig = '';
+  /** "configuration loaded" lines the controller has logged */
+  let configLoads = 0;
 
   before(async () => {
     cp = await startControlPlane();
@@ -42,9 +44,15 @@ describe('controller on a real apiserver', () => {
     await applyManifest(cp, repoPath('deploy', 'rbac', 'controller.yaml'));
     kubeconfig = await cp.kubeconfigFor(NS, 'controller');
     mkdirSync(cp.logDir, { recursive: true });
+    const file = createWriteStream(join(cp.logDir, 'controller.log'));
     const logger = pino(
       { level: 'debug', formatters: { level: (l) => ({ level: l }) } },
-      createWriteStream(join(cp.logDir, 'controller.log')),
+      {
+        write: (line: string) => {
+          if (line.includes('"msg":"configuration loaded"')) configLoads++;
+          file.write(line);
+        },
+      },
     );
     ctl = await runController({
       kubeconfig,
@@ -263,6 +271,28 @@ describe('controller on a real apiserver', () => {
       },
       10_000,
     );
+  });
+
+  it('its own pool status writes do not reload the configuration (nor requeue every Service)', async () => {
+    await ns('t6b');
+    await nsPool('t6b-pool', ['10.6.1.1-10.6.1.3'], ['t6b']);
+    const before = configLoads;
+    await create(cp, lbService('t6b', 'a'));
+    await create(cp, lbService('t6b', 'b'));
+    await waitForIPs(cp, 't6b', 'a');
+    await waitForIPs(cp, 't6b', 'b');
+    await waitFor(
+      'pool status counts both',
+      async () =>
+        ((await get(cp, pool(NS, 't6b-pool', {})))?.status as Record<string, number> | undefined)
+          ?.assignedIPv4 === 2
+          ? true
+          : undefined,
+      10_000,
+    );
+    // Nothing to await for "nothing happened": a quiet second (reloads are debounced by 50 ms).
+    await delay(1000);
+    assert.equal(configLoads, before, 'configuration reloads after status writes');
   });
 
   it('releases the IP and clears status when the Service stops being a LoadBalancer', async () => {
