@@ -8,7 +8,7 @@
 // a healthy kube-proxy health check) is one boolean per Service for this node.
 import type { LargeCommunity } from '../../proto/bgp/attributes.js';
 import type { BGPAdvertisement, BGPPeer, Community, Pool } from '../../config/types.js';
-import { BITS, formatIP, parseIP } from '../../config/ip.js';
+import { BITS, formatIP, parseIP, type IP } from '../../config/ip.js';
 import { anyMatches, type LabelSelector } from '../../config/selector.js';
 import type { ExportedRoute } from './types.js';
 
@@ -55,7 +55,10 @@ export function peersForNode(peers: ReadonlyMap<string, BGPPeer>, node: ExportNo
 /** The pool an IP belongs to: the annotated one if it holds the IP, else the pool whose ranges do. */
 export function poolOf(pools: ReadonlyMap<string, Pool>, ip: string, annotated?: string): string | undefined {
   const a = parseIP(ip);
-  if (!a) return undefined;
+  return a ? poolOfIP(pools, a, annotated) : undefined;
+}
+
+function poolOfIP(pools: ReadonlyMap<string, Pool>, a: IP, annotated?: string): string | undefined {
   const inPool = (p: Pool): boolean =>
     p.ranges.some((r) => r.family === a.family && r.first <= a.value && a.value <= r.last);
   if (annotated !== undefined) {
@@ -69,14 +72,27 @@ export function poolOf(pools: ReadonlyMap<string, Pool>, ip: string, annotated?:
 /** The IP masked to `length` bits, as a prefix ('192.0.2.0/24'). */
 export function aggregate(ip: string, length: number): string | undefined {
   const a = parseIP(ip);
-  if (!a) return undefined;
+  return a ? masked(a, length).text : undefined;
+}
+
+/** A prefix with what sorts it (family, network, length), so sorting parses nothing. */
+interface Prefix {
+  text: string;
+  family: number;
+  value: bigint;
+  len: number;
+}
+
+function masked(a: IP, length: number): Prefix {
   const bits = BITS[a.family];
   const len = Math.max(0, Math.min(bits, length));
   const host = BigInt(bits - len);
-  return `${formatIP(a.family, (a.value >> host) << host)}/${len}`;
+  const value = (a.value >> host) << host;
+  return { text: `${formatIP(a.family, value)}/${len}`, family: a.family, value, len };
 }
 
 interface Acc {
+  prefix: Prefix;
   communities: Set<number>;
   large: Map<string, LargeCommunity>;
   localPref: number | undefined;
@@ -98,16 +114,11 @@ function cmpLarge(a: LargeCommunity, b: LargeCommunity): number {
   return a.globalAdmin - b.globalAdmin || a.localData1 - b.localData1 || a.localData2 - b.localData2;
 }
 
-/** Sort key for prefixes: family, then address value, then length. */
-function prefixOrder(a: string, b: string): number {
-  const [aa, al] = a.split('/') as [string, string];
-  const [ba, bl] = b.split('/') as [string, string];
-  const pa = parseIP(aa);
-  const pb = parseIP(ba);
-  if (!pa || !pb) return a.localeCompare(b);
-  if (pa.family !== pb.family) return pa.family - pb.family;
-  if (pa.value !== pb.value) return pa.value < pb.value ? -1 : 1;
-  return Number(al) - Number(bl);
+/** Prefix order: family, then network, then length. */
+function prefixOrder(a: Prefix, b: Prefix): number {
+  if (a.family !== b.family) return a.family - b.family;
+  if (a.value !== b.value) return a.value < b.value ? -1 : 1;
+  return a.len - b.len;
 }
 
 /** Routes per peer for this node. */
@@ -126,9 +137,10 @@ export function exportRoutes(
     if (!svc.eligible) continue;
     const key = `${svc.namespace}/${svc.name}`;
     for (const ip of svc.ips) {
-      const pool = poolOf(config.pools, ip, svc.pool);
+      const a = parseIP(ip);
+      if (!a) continue;
+      const pool = poolOfIP(config.pools, a, svc.pool);
       if (pool === undefined) continue;
-      const fam = parseIP(ip)?.family;
       for (const adv of advs) {
         if (!adv.pools.includes(pool)) continue;
         if (
@@ -137,15 +149,14 @@ export function exportRoutes(
           !anyMatches(adv.serviceSelectors, svc.labels)
         )
           continue;
-        const prefix = aggregate(ip, fam === 6 ? adv.aggregationLengthV6 : adv.aggregationLength);
-        if (prefix === undefined) continue;
+        const prefix = masked(a, a.family === 6 ? adv.aggregationLengthV6 : adv.aggregationLength);
         const targets = adv.peers.length === 0 ? peers : peers.filter((p) => adv.peers.includes(p.name));
         for (const p of targets) {
           const rib = perPeer.get(p.name)!;
-          let acc = rib.get(prefix);
+          let acc = rib.get(prefix.text);
           if (!acc) {
-            acc = { communities: new Set(), large: new Map(), localPref: undefined };
-            rib.set(prefix, acc);
+            acc = { prefix, communities: new Set(), large: new Map(), localPref: undefined };
+            rib.set(prefix.text, acc);
           }
           addCommunities(acc, adv.communities);
           // localPref only means something inside an AS (MetalLB: iBGP only). Conflicts are rejected by
@@ -161,10 +172,10 @@ export function exportRoutes(
   }
   const routes = new Map<string, ExportedRoute[]>();
   for (const [peer, rib] of perPeer) {
-    const list: ExportedRoute[] = [...rib.entries()]
-      .sort(([a], [b]) => prefixOrder(a, b))
-      .map(([prefix, acc]) => ({
-        prefix,
+    const list: ExportedRoute[] = [...rib.values()]
+      .sort((a, b) => prefixOrder(a.prefix, b.prefix))
+      .map((acc) => ({
+        prefix: acc.prefix.text,
         communities: [...acc.communities].sort((a, b) => a - b),
         largeCommunities: [...acc.large.values()].sort(cmpLarge),
         ...(acc.localPref !== undefined ? { localPref: acc.localPref } : {}),
