@@ -19,7 +19,8 @@ import { Layer2Responder } from './layer2/responder.js';
 import { announcementsOf, decideLayer2, type ServiceDecision, type ServiceFacts } from './layer2/decide.js';
 import { ElectionHashes } from './layer2/election.js';
 import { PassScheduler, type PassScope } from './pass-scheduler.js';
-import { MembershipAgent } from './membership/agent.js';
+import type { MembershipHandle } from './membership/agent.js';
+import { ThreadedMembership } from './membership/threaded.js';
 import type { MembershipOptions } from './membership/core.js';
 import { HealthProber, type HealthTarget } from './health.js';
 import { SpeakerMetrics } from './metrics.js';
@@ -278,7 +279,7 @@ export async function runSpeaker(opts: SpeakerOptions): Promise<SpeakerHandle> {
   };
 
   // --- membership ---
-  let agent: MembershipAgent | undefined;
+  let agent: MembershipHandle | undefined;
   let agentStarting = false;
   const membershipOn = opts.membership ?? true;
   const memberlistKey = (): Buffer | undefined => {
@@ -314,7 +315,8 @@ export async function runSpeaker(opts: SpeakerOptions): Promise<SpeakerHandle> {
     }
     if (agentStarting) return;
     agentStarting = true;
-    const a = new MembershipAgent({
+    // on a thread of its own: stalls of this thread (passes, garbage collection) delay no ping or ack
+    const a = new ThreadedMembership({
       self,
       port: opts.membershipPort ?? 7946,
       key,

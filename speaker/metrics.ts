@@ -1,6 +1,6 @@
 // The speaker's Prometheus metrics (MetalLB's names where MetalLB has one).
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { MembershipAgent } from './membership/agent.js';
+import type { MembershipHandle } from './membership/agent.js';
 
 export class SpeakerMetrics {
   readonly registry = new Registry();
@@ -14,7 +14,7 @@ export class SpeakerMetrics {
   readonly k8sUpdateErrors: Counter;
   readonly passDuration: Histogram<'scope'>;
   readonly passTriggers: Counter<'trigger'>;
-  private agent: MembershipAgent | undefined;
+  private agent: MembershipHandle | undefined;
   private node = '';
   private health: () => ReadonlyMap<string, boolean | undefined> = () => new Map();
 
@@ -79,7 +79,7 @@ export class SpeakerMetrics {
       labelNames: ['trigger'],
       registers,
     });
-    const self = (): MembershipAgent | undefined => this.agent;
+    const self = (): MembershipHandle | undefined => this.agent;
     // What this speaker sees, for `bollard explain` and dashboards: who it is, which members it
     // considers alive, and its kube-proxy health-check results for ETP Local Services.
     const nodeName = (): string => this.node;
@@ -103,7 +103,7 @@ export class SpeakerMetrics {
         const a = self();
         if (!a) return;
         if (nodeName()) this.set({ member: nodeName() }, 1);
-        for (const [m, st] of a.core.memberStates()) this.set({ member: m }, st === 'dead' ? 0 : 1);
+        for (const [m, st] of a.snapshot().members) this.set({ member: m }, st === 'dead' ? 0 : 1);
       },
     });
     const healthOf = (): ReadonlyMap<string, boolean | undefined> => this.health();
@@ -127,7 +127,7 @@ export class SpeakerMetrics {
         this.set(a ? a.liveNodes().size : 0);
       },
     });
-    const fromStats = (name: string, help: string, read: (a: MembershipAgent) => number): void => {
+    const fromStats = (name: string, help: string, read: (a: MembershipHandle) => number): void => {
       new Gauge({
         name,
         help,
@@ -138,38 +138,46 @@ export class SpeakerMetrics {
         },
       });
     };
-    fromStats('bollard_membership_probes_total', 'Direct probes sent', (a) => a.core.stats.probes);
+    fromStats('bollard_membership_probes_total', 'Direct probes sent', (a) => a.snapshot().stats.probes);
     fromStats(
       'bollard_membership_indirect_probes_total',
       'Indirect probes requested',
-      (a) => a.core.stats.indirectProbes,
+      (a) => a.snapshot().stats.indirectProbes,
     );
-    fromStats('bollard_membership_suspicions_total', 'Members suspected', (a) => a.core.stats.suspected);
+    fromStats(
+      'bollard_membership_suspicions_total',
+      'Members suspected',
+      (a) => a.snapshot().stats.suspected,
+    );
     fromStats(
       'bollard_membership_failures_detected_total',
       'Members declared dead',
-      (a) => a.core.stats.declaredDead,
+      (a) => a.snapshot().stats.declaredDead,
     );
     fromStats(
       'bollard_membership_refutations_total',
       'Times this node refuted a suspicion about itself',
-      (a) => a.core.stats.refuted,
+      (a) => a.snapshot().stats.refuted,
     );
     fromStats(
       'bollard_membership_bad_key_packets_dropped_total',
       'Membership packets dropped: authentication failed (wrong key)',
-      (a) => a.counters.badKey,
+      (a) => a.snapshot().counters.badKey,
     );
     fromStats(
       'bollard_membership_malformed_packets_dropped_total',
       'Membership packets dropped: not parseable',
-      (a) => a.counters.malformed,
+      (a) => a.snapshot().counters.malformed,
     );
-    fromStats('bollard_membership_packets_sent_total', 'Membership packets sent', (a) => a.counters.sent);
+    fromStats(
+      'bollard_membership_packets_sent_total',
+      'Membership packets sent',
+      (a) => a.snapshot().counters.sent,
+    );
     fromStats(
       'bollard_membership_packets_received_total',
       'Membership packets received and authenticated',
-      (a) => a.counters.received,
+      (a) => a.snapshot().counters.received,
     );
   }
 
@@ -179,7 +187,7 @@ export class SpeakerMetrics {
     this.health = health;
   }
 
-  setAgent(agent: MembershipAgent | undefined): void {
+  setAgent(agent: MembershipHandle | undefined): void {
     this.agent = agent;
   }
 }

@@ -4,7 +4,7 @@
 import { createSocket, type Socket } from 'node:dgram';
 import { EventEmitter } from 'node:events';
 import { isIPv6 } from 'node:net';
-import { Membership, type Change, type MembershipOptions, type Outgoing } from './core.js';
+import { Membership, type Change, type MemberState, type MembershipOptions, type Outgoing } from './core.js';
 import { decodeMessage, encodeMessage } from './wire.js';
 
 export interface AgentOptions {
@@ -32,7 +32,26 @@ export interface AgentEvents {
   health: [nodes: string[]];
 }
 
-export class MembershipAgent extends EventEmitter<AgentEvents> {
+/** Counters and states for metrics. */
+export interface MembershipSnapshot {
+  counters: AgentCounters;
+  stats: { probes: number; indirectProbes: number; suspected: number; declaredDead: number; refuted: number };
+  members: [name: string, state: MemberState][];
+}
+
+/** What the speaker uses of membership: the agent here, or the same agent on its own thread (threaded.ts). */
+export interface MembershipHandle extends EventEmitter<AgentEvents> {
+  start(): Promise<void>;
+  stop(): void;
+  setKey(key: Uint8Array): void;
+  setPeers(peers: ReadonlyMap<string, string>): void;
+  setHealth(healthy: ReadonlySet<string>): void;
+  liveNodes(): Set<string>;
+  healthOf(node: string): ReadonlySet<string> | undefined;
+  snapshot(): MembershipSnapshot;
+}
+
+export class MembershipAgent extends EventEmitter<AgentEvents> implements MembershipHandle {
   readonly core: Membership;
   readonly counters: AgentCounters = { sent: 0, received: 0, badKey: 0, malformed: 0, sendErrors: 0 };
   private readonly peers = new Map<string, string>();
@@ -115,6 +134,14 @@ export class MembershipAgent extends EventEmitter<AgentEvents> {
 
   healthOf(node: string): ReadonlySet<string> | undefined {
     return this.core.healthOf(node);
+  }
+
+  snapshot(): MembershipSnapshot {
+    return {
+      counters: { ...this.counters },
+      stats: { ...this.core.stats },
+      members: [...this.core.memberStates()],
+    };
   }
 
   private tick(): void {

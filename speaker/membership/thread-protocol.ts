@@ -1,0 +1,29 @@
+// Messages between the speaker's main thread and its membership thread (threaded.ts <-> worker.ts).
+import type { Change, MembershipOptions } from './core.js';
+import type { MembershipSnapshot } from './agent.js';
+
+export interface WorkerInit {
+  self: string;
+  port: number;
+  key: Uint8Array;
+  bindAddress?: string;
+  options?: Partial<MembershipOptions>;
+  tickMs?: number;
+  /** How often a snapshot (metrics) is sent while nothing changes, ms. */
+  snapshotMs: number;
+}
+
+/** Main -> worker. `gen` numbers setPeers calls, so the main thread can tell replies from before one. */
+export type ToWorker =
+  | { t: 'key'; key: Uint8Array }
+  | { t: 'peers'; gen: number; peers: [name: string, address: string][] }
+  | { t: 'health'; healthy: string[] };
+
+/** Worker -> main. */
+export type FromWorker =
+  | { t: 'started' }
+  | { t: 'start-failed'; message: string }
+  | { t: 'change'; gen: number; changes: Change[]; live: string[] }
+  | { t: 'health'; nodes: string[]; health: [node: string, keys: string[]][] }
+  | { t: 'snapshot'; snapshot: MembershipSnapshot }
+  | { t: 'error'; message: string };
