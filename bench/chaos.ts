@@ -633,31 +633,48 @@ async function soak(total: number, minutes: number, rate: number): Promise<void>
         ips.set(ip, s.metadata.name);
       }
       const ann = await announcedBy();
-      const wrong = svcs.filter((s) => (ann.get(s.metadata.name) ?? []).length !== 1).length;
-      const stale = [...ann.keys()].filter((k) => !svcs.some((s) => s.metadata.name === k)).length;
-      return wrong === 0 && stale === 0
-        ? undefined
-        : `${wrong} of ${svcs.length} not announced exactly once, ${stale} announced but gone`;
+      const wrong = svcs.filter((s) => (ann.get(s.metadata.name) ?? []).length !== 1);
+      const names = new Set(svcs.map((s) => s.metadata.name));
+      const stale = [...ann.keys()].filter((k) => !names.has(k)).length;
+      if (wrong.length === 0 && stale === 0) return undefined;
+      // what the first few look like: who announces them, and their endpoints
+      const detail: string[] = [];
+      for (const s of wrong.slice(0, 3)) {
+        const sl = await admin.get<{ items: { endpoints?: unknown[] }[] }>(
+          '/apis/discovery.k8s.io/v1/namespaces/soak/endpointslices',
+          { labelSelector: `kubernetes.io/service-name=${s.metadata.name}` },
+        );
+        detail.push(
+          `${s.metadata.name} (${s.status?.loadBalancer?.ingress?.[0]?.ip}): announced by [${(ann.get(s.metadata.name) ?? []).join(',')}], ` +
+            `${sl.items.length} slices with ${sl.items.reduce((n, x) => n + (x.endpoints?.length ?? 0), 0)} endpoints`,
+        );
+      }
+      return `${wrong.length} of ${svcs.length} not announced exactly once, ${stale} announced but gone; e.g. ${detail.join('; ')}`;
     };
     let lastWhy = '';
-    const waitConverged = async (what: string): Promise<number> => {
+    /** ms until converged, or undefined (said) if it did not within 10 minutes. */
+    const waitConverged = async (what: string): Promise<number | undefined> => {
       const t = Date.now();
-      await waitFor(
+      return await waitFor(
         what,
         async () => {
           const why = await converged();
           lastWhy = why ?? '';
-          return why === undefined ? true : undefined;
+          return why === undefined ? Date.now() - t : undefined;
         },
         600_000,
         2000,
-      ).catch((err: Error) => say(`soak: ${what}: NOT converged (${lastWhy}): ${err.message}`));
-      return Date.now() - t;
+      ).catch((err: Error) => {
+        say(`soak: ${what}: NOT converged (${lastWhy}): ${err.message}`);
+        return undefined;
+      });
     };
+    const secs = (ms: number | undefined, digits = 0): string =>
+      ms === undefined ? 'never (see above)' : `${(ms / 1000).toFixed(digits)} s`;
     const annMs = await waitConverged('every Service announced once');
     say(
       `soak: ${total} Services (3 endpoints each) created in ${(created / 1000).toFixed(0)} s, all assigned after ${(assigned / 1000).toFixed(0)} s, ` +
-        `every one announced by exactly one speaker ${(annMs / 1000).toFixed(0)} s later`,
+        `every one announced by exactly one speaker: ${secs(annMs)} later`,
     );
 
     interface Sample {
@@ -771,7 +788,7 @@ async function soak(total: number, minutes: number, rate: number): Promise<void>
     );
     const settleMs = await waitConverged('every Service announced once after the churn');
     say(
-      `soak: after the churn, every Service had one VIP of its own and exactly one announcer ${(settleMs / 1000).toFixed(1)} s after the last operation`,
+      `soak: after the churn, every Service had one VIP of its own and exactly one announcer: ${secs(settleMs, 1)} after the last operation`,
     );
     for (const who of ['controller', ...h.nodes]) {
       const s = samples.filter((x) => x.who === who);

@@ -70,7 +70,7 @@ export class SpeakerMetrics {
       name: 'bollard_speaker_reconcile_duration_seconds',
       help: 'Time of one decision pass (layer 2 and BGP), by scope: all Services, or only the changed ones',
       labelNames: ['scope'],
-      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
       registers,
     });
     this.passTriggers = new Counter({
