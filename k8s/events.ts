@@ -40,6 +40,7 @@ export function microTime(ms: number): string {
 
 export class EventRecorder {
   private readonly recent = new Map<string, Recent>();
+  private lastPrune = Number.NEGATIVE_INFINITY;
   private readonly windowMs: number;
   private readonly now: () => number;
 
@@ -97,8 +98,10 @@ export class EventRecorder {
     }
   }
 
+  /** Drops expired entries once the map is large, at most once a second (a scan per Event was O(n²)). */
   private prune(now: number): void {
-    if (this.recent.size < 10_000) return;
+    if (this.recent.size < 10_000 || now - this.lastPrune < 1000) return;
+    this.lastPrune = now;
     for (const [k, r] of this.recent) if (now - r.at >= this.windowMs) this.recent.delete(k);
   }
 }
