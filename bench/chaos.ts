@@ -803,7 +803,11 @@ async function soak(total: number, minutes: number, rate: number): Promise<void>
         const name = 'bollard_speaker_reconcile_duration_seconds';
         const ch = histogramQuantile(b, a, name, { scope: 'changed' }, 0.99);
         const all = histogramQuantile(b, a, name, { scope: 'all' }, 0.99);
-        passes = `; passes during the churn: ${ch.count} for changed Services (p99 ≤ ${(ch.quantile * 1000).toFixed(1)} ms), ${all.count} over all (p99 ≤ ${(all.quantile * 1000).toFixed(0)} ms)`;
+        const delta = (metric: string): number =>
+          (metricValue(a, metric) ?? NaN) - (metricValue(b, metric) ?? NaN);
+        passes =
+          `; passes during the churn: ${ch.count} for changed Services (p99 ≤ ${(ch.quantile * 1000).toFixed(1)} ms), ${all.count} over all (p99 ≤ ${(all.quantile * 1000).toFixed(0)} ms); ` +
+          `members it declared dead during the churn: ${delta('bollard_membership_failures_detected_total')}, suspected: ${delta('bollard_membership_suspicions_total')}`;
       }
       say(
         `- ${who}: RSS ${first?.rssMiB.toFixed(0)} / ${mid?.rssMiB.toFixed(0)} / ${last?.rssMiB.toFixed(0)} MiB, heap used ${first?.heapMiB.toFixed(0)} / ${mid?.heapMiB.toFixed(0)} / ${last?.heapMiB.toFixed(0)} MiB (start / middle / end); ` +
