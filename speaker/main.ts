@@ -411,6 +411,19 @@ export async function runSpeaker(opts: SpeakerOptions): Promise<SpeakerHandle> {
     passes.request(keys);
   };
 
+  // The facts of a Service object, computed once per object (the informer replaces an object when it
+  // changes), so unchanged Services keep the same facts object from pass to pass and the BGP side can
+  // tell them apart by identity.
+  const factsByObject = new WeakMap<ServiceObj, ServiceFacts | null>();
+  const factsFor = (s: ServiceObj): ServiceFacts | undefined => {
+    let f = factsByObject.get(s);
+    if (f === undefined) {
+      f = serviceFactsOf(s, lbClass) ?? null;
+      factsByObject.set(s, f);
+    }
+    return f ?? undefined;
+  };
+
   /** Health results only matter to externalTrafficPolicy: Local Services. */
   const localServices = (): string[] =>
     [...facts.values()].filter((f) => f.externalTrafficPolicy === 'Local').map((f) => f.key);
@@ -421,13 +434,13 @@ export async function runSpeaker(opts: SpeakerOptions): Promise<SpeakerHandle> {
     if (scope === 'all') {
       facts.clear();
       for (const s of services.list()) {
-        const f = serviceFactsOf(s, lbClass);
+        const f = factsFor(s);
         if (f) facts.set(f.key, f);
       }
     } else {
       for (const k of scope) {
         const s = services.get(...splitServiceKey(k));
-        const f = s ? serviceFactsOf(s, lbClass) : undefined;
+        const f = s ? factsFor(s) : undefined;
         if (f) facts.set(k, f);
         else facts.delete(k);
       }
@@ -490,40 +503,53 @@ export async function runSpeaker(opts: SpeakerOptions): Promise<SpeakerHandle> {
     }
     prober.setTargets(targets);
 
-    responder.setAnnouncements(announcementsOf(self, decisions));
-    if (reannounceQueued) {
-      reannounceQueued = false;
-      responder.reannounce();
-    }
+    // What changed: on a pass over everything, every key we know; otherwise the Services in scope.
+    const touched =
+      scope === 'all'
+        ? new Set([...decisions.keys(), ...owned.keys(), ...warned, ...announcedLabels.keys()])
+        : scope;
 
     // Gains, losses, warnings. One speaker (the first live one by name) reports Services nobody can
     // announce, so each gets one Event, not N.
     const reporter = [...(live ?? new Set(nodeFacts.filter((n) => n.alive).map((n) => n.name)))].sort()[0];
-    for (const [k, d] of decisions) {
-      const mine = d.owner === self;
-      if (mine && !owned.has(k)) {
-        log.info(
-          {
-            ...objRef('Service', d.service.namespace, d.service.name),
-            ips: d.service.ips,
-            interfaces: responder.interfacesFor(d.service.ips[0] as string),
-          },
-          'announcing',
-        );
-        void events.emit(
-          serviceRef(d.service),
-          'Normal',
-          'nodeAssigned',
-          `announcing from node "${self}" with protocol "layer2"`,
-        );
+    let ownershipChanged = scope === 'all';
+    for (const k of touched) {
+      const d = decisions.get(k);
+      const mine = d?.owner === self;
+      if (d && mine) {
+        const before = owned.get(k);
+        if (!before) {
+          log.info(
+            {
+              ...objRef('Service', d.service.namespace, d.service.name),
+              ips: d.service.ips,
+              interfaces: responder.interfacesFor(d.service.ips[0] as string),
+            },
+            'announcing',
+          );
+          void events.emit(
+            serviceRef(d.service),
+            'Normal',
+            'nodeAssigned',
+            `announcing from node "${self}" with protocol "layer2"`,
+          );
+        }
+        if (
+          !before ||
+          !sameList(before.service.ips, d.service.ips) ||
+          !sameList(before.eligible.get(self) ?? [], d.eligible.get(self) ?? [])
+        )
+          ownershipChanged = true;
+        owned.set(k, d);
+      } else if (owned.delete(k)) {
+        ownershipChanged = true;
+        if (d)
+          log.info(
+            { ...objRef('Service', d.service.namespace, d.service.name), owner: d.owner ?? null },
+            'withdrawn',
+          );
       }
-      if (mine) owned.set(k, d);
-      else if (owned.delete(k))
-        log.info(
-          { ...objRef('Service', d.service.namespace, d.service.name), owner: d.owner ?? null },
-          'withdrawn',
-        );
-      if (d.owner === undefined) {
+      if (d && d.owner === undefined) {
         if (reporter === self && !warned.has(k)) {
           warned.add(k);
           const why = [...d.ineligible].map(([n, r]) => `${n}: ${r}`).join(', ');
@@ -536,22 +562,24 @@ export async function runSpeaker(opts: SpeakerOptions): Promise<SpeakerHandle> {
           log.warn({ ...objRef('Service', d.service.namespace, d.service.name), why }, 'no eligible node');
         }
       } else warned.delete(k);
-    }
-    for (const k of [...owned.keys()]) if (!decisions.has(k)) owned.delete(k);
-    for (const k of [...warned]) if (!decisions.has(k)) warned.delete(k);
 
-    // metallb_speaker_announced: only the series that changed
-    const series = (service: string, ip: string) => ({ service, protocol: 'layer2', node: self, ip });
-    for (const [k, ips] of announcedLabels) {
-      const now = owned.get(k)?.service.ips ?? [];
-      if (sameList(now, ips)) continue;
-      for (const ip of ips) if (!now.includes(ip)) metrics.announced.remove(series(k, ip));
-      if (now.length === 0) announcedLabels.delete(k);
+      // metallb_speaker_announced: only the series that changed
+      const ips = owned.get(k)?.service.ips ?? [];
+      const had = announcedLabels.get(k) ?? [];
+      if (!sameList(ips, had)) {
+        const series = (ip: string) => ({ service: k, protocol: 'layer2', node: self, ip });
+        for (const ip of had) if (!ips.includes(ip)) metrics.announced.remove(series(ip));
+        for (const ip of ips) if (!had.includes(ip)) metrics.announced.set(series(ip), 1);
+        if (ips.length > 0) announcedLabels.set(k, ips);
+        else announcedLabels.delete(k);
+      }
     }
-    for (const [k, d] of owned) {
-      if (sameList(announcedLabels.get(k) ?? [], d.service.ips)) continue;
-      for (const ip of d.service.ips) metrics.announced.set(series(k, ip), 1);
-      announcedLabels.set(k, d.service.ips);
+
+    // The responder answers for what we own (rebuilt only when that changed).
+    if (ownershipChanged) responder.setAnnouncements(announcementsOf(self, owned));
+    if (reannounceQueued) {
+      reannounceQueued = false;
+      responder.reannounce();
     }
 
     return true;

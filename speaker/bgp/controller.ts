@@ -11,7 +11,7 @@ import { METALLB } from '../../k8s/status.js';
 import { parseConfig, summarizeErrors } from '../../config/parse.js';
 import type { BGPPeer, Config, CRObject, SecretObject } from '../../config/types.js';
 import { eligibleNodes, type EndpointFacts, type NodeFacts } from '../eligibility.js';
-import { exportRoutes, peersForNode, type ExportService } from './export.js';
+import { exportRoutes, peersForNode, type ExportMemo, type ExportService } from './export.js';
 import { BgpSpeaker, type PeerSpec } from './speaker.js';
 import type { ExportedRoute, Log } from './types.js';
 
@@ -93,6 +93,22 @@ export class BgpController {
   private unreadable = new Set<string>();
   private secretTimer: NodeJS.Timeout | undefined;
   private localKeys = new Set<string>();
+  /** Per-Service eligibility and routes, valid for one config and one set of this node's facts. */
+  private cache: {
+    config: Config | undefined;
+    node: string;
+    services: Map<
+      string,
+      {
+        facts: BgpServiceFacts;
+        eps: readonly EndpointFacts[];
+        healthy: boolean;
+        local: boolean;
+        svc: ExportService;
+      }
+    >;
+    memo: ExportMemo;
+  } = { config: undefined, node: '', services: new Map(), memo: new WeakMap() };
   private servicePeers = new Map<string, { svc: BgpServiceFacts; peers: readonly string[] }>();
   private announcedLabels: { service: string; ip: string }[] = [];
   private lastPeers = '';
@@ -324,37 +340,58 @@ export class BgpController {
     const local = new Set<string>();
     // No peer for this node (a layer 2 only cluster): nothing to export, so no pass over the Services.
     const anyPeer = peersForNode(config.peers, { name: this.o.node, labels: nodeLabels }).length > 0;
+    // Per-Service work is remembered while the config and this node's facts stay the same: a Service
+    // whose facts, endpoints and health are the same objects as last pass costs a lookup.
+    const nodeSig = JSON.stringify(selfFacts);
+    if (config !== this.cache.config || nodeSig !== this.cache.node) {
+      this.cache = { config, node: nodeSig, services: new Map(), memo: new WeakMap() };
+    }
+    const cache = this.cache.services;
     for (const s of anyPeer ? input.services : []) {
       const eps = input.endpoints(s.key);
-      if (
-        s.externalTrafficPolicy === 'Local' &&
-        s.healthCheckNodePort &&
-        eps.some((e) => e.nodeName === this.o.node && (e.ready !== false || e.serving === true))
-      ) {
-        local.add(s.key);
+      const healthy = input.healthy.has(s.key);
+      let c = cache.get(s.key);
+      if (!c || c.facts !== s || c.eps !== eps || c.healthy !== healthy) {
+        const { eligible } = eligibleNodes({
+          service: {
+            externalTrafficPolicy: s.externalTrafficPolicy,
+            ...(s.healthCheckNodePort ? { healthCheckNodePort: s.healthCheckNodePort } : {}),
+          },
+          endpoints: eps,
+          nodes: [selfFacts],
+          selected: new Map([[this.o.node, []]]),
+          health: () => healthy,
+        });
+        c = {
+          facts: s,
+          eps,
+          healthy,
+          local:
+            s.externalTrafficPolicy === 'Local' &&
+            !!s.healthCheckNodePort &&
+            eps.some((e) => e.nodeName === this.o.node && (e.ready !== false || e.serving === true)),
+          svc: {
+            namespace: s.namespace,
+            name: s.name,
+            labels: s.labels,
+            ips: s.ips,
+            ...(s.pool ? { pool: s.pool } : {}),
+            eligible: eligible.has(this.o.node),
+          },
+        };
+        cache.set(s.key, c);
       }
-      const { eligible } = eligibleNodes({
-        service: {
-          externalTrafficPolicy: s.externalTrafficPolicy,
-          ...(s.healthCheckNodePort ? { healthCheckNodePort: s.healthCheckNodePort } : {}),
-        },
-        endpoints: eps,
-        nodes: [selfFacts],
-        selected: new Map([[this.o.node, []]]),
-        health: () => input.healthy.has(s.key),
-      });
-      services.push({
-        namespace: s.namespace,
-        name: s.name,
-        labels: s.labels,
-        ips: s.ips,
-        ...(s.pool ? { pool: s.pool } : {}),
-        eligible: eligible.has(this.o.node),
-      });
+      if (c.local) local.add(s.key);
+      services.push(c.svc);
+    }
+    // forget Services that are gone (now and then: the map may hold a few extra between passes)
+    if (cache.size > services.length * 2 + 100) {
+      const live = new Set(input.services.map((x) => x.key));
+      for (const k of [...cache.keys()]) if (!live.has(k)) cache.delete(k);
     }
     this.localKeys = local;
     const specs = this.peerSpecs(config, nodeLabels, input.nodeIPs);
-    const result = exportRoutes(config, { name: this.o.node, labels: nodeLabels }, services);
+    const result = exportRoutes(config, { name: this.o.node, labels: nodeLabels }, services, this.cache.memo);
     // Passwords enter the signature only as a digest (it is compared, never logged).
     const sig = JSON.stringify(
       specs.map((s) => ({

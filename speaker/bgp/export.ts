@@ -122,10 +122,59 @@ function prefixOrder(a: Prefix, b: Prefix): number {
 }
 
 /** Routes per peer for this node. */
+/** One route a Service gives one peer, before routes of several Services are merged. */
+export interface ServiceRoute {
+  peer: string;
+  internal: boolean;
+  prefix: Prefix;
+  adv: ExportConfig['bgpAdvertisements'][number];
+}
+
+/** What a Service contributes (pure; the same for the same config, node and Service). */
+function routesOfService(
+  config: ExportConfig,
+  peers: readonly BGPPeer[],
+  advs: ExportConfig['bgpAdvertisements'],
+  svc: ExportService,
+): ServiceRoute[] {
+  const out: ServiceRoute[] = [];
+  if (!svc.eligible) return out;
+  for (const ip of svc.ips) {
+    const a = parseIP(ip);
+    if (!a) continue;
+    const pool = poolOfIP(config.pools, a, svc.pool);
+    if (pool === undefined) continue;
+    for (const adv of advs) {
+      if (!adv.pools.includes(pool)) continue;
+      if (
+        adv.serviceSelectors &&
+        adv.serviceSelectors.length > 0 &&
+        !anyMatches(adv.serviceSelectors, svc.labels)
+      )
+        continue;
+      const prefix = masked(a, a.family === 6 ? adv.aggregationLengthV6 : adv.aggregationLength);
+      const targets = adv.peers.length === 0 ? peers : peers.filter((p) => adv.peers.includes(p.name));
+      for (const p of targets) out.push({ peer: p.name, internal: p.internal, prefix, adv });
+    }
+  }
+  return out;
+}
+
+/** Each Service's routes by its ExportService object (see exportRoutes). */
+export type ExportMemo = WeakMap<ExportService, readonly ServiceRoute[]>;
+
+/**
+ * Routes per peer for this node.
+ *
+ * `memo` remembers each Service's contribution by the ExportService object: a caller that passes the
+ * same objects for unchanged Services pays only for the changed ones. It must be a new WeakMap
+ * whenever `config` or `node` changes.
+ */
 export function exportRoutes(
   config: ExportConfig,
   node: ExportNode,
   services: readonly ExportService[],
+  memo?: ExportMemo,
 ): ExportResult {
   const peers = peersForNode(config.peers, node);
   const perPeer = new Map<string, Map<string, Acc>>(peers.map((p) => [p.name, new Map()]));
@@ -134,40 +183,28 @@ export function exportRoutes(
     (a) => a.nodeSelectors.length === 0 || anyMatches(a.nodeSelectors, node.labels),
   );
   for (const svc of services) {
-    if (!svc.eligible) continue;
+    let contributed = memo?.get(svc);
+    if (!contributed) {
+      contributed = routesOfService(config, peers, advs, svc);
+      memo?.set(svc, contributed);
+    }
+    if (contributed.length === 0) continue;
     const key = `${svc.namespace}/${svc.name}`;
-    for (const ip of svc.ips) {
-      const a = parseIP(ip);
-      if (!a) continue;
-      const pool = poolOfIP(config.pools, a, svc.pool);
-      if (pool === undefined) continue;
-      for (const adv of advs) {
-        if (!adv.pools.includes(pool)) continue;
-        if (
-          adv.serviceSelectors &&
-          adv.serviceSelectors.length > 0 &&
-          !anyMatches(adv.serviceSelectors, svc.labels)
-        )
-          continue;
-        const prefix = masked(a, a.family === 6 ? adv.aggregationLengthV6 : adv.aggregationLength);
-        const targets = adv.peers.length === 0 ? peers : peers.filter((p) => adv.peers.includes(p.name));
-        for (const p of targets) {
-          const rib = perPeer.get(p.name)!;
-          let acc = rib.get(prefix.text);
-          if (!acc) {
-            acc = { prefix, communities: new Set(), large: new Map(), localPref: undefined };
-            rib.set(prefix.text, acc);
-          }
-          addCommunities(acc, adv.communities);
-          // localPref only means something inside an AS (MetalLB: iBGP only). Conflicts are rejected by
-          // config/; if two advertisements still disagree, the higher preference wins (deterministic).
-          if (p.internal && adv.localPref !== undefined)
-            acc.localPref = Math.max(acc.localPref ?? 0, adv.localPref);
-          let sp = servicePeers.get(key);
-          if (!sp) servicePeers.set(key, (sp = new Set()));
-          sp.add(p.name);
-        }
+    for (const r of contributed) {
+      const rib = perPeer.get(r.peer)!;
+      let acc = rib.get(r.prefix.text);
+      if (!acc) {
+        acc = { prefix: r.prefix, communities: new Set(), large: new Map(), localPref: undefined };
+        rib.set(r.prefix.text, acc);
       }
+      addCommunities(acc, r.adv.communities);
+      // localPref only means something inside an AS (MetalLB: iBGP only). Conflicts are rejected by
+      // config/; if two advertisements still disagree, the higher preference wins (deterministic).
+      if (r.internal && r.adv.localPref !== undefined)
+        acc.localPref = Math.max(acc.localPref ?? 0, r.adv.localPref);
+      let sp = servicePeers.get(key);
+      if (!sp) servicePeers.set(key, (sp = new Set()));
+      sp.add(r.peer);
     }
   }
   const routes = new Map<string, ExportedRoute[]>();

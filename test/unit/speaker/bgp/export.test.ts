@@ -235,3 +235,29 @@ describe('route export', () => {
     assert.deepEqual(a.routes, b.routes);
   });
 });
+
+describe('exportRoutes with a memo of each Service', () => {
+  it('gives what a fresh export gives, pass after pass, when some Services change', () => {
+    const c = config({
+      advs: [
+        obj('BGPAdvertisement', 'agg', {
+          ipAddressPools: ['pool-a'],
+          aggregationLength: 30,
+          communities: ['65000:1'],
+        }),
+        obj('BGPAdvertisement', 'host', { ipAddressPools: ['pool-a', 'pool-b'], localPref: 50 }),
+      ],
+    });
+    const memo = new WeakMap();
+    let services = Array.from({ length: 40 }, (_, i) =>
+      svc([i % 2 ? `192.0.2.${i}` : `198.51.100.${i}`], { name: `s${i}`, eligible: i % 5 !== 0 }),
+    );
+    for (let pass = 0; pass < 5; pass++) {
+      assert.deepEqual(exportRoutes(c, node, services, memo), exportRoutes(c, node, services));
+      // change a few Services as a speaker would: new objects for those, the same objects for the rest
+      services = services.map((s, i) =>
+        i % 7 === pass ? { ...s, eligible: !s.eligible, ips: [`192.0.2.${100 + i}`] } : s,
+      );
+    }
+  });
+});
