@@ -1,14 +1,9 @@
 // Messages between the speaker's main thread and its membership thread (threaded.ts <-> worker.ts).
-import type { Change, MembershipOptions } from './core.js';
-import type { MembershipSnapshot } from './agent.js';
+import type { Change } from './core.js';
+import type { AgentOptions, MembershipSnapshot } from './agent.js';
 
-export interface WorkerInit {
-  self: string;
-  port: number;
-  key: Uint8Array;
-  bindAddress?: string;
-  options?: Partial<MembershipOptions>;
-  tickMs?: number;
+/** The agent's options that can cross to a thread (no functions), and the snapshot period. */
+export interface WorkerInit extends Omit<AgentOptions, 'now' | 'onError'> {
   /** How often a snapshot (metrics) is sent while nothing changes, ms. */
   snapshotMs: number;
 }
