@@ -42,6 +42,7 @@ import {
   type ControllerProc,
 } from '../test/support/chaos.js';
 import type { FloodArgs, FloodResult } from '../test/support/frame-flood.js';
+import { churn, soakProblems } from '../test/support/soak.js';
 
 const NS = 'metallb-system';
 
@@ -612,45 +613,11 @@ async function soak(total: number, minutes: number, rate: number): Promise<void>
       2000,
     );
     const assigned = Date.now() - t0;
-    /** Announced Services per speaker (metallb_speaker_announced series, by service label). */
-    const announcedBy = async (): Promise<Map<string, string[]>> => {
-      const out = new Map<string, string[]>();
-      for (const n of h.nodes) {
-        const text = await h.speakerMetrics(n).catch(() => '');
-        for (const m of text.matchAll(/^metallb_speaker_announced\{[^}]*service="soak\/([^"]+)"[^}]*\} 1$/gm))
-          out.set(m[1] as string, [...(out.get(m[1] as string) ?? []), n]);
-      }
-      return out;
-    };
-    /** Every soak Service has a VIP no other holds, and is announced by exactly one speaker. */
-    const converged = async (): Promise<string | undefined> => {
-      const svcs = (await listSoak()).items;
-      const ips = new Map<string, string>();
-      for (const s of svcs) {
-        const ip = s.status?.loadBalancer?.ingress?.[0]?.ip;
-        if (!ip) return `${s.metadata.name} has no IP`;
-        if (ips.has(ip)) return `${ip} held by ${ips.get(ip)} and ${s.metadata.name}`;
-        ips.set(ip, s.metadata.name);
-      }
-      const ann = await announcedBy();
-      const wrong = svcs.filter((s) => (ann.get(s.metadata.name) ?? []).length !== 1);
-      const names = new Set(svcs.map((s) => s.metadata.name));
-      const stale = [...ann.keys()].filter((k) => !names.has(k)).length;
-      if (wrong.length === 0 && stale === 0) return undefined;
-      // what the first few look like: who announces them, and their endpoints
-      const detail: string[] = [];
-      for (const s of wrong.slice(0, 3)) {
-        const sl = await admin.get<{ items: { endpoints?: unknown[] }[] }>(
-          '/apis/discovery.k8s.io/v1/namespaces/soak/endpointslices',
-          { labelSelector: `kubernetes.io/service-name=${s.metadata.name}` },
-        );
-        detail.push(
-          `${s.metadata.name} (${s.status?.loadBalancer?.ingress?.[0]?.ip}): announced by [${(ann.get(s.metadata.name) ?? []).join(',')}], ` +
-            `${sl.items.length} slices with ${sl.items.reduce((n, x) => n + (x.endpoints?.length ?? 0), 0)} endpoints`,
-        );
-      }
-      return `${wrong.length} of ${svcs.length} not announced exactly once, ${stale} announced but gone; e.g. ${detail.join('; ')}`;
-    };
+    const speakerTexts = async (): Promise<Map<string, string>> =>
+      new Map(
+        await Promise.all(h.nodes.map(async (n) => [n, await h.speakerMetrics(n).catch(() => '')] as const)),
+      );
+    const converged = (): Promise<string | undefined> => soakProblems(admin, 'soak', speakerTexts);
     let lastWhy = '';
     /** ms until converged, or undefined (said) if it did not within 10 minutes. */
     const waitConverged = async (what: string): Promise<number | undefined> => {
@@ -713,69 +680,16 @@ async function soak(total: number, minutes: number, rate: number): Promise<void>
     for (const n of h.nodes) passBefore.set(n, await h.speakerMetrics(n).catch(() => ''));
     const t1 = Date.now();
     await sample();
-    const end = t1 + minutes * 60_000;
-    let ops = 0;
-    let errors = 0;
-    const opLatency: number[] = [];
-    let next = total;
-    const live = Array.from({ length: total }, (_, i) => `k${i}`);
-    let lastSample = Date.now();
-    const op = async (): Promise<void> => {
-      const r = Math.random();
-      const started = Date.now();
-      try {
-        if (r < 1 / 3) {
-          const name = `k${next++}`;
-          await admin.create('/api/v1/namespaces/soak/services', {
-            apiVersion: 'v1',
-            kind: 'Service',
-            metadata: { name, namespace: 'soak' },
-            spec: {
-              type: 'LoadBalancer',
-              allocateLoadBalancerNodePorts: false,
-              ports: [{ port: 80, protocol: 'TCP' }],
-              selector,
-            },
-          });
-          live.push(name);
-        } else if (r < 2 / 3 && live.length > total / 2) {
-          const i = Math.floor(Math.random() * live.length);
-          const [name] = live.splice(i, 1);
-          await admin.delete(`/api/v1/namespaces/soak/services/${name}`);
-        } else {
-          const name = live[Math.floor(Math.random() * live.length)] as string;
-          await admin.patch(`/api/v1/namespaces/soak/services/${name}`, {
-            metadata: { labels: { churn: String(ops) } },
-          });
-        }
-        opLatency.push(Date.now() - started);
-      } catch {
-        errors++;
-      }
-      ops++;
-    };
-    // open loop: rate/10 operations every 100 ms, whether or not the earlier ones have answered
-    // (at most 500 in flight), so a slow apiserver shows up as latency, not as a lower rate
-    const inflight = new Set<Promise<void>>();
-    let skipped = 0;
-    while (Date.now() < end) {
-      const tick = Date.now();
-      for (let k = 0; k < Math.max(1, Math.round(rate / 10)); k++) {
-        if (inflight.size >= 500) {
-          skipped++;
-          continue;
-        }
-        const p = op().finally(() => inflight.delete(p));
-        inflight.add(p);
-      }
-      if (Date.now() - lastSample >= 15_000) {
-        lastSample = Date.now();
-        void sample();
-      }
-      await delay(Math.max(0, 100 - (Date.now() - tick)));
-    }
-    await Promise.all(inflight);
-    const churnSeconds = (Date.now() - t1) / 1000;
+    const result = await churn(admin, {
+      namespace: 'soak',
+      existing: Array.from({ length: total }, (_, i) => `k${i}`),
+      floor: total / 2,
+      selector,
+      ratePerSecond: rate,
+      seconds: minutes * 60,
+      tick: { everyMs: 15_000, run: () => void sample() },
+    });
+    const { ops, errors, skipped, seconds: churnSeconds, latencies: opLatency } = result;
     if (skipped > 0) say(`soak: ${skipped} operations skipped (500 already in flight)`);
     await sample();
     const passAfter = new Map<string, string>();

@@ -1,0 +1,99 @@
+// The soak, short (the long one is `npm run bench -- chaos --parts=soak`): 300 LoadBalancer Services,
+// 3 endpoints each, under 30 s of create/delete/update churn at 50/s with the controller and 3 speakers.
+// Afterwards every Service has a VIP no other Service holds and exactly one speaker announces it, and
+// no speaker declared another dead while it lasted (their membership runs on its own thread).
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { startLab, type Lab } from '../support/lab.js';
+import { waitFor } from '../../lab/process.js';
+import { SPEAKER_METRICS_PORT } from '../../lab/lab.js';
+import { KubeClient } from '../../k8s/client.js';
+import { burst, metricValue } from '../support/chaos.js';
+import { churn, soakProblems } from '../support/soak.js';
+
+const NS = 'metallb-system';
+const COUNT = 300;
+
+describe('soak, short: 300 Services under 30 s of churn at 50/s', () => {
+  let lab: Lab;
+  let admin: KubeClient;
+  const selector = { app: 'soak' };
+
+  const speakerMetrics = async (): Promise<Map<string, string>> => {
+    const out = new Map<string, string>();
+    for (const n of lab.topology.nodes) {
+      const r = await lab.exec(n.name, 'curl', [
+        '-sf',
+        '-m',
+        '3',
+        `http://${n.ipv4.ip}:${SPEAKER_METRICS_PORT}/metrics`,
+      ]);
+      out.set(n.name, r.code === 0 ? r.stdout : '');
+    }
+    return out;
+  };
+  const deaths = async (): Promise<number> =>
+    [...(await speakerMetrics()).values()].reduce(
+      (sum, text) => sum + (metricValue(text, 'bollard_membership_failures_detected_total') ?? NaN),
+      0,
+    );
+  let lastProblem = '';
+  const converged = (what: string): Promise<true> =>
+    waitFor(
+      what,
+      async () => {
+        lastProblem = (await soakProblems(admin, 'soak', speakerMetrics)) ?? '';
+        return lastProblem === '' ? true : undefined;
+      },
+      120_000,
+      1000,
+    ).catch((err: Error) => assert.fail(`${err.message}: ${lastProblem}`));
+
+  before(async () => {
+    // no kube-proxy: nothing here needs Service forwarding, and the soak measures Bollard
+    lab = await startLab({ nodes: 3, router: 'bird', kubeProxy: false });
+    await lab.apply(
+      {
+        apiVersion: 'metallb.io/v1beta1',
+        kind: 'IPAddressPool',
+        metadata: { name: 'soak', namespace: NS },
+        spec: { addresses: ['10.100.0.0/22'] },
+      },
+      {
+        apiVersion: 'metallb.io/v1beta1',
+        kind: 'L2Advertisement',
+        metadata: { name: 'soak', namespace: NS },
+        spec: { ipAddressPools: ['soak'] },
+      },
+    );
+    admin = KubeClient.fromFile(lab.topology.kubeconfig);
+    await lab.pods.ensureNamespace('soak');
+    for (const n of lab.topology.nodes)
+      await lab.pods.add({ namespace: 'soak', node: n.name, labels: selector });
+    await burst(admin, { namespace: 'soak', count: COUNT, prefix: 'k', concurrency: 16, selector });
+    await converged('every Service announced once');
+  });
+  after(async () => {
+    admin?.close();
+    await lab?.stop();
+  });
+
+  it('after the churn, every Service has its own VIP and exactly one announcer; no speaker was declared dead', async () => {
+    const deathsBefore = await deaths();
+    const r = await churn(admin, {
+      namespace: 'soak',
+      existing: Array.from({ length: COUNT }, (_, i) => `k${i}`),
+      floor: COUNT / 2,
+      selector,
+      ratePerSecond: 50,
+      seconds: 30,
+    });
+    process.stdout.write(
+      `# churn: ${r.ops} operations in ${r.seconds.toFixed(1)} s, ${r.errors} failed, ${r.skipped} skipped\n`,
+    );
+    assert.ok(r.ops >= 1000, `only ${r.ops} operations`);
+    assert.equal(r.errors, 0);
+    await converged('every Service announced once after the churn');
+    assert.equal(await deaths(), deathsBefore, 'members declared dead during the churn');
+  });
+});
