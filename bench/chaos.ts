@@ -42,7 +42,7 @@ import {
   type ControllerProc,
 } from '../test/support/chaos.js';
 import type { FloodArgs, FloodResult } from '../test/support/frame-flood.js';
-import { churn, soakProblems } from '../test/support/soak.js';
+import { churn, soakPoolObjects, soakProblems } from '../test/support/soak.js';
 
 const NS = 'metallb-system';
 
@@ -572,20 +572,7 @@ async function soak(total: number, minutes: number, rate: number): Promise<void>
   const h = labHelpers(lab);
   try {
     // a pool large enough for the soak, announced in layer 2
-    await lab.apply(
-      {
-        apiVersion: 'metallb.io/v1beta1',
-        kind: 'IPAddressPool',
-        metadata: { name: 'soak', namespace: NS },
-        spec: { addresses: ['10.100.0.0/16'] },
-      },
-      {
-        apiVersion: 'metallb.io/v1beta1',
-        kind: 'L2Advertisement',
-        metadata: { name: 'soak', namespace: NS },
-        spec: { ipAddressPools: ['soak'] },
-      },
-    );
+    await lab.apply(...soakPoolObjects(NS, '10.100.0.0/16'));
     const admin = KubeClient.fromFile(lab.topology.kubeconfig);
     await lab.pods.ensureNamespace('soak');
     // one backend pod per node: every soak Service has 3 ready endpoints, so every VIP is announced

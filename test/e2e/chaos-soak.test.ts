@@ -9,7 +9,7 @@ import { waitFor } from '../../lab/process.js';
 import { SPEAKER_METRICS_PORT } from '../../lab/lab.js';
 import { KubeClient } from '../../k8s/client.js';
 import { burst, metricValue } from '../support/chaos.js';
-import { churn, soakProblems } from '../support/soak.js';
+import { churn, soakPoolObjects, soakProblems } from '../support/soak.js';
 
 const NS = 'metallb-system';
 const COUNT = 300;
@@ -52,20 +52,7 @@ describe('soak, short: 300 Services under 30 s of churn at 50/s', () => {
   before(async () => {
     // no kube-proxy: nothing here needs Service forwarding, and the soak measures Bollard
     lab = await startLab({ nodes: 3, router: 'bird', kubeProxy: false });
-    await lab.apply(
-      {
-        apiVersion: 'metallb.io/v1beta1',
-        kind: 'IPAddressPool',
-        metadata: { name: 'soak', namespace: NS },
-        spec: { addresses: ['10.100.0.0/22'] },
-      },
-      {
-        apiVersion: 'metallb.io/v1beta1',
-        kind: 'L2Advertisement',
-        metadata: { name: 'soak', namespace: NS },
-        spec: { ipAddressPools: ['soak'] },
-      },
-    );
+    await lab.apply(...soakPoolObjects(NS, '10.100.0.0/22'));
     admin = KubeClient.fromFile(lab.topology.kubeconfig);
     await lab.pods.ensureNamespace('soak');
     for (const n of lab.topology.nodes)

@@ -176,6 +176,22 @@ export function statusWritesPerService(writes: readonly AuditWrite[]): Map<strin
   return m;
 }
 
+/** A LoadBalancer Service as the bursts and the soak create it: port 80, no NodePorts. */
+export function lbServiceBody(namespace: string, name: string, selector: Record<string, string>): object {
+  return {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: { name, namespace },
+    spec: {
+      type: 'LoadBalancer',
+      // thousands of Services: the 2,768 NodePorts of the default range would run out
+      allocateLoadBalancerNodePorts: false,
+      ports: [{ name: 'http', port: 80, protocol: 'TCP' }],
+      selector,
+    },
+  };
+}
+
 export interface BurstOptions {
   namespace: string;
   count: number;
@@ -213,18 +229,7 @@ export async function burst(client: KubeClient, o: BurstOptions): Promise<string
           try {
             await client.request('POST', `/api/v1/namespaces/${o.namespace}/services`, {
               signal,
-              body: {
-                apiVersion: 'v1',
-                kind: 'Service',
-                metadata: { name, namespace: o.namespace },
-                spec: {
-                  type: 'LoadBalancer',
-                  // thousands of Services: the 2,768 NodePorts of the default range would run out
-                  allocateLoadBalancerNodePorts: false,
-                  ports: [{ name: 'http', port: 80, protocol: 'TCP' }],
-                  selector: o.selector ?? { app: name },
-                },
-              },
+              body: lbServiceBody(o.namespace, name, o.selector ?? { app: name }),
             });
           } finally {
             if (signal.aborted) o.onHung?.(name, Date.now() - started);

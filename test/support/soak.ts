@@ -3,6 +3,26 @@
 // check that afterwards every Service has a VIP of its own and exactly one speaker announcing it.
 import type { KubeClient } from '../../k8s/client.js';
 import { delay } from '../../lab/process.js';
+import type { Manifest } from '../../lab/deploy.js';
+import { lbServiceBody } from './chaos.js';
+
+/** The soak's pool (`addresses`) and an L2Advertisement for it, named `soak`. */
+export function soakPoolObjects(namespace: string, addresses: string): [Manifest, Manifest] {
+  return [
+    {
+      apiVersion: 'metallb.io/v1beta1',
+      kind: 'IPAddressPool',
+      metadata: { name: 'soak', namespace },
+      spec: { addresses: [addresses] },
+    },
+    {
+      apiVersion: 'metallb.io/v1beta1',
+      kind: 'L2Advertisement',
+      metadata: { name: 'soak', namespace },
+      spec: { ipAddressPools: ['soak'] },
+    },
+  ];
+}
 
 export interface ChurnOptions {
   namespace: string;
@@ -52,17 +72,7 @@ export async function churn(admin: KubeClient, o: ChurnOptions): Promise<ChurnRe
       if (r < 1 / 3) {
         let name = `k${next++}`;
         while (live.includes(name)) name = `k${next++}`;
-        await admin.create(base, {
-          apiVersion: 'v1',
-          kind: 'Service',
-          metadata: { name, namespace: o.namespace },
-          spec: {
-            type: 'LoadBalancer',
-            allocateLoadBalancerNodePorts: false,
-            ports: [{ port: 80, protocol: 'TCP' }],
-            selector: o.selector,
-          },
-        });
+        await admin.create(base, lbServiceBody(o.namespace, name, o.selector));
         live.push(name);
       } else {
         // one operation at a time per name: a label update racing its Service's deletion would fail
