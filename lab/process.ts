@@ -53,7 +53,16 @@ export class ManagedProcess {
         resolve(this.exitStatus);
       });
     });
-    void this.exited.then(() => this.log.end());
+    // The log ends once the child's stdout and stderr have closed ('close'), not at 'exit': output
+    // still buffered in the pipes at exit would be written after the end and throw in the test.
+    let ended = false;
+    const endLog = (): void => {
+      if (ended) return;
+      ended = true;
+      this.log.end();
+    };
+    child.once('close', endLog);
+    child.once('error', endLog);
   }
 
   static start(command: string, args: readonly string[], opts: SpawnOptions): ManagedProcess {
