@@ -26,6 +26,7 @@ import { startSpeaker } from '../../lab/components.js';
 import { SPEAKER_METRICS_PORT } from '../../lab/lab.js';
 import { electOwner } from '../../speaker/layer2/election.js';
 import { membershipPartition, metricValue } from '../support/chaos.js';
+import { httpOk } from '../support/lab-probes.js';
 import type { FloodArgs, FloodResult } from '../support/frame-flood.js';
 
 const NODES = ['node-1', 'node-2', 'node-3'];
@@ -57,21 +58,7 @@ describe('chaos on the lab (3 nodes, BIRD)', { timeout: 900_000 }, () => {
     );
   }
 
-  async function curl(host: string, ip: string, timeoutS = 2): Promise<boolean> {
-    const url = ip.includes(':') ? `http://[${ip}]/` : `http://${ip}/`;
-    const r = await lab.exec(host, 'curl', [
-      '-s',
-      '-g',
-      '-m',
-      String(timeoutS),
-      '-o',
-      '/dev/null',
-      '-w',
-      '%{http_code}',
-      url,
-    ]);
-    return r.stdout.trim() === '200';
-  }
+  const curl = (host: string, ip: string, timeoutS = 2): Promise<boolean> => httpOk(lab, host, ip, timeoutS);
 
   /** MACs answering `arping` from the client. */
   async function arpingMacs(ip: string, count = 2): Promise<string[]> {
