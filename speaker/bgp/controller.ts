@@ -414,14 +414,12 @@ export class BgpController {
           ),
         );
     } else void this.peersApplied.then(apply);
-    const byKey =
-      result.servicePeers.size === 0
-        ? new Map<string, BgpServiceFacts>()
-        : new Map(input.services.map((s) => [`${s.namespace}/${s.name}`, s]));
+    // every exported Service is in this pass's cache: no map of all Services to build
     this.servicePeers = new Map(
-      [...result.servicePeers].flatMap(([k, peers]) =>
-        byKey.get(k) ? [[k, { svc: byKey.get(k)!, peers }] as const] : [],
-      ),
+      [...result.servicePeers].flatMap(([k, peers]) => {
+        const svc = cache.get(k)?.facts;
+        return svc ? [[k, { svc, peers }] as const] : [];
+      }),
     );
     this.updateAnnounced();
     void this.syncStatuses();
