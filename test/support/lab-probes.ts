@@ -22,10 +22,15 @@ export function httpUrl(ip: string, path = '/'): string {
   return ip.includes(':') ? `http://[${ip}]${path}` : `http://${ip}${path}`;
 }
 
-/** Whether `host` gets HTTP 200 from `http://ip/` within `timeoutS` seconds. */
-export async function httpOk(lab: Lab, host: string, ip: string, timeoutS = 2): Promise<boolean> {
+/** One HTTP GET of `http://ip/` from `host`: whether it got 200, and what happened when it did not. */
+export async function httpGet(
+  lab: Lab,
+  host: string,
+  ip: string,
+  timeoutS = 2,
+): Promise<{ ok: boolean; detail: string }> {
   const r = await lab.exec(host, 'curl', [
-    '-s',
+    '-sS',
     '-g',
     '-m',
     String(timeoutS),
@@ -35,7 +40,15 @@ export async function httpOk(lab: Lab, host: string, ip: string, timeoutS = 2): 
     '%{http_code}',
     httpUrl(ip),
   ]);
-  return r.stdout.trim() === '200';
+  const code = r.stdout.trim();
+  return code === '200'
+    ? { ok: true, detail: 'HTTP 200' }
+    : { ok: false, detail: `HTTP ${code || '-'}, curl exit ${r.code}: ${r.stderr.trim() || '(no message)'}` };
+}
+
+/** Whether `host` gets HTTP 200 from `http://ip/` within `timeoutS` seconds. */
+export async function httpOk(lab: Lab, host: string, ip: string, timeoutS = 2): Promise<boolean> {
+  return (await httpGet(lab, host, ip, timeoutS)).ok;
 }
 
 /** MACs (lower case) answering `arping -c count` for `ip` from the client (Habets' and iputils' formats). */
