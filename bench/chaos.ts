@@ -469,7 +469,7 @@ async function speakerChaos(outageS: number, floodS: number): Promise<void> {
       const script = [
         "const d=require('node:dgram');const c=require('node:crypto');const s=d.createSocket('udp4');let i=0;",
         `const body=Buffer.from(JSON.stringify({t:'ping',from:'node-1',inc:99,hv:0,seq:1,upd:[]}));`,
-        `const send=()=>{if(i>=${N})return s.close();for(let k=0;k<50&&i<${N};k++,i++)s.send(Buffer.concat([Buffer.from('BLM1'),c.randomBytes(32),body]),7946,'${h.nodeIp(target)}');setTimeout(send,5);};send();`,
+        `const send=()=>{if(i>=${N})return s.close();for(let k=0;k<50&&i<${N};k++,i++)s.send(Buffer.concat([Buffer.from('BLM2'),c.randomBytes(32),body]),7946,'${h.nodeIp(target)}');setTimeout(send,5);};send();`,
       ].join('');
       const t0 = Date.now();
       await lab.exec('client', process.execPath, ['-e', script], 120_000);

@@ -170,6 +170,11 @@ export class SpeakerMetrics {
       (a) => a.snapshot().counters.malformed,
     );
     fromStats(
+      'bollard_membership_replayed_packets_dropped_total',
+      'Membership packets dropped: authenticated, but a replay, from an ended run, or meant for another member or run',
+      (a) => a.snapshot().counters.replayed,
+    );
+    fromStats(
       'bollard_membership_packets_sent_total',
       'Membership packets sent',
       (a) => a.snapshot().counters.sent,

@@ -1,11 +1,13 @@
 // The membership core on real UDP: one socket per address family, a 10 ms tick, HMAC-authenticated
-// datagrams. Emits 'change' when members change state and 'health' when a member's health results
-// change. Packets from outside never throw; bad ones are counted.
+// datagrams that cannot be replayed (wire.ts, replay.ts). Emits 'change' when members change state and
+// 'health' when a member's health results change. Packets from outside never throw; bad ones are
+// counted.
 import { createSocket, type Socket } from 'node:dgram';
 import { EventEmitter } from 'node:events';
 import { isIPv6 } from 'node:net';
 import { Membership, type Change, type MemberState, type MembershipOptions, type Outgoing } from './core.js';
-import { decodeMessage, encodeMessage } from './wire.js';
+import { ReplayGuard } from './replay.js';
+import { decodeDatagram, encodeDatagram, type Datagram } from './wire.js';
 
 export interface AgentOptions {
   self: string;
@@ -24,6 +26,8 @@ export interface AgentCounters {
   received: number;
   badKey: number;
   malformed: number;
+  /** Authenticated, but played again, from a run that has ended, or meant for another member or run. */
+  replayed: number;
   sendErrors: number;
 }
 
@@ -53,8 +57,21 @@ export interface MembershipHandle extends EventEmitter<AgentEvents> {
 
 export class MembershipAgent extends EventEmitter<AgentEvents> implements MembershipHandle {
   readonly core: Membership;
-  readonly counters: AgentCounters = { sent: 0, received: 0, badKey: 0, malformed: 0, sendErrors: 0 };
+  readonly counters: AgentCounters = {
+    sent: 0,
+    received: 0,
+    badKey: 0,
+    malformed: 0,
+    replayed: 0,
+    sendErrors: 0,
+  };
   private readonly peers = new Map<string, string>();
+  private readonly guard = new ReplayGuard();
+  /** This run: the clock when it started (raised if a peer has seen a newer one of ours). */
+  private boot: number;
+  private counter = 0;
+  /** When we last told a sender its boot is stale (at most once a second each). */
+  private readonly staleNoticeAt = new Map<string, number>();
   private key: Uint8Array;
   private sock4: Socket | undefined;
   private sock6: Socket | undefined;
@@ -65,6 +82,7 @@ export class MembershipAgent extends EventEmitter<AgentEvents> implements Member
     super();
     this.now = opts.now ?? Date.now;
     this.key = opts.key;
+    this.boot = Math.max(1, Math.floor(this.now()));
     this.core = new Membership(opts.self, this.now(), opts.options);
   }
 
@@ -155,15 +173,36 @@ export class MembershipAgent extends EventEmitter<AgentEvents> implements Member
   }
 
   private onDatagram(buf: Buffer): void {
-    const d = decodeMessage(buf, this.key);
-    if (!d.ok) {
-      if (d.reason === 'bad-key') this.counters.badKey++;
+    const r = decodeDatagram(buf, this.key);
+    if (!r.ok) {
+      if (r.reason === 'bad-key') this.counters.badKey++;
       else this.counters.malformed++;
       return;
     }
+    const { e } = r.d;
+    const self = this.opts.self;
+    if (e.to !== self || e.from === self || (e.tb !== 0 && e.tb !== this.boot)) {
+      this.counters.replayed++;
+      return;
+    }
+    const verdict = this.guard.accept(e.from, e.b, e.c);
+    if (verdict !== 'accept') {
+      this.counters.replayed++;
+      if (verdict === 'stale-boot') this.noticeStale(e.from, e.b);
+      return;
+    }
     this.counters.received++;
+    const d = r.d;
+    if ('stale' in d) {
+      // A peer has seen a newer run of ours than this one (our clock went back): run above it.
+      if (d.stale >= this.boot) {
+        this.boot = d.stale + 1;
+        this.counter = 0;
+      }
+      return;
+    }
     try {
-      const step = this.core.onMessage(d.msg, this.now());
+      const step = this.core.onMessage(d.m, this.now());
       this.send(step.send);
       if (step.changes.length > 0) this.emit('change', step.changes);
       if (step.healthChanged.length > 0) this.emit('health', step.healthChanged);
@@ -172,17 +211,33 @@ export class MembershipAgent extends EventEmitter<AgentEvents> implements Member
     }
   }
 
+  /** Tells `to` that its boot `staleBoot` is older than one we have seen (rate-limited). */
+  private noticeStale(to: string, staleBoot: number): void {
+    const newest = this.guard.bootOf(to);
+    const now = this.now();
+    if (newest === undefined || (this.staleNoticeAt.get(to) ?? -Infinity) > now - 1000) return;
+    if (this.staleNoticeAt.size > 4096) this.staleNoticeAt.clear();
+    this.staleNoticeAt.set(to, now);
+    this.transmit(to, { e: this.envelope(to, staleBoot), stale: newest });
+  }
+
+  private envelope(to: string, tb = this.guard.bootOf(to) ?? 0): Datagram['e'] {
+    return { from: this.opts.self, to, tb, b: this.boot, c: ++this.counter };
+  }
+
   private send(out: readonly Outgoing[]): void {
-    for (const o of out) {
-      const addr = this.peers.get(o.to);
-      if (!addr) continue;
-      const sock = isIPv6(addr) ? this.sock6 : this.sock4;
-      if (!sock) continue;
-      const bytes = encodeMessage(o.msg, this.key);
-      this.counters.sent++;
-      sock.send(bytes, this.opts.port, addr, (err) => {
-        if (err) this.counters.sendErrors++;
-      });
-    }
+    for (const o of out) this.transmit(o.to, { e: this.envelope(o.to), m: o.msg });
+  }
+
+  private transmit(to: string, d: Datagram): void {
+    const addr = this.peers.get(to);
+    if (!addr) return;
+    const sock = isIPv6(addr) ? this.sock6 : this.sock4;
+    if (!sock) return;
+    const bytes = encodeDatagram(d, this.key);
+    this.counters.sent++;
+    sock.send(bytes, this.opts.port, addr, (err) => {
+      if (err) this.counters.sendErrors++;
+    });
   }
 }

@@ -19,7 +19,7 @@ export interface ThreadedOptions extends Omit<AgentOptions, 'now'> {
 }
 
 const EMPTY_SNAPSHOT: MembershipSnapshot = {
-  counters: { sent: 0, received: 0, badKey: 0, malformed: 0, sendErrors: 0 },
+  counters: { sent: 0, received: 0, badKey: 0, malformed: 0, replayed: 0, sendErrors: 0 },
   stats: { probes: 0, indirectProbes: 0, suspected: 0, declaredDead: 0, refuted: 0 },
   members: [],
 };

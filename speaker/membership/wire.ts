@@ -1,18 +1,40 @@
-// The membership wire format: "BLM1" | HMAC-SHA256(key, body) (32 octets) | body (UTF-8 JSON).
-// Every message is authenticated with the key from the `memberlist` Secret; anything that does not
+// The membership wire format: "BLM2" | HMAC-SHA256(key, body) (32 octets) | body (UTF-8 JSON).
+// Every datagram is authenticated with the key from the `memberlist` Secret; anything that does not
 // verify or does not parse is rejected with a reason (counted by the caller), never thrown.
+//
+// The body is {e: envelope, m: message} or {e: envelope, stale: boot}. The envelope says who sent it to
+// whom, which run of the recipient it was meant for and the sender's run and counter, so a datagram
+// recorded on the wire cannot be played again (replay.ts): BLM1 (no envelope) is not accepted.
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { Message, MemberState, Update, View } from './core.js';
 
-const MAGIC = Buffer.from('BLM1', 'ascii');
+const MAGIC = Buffer.from('BLM2', 'ascii');
 const MAC_LEN = 32;
 export const MAX_DATAGRAM = 65_000;
 
-export type DecodeResult =
-  { ok: true; msg: Message } | { ok: false; reason: 'bad-magic' | 'bad-key' | 'malformed' | 'too-large' };
+export interface Envelope {
+  from: string;
+  to: string;
+  /** The recipient's boot the sender last heard of; 0 before it has heard from that recipient. */
+  tb: number;
+  /** The sender's boot: its clock (ms) when it started. */
+  b: number;
+  /** The sender's datagram counter in this boot, from 1. */
+  c: number;
+}
 
-export function encodeMessage(msg: Message, key: Uint8Array): Buffer {
-  const body = Buffer.from(JSON.stringify(msg), 'utf8');
+/**
+ * A datagram: a membership message, or `stale`: "your boot (e.tb) is not newer than `stale`, the
+ * newest boot of yours I have seen" (a speaker whose clock went back across a restart raises its boot
+ * above it and is heard again).
+ */
+export type Datagram = { e: Envelope; m: Message } | { e: Envelope; stale: number };
+
+export type DecodeResult =
+  { ok: true; d: Datagram } | { ok: false; reason: 'bad-magic' | 'bad-key' | 'malformed' | 'too-large' };
+
+export function encodeDatagram(d: Datagram, key: Uint8Array): Buffer {
+  const body = Buffer.from(JSON.stringify(d), 'utf8');
   const mac = createHmac('sha256', key).update(body).digest();
   return Buffer.concat([MAGIC, mac, body]);
 }
@@ -31,7 +53,22 @@ function isView(v: unknown): v is View {
   return isObj(v) && typeof v.s === 'string' && STATES.has(v.s as MemberState) && isNum(v.i) && isNum(v.hv);
 }
 
-/** Structural check of a parsed body. */
+const isCount = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+
+function isEnvelope(v: unknown): v is Envelope {
+  return (
+    isObj(v) && isName(v.from) && isName(v.to) && isCount(v.tb) && isCount(v.b) && isCount(v.c) && v.c > 0
+  );
+}
+
+/** Structural check of a parsed body: an envelope with a message from its sender, or a stale-boot notice. */
+export function validDatagram(v: unknown): v is Datagram {
+  if (!isObj(v) || !isEnvelope(v.e)) return false;
+  if ('stale' in v) return isCount(v.stale) && !('m' in v);
+  return validMessage(v.m) && v.m.from === v.e.from;
+}
+
+/** Structural check of a parsed message. */
 export function validMessage(v: unknown): v is Message {
   if (!isObj(v) || !isName(v.from) || !isNum(v.inc) || !isNum(v.hv)) return false;
   const upd = (): boolean => Array.isArray(v.upd) && v.upd.length <= 256 && v.upd.every(isUpdate);
@@ -50,7 +87,7 @@ export function validMessage(v: unknown): v is Message {
   }
 }
 
-export function decodeMessage(buf: Uint8Array, key: Uint8Array): DecodeResult {
+export function decodeDatagram(buf: Uint8Array, key: Uint8Array): DecodeResult {
   if (buf.length > MAX_DATAGRAM) return { ok: false, reason: 'too-large' };
   if (buf.length < MAGIC.length + MAC_LEN + 2 || !Buffer.from(buf.subarray(0, 4)).equals(MAGIC))
     return { ok: false, reason: 'bad-magic' };
@@ -64,5 +101,5 @@ export function decodeMessage(buf: Uint8Array, key: Uint8Array): DecodeResult {
   } catch {
     return { ok: false, reason: 'malformed' };
   }
-  return validMessage(parsed) ? { ok: true, msg: parsed } : { ok: false, reason: 'malformed' };
+  return validDatagram(parsed) ? { ok: true, d: parsed } : { ok: false, reason: 'malformed' };
 }

@@ -248,7 +248,7 @@ describe('chaos on the lab (3 nodes, BIRD)', { timeout: 900_000 }, () => {
       "const s=d.createSocket('udp4');let i=0;",
       `const body=Buffer.from(JSON.stringify({t:'ping',from:'node-1',inc:99,hv:0,seq:1,upd:[{n:'${owner}',s:'dead',i:1e9}]}));`,
       `const send=()=>{if(i++>=${N})return s.close();`,
-      "const p=Buffer.concat([Buffer.from('BLM1'),c.randomBytes(32),body]);",
+      "const p=Buffer.concat([Buffer.from('BLM2'),c.randomBytes(32),body]);",
       `s.send(p,7946,'${nodeIp(target)}',()=>setTimeout(send,2));};send();`,
     ].join('');
     const r = await lab.exec('client', process.execPath, ['-e', script], 30_000);

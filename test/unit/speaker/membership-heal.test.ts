@@ -11,16 +11,17 @@ import {
   type Outgoing,
   type Update,
 } from '../../../speaker/membership/core.js';
-import { decodeMessage, encodeMessage } from '../../../speaker/membership/wire.js';
+import { decodeDatagram, encodeDatagram } from '../../../speaker/membership/wire.js';
 
 const KEY = Buffer.from('0123456789abcdef0123456789abcdef');
 const T0 = 1_000_000;
 
 /** Through the real codec: what arrives is what an authenticated datagram carries. */
 function wire(msg: Message): Message {
-  const d = decodeMessage(encodeMessage(msg, KEY), KEY);
-  assert.ok(d.ok, 'decodes');
-  return d.msg;
+  const e = { from: msg.from, to: 'x', tb: 0, b: 1, c: 1 };
+  const d = decodeDatagram(encodeDatagram({ e, m: msg }, KEY), KEY);
+  assert.ok(d.ok && 'm' in d.d, 'decodes');
+  return d.d.m;
 }
 
 /** Ticks every member every 10 ms for `ms`, dropping everything they send (a full partition). */

@@ -8,7 +8,7 @@ import {
   type Message,
   type Random,
 } from '../../../speaker/membership/core.js';
-import { decodeMessage, encodeMessage } from '../../../speaker/membership/wire.js';
+import { decodeDatagram, encodeDatagram } from '../../../speaker/membership/wire.js';
 
 interface InFlight {
   at: number;
@@ -39,6 +39,7 @@ export class Sim {
   readonly rejected: Record<string, number> = {};
   sent = 0;
   private flight: InFlight[] = [];
+  private counter = 0;
   private readonly rnd: Random;
   loss: number;
   private readonly key = Buffer.from('0123456789abcdef0123456789abcdef');
@@ -92,7 +93,7 @@ export class Sim {
         at: this.now + lo + this.rnd() * (hi - lo),
         from,
         to,
-        bytes: encodeMessage(msg, this.keyOf(from)),
+        bytes: encodeDatagram({ e: { from, to, tb: 0, b: 1, c: ++this.counter }, m: msg }, this.keyOf(from)),
       });
     }
   }
@@ -109,12 +110,13 @@ export class Sim {
         if (!this.deliverable(f.from, f.to)) continue;
         const m = this.members.get(f.to);
         if (!m) continue;
-        const d = decodeMessage(f.bytes, this.keyOf(f.to));
+        const d = decodeDatagram(f.bytes, this.keyOf(f.to));
         if (!d.ok) {
           this.rejected[d.reason] = (this.rejected[d.reason] ?? 0) + 1;
           continue;
         }
-        const s = m.onMessage(d.msg, this.now);
+        if (!('m' in d.d)) continue;
+        const s = m.onMessage(d.d.m, this.now);
         for (const c of s.changes) this.log.push({ at: this.now, observer: f.to, change: c });
         this.emit(f.to, s.send);
       }

@@ -2,7 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { Sim } from './membership-sim.js';
 import { DEFAULT_MEMBERSHIP, Membership } from '../../../speaker/membership/core.js';
-import { decodeMessage, encodeMessage } from '../../../speaker/membership/wire.js';
+import { decodeDatagram, encodeDatagram, type Datagram } from '../../../speaker/membership/wire.js';
 
 const NODES = ['node-1', 'node-2', 'node-3', 'node-4', 'node-5'];
 /** The documented bound for declaring a dead node with the defaults on a LAN. */
@@ -139,20 +139,40 @@ describe('membership wire format', () => {
     seq: 9,
     upd: [{ n: 'node-2', s: 'dead' as const, i: 3 }],
   };
-  it('round-trips with the right key', () => {
-    const d = decodeMessage(encodeMessage(msg, key), key);
-    assert.ok(d.ok);
-    assert.deepEqual(d.msg, msg);
+  const e = { from: 'node-1', to: 'node-2', tb: 0, b: 1_700_000_000_000, c: 1 };
+  it('round-trips with the right key (a message, and a stale-boot notice)', () => {
+    for (const dg of [
+      { e, m: msg },
+      { e, stale: 1_700_000_000_001 },
+    ] as Datagram[]) {
+      const d = decodeDatagram(encodeDatagram(dg, key), key);
+      assert.ok(d.ok);
+      assert.deepEqual(d.d, dg);
+    }
   });
-  it('rejects a wrong key, a flipped bit, junk and malformed bodies without throwing', () => {
-    const enc = encodeMessage(msg, key);
-    assert.deepEqual(decodeMessage(enc, Buffer.from('x'.repeat(32))), { ok: false, reason: 'bad-key' });
+  it('rejects a wrong key, a flipped bit, junk, BLM1 and malformed bodies without throwing', () => {
+    const enc = encodeDatagram({ e, m: msg }, key);
+    assert.deepEqual(decodeDatagram(enc, Buffer.from('x'.repeat(32))), { ok: false, reason: 'bad-key' });
     const flipped = Buffer.from(enc);
     flipped[flipped.length - 3] ^= 1;
-    assert.deepEqual(decodeMessage(flipped, key), { ok: false, reason: 'bad-key' });
-    assert.deepEqual(decodeMessage(Buffer.from('hello'), key), { ok: false, reason: 'bad-magic' });
-    const bad = encodeMessage({ ...msg, upd: [{ n: '', s: 'zombie', i: -1 }] } as unknown as typeof msg, key);
-    assert.deepEqual(decodeMessage(bad, key), { ok: false, reason: 'malformed' });
+    assert.deepEqual(decodeDatagram(flipped, key), { ok: false, reason: 'bad-key' });
+    assert.deepEqual(decodeDatagram(Buffer.from('hello'), key), { ok: false, reason: 'bad-magic' });
+    const v1 = Buffer.from(enc);
+    v1.write('BLM1', 0, 'ascii');
+    assert.deepEqual(decodeDatagram(v1, key), { ok: false, reason: 'bad-magic' });
+    const bad = (dg: unknown): void =>
+      assert.deepEqual(decodeDatagram(encodeDatagram(dg as Datagram, key), key), {
+        ok: false,
+        reason: 'malformed',
+      });
+    bad({ e, m: { ...msg, upd: [{ n: '', s: 'zombie', i: -1 }] } });
+    bad({ m: msg }); // no envelope
+    bad({ e: { ...e, from: 'node-3' }, m: msg }); // envelope and message disagree on the sender
+    bad({ e: { ...e, c: 0 }, m: msg });
+    bad({ e: { ...e, b: 1.5 }, m: msg });
+    bad({ e: { ...e, tb: -1 }, m: msg });
+    bad({ e, stale: 'x' });
+    bad({ e, stale: 5, m: msg });
   });
   it('defaults are in the documented ranges', () => {
     assert.ok(DEFAULT_MEMBERSHIP.probeIntervalMs >= 100 && DEFAULT_MEMBERSHIP.probeIntervalMs <= 200);
