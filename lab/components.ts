@@ -26,6 +26,8 @@ export interface ControllerOptions {
   namespace: string;
   metricsPort: number;
   logDir: string;
+  /** `cgroup.procs` of the memory cgroup it runs in (lab/memory-cgroup.ts). */
+  cgroupProcs?: string;
 }
 
 export function startController(opts: ControllerOptions): ManagedProcess | undefined {
@@ -43,7 +45,11 @@ export function startController(opts: ControllerOptions): ManagedProcess | undef
       '--metrics-bind',
       `127.0.0.1:${opts.metricsPort}`,
     ],
-    { name: 'controller', logFile: join(opts.logDir, 'controller.log') },
+    {
+      name: 'controller',
+      logFile: join(opts.logDir, 'controller.log'),
+      ...(opts.cgroupProcs ? { cgroupProcs: opts.cgroupProcs } : {}),
+    },
   );
 }
 
@@ -53,6 +59,8 @@ export interface SpeakerOptions {
   /** The node's own IP: metrics on <ip>:7472, reachable from lab hosts. */
   metricsHost: string;
   logDir: string;
+  /** `cgroup.procs` of the memory cgroup it runs in (lab/memory-cgroup.ts). */
+  cgroupProcs?: string;
 }
 
 export function startSpeaker(host: LabHost, opts: SpeakerOptions): ManagedProcess | undefined {
@@ -73,6 +81,10 @@ export function startSpeaker(host: LabHost, opts: SpeakerOptions): ManagedProces
       '--metrics-bind',
       `${bind}:${SPEAKER_METRICS_PORT}`,
     ],
-    { name: `${host.name}/speaker`, logFile: join(opts.logDir, `${host.name}-speaker.log`) },
+    {
+      name: `${host.name}/speaker`,
+      logFile: join(opts.logDir, `${host.name}-speaker.log`),
+      ...(opts.cgroupProcs ? { cgroupProcs: opts.cgroupProcs } : {}),
+    },
   );
 }

@@ -38,6 +38,7 @@ import { type ExecResult } from './netns.js';
 import { buildNetwork, type LabNetwork } from './network.js';
 import { NodeAgent } from './nodes.js';
 import { PodManager, type LabPod } from './pods.js';
+import { MemoryCgroup, removeStaleCgroups, type MemoryUsage } from './memory-cgroup.js';
 import { pidAlive, waitFor, type ManagedProcess } from './process.js';
 import { ProcessTable, type ProcInfo } from './procs.js';
 import { repoPath } from './repo.js';
@@ -60,6 +61,11 @@ export interface LabOptions extends TopologyOptions {
    * for thousands of Services on the same cores measure the machine, not Bollard.
    */
   kubeProxy?: boolean;
+  /**
+   * Run Bollard's controller and each speaker in a memory cgroup with this limit (MiB), as the
+   * deploy manifests' resources.limits.memory: Node sizes its heap from it, the kernel enforces it.
+   */
+  memoryLimitMiB?: number;
   say?: (line: string) => void;
 }
 
@@ -150,6 +156,7 @@ interface ServiceObj extends Service {
 
 export class Lab {
   readonly procs = new ProcessTable();
+  private readonly cgroups = new Map<string, MemoryCgroup>();
   readonly warnings: string[] = [];
   private endpoints: EndpointController | undefined;
   private nodeAgent: NodeAgent | undefined;
@@ -164,6 +171,7 @@ export class Lab {
     readonly client: KubeClient,
     private readonly ownsDir: boolean,
     private readonly say: (line: string) => void,
+    private readonly runTag: string,
   ) {}
 
   get dir(): string {
@@ -189,6 +197,7 @@ export class Lab {
     const say = opts.say ?? (() => undefined);
     const topo = makeTopology(opts);
     removeStaleLabDirs();
+    removeStaleCgroups(pidAlive);
     const ownsDir = opts.dir === undefined;
     const dir = opts.dir ?? mkdtempSync(join(tmpdir(), DIR_PREFIX));
     mkdirSync(dir, { recursive: true });
@@ -234,7 +243,7 @@ export class Lab {
       dir,
       logDir,
     };
-    const lab = new Lab(topology, cp, net, KubeClient.fromFile(kubeconfig), ownsDir, say);
+    const lab = new Lab(topology, cp, net, KubeClient.fromFile(kubeconfig), ownsDir, say, tag);
     try {
       await lab.build(opts);
     } catch (err) {
@@ -347,7 +356,7 @@ export class Lab {
     );
 
     if (opts.demo) await this.createDemo(crds.length > 0);
-    if (opts.components ?? true) await this.startComponents();
+    if (opts.components ?? true) await this.startComponents(opts.memoryLimitMiB);
   }
 
   private async ensure(path: string, body: unknown): Promise<void> {
@@ -417,7 +426,7 @@ export class Lab {
     for (const n of nodes) await this.pods.add({ namespace: 'demo', node: n.name, labels: { app: 'web' } });
   }
 
-  private async startComponents(): Promise<void> {
+  private async startComponents(memoryLimitMiB: number | undefined): Promise<void> {
     const topo = this.topology;
     const rbacDir = repoPath('deploy', 'rbac');
     for (const name of ['controller', 'speaker'] as const) {
@@ -446,11 +455,13 @@ export class Lab {
           host: 'machine',
           name: 'controller',
           start: async () => {
+            const cg = this.cgroupFor('machine', 'controller', memoryLimitMiB);
             const p = startController({
               kubeconfig,
               namespace: METALLB_NAMESPACE,
               metricsPort,
               logDir: this.logDir,
+              ...(cg ? { cgroupProcs: cg.procsFile } : {}),
             });
             if (!p) throw new LabError('machine/controller', 'entry point vanished');
             await this.softReady(p, 'controller', async () => {
@@ -469,11 +480,13 @@ export class Lab {
               name: 'speaker',
               start: async () => {
                 const host = this.host(n.name);
+                const cg = this.cgroupFor(n.name, 'speaker', memoryLimitMiB);
                 const p = startSpeaker(host, {
                   kubeconfig,
                   namespace: METALLB_NAMESPACE,
                   metricsHost: n.ipv4.ip,
                   logDir: this.logDir,
+                  ...(cg ? { cgroupProcs: cg.procsFile } : {}),
                 });
                 if (!p) throw new LabError(`${n.name}/speaker`, 'entry point vanished');
                 await this.softReady(p, `${n.name}/speaker`, async () => {
@@ -495,6 +508,23 @@ export class Lab {
       }
       this.say(`started ${name} (RBAC from ${file})`);
     }
+  }
+
+  /** The memory cgroup of one of Bollard's processes (made at its first start), when limits are on. */
+  private cgroupFor(host: string, proc: string, limitMiB: number | undefined): MemoryCgroup | undefined {
+    if (limitMiB === undefined) return undefined;
+    const key = `${host}/${proc}`;
+    let cg = this.cgroups.get(key);
+    if (!cg) {
+      cg = MemoryCgroup.create(`${process.pid}-${this.runTag}-${host}-${proc}`, limitMiB);
+      this.cgroups.set(key, cg);
+    }
+    return cg;
+  }
+
+  /** Memory of a process run under `memoryLimitMiB` (limit, peak, OOM kills); undefined without one. */
+  memoryUsage(host: string, proc: string): MemoryUsage | undefined {
+    return this.cgroups.get(`${host}/${proc}`)?.usage();
   }
 
   private async softReady(
@@ -707,6 +737,7 @@ export class Lab {
     await this.nodeAgent?.stop().catch(() => undefined);
     await this.endpoints?.stop().catch(() => undefined);
     await this.procs.stopAll();
+    for (const cg of this.cgroups.values()) cg.remove();
     this.client.close();
     await this.net.lan.destroy();
     await this.cp.stop();

@@ -24,6 +24,8 @@ export interface SpawnOptions {
   cwd?: string;
   /** Kill the child when this process dies (default true). */
   dieWithParent?: boolean;
+  /** A cgroup's `cgroup.procs`: the child joins it before it runs anything (lab/memory-cgroup.ts). */
+  cgroupProcs?: string;
 }
 
 export interface ExitStatus {
@@ -68,10 +70,14 @@ export class ManagedProcess {
   static start(command: string, args: readonly string[], opts: SpawnOptions): ManagedProcess {
     mkdirSync(dirname(opts.logFile), { recursive: true });
     const log = createWriteStream(opts.logFile, { flags: 'a' });
-    const wrapped =
+    const guarded =
       opts.dieWithParent === false
         ? [command, ...args]
         : ['setpriv', '--pdeathsig', 'SIGKILL', '--', command, ...args];
+    // the shell joins the cgroup and then becomes the command (same pid), so nothing runs outside it
+    const wrapped = opts.cgroupProcs
+      ? ['sh', '-c', 'echo $$ > "$0" && exec "$@"', opts.cgroupProcs, ...guarded]
+      : guarded;
     const [cmd, ...rest] = wrapped;
     const child = spawn(cmd as string, rest, {
       cwd: opts.cwd,
