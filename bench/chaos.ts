@@ -2,6 +2,7 @@
 // test/e2e/chaos-lab, plus a soak.
 //   npm run bench -- chaos [--parts=controller,speakers,soak] [--services=1000] [--outage=60]
 //                          [--flood=10] [--soak-services=10000] [--soak-minutes=10] [--soak-rate=50]
+//                          [--soak-memory-limit=512]
 // controller: two controller processes on a real apiserver (audit log on); a burst of --services
 //   Services with the leader SIGKILLed, the apiserver restarted, etcd restarted mid-burst; then the
 //   apiserver stopped for --outage s. Printed: time to all assigned, takeover, Services that changed
@@ -13,6 +14,7 @@
 //   client for --flood s (rate, arping answers during it, speaker RSS before/after).
 // soak: the lab, --soak-services Services, then --soak-minutes of churn (create/delete/update at
 //   --soak-rate/s); RSS and event-loop lag p99 of the controller and 3 speakers sampled every 15 s.
+//   They run in memory cgroups of --soak-memory-limit MiB (deploy/base's limit; 0 = no limit).
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -208,7 +210,7 @@ function supportEntry(name: string): string[] {
   return [...(fromSource ? ['--import', 'tsx'] : []), entry];
 }
 
-async function startBenchLab(opts: { kubeProxy?: boolean } = {}): Promise<Lab> {
+async function startBenchLab(opts: { kubeProxy?: boolean; memoryLimitMiB?: number } = {}): Promise<Lab> {
   ensureToolchain(() => undefined);
   const lab = await Lab.start({ nodes: 3, router: 'bird', demo: false, ...opts });
   await lab.apply(...metallbDemoObjects(lab.topology));
@@ -565,10 +567,11 @@ function histogramQuantile(
   return { quantile: NaN, count: total };
 }
 
-async function soak(total: number, minutes: number, rate: number): Promise<void> {
+async function soak(total: number, minutes: number, rate: number, memoryLimitMiB: number): Promise<void> {
   // No kube-proxy: three of them rewriting iptables for 10,000 Services on these same 2 cores would
-  // measure the machine, not Bollard (docs/benchmarks.md).
-  const lab = await startBenchLab({ kubeProxy: false });
+  // measure the machine, not Bollard (docs/benchmarks.md). The controller and the speakers run under
+  // the deploy manifests' memory limit (a memory cgroup each; 0 = none).
+  const lab = await startBenchLab({ kubeProxy: false, ...(memoryLimitMiB > 0 ? { memoryLimitMiB } : {}) });
   const h = labHelpers(lab);
   try {
     // a pool large enough for the soak, announced in layer 2
@@ -710,9 +713,16 @@ async function soak(total: number, minutes: number, rate: number): Promise<void>
           `; passes during the churn: ${ch.count} for changed Services (p99 ≤ ${(ch.quantile * 1000).toFixed(1)} ms), ${all.count} over all (p99 ≤ ${(all.quantile * 1000).toFixed(0)} ms); ` +
           `members it declared dead during the churn: ${delta('bollard_membership_failures_detected_total')}, suspected: ${delta('bollard_membership_suspicions_total')}`;
       }
+      const mem = lab.memoryUsage(
+        who === 'controller' ? 'machine' : who,
+        who === 'controller' ? 'controller' : 'speaker',
+      );
+      const cgroup = mem
+        ? `; memory cgroup: peak ${(mem.peakBytes / 2 ** 20).toFixed(0)} of ${(mem.limitBytes / 2 ** 20).toFixed(0)} MiB, OOM kills ${mem.oomKills}`
+        : '';
       say(
         `- ${who}: RSS ${first?.rssMiB.toFixed(0)} / ${mid?.rssMiB.toFixed(0)} / ${last?.rssMiB.toFixed(0)} MiB, heap used ${first?.heapMiB.toFixed(0)} / ${mid?.heapMiB.toFixed(0)} / ${last?.heapMiB.toFixed(0)} MiB (start / middle / end); ` +
-          `event-loop lag p99 over the samples: median ${pct(lags, 50).toFixed(1)} ms, max ${Math.max(...lags).toFixed(1)} ms (${s.length} samples)${passes}`,
+          `event-loop lag p99 over the samples: median ${pct(lags, 50).toFixed(1)} ms, max ${Math.max(...lags).toFixed(1)} ms (${s.length} samples)${passes}${cgroup}`,
       );
     }
     admin.close();
@@ -734,6 +744,11 @@ export async function run(args: string[]): Promise<void> {
   }
   if (parts.includes('soak')) {
     say('### soak');
-    await soak(num(args, 'soak-services', 10_000), num(args, 'soak-minutes', 10), num(args, 'soak-rate', 50));
+    await soak(
+      num(args, 'soak-services', 10_000),
+      num(args, 'soak-minutes', 10),
+      num(args, 'soak-rate', 50),
+      num(args, 'soak-memory-limit', 512),
+    );
   }
 }

@@ -1,18 +1,32 @@
 // The soak, short (the long one is `npm run bench -- chaos --parts=soak`): 300 LoadBalancer Services,
 // 3 endpoints each, under 30 s of create/delete/update churn at 50/s with the controller and 3 speakers.
 // Afterwards every Service has a VIP no other Service holds and exactly one speaker announces it, and
-// no speaker declared another dead while it lasted (their membership runs on its own thread).
+// no speaker declared another dead while it lasted (their membership runs on its own thread). The
+// controller and the speakers run under deploy/base's memory limit (512 MiB, in a memory cgroup): none
+// is OOM-killed.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { startLab, type Lab } from '../support/lab.js';
 import { waitFor } from '../../lab/process.js';
 import { SPEAKER_METRICS_PORT } from '../../lab/lab.js';
 import { KubeClient } from '../../k8s/client.js';
+import { readManifests } from '../../lab/deploy.js';
+import { repoPath } from '../../lab/repo.js';
 import { burst, metricValue } from '../support/chaos.js';
 import { churn, soakPoolObjects, soakProblems } from '../support/soak.js';
 
 const NS = 'metallb-system';
 const COUNT = 300;
+/** The speaker's resources.limits.memory in deploy/base (MiB); the controller's is the same. */
+const MEMORY_LIMIT_MIB = ((): number => {
+  const ds = readManifests(repoPath('deploy', 'base', 'speaker.yaml')).find((m) => m.kind === 'DaemonSet') as
+    | { spec?: { template?: { spec?: { containers?: { resources?: { limits?: { memory?: string } } }[] } } } }
+    | undefined;
+  const limit = ds?.spec?.template?.spec?.containers?.[0]?.resources?.limits?.memory ?? '';
+  const mib = /^(\d+)Mi$/.exec(limit)?.[1];
+  assert.ok(mib, `speaker memory limit ${limit} in Mi`);
+  return Number(mib);
+})();
 
 describe('soak, short: 300 Services under 30 s of churn at 50/s', () => {
   let lab: Lab;
@@ -51,7 +65,7 @@ describe('soak, short: 300 Services under 30 s of churn at 50/s', () => {
 
   before(async () => {
     // no kube-proxy: nothing here needs Service forwarding, and the soak measures Bollard
-    lab = await startLab({ nodes: 3, router: 'bird', kubeProxy: false });
+    lab = await startLab({ nodes: 3, router: 'bird', kubeProxy: false, memoryLimitMiB: MEMORY_LIMIT_MIB });
     await lab.apply(...soakPoolObjects(NS, '10.100.0.0/22'));
     admin = KubeClient.fromFile(lab.topology.kubeconfig);
     await lab.pods.ensureNamespace('soak');
@@ -82,5 +96,18 @@ describe('soak, short: 300 Services under 30 s of churn at 50/s', () => {
     assert.equal(r.errors, 0);
     await converged('every Service announced once after the churn');
     assert.equal(await deaths(), deathsBefore, 'members declared dead during the churn');
+    for (const [host, proc] of [
+      ['machine', 'controller'],
+      ...lab.topology.nodes.map((n) => [n.name, 'speaker']),
+    ]) {
+      const u = lab.memoryUsage(host as string, proc as string);
+      assert.ok(u, `${host}/${proc} has a memory cgroup`);
+      assert.equal(u.limitBytes, MEMORY_LIMIT_MIB * 2 ** 20);
+      assert.ok(u.currentBytes > 20 * 2 ** 20, `${host}/${proc} runs in it (${u.currentBytes} bytes)`);
+      assert.equal(u.oomKills, 0, `${host}/${proc} OOM-killed`);
+      process.stdout.write(
+        `# ${host}/${proc}: peak ${(u.peakBytes / 2 ** 20).toFixed(0)} MiB of ${MEMORY_LIMIT_MIB}\n`,
+      );
+    }
   });
 });
