@@ -3,6 +3,7 @@
 // makes, so daemons and their CLIs find their control sockets at the default paths (birdc, vtysh)
 // while the files live under the lab's folder.
 import { execFile } from 'node:child_process';
+import { cgroupMountScript } from './memory-cgroup.js';
 import { ManagedProcess, type SpawnOptions } from './process.js';
 import { NetnsError, type ExecResult } from './netns.js';
 
@@ -49,7 +50,10 @@ export class LabHost {
 
   /** Starts a long-running process inside the host (dies with this process). */
   spawn(cmd: string, args: readonly string[], opts: SpawnOptions): ManagedProcess {
-    const [first, ...rest] = this.argv(cmd, args);
+    // in a memory cgroup: make it visible inside, so the process sees its limit as in a container
+    const [first, ...rest] = opts.cgroupProcs
+      ? this.argv('sh', ['-c', cgroupMountScript(), 'lab-cgroup', cmd, ...args])
+      : this.argv(cmd, args);
     return ManagedProcess.start(first as string, rest, opts);
   }
 

@@ -44,6 +44,19 @@ const oomKillsIn = (file: string): number => {
   }
 };
 
+/**
+ * A shell line that mounts the memory cgroup hierarchy at its usual place and then runs "$@". `ip netns
+ * exec` gives its command a fresh /sys without /sys/fs/cgroup, where Node would find no limit (and size
+ * its heap from the machine's memory); a container has it.
+ */
+export function cgroupMountScript(): string {
+  const h = hierarchy();
+  if (!h) return 'exec "$@"';
+  return h.v2
+    ? 'mount -t cgroup2 cgroup2 /sys/fs/cgroup && exec "$@"'
+    : 'mount -t tmpfs cgroup /sys/fs/cgroup && mkdir -p /sys/fs/cgroup/memory && mount -t cgroup -o memory cgroup /sys/fs/cgroup/memory && exec "$@"';
+}
+
 export class MemoryCgroup {
   private constructor(
     readonly dir: string,

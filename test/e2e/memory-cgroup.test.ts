@@ -8,6 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MemoryCgroup, removeStaleCgroups } from '../../lab/memory-cgroup.js';
 import { ManagedProcess } from '../../lab/process.js';
+import { LabHost } from '../../lab/hosts.js';
+import { execFileSync } from 'node:child_process';
 
 describe('lab memory cgroups', () => {
   it('a process joins before it starts: Node sees the limit, the kernel counts its memory', async () => {
@@ -45,6 +47,38 @@ describe('lab memory cgroups', () => {
       rmSync(dir, { recursive: true, force: true });
     }
     assert.equal(existsSync(cg.dir), false, 'removed');
+  });
+
+  it('inside a lab host (ip netns exec, a fresh /sys) the process still sees its limit, as in a container', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'bollard-cg-test-'));
+    const ns = `bollard-${process.pid}-cgtest`;
+    const cg = MemoryCgroup.create(`${process.pid}-test-ns-${Date.now()}`, 512);
+    execFileSync('ip', ['netns', 'add', ns]);
+    try {
+      const log = join(dir, 'out.log');
+      const p = new LabHost('cgtest', ns).spawn(
+        process.execPath,
+        [
+          '-e',
+          "console.log(JSON.stringify({ constrained: process.constrainedMemory(), heapLimit: require('node:v8').getHeapStatistics().heap_size_limit }))",
+        ],
+        { name: 'cg-ns-probe', logFile: log, cgroupProcs: cg.procsFile },
+      );
+      const status = await p.exited;
+      assert.equal(status.code, 0, readFileSync(log, 'utf8'));
+      const out = JSON.parse(readFileSync(log, 'utf8').trim().split('\n').pop() as string) as {
+        constrained: number;
+        heapLimit: number;
+      };
+      assert.equal(out.constrained, 512 * 2 ** 20);
+      assert.ok(out.heapLimit < 512 * 2 ** 20, `heap limit ${out.heapLimit}`);
+      // and the machine's own /sys/fs/cgroup mounts are as they were
+      assert.ok(existsSync(cg.dir));
+    } finally {
+      execFileSync('ip', ['netns', 'del', ns]);
+      cg.remove();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('a process over the limit is OOM-killed and counted', async () => {
