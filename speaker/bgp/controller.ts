@@ -110,7 +110,14 @@ export class BgpController {
     memo: ExportMemo;
   } = { config: undefined, node: '', services: new Map(), memo: new WeakMap() };
   private servicePeers = new Map<string, { svc: BgpServiceFacts; peers: readonly string[] }>();
-  private announcedLabels: { service: string; ip: string }[] = [];
+  /** The IPs labelled in metallb_speaker_announced, by Service key. */
+  private announcedIps = new Map<string, readonly string[]>();
+  /** This node's ServiceBGPStatus objects by Service key, then object name (kept by the informer). */
+  private readonly statusByKey = new Map<string, Map<string, StatusObj>>();
+  /** Service keys whose ServiceBGPStatus may be wrong: their peers changed, or their objects did. */
+  private readonly statusDue = new Set<string>();
+  private statusRetry: NodeJS.Timeout | undefined;
+  private reconciled = false;
   private lastPeers = '';
   private latestRoutes: ReadonlyMap<string, readonly ExportedRoute[]> = new Map();
   private peersApplied: Promise<void> = Promise.resolve();
@@ -151,7 +158,33 @@ export class BgpController {
       // status writes (the controller's pool counts) change no configuration
       i.on('update', (o, old) => specOrLabelsChanged(o, old) && this.configChanged());
     }
-    this.statusInf.on('delete', () => this.o.onChange());
+    // Our statuses, indexed; a change by anyone (a deletion, an edit) makes that Service's status due.
+    this.statusInf.on('add', (o) => this.indexStatus(o, true));
+    this.statusInf.on('update', (o, old) => {
+      this.indexStatus(old, false);
+      this.indexStatus(o, true);
+    });
+    this.statusInf.on('delete', (o) => this.indexStatus(o, false));
+  }
+
+  private statusKey(o: StatusObj): string {
+    const l = o.metadata?.labels ?? {};
+    return `${l['metallb.io/service-namespace'] ?? ''}/${l['metallb.io/service-name'] ?? ''}`;
+  }
+
+  private indexStatus(o: StatusObj, present: boolean): void {
+    const k = this.statusKey(o);
+    const name = o.metadata?.name ?? '';
+    let byName = this.statusByKey.get(k);
+    if (present) {
+      if (!byName) this.statusByKey.set(k, (byName = new Map()));
+      byName.set(name, o);
+    } else if (byName) {
+      byName.delete(name);
+      if (byName.size === 0) this.statusByKey.delete(k);
+    }
+    this.statusDue.add(k);
+    if (this.reconciled) void this.syncStatuses();
   }
 
   async start(): Promise<void> {
@@ -415,59 +448,84 @@ export class BgpController {
         );
     } else void this.peersApplied.then(apply);
     // every exported Service is in this pass's cache: no map of all Services to build
-    this.servicePeers = new Map(
-      [...result.servicePeers].flatMap(([k, peers]) => {
-        const svc = cache.get(k)?.facts;
-        return svc ? [[k, { svc, peers }] as const] : [];
-      }),
-    );
-    this.updateAnnounced();
+    const prev = this.servicePeers;
+    const next = new Map<string, { svc: BgpServiceFacts; peers: readonly string[] }>();
+    const changed: string[] = [];
+    for (const [k, peers] of result.servicePeers) {
+      const svc = cache.get(k)?.facts;
+      if (!svc) continue;
+      const p = prev.get(k);
+      // the same facts object and the same peers: nothing about its metric or status changed
+      if (p && p.svc === svc && p.peers.length === peers.length && p.peers.every((x, i) => x === peers[i]))
+        next.set(k, p);
+      else {
+        next.set(k, { svc, peers });
+        changed.push(k);
+      }
+    }
+    for (const k of prev.keys()) if (!next.has(k)) changed.push(k);
+    this.servicePeers = next;
+    this.updateAnnounced(changed);
+    for (const k of changed) this.statusDue.add(k);
+    this.reconciled = true;
     void this.syncStatuses();
   }
 
-  private updateAnnounced(): void {
+  /** metallb_speaker_announced for the Services whose announcement changed. */
+  private updateAnnounced(changed: readonly string[]): void {
     const g = this.o.announced;
     if (!g) return;
-    const next: { service: string; ip: string }[] = [];
-    for (const [k, { svc }] of this.servicePeers) for (const ip of svc.ips) next.push({ service: k, ip });
-    const keep = new Set(next.map((l) => `${l.service}|${l.ip}`));
-    for (const l of this.announcedLabels)
-      if (!keep.has(`${l.service}|${l.ip}`)) g.remove({ ...l, protocol: 'bgp', node: this.o.node });
-    for (const l of next) g.set({ ...l, protocol: 'bgp', node: this.o.node }, 1);
-    this.announcedLabels = next;
+    const node = this.o.node;
+    for (const k of changed) {
+      const before = this.announcedIps.get(k) ?? [];
+      const now = this.servicePeers.get(k)?.svc.ips ?? [];
+      for (const ip of before) if (!now.includes(ip)) g.remove({ service: k, ip, protocol: 'bgp', node });
+      for (const ip of now) g.set({ service: k, ip, protocol: 'bgp', node }, 1);
+      if (now.length > 0) this.announcedIps.set(k, now);
+      else this.announcedIps.delete(k);
+    }
   }
 
   private statusRunning = false;
-  private statusDirty = false;
 
-  /** One ServiceBGPStatus per announced Service on this node (generateName bgp-). */
+  /**
+   * One ServiceBGPStatus per announced Service on this node (generateName bgp-), for the Services whose
+   * status is due; what fails is due again 5 s later (the apiserver may be away).
+   */
   private async syncStatuses(): Promise<void> {
-    if (this.statusRunning) {
-      this.statusDirty = true;
-      return;
-    }
+    if (this.statusRunning) return;
     this.statusRunning = true;
     const ns = this.o.namespace;
     const path = (name?: string, sub?: string): string =>
       resourcePath(METALLB.serviceBGPStatuses, ns, name, sub);
+    const failed = new Set<string>();
     try {
-      do {
-        this.statusDirty = false;
-        const existing = new Map<string, StatusObj[]>();
-        for (const o of this.statusInf.list()) {
-          const k = `${o.metadata?.labels?.['metallb.io/service-namespace'] ?? ''}/${o.metadata?.labels?.['metallb.io/service-name'] ?? ''}`;
-          existing.set(k, [...(existing.get(k) ?? []), o]);
-        }
-        for (const [k, { svc, peers }] of this.servicePeers) {
+      while (this.statusDue.size > 0 && !this.stopped) {
+        const due = [...this.statusDue];
+        this.statusDue.clear();
+        for (const k of due) {
           if (this.stopped) return;
-          const status = {
-            node: this.o.node,
-            serviceName: svc.name,
-            serviceNamespace: svc.namespace,
-            peers: [...peers],
-          };
-          const [first, ...extra] = existing.get(k) ?? [];
+          const want = this.servicePeers.get(k);
+          const objs = [...(this.statusByKey.get(k)?.values() ?? [])];
           try {
+            if (!want) {
+              for (const o of objs) {
+                try {
+                  await this.o.client.delete(path(o.metadata?.name));
+                } catch (err) {
+                  if (!(err instanceof ApiError && err.notFound)) throw err;
+                }
+              }
+              continue;
+            }
+            const { svc, peers } = want;
+            const status = {
+              node: this.o.node,
+              serviceName: svc.name,
+              serviceNamespace: svc.namespace,
+              peers: [...peers],
+            };
+            const [first, ...extra] = objs;
             if (!first) {
               const created = await this.o.client.create<StatusObj>(path(), {
                 apiVersion: 'metallb.io/v1beta1',
@@ -482,35 +540,33 @@ export class BgpController {
                   },
                 },
               });
+              // known at once (the informer's event follows), so a second pass does not create another
+              const name = created.metadata?.name ?? '';
+              if (!this.statusByKey.has(k)) this.statusByKey.set(k, new Map([[name, created]]));
               await this.o.client.patch(path(created.metadata?.name, 'status'), { status });
             } else if (JSON.stringify(first.status ?? {}) !== JSON.stringify(status)) {
               await this.o.client.patch(path(first.metadata?.name, 'status'), { status });
             }
             for (const x of extra) await this.o.client.delete(path(x.metadata?.name));
           } catch (err) {
+            failed.add(k);
             this.o.log.debug(
               { err: err instanceof Error ? err.message : String(err), service: k },
               'ServiceBGPStatus not written; will retry',
             );
           }
         }
-        for (const [k, list] of existing) {
-          if (this.servicePeers.has(k)) continue;
-          for (const o of list) {
-            try {
-              await this.o.client.delete(path(o.metadata?.name));
-            } catch (err) {
-              if (!(err instanceof ApiError && err.notFound))
-                this.o.log.debug(
-                  { err: err instanceof Error ? err.message : String(err), service: k },
-                  'ServiceBGPStatus not deleted; will retry',
-                );
-            }
-          }
-        }
-      } while (this.statusDirty && !this.stopped);
+      }
     } finally {
       this.statusRunning = false;
+    }
+    if (failed.size > 0 && !this.stopped) {
+      for (const k of failed) this.statusDue.add(k);
+      this.statusRetry ??= setTimeout(() => {
+        this.statusRetry = undefined;
+        void this.syncStatuses();
+      }, 5000);
+      this.statusRetry.unref();
     }
   }
 
@@ -532,6 +588,7 @@ export class BgpController {
   async stop(): Promise<void> {
     await this.shutdown();
     if (this.secretTimer) clearInterval(this.secretTimer);
+    if (this.statusRetry) clearTimeout(this.statusRetry);
     await Promise.all([...this.informers, this.statusInf].map((i) => i.stop()));
   }
 

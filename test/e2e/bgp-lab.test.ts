@@ -126,6 +126,92 @@ describe('BGP on the lab (3 nodes, BIRD)', { timeout: 300_000 }, () => {
     );
   });
 
+  it('ServiceBGPStatus: one deleted or edited by someone is put back; a Service that goes loses its statuses and metric series', async () => {
+    const path = '/apis/metallb.io/v1beta1/namespaces/metallb-system/servicebgpstatuses';
+    const statusesOf = async (svc: string): Promise<BgpStatus[]> =>
+      (await lab.client.get<{ items: BgpStatus[] }>(path)).items.filter(
+        (i) =>
+          i.metadata?.labels?.['metallb.io/service-name'] === svc &&
+          i.metadata?.labels?.['metallb.io/service-namespace'] === 'bgp',
+      );
+    const onNode = async (svc: string, node: string): Promise<BgpStatus[]> =>
+      (await statusesOf(svc)).filter((i) => i.metadata?.labels?.['metallb.io/node'] === node);
+    const announcedSeries = async (svc: string): Promise<number> => {
+      let n = 0;
+      for (const node of lab.topology.nodes) {
+        const text = (
+          await lab.exec(node.name, 'curl', ['-sf', '-m', '2', `http://${node.ipv4.ip}:7472/metrics`])
+        ).stdout;
+        n += text
+          .split('\n')
+          .filter((l) => l.startsWith('metallb_speaker_announced{') && l.includes(`service="${svc}"`)).length;
+      }
+      return n;
+    };
+
+    // deleted: node-2's speaker creates a new one
+    const [victim] = await onNode('web', 'node-2');
+    assert.ok(victim?.metadata?.name);
+    await lab.client.delete(`${path}/${victim.metadata.name}`);
+    await waitFor(
+      "node-2's status for bgp/web back",
+      async () => {
+        const l = await onNode('web', 'node-2');
+        return l.length === 1 && l[0]?.metadata?.name !== victim.metadata?.name && l[0]?.status?.peers?.length
+          ? true
+          : undefined;
+      },
+      15_000,
+      100,
+    );
+    // edited: node-3's speaker writes its peers back
+    const [edited] = await onNode('web', 'node-3');
+    assert.ok(edited?.metadata?.name);
+    await lab.client.patch(`${path}/${edited.metadata.name}/status`, {
+      status: { ...edited.status, peers: ['nobody'] },
+    });
+    await waitFor(
+      "node-3's status for bgp/web repaired",
+      async () => {
+        const [o] = await onNode('web', 'node-3');
+        return o?.status?.peers?.includes('lab-router-v4') && !o.status.peers.includes('nobody')
+          ? true
+          : undefined;
+      },
+      15_000,
+      100,
+    );
+
+    // a Service that goes: its statuses on every node and its metallb_speaker_announced series go
+    await lab.addService({
+      namespace: 'bgp',
+      name: 'brief',
+      annotations: { 'metallb.io/address-pool': lab.topology.bgpPool.name },
+    });
+    await lab.addPod('bgp/brief', 'node-1');
+    await waitFor(
+      'bgp/brief announced by every node',
+      async () =>
+        (await statusesOf('brief')).length === 3 && (await announcedSeries('bgp/brief')) >= 3
+          ? true
+          : undefined,
+      30_000,
+      200,
+    );
+    await lab.client.delete('/api/v1/namespaces/bgp/services/brief');
+    await waitFor(
+      "bgp/brief's statuses and series gone",
+      async () =>
+        (await statusesOf('brief')).length === 0 && (await announcedSeries('bgp/brief')) === 0
+          ? true
+          : undefined,
+      30_000,
+      200,
+    );
+    // bgp/web untouched
+    assert.equal((await statusesOf('web')).length, 3);
+  });
+
   it('Local: only nodes with a ready local endpoint, following the endpoints', async () => {
     const [vip] = await vipsOf('bgp/local');
     assert.ok(vip);
