@@ -73,6 +73,7 @@ type PassTrigger =
   | 'endpoints'
   | 'node'
   | 'membership'
+  | 'failover'
   | 'member-health'
   | 'health'
   | 'config'
@@ -325,11 +326,25 @@ export async function runSpeaker(opts: SpeakerOptions): Promise<SpeakerHandle> {
     });
     // alive <-> suspect changes nothing (a suspect still counts as alive): log it, decide nothing
     let lastLive = '';
+    let lastLiveNodes: ReadonlySet<string> = new Set();
     a.on('change', (changes) => {
-      const live = [...a.liveNodes()].sort().join(',');
+      const liveNodes = a.liveNodes();
+      const live = [...liveNodes].sort().join(',');
       log.info({ changes, live }, 'membership changed');
       if (live === lastLive) return;
+      const lost = new Set([...lastLiveNodes].filter((n) => !liveNodes.has(n)));
       lastLive = live;
+      lastLiveNodes = liveNodes;
+      // Failover first: the Services a lost node owned are decided at once, before the pass over
+      // everything (which at thousands of Services takes far longer). Owners of other Services do not
+      // change when a node that did not own them leaves.
+      const orphaned = [...decisions].flatMap(([k, d]) =>
+        d.owner !== undefined && lost.has(d.owner) ? [k] : [],
+      );
+      if (orphaned.length > 0) {
+        metrics.passTriggers.inc({ trigger: 'failover' });
+        passes.requestFirst(orphaned);
+      }
       schedule('membership', { reannounce: true });
     });
     a.on('health', () => schedule('member-health', { keys: localServices() }));
@@ -509,31 +524,16 @@ export async function runSpeaker(opts: SpeakerOptions): Promise<SpeakerHandle> {
         ? new Set([...decisions.keys(), ...owned.keys(), ...warned, ...announcedLabels.keys()])
         : scope;
 
-    // Gains, losses, warnings. One speaker (the first live one by name) reports Services nobody can
-    // announce, so each gets one Event, not N.
-    const reporter = [...(live ?? new Set(nodeFacts.filter((n) => n.alive).map((n) => n.name)))].sort()[0];
+    // Gains and losses first, and the responder with them: the data path (gratuitous announcements
+    // for what we gained) goes out before the logs, Events and metrics of the same pass.
     let ownershipChanged = scope === 'all';
+    const gained: ServiceDecision[] = [];
+    const withdrawn: ServiceDecision[] = [];
     for (const k of touched) {
       const d = decisions.get(k);
-      const mine = d?.owner === self;
-      if (d && mine) {
+      if (d && d.owner === self) {
         const before = owned.get(k);
-        if (!before) {
-          log.info(
-            {
-              ...objRef('Service', d.service.namespace, d.service.name),
-              ips: d.service.ips,
-              interfaces: responder.interfacesFor(d.service.ips[0] as string),
-            },
-            'announcing',
-          );
-          void events.emit(
-            serviceRef(d.service),
-            'Normal',
-            'nodeAssigned',
-            `announcing from node "${self}" with protocol "layer2"`,
-          );
-        }
+        if (!before) gained.push(d);
         if (
           !before ||
           !sameList(before.service.ips, d.service.ips) ||
@@ -543,12 +543,43 @@ export async function runSpeaker(opts: SpeakerOptions): Promise<SpeakerHandle> {
         owned.set(k, d);
       } else if (owned.delete(k)) {
         ownershipChanged = true;
-        if (d)
-          log.info(
-            { ...objRef('Service', d.service.namespace, d.service.name), owner: d.owner ?? null },
-            'withdrawn',
-          );
+        if (d) withdrawn.push(d);
       }
+    }
+    // The responder answers for what we own (rebuilt only when that changed).
+    if (ownershipChanged) responder.setAnnouncements(announcementsOf(self, owned));
+    if (reannounceQueued) {
+      reannounceQueued = false;
+      responder.reannounce();
+    }
+
+    for (const d of gained) {
+      log.info(
+        {
+          ...objRef('Service', d.service.namespace, d.service.name),
+          ips: d.service.ips,
+          interfaces: responder.interfacesFor(d.service.ips[0] as string),
+        },
+        'announcing',
+      );
+      void events.emit(
+        serviceRef(d.service),
+        'Normal',
+        'nodeAssigned',
+        `announcing from node "${self}" with protocol "layer2"`,
+      );
+    }
+    for (const d of withdrawn)
+      log.info(
+        { ...objRef('Service', d.service.namespace, d.service.name), owner: d.owner ?? null },
+        'withdrawn',
+      );
+
+    // Warnings and metrics. One speaker (the first live one by name) reports Services nobody can
+    // announce, so each gets one Event, not N.
+    const reporter = [...(live ?? new Set(nodeFacts.filter((n) => n.alive).map((n) => n.name)))].sort()[0];
+    for (const k of touched) {
+      const d = decisions.get(k);
       if (d && d.owner === undefined) {
         if (reporter === self && !warned.has(k)) {
           warned.add(k);
@@ -573,13 +604,6 @@ export async function runSpeaker(opts: SpeakerOptions): Promise<SpeakerHandle> {
         if (ips.length > 0) announcedLabels.set(k, ips);
         else announcedLabels.delete(k);
       }
-    }
-
-    // The responder answers for what we own (rebuilt only when that changed).
-    if (ownershipChanged) responder.setAnnouncements(announcementsOf(self, owned));
-    if (reannounceQueued) {
-      reannounceQueued = false;
-      responder.reannounce();
     }
 
     return true;

@@ -4,7 +4,9 @@
 // (membership, Nodes, configuration, the periodic pass). Requests coalesce into one pass. A pass over
 // everything runs at once; a pass over changed Services only waits until the last pass's duration
 // has gone by since it ended, so Service churn takes at most about half of the CPU and the event
-// loop stays free for ARP, NDP, membership and BGP.
+// loop stays free for ARP, NDP, membership and BGP. A failover asks for the Services a lost node
+// owned first (`requestFirst`): they are decided at once, before the pass over everything that
+// follows, which at thousands of Services takes far longer.
 
 export type PassScope = ReadonlySet<string> | 'all';
 
@@ -26,6 +28,8 @@ export interface PassSchedulerOptions {
 
 export class PassScheduler {
   private dirty: Set<string> | 'all' = 'all';
+  /** Services to decide before anything else (requestFirst), if any. */
+  private first: Set<string> | undefined;
   private queued: 'now' | 'later' | undefined;
   private cancel: (() => void) | undefined;
   private lastEnd = Number.NEGATIVE_INFINITY;
@@ -53,6 +57,25 @@ export class PassScheduler {
     }
   }
 
+  /**
+   * Asks for a pass over `keys` ahead of any other: it runs at once, and what else is due (a pass
+   * over everything, changed Services) runs after it as `request` would have run it.
+   */
+  requestFirst(keys: Iterable<string>): void {
+    if (this.stopped) return;
+    this.first ??= new Set();
+    for (const k of keys) this.first.add(k);
+    if (this.first.size === 0) {
+      this.first = undefined;
+      return;
+    }
+    if (this.queued === 'now') return;
+    this.cancel?.();
+    this.cancel = undefined;
+    this.queued = 'now';
+    this.o.timers.soon(this.fire);
+  }
+
   /** Duration of the last pass, ms. */
   get lastDurationMs(): number {
     return this.lastMs;
@@ -68,8 +91,30 @@ export class PassScheduler {
     this.queued = undefined;
     this.cancel = undefined;
     if (this.stopped) return;
+    const first = this.first;
+    this.first = undefined;
+    if (first) {
+      // the failover's Services now; what else is due (everything, or changed Services) after it
+      if (!this.runPass(first)) {
+        this.dirty = 'all';
+        return;
+      }
+      if (this.dirty === 'all') {
+        this.queued = 'now';
+        this.o.timers.soon(this.fire);
+      } else {
+        for (const k of first) this.dirty.delete(k);
+        if (this.dirty.size > 0) this.request([]);
+      }
+      return;
+    }
     const scope = this.dirty;
     this.dirty = new Set();
+    if (!this.runPass(scope)) this.dirty = 'all';
+  };
+
+  /** Runs one pass; true when it ran (and its duration counts for the next wait). */
+  private runPass(scope: PassScope): boolean {
     const started = this.o.timers.now();
     let ran = false;
     try {
@@ -79,7 +124,8 @@ export class PassScheduler {
         this.lastEnd = this.o.timers.now();
         this.lastMs = this.lastEnd - started;
         this.o.onPass?.(scope, this.lastMs);
-      } else this.dirty = 'all';
+      }
     }
-  };
+    return ran;
+  }
 }

@@ -13,6 +13,7 @@ import { metallbDemoObjects } from '../../lab/deploy.js';
 import { electOwner } from '../../speaker/layer2/election.js';
 import { ApiError, KubeClient } from '../../k8s/client.js';
 import * as probes from '../support/lab-probes.js';
+import { metricValue } from '../support/chaos.js';
 
 interface L2Status {
   metadata?: { name?: string; labels?: Record<string, string> };
@@ -206,6 +207,12 @@ describe('layer 2 speaker on the lab (3 nodes)', () => {
       NODES.filter((n) => n !== owner),
       vip,
     ) as string;
+    const failoverPasses = async (): Promise<number> => {
+      const ip = lab.topology.nodes.find((n) => n.name === next)?.ipv4.ip;
+      const text = (await lab.exec(next, 'curl', ['-sf', '-m', '2', `http://${ip}:7472/metrics`])).stdout;
+      return metricValue(text, 'bollard_speaker_reconcile_triggers_total', { trigger: 'failover' }) ?? 0;
+    };
+    const failoversBefore = await failoverPasses();
     const t0 = Date.now();
     await lab.kill(owner, 'speaker');
     // The client sends nothing while we wait: only an unsolicited announcement can change the entry.
@@ -216,6 +223,8 @@ describe('layer 2 speaker on the lab (3 nodes)', () => {
       20,
     );
     process.stdout.write(`# speaker SIGKILL -> client entry rewritten in ${Date.now() - t0} ms\n`);
+    // the next node decided the lost owner's Services in a pass of their own, ahead of the full pass
+    assert.ok((await failoverPasses()) > failoversBefore, 'a failover pass on the next node');
     assert.ok(await curl(vip));
     await lab.startProcess(owner, 'speaker');
     await waitFor(

@@ -96,6 +96,49 @@ describe('PassScheduler', () => {
     assert.deepEqual(h.runs, [{ at: 10, scope: 'all' }]);
   });
 
+  it("requestFirst: a failover's Services are decided at once, before the pass over everything", () => {
+    const h = harness(100);
+    h.sched.request();
+    h.advance(0); // first pass over everything: 0..100
+    h.advance(1000);
+    // a member died: its Services first, then everything (membership changed)
+    h.sched.requestFirst(['a/x', 'a/y']);
+    h.sched.request();
+    h.advance(2000);
+    assert.deepEqual(h.runs.slice(1), [
+      { at: 1000, scope: 'a/x,a/y' },
+      { at: 1100, scope: 'all' },
+    ]);
+  });
+
+  it('requestFirst overtakes changed Services waiting their turn; they run after it, as they would have', () => {
+    const h = harness(100);
+    h.sched.request();
+    h.advance(0); // 0..100: the next changed pass may start at 200
+    h.sched.request(['a/z', 'a/x']);
+    h.sched.requestFirst(['a/x']);
+    h.advance(1000);
+    assert.deepEqual(h.runs.slice(1), [
+      { at: 100, scope: 'a/x' },
+      { at: 300, scope: 'a/z' }, // waits the last pass's duration after it ended (200 + 100)
+    ]);
+  });
+
+  it('requestFirst with nothing in it runs nothing; before anything can be decided it runs nothing either', () => {
+    let ready = false;
+    const h = harness(10, () => ready);
+    h.sched.requestFirst([]);
+    h.advance(0);
+    assert.equal(h.pending(), 0);
+    h.sched.requestFirst(['a/x']);
+    h.advance(10);
+    assert.equal(h.runs.length, 0);
+    ready = true;
+    h.sched.request(['a/y']);
+    h.advance(20);
+    assert.deepEqual(h.runs, [{ at: 10, scope: 'all' }]);
+  });
+
   it('stop() cancels what is pending and refuses new requests', () => {
     const h = harness(50);
     h.sched.request();
