@@ -2,7 +2,7 @@
 // test/e2e/chaos-lab, plus a soak.
 //   npm run bench -- chaos [--parts=controller,speakers,soak] [--services=1000] [--outage=60]
 //                          [--flood=10] [--soak-services=10000] [--soak-minutes=10] [--soak-rate=50]
-//                          [--soak-memory-limit=512]
+//                          [--soak-memory-limit=512] [--scale-services=10000] [--trials=3]
 // controller: two controller processes on a real apiserver (audit log on); a burst of --services
 //   Services with the leader SIGKILLed, the apiserver restarted, etcd restarted mid-burst; then the
 //   apiserver stopped for --outage s. Printed: time to all assigned, takeover, Services that changed
@@ -15,6 +15,8 @@
 // soak: the lab, --soak-services Services, then --soak-minutes of churn (create/delete/update at
 //   --soak-rate/s); RSS and event-loop lag p99 of the controller and 3 speakers sampled every 15 s.
 //   They run in memory cgroups of --soak-memory-limit MiB (deploy/base's limit; 0 = no limit).
+// scale-failover (not in the default parts): --scale-services Services announced, then --trials
+//   SIGKILLs of node-1's speaker; time until the client's entries for 10 of its VIPs move.
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -731,6 +733,97 @@ async function soak(total: number, minutes: number, rate: number, memoryLimitMiB
   }
 }
 
+// ------------------------------------------------------------------------------ failover at scale
+
+/**
+ * SIGKILL of a speaker while `total` Services are announced (one backend pod per node, so every VIP is
+ * announced): how long until the client's neighbour entries for a sample of the VIPs it owned point
+ * at another node. The failover figures above are with a handful of Services.
+ */
+async function scaleFailover(total: number, trials: number, memoryLimitMiB: number): Promise<void> {
+  const lab = await startBenchLab({ kubeProxy: false, ...(memoryLimitMiB > 0 ? { memoryLimitMiB } : {}) });
+  const h = labHelpers(lab);
+  try {
+    await lab.apply(...soakPoolObjects(NS, '10.100.0.0/16'));
+    const admin = KubeClient.fromFile(lab.topology.kubeconfig);
+    await lab.pods.ensureNamespace('soak');
+    for (const n of h.nodes) await lab.pods.add({ namespace: 'soak', node: n, labels: { app: 'soak' } });
+    await burst(admin, {
+      namespace: 'soak',
+      count: total,
+      prefix: 'k',
+      concurrency: 32,
+      selector: { app: 'soak' },
+    });
+    const speakerTexts = async (): Promise<Map<string, string>> =>
+      new Map(
+        await Promise.all(h.nodes.map(async (n) => [n, await h.speakerMetrics(n).catch(() => '')] as const)),
+      );
+    const announced = (): Promise<true> =>
+      waitFor(
+        'every Service announced once',
+        async () => ((await soakProblems(admin, 'soak', speakerTexts)) === undefined ? true : undefined),
+        900_000,
+        2000,
+      );
+    await announced();
+    // the client asks ARP for the pool's addresses itself (the pool is on its LAN, as a /16)
+    await lab.exec('client', 'ip', ['route', 'replace', '10.100.0.0/16', 'dev', 'eth0']);
+    const victim = h.nodes[0] as string;
+    const victimMac = h.mac(victim);
+    const results: { first: number; last: number; vips: number; orphaned: number }[] = [];
+    for (let t = 0; t < trials; t++) {
+      // the VIPs the victim announces, from its metallb_speaker_announced series
+      const mine = [
+        ...(await h.speakerMetrics(victim)).matchAll(
+          /^metallb_speaker_announced\{[^}]*service="soak\/[^"]+"[^}]*ip="([0-9.]+)"[^}]*\} 1$/gm,
+        ),
+      ].map((m) => m[1] as string);
+      const sample = mine.filter((_, i) => i % Math.max(1, Math.floor(mine.length / 10)) === 0).slice(0, 10);
+      await Promise.all(sample.map((ip) => lab.exec('client', 'ping', ['-c1', '-W1', ip], 3000)));
+      const neigh = async (): Promise<Map<string, string>> => {
+        const out = (await lab.exec('client', 'ip', ['-4', 'neigh', 'show'])).stdout;
+        return new Map(
+          [...out.matchAll(/^(\S+) .*lladdr (\S+)/gm)].map((m) => [
+            m[1] as string,
+            (m[2] as string).toLowerCase(),
+          ]),
+        );
+      };
+      const before = await neigh();
+      if (!sample.every((ip) => before.get(ip) === victimMac))
+        say('- scale failover: some sampled entries did not point at the victim before the kill');
+      const t0 = Date.now();
+      await lab.kill(victim, 'speaker');
+      let first = 0;
+      await waitFor(
+        'every sampled VIP moved',
+        async () => {
+          const n = await neigh();
+          const moved = sample.filter((ip) => (n.get(ip) ?? victimMac) !== victimMac).length;
+          if (moved > 0 && first === 0) first = Date.now() - t0;
+          return moved === sample.length ? true : undefined;
+        },
+        60_000,
+        20,
+      );
+      results.push({ first, last: Date.now() - t0, vips: sample.length, orphaned: mine.length });
+      await lab.startProcess(victim, 'speaker');
+      await announced();
+      await delay(5000);
+    }
+    say(
+      `- scale failover, ${total} Services, SIGKILL of ${victim}'s speaker (${results[0]?.orphaned ?? 0} VIPs announced by it): ` +
+        results
+          .map((r) => `first of ${r.vips} sampled entries moved after ${r.first} ms, all after ${r.last} ms`)
+          .join('; '),
+    );
+    admin.close();
+  } finally {
+    await lab.stop();
+  }
+}
+
 export async function run(args: string[]): Promise<void> {
   const parts = str(args, 'parts', 'controller,speakers,soak').split(',');
   const outage = num(args, 'outage', 60);
@@ -741,6 +834,14 @@ export async function run(args: string[]): Promise<void> {
   if (parts.includes('speakers')) {
     say('### speakers');
     await speakerChaos(outage, num(args, 'flood', 10));
+  }
+  if (parts.includes('scale-failover')) {
+    say('### failover at scale');
+    await scaleFailover(
+      num(args, 'scale-services', 10_000),
+      num(args, 'trials', 3),
+      num(args, 'soak-memory-limit', 512),
+    );
   }
   if (parts.includes('soak')) {
     say('### soak');
