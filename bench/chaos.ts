@@ -569,24 +569,48 @@ function histogramQuantile(
   return { quantile: NaN, count: total };
 }
 
-async function soak(total: number, minutes: number, rate: number, memoryLimitMiB: number): Promise<void> {
-  // No kube-proxy: three of them rewriting iptables for 10,000 Services on these same 2 cores would
-  // measure the machine, not Bollard (docs/benchmarks.md). The controller and the speakers run under
-  // the deploy manifests' memory limit (a memory cgroup each; 0 = none).
+/**
+ * The soak's lab: no kube-proxy (three of them rewriting iptables for 10,000 Services on these same 2
+ * cores would measure the machine, not Bollard; docs/benchmarks.md), the controller and the speakers
+ * under the deploy manifests' memory limit (a memory cgroup each; 0 = none), a layer 2 pool large
+ * enough, one backend pod per node (every Service has 3 ready endpoints, so every VIP is announced, one
+ * speaker and one ServiceL2Status each, as in a cluster where the Services serve something), and
+ * `total` Services in namespace `soak`, created 32 at a time.
+ */
+async function startSoakLab(total: number, memoryLimitMiB: number) {
   const lab = await startBenchLab({ kubeProxy: false, ...(memoryLimitMiB > 0 ? { memoryLimitMiB } : {}) });
   const h = labHelpers(lab);
+  const admin = KubeClient.fromFile(lab.topology.kubeconfig);
+  const selector = { app: 'soak' };
+  const speakerTexts = async (): Promise<Map<string, string>> =>
+    new Map(
+      await Promise.all(h.nodes.map(async (n) => [n, await h.speakerMetrics(n).catch(() => '')] as const)),
+    );
+  const t0 = Date.now();
   try {
-    // a pool large enough for the soak, announced in layer 2
     await lab.apply(...soakPoolObjects(NS, '10.100.0.0/16'));
-    const admin = KubeClient.fromFile(lab.topology.kubeconfig);
     await lab.pods.ensureNamespace('soak');
-    // one backend pod per node: every soak Service has 3 ready endpoints, so every VIP is announced
-    // (one speaker each, a ServiceL2Status each), as in a cluster where the Services serve something
-    for (const n of h.nodes) await lab.pods.add({ namespace: 'soak', node: n, labels: { app: 'soak' } });
-    const selector = { app: 'soak' };
-    const t0 = Date.now();
+    for (const n of h.nodes) await lab.pods.add({ namespace: 'soak', node: n, labels: selector });
     await burst(admin, { namespace: 'soak', count: total, prefix: 'k', concurrency: 32, selector });
-    const created = Date.now() - t0;
+  } catch (err) {
+    admin.close();
+    await lab.stop();
+    throw err;
+  }
+  return { lab, h, admin, selector, speakerTexts, t0, createdMs: Date.now() - t0 };
+}
+
+async function soak(total: number, minutes: number, rate: number, memoryLimitMiB: number): Promise<void> {
+  const {
+    lab,
+    h,
+    admin,
+    selector,
+    speakerTexts,
+    t0,
+    createdMs: created,
+  } = await startSoakLab(total, memoryLimitMiB);
+  try {
     interface SvcList {
       items: {
         metadata: { name: string };
@@ -605,10 +629,6 @@ async function soak(total: number, minutes: number, rate: number, memoryLimitMiB
       2000,
     );
     const assigned = Date.now() - t0;
-    const speakerTexts = async (): Promise<Map<string, string>> =>
-      new Map(
-        await Promise.all(h.nodes.map(async (n) => [n, await h.speakerMetrics(n).catch(() => '')] as const)),
-      );
     const converged = (): Promise<string | undefined> => soakProblems(admin, 'soak', speakerTexts);
     let lastWhy = '';
     /** ms until converged, or undefined (said) if it did not within 10 minutes. */
@@ -741,24 +761,8 @@ async function soak(total: number, minutes: number, rate: number, memoryLimitMiB
  * at another node. The failover figures above are with a handful of Services.
  */
 async function scaleFailover(total: number, trials: number, memoryLimitMiB: number): Promise<void> {
-  const lab = await startBenchLab({ kubeProxy: false, ...(memoryLimitMiB > 0 ? { memoryLimitMiB } : {}) });
-  const h = labHelpers(lab);
+  const { lab, h, admin, speakerTexts } = await startSoakLab(total, memoryLimitMiB);
   try {
-    await lab.apply(...soakPoolObjects(NS, '10.100.0.0/16'));
-    const admin = KubeClient.fromFile(lab.topology.kubeconfig);
-    await lab.pods.ensureNamespace('soak');
-    for (const n of h.nodes) await lab.pods.add({ namespace: 'soak', node: n, labels: { app: 'soak' } });
-    await burst(admin, {
-      namespace: 'soak',
-      count: total,
-      prefix: 'k',
-      concurrency: 32,
-      selector: { app: 'soak' },
-    });
-    const speakerTexts = async (): Promise<Map<string, string>> =>
-      new Map(
-        await Promise.all(h.nodes.map(async (n) => [n, await h.speakerMetrics(n).catch(() => '')] as const)),
-      );
     const announced = (): Promise<true> =>
       waitFor(
         'every Service announced once',
