@@ -19,6 +19,7 @@ import { Layer2Responder } from './layer2/responder.js';
 import { announcementsOf, decideLayer2, type ServiceDecision, type ServiceFacts } from './layer2/decide.js';
 import { ElectionHashes } from './layer2/election.js';
 import { PassScheduler, type PassScope } from './pass-scheduler.js';
+import { AnnouncedSeries } from './announced-series.js';
 import type { MembershipHandle } from './membership/agent.js';
 import { ThreadedMembership } from './membership/threaded.js';
 import type { MembershipOptions } from './membership/core.js';
@@ -382,7 +383,7 @@ export async function runSpeaker(opts: SpeakerOptions): Promise<SpeakerHandle> {
   const owned = new Map<string, ServiceDecision>();
   const warned = new Set<string>();
   /** Service key -> the VIPs its metallb_speaker_announced series carry */
-  const announcedLabels = new Map<string, readonly string[]>();
+  const announced = new AnnouncedSeries(metrics.announced, 'layer2', self);
   let reannounceQueued = false;
 
   // Passes (speaker/pass-scheduler.ts): a change to some Services or their EndpointSlices recomputes
@@ -521,7 +522,7 @@ export async function runSpeaker(opts: SpeakerOptions): Promise<SpeakerHandle> {
     // What changed: on a pass over everything, every key we know; otherwise the Services in scope.
     const touched =
       scope === 'all'
-        ? new Set([...decisions.keys(), ...owned.keys(), ...warned, ...announcedLabels.keys()])
+        ? new Set([...decisions.keys(), ...owned.keys(), ...warned, ...announced.services()])
         : scope;
 
     // Gains and losses first, and the responder with them: the data path (gratuitous announcements
@@ -595,15 +596,7 @@ export async function runSpeaker(opts: SpeakerOptions): Promise<SpeakerHandle> {
       } else warned.delete(k);
 
       // metallb_speaker_announced: only the series that changed
-      const ips = owned.get(k)?.service.ips ?? [];
-      const had = announcedLabels.get(k) ?? [];
-      if (!sameList(ips, had)) {
-        const series = (ip: string) => ({ service: k, protocol: 'layer2', node: self, ip });
-        for (const ip of had) if (!ips.includes(ip)) metrics.announced.remove(series(ip));
-        for (const ip of ips) if (!had.includes(ip)) metrics.announced.set(series(ip), 1);
-        if (ips.length > 0) announcedLabels.set(k, ips);
-        else announcedLabels.delete(k);
-      }
+      announced.update(k, owned.get(k)?.service.ips ?? []);
     }
 
     return true;

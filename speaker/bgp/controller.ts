@@ -13,6 +13,7 @@ import type { BGPPeer, Config, CRObject, SecretObject } from '../../config/types
 import { eligibleNodes, type EndpointFacts, type NodeFacts } from '../eligibility.js';
 import { exportRoutes, peersForNode, type ExportMemo, type ExportService } from './export.js';
 import { BgpSpeaker, type PeerSpec } from './speaker.js';
+import { AnnouncedSeries, type AnnouncedGauge } from '../announced-series.js';
 import type { ExportedRoute, Log } from './types.js';
 
 /** A Service as the speaker's reconcile sees it (speaker/layer2/decide.ts ServiceFacts). */
@@ -68,10 +69,7 @@ export interface BgpControllerOptions {
   readonly log: Log;
   readonly registry?: Registry;
   /** metallb_speaker_announced (protocol "bgp"). */
-  readonly announced?: {
-    set(labels: { service: string; protocol: string; node: string; ip: string }, v: number): void;
-    remove(labels: { service: string; protocol: string; node: string; ip: string }): void;
-  };
+  readonly announced?: AnnouncedGauge;
   /** Called when the BGP configuration changed (so the speaker reconciles). */
   readonly onChange: () => void;
   readonly listenPort?: number;
@@ -110,8 +108,7 @@ export class BgpController {
     memo: ExportMemo;
   } = { config: undefined, node: '', services: new Map(), memo: new WeakMap() };
   private servicePeers = new Map<string, { svc: BgpServiceFacts; peers: readonly string[] }>();
-  /** The IPs labelled in metallb_speaker_announced, by Service key. */
-  private announcedIps = new Map<string, readonly string[]>();
+  private readonly announced: AnnouncedSeries | undefined;
   /** This node's ServiceBGPStatus objects by Service key, then object name (kept by the informer). */
   private readonly statusByKey = new Map<string, Map<string, StatusObj>>();
   /** Service keys whose ServiceBGPStatus may be wrong: their peers changed, or their objects did. */
@@ -125,6 +122,7 @@ export class BgpController {
   private stopped = false;
 
   constructor(private readonly o: BgpControllerOptions) {
+    this.announced = o.announced ? new AnnouncedSeries(o.announced, 'bgp', o.node) : undefined;
     const inf = (resource: (typeof METALLB)[keyof typeof METALLB], what: string): Informer<CrObj> =>
       new Informer<CrObj>(o.client, {
         resource,
@@ -473,17 +471,7 @@ export class BgpController {
 
   /** metallb_speaker_announced for the Services whose announcement changed. */
   private updateAnnounced(changed: readonly string[]): void {
-    const g = this.o.announced;
-    if (!g) return;
-    const node = this.o.node;
-    for (const k of changed) {
-      const before = this.announcedIps.get(k) ?? [];
-      const now = this.servicePeers.get(k)?.svc.ips ?? [];
-      for (const ip of before) if (!now.includes(ip)) g.remove({ service: k, ip, protocol: 'bgp', node });
-      for (const ip of now) g.set({ service: k, ip, protocol: 'bgp', node }, 1);
-      if (now.length > 0) this.announcedIps.set(k, now);
-      else this.announcedIps.delete(k);
-    }
+    for (const k of changed) this.announced?.update(k, this.servicePeers.get(k)?.svc.ips ?? []);
   }
 
   private statusRunning = false;
