@@ -10,7 +10,7 @@ import { Informer, specOrLabelsChanged } from '../../k8s/informer.js';
 import { METALLB } from '../../k8s/status.js';
 import { parseConfig, summarizeErrors } from '../../config/parse.js';
 import type { BGPPeer, Config, CRObject, SecretObject } from '../../config/types.js';
-import { eligibleNodes, type EndpointFacts, type NodeFacts } from '../eligibility.js';
+import { eligibleNodes, endpointUsable, type EndpointFacts, type NodeFacts } from '../eligibility.js';
 import { exportRoutes, peersForNode, type ExportMemo, type ExportService } from './export.js';
 import { BgpSpeaker, type PeerSpec } from './speaker.js';
 import { AnnouncedSeries, type AnnouncedGauge } from '../announced-series.js';
@@ -400,7 +400,7 @@ export class BgpController {
           local:
             s.externalTrafficPolicy === 'Local' &&
             !!s.healthCheckNodePort &&
-            eps.some((e) => e.nodeName === this.o.node && (e.ready !== false || e.serving === true)),
+            eps.some((e) => e.nodeName === this.o.node && endpointUsable(e)),
           svc: {
             namespace: s.namespace,
             name: s.name,
