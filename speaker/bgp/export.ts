@@ -121,7 +121,6 @@ function prefixOrder(a: Prefix, b: Prefix): number {
   return a.len - b.len;
 }
 
-/** Routes per peer for this node. */
 /** One route a Service gives one peer, before routes of several Services are merged. */
 export interface ServiceRoute {
   peer: string;
