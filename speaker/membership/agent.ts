@@ -31,6 +31,11 @@ export interface AgentCounters {
   sendErrors: number;
 }
 
+/** Every counter at zero. */
+export function emptyCounters(): AgentCounters {
+  return { sent: 0, received: 0, badKey: 0, malformed: 0, replayed: 0, sendErrors: 0 };
+}
+
 export interface AgentEvents {
   change: [changes: Change[]];
   health: [nodes: string[]];
@@ -57,14 +62,7 @@ export interface MembershipHandle extends EventEmitter<AgentEvents> {
 
 export class MembershipAgent extends EventEmitter<AgentEvents> implements MembershipHandle {
   readonly core: Membership;
-  readonly counters: AgentCounters = {
-    sent: 0,
-    received: 0,
-    badKey: 0,
-    malformed: 0,
-    replayed: 0,
-    sendErrors: 0,
-  };
+  readonly counters: AgentCounters = emptyCounters();
   private readonly peers = new Map<string, string>();
   private readonly guard = new ReplayGuard();
   /** This run: the clock when it started (raised if a peer has seen a newer one of ours). */

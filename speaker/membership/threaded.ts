@@ -7,7 +7,13 @@
 // started again with the same key, peers and health.
 import { EventEmitter } from 'node:events';
 import { Worker } from 'node:worker_threads';
-import type { AgentEvents, AgentOptions, MembershipHandle, MembershipSnapshot } from './agent.js';
+import {
+  emptyCounters,
+  type AgentEvents,
+  type AgentOptions,
+  type MembershipHandle,
+  type MembershipSnapshot,
+} from './agent.js';
 import type { Change } from './core.js';
 import type { FromWorker, ToWorker, WorkerInit } from './thread-protocol.js';
 
@@ -19,7 +25,7 @@ export interface ThreadedOptions extends Omit<AgentOptions, 'now'> {
 }
 
 const EMPTY_SNAPSHOT: MembershipSnapshot = {
-  counters: { sent: 0, received: 0, badKey: 0, malformed: 0, replayed: 0, sendErrors: 0 },
+  counters: emptyCounters(),
   stats: { probes: 0, indirectProbes: 0, suspected: 0, declaredDead: 0, refuted: 0 },
   members: [],
 };
