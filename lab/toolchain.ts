@@ -25,6 +25,15 @@ export const DEBIAN_PACKAGES: ReadonlyArray<{ pkg: string; provides: string }> =
   { pkg: 'openssl', provides: 'openssl' },
   { pkg: 'socat', provides: 'socat' },
   { pkg: 'golang-go', provides: 'go' },
+  // real nodes: a container runtime, CNI, and the tools that build and move images
+  { pkg: 'containerd', provides: 'containerd' },
+  { pkg: 'runc', provides: 'runc' },
+  { pkg: 'containernetworking-plugins', provides: '/usr/lib/cni/bridge' },
+  { pkg: 'buildah', provides: 'buildah' },
+  { pkg: 'umoci', provides: 'umoci' },
+  { pkg: 'skopeo', provides: 'skopeo' },
+  { pkg: 'mmdebstrap', provides: 'mmdebstrap' },
+  { pkg: 'util-linux', provides: 'nsenter' },
 ];
 
 export class ToolchainError extends Error {
@@ -41,6 +50,7 @@ type Say = (line: string) => void;
 const defaultSay: Say = (line) => process.stderr.write(`[toolchain] ${line}\n`);
 
 function onPath(cmd: string): boolean {
+  if (cmd.startsWith('/')) return existsSync(cmd);
   return spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;
 }
 
@@ -96,7 +106,8 @@ export function kubeBinDir(): string {
   const pins = readPins();
   const h = createHash('sha256');
   for (const mod of ['kubernetes', 'etcd']) {
-    for (const f of ['go.mod', 'go.sum']) h.update(readFileSync(repoPath('lab', 'build', mod, f)));
+    for (const f of ['go.mod', 'go.sum', 'tools.go'])
+      h.update(readFileSync(repoPath('lab', 'build', mod, f)));
   }
   return join(
     cacheRoot(),
@@ -109,9 +120,21 @@ export interface KubeBinaries {
   dir: string;
   kubeApiserver: string;
   kubeProxy: string;
+  kubeControllerManager: string;
+  kubeScheduler: string;
+  kubelet: string;
   etcd: string;
   version: Pins;
 }
+
+/** The Kubernetes commands built from lab/build/kubernetes (its tools.go imports each). */
+const KUBE_COMMANDS = [
+  'kube-apiserver',
+  'kube-proxy',
+  'kube-controller-manager',
+  'kube-scheduler',
+  'kubelet',
+] as const;
 
 export function kubeBinaries(): KubeBinaries {
   const dir = kubeBinDir();
@@ -119,6 +142,9 @@ export function kubeBinaries(): KubeBinaries {
     dir,
     kubeApiserver: join(dir, 'kube-apiserver'),
     kubeProxy: join(dir, 'kube-proxy'),
+    kubeControllerManager: join(dir, 'kube-controller-manager'),
+    kubeScheduler: join(dir, 'kube-scheduler'),
+    kubelet: join(dir, 'kubelet'),
     etcd: join(dir, 'etcd'),
     version: readPins(),
   };
@@ -149,10 +175,10 @@ function goBuild(moduleDir: string, out: string, pkgs: string[], ldflags: string
   say(`built ${pkgs.length} command(s) in ${((Date.now() - started) / 1000).toFixed(0)} s`);
 }
 
-/** Builds kube-apiserver, kube-proxy and etcd for the pinned versions unless the cache has them. */
+/** Builds the Kubernetes commands and etcd for the pinned versions unless the cache has them. */
 export function ensureKubeBinaries(say: Say = defaultSay): KubeBinaries {
   const bins = kubeBinaries();
-  if ([bins.kubeApiserver, bins.kubeProxy, bins.etcd].every((f) => existsSync(f))) {
+  if ([...KUBE_COMMANDS.map((c) => join(bins.dir, c)), bins.etcd].every((f) => existsSync(f))) {
     say(`Kubernetes ${bins.version.kubernetes} and etcd ${bins.version.etcd}: cached in ${bins.dir}`);
     return bins;
   }
@@ -164,7 +190,7 @@ export function ensureKubeBinaries(say: Say = defaultSay): KubeBinaries {
     goBuild(
       repoPath('lab', 'build', 'kubernetes'),
       tmp + '/',
-      ['k8s.io/kubernetes/cmd/kube-apiserver', 'k8s.io/kubernetes/cmd/kube-proxy'],
+      KUBE_COMMANDS.map((c) => `k8s.io/kubernetes/cmd/${c}`),
       kubeLdflags(bins.version.kubernetes),
       say,
     );
