@@ -41,23 +41,31 @@ export async function startMachineForwarder(
   return proc;
 }
 
-/** Starts the in-node forwarder 127.0.0.1:6443 → the machine's Unix socket; resolves once it listens. */
+/**
+ * Starts an in-node forwarder `bind`:6443 → the machine's Unix socket (default 127.0.0.1, for the
+ * node's own processes); resolves once it listens.
+ */
 export async function startNodeForwarder(
   host: LabHost,
   socket: string,
   logDir: string,
+  bind = '127.0.0.1',
 ): Promise<ManagedProcess> {
+  const suffix = bind === '127.0.0.1' ? '' : `-${bind}`;
   const proc = host.spawn(
     'socat',
-    [`TCP-LISTEN:${NODE_APISERVER_PORT},bind=127.0.0.1,fork,reuseaddr`, `UNIX-CONNECT:${socket}`],
-    { name: `${host.name}/apiserver-forward`, logFile: join(logDir, `${host.name}-apiserver-forward.log`) },
+    [`TCP-LISTEN:${NODE_APISERVER_PORT},bind=${bind},fork,reuseaddr`, `UNIX-CONNECT:${socket}`],
+    {
+      name: `${host.name}/apiserver-forward${suffix}`,
+      logFile: join(logDir, `${host.name}-apiserver-forward${suffix}.log`),
+    },
   );
   await proc.whileRunning(
     waitFor(
       `${host.name} apiserver forwarder`,
       async () => {
         const r = await host.exec('ss', ['-Hltn', `sport = :${NODE_APISERVER_PORT}`]);
-        return r.stdout.includes(`127.0.0.1:${NODE_APISERVER_PORT}`) ? true : undefined;
+        return r.stdout.includes(`${bind}:${NODE_APISERVER_PORT}`) ? true : undefined;
       },
       10_000,
       50,

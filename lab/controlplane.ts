@@ -35,6 +35,11 @@ export interface ControlPlaneOptions {
   apiserverPort?: number;
   /** Where etcd and kube-apiserver log (default `<dir>/logs`). */
   logDir?: string;
+  /**
+   * Real kubelets will join: the Node authorizer and NodeRestriction admission guard them, and the
+   * apiserver gets a client certificate to reach them (logs, exec, port-forward).
+   */
+  kubelets?: boolean;
   say?: (line: string) => void;
 }
 
@@ -135,6 +140,22 @@ export class ControlPlane {
     });
     const saKey = makeKey(pki, 'sa');
     publicKeyOf(pki, saKey, 'sa');
+    const kubeletArgs: string[] = [];
+    if (opts.kubelets) {
+      const kc = makeCert(pki, ca, {
+        name: 'apiserver-kubelet-client',
+        commonName: 'kube-apiserver-kubelet-client',
+        organization: 'system:masters',
+        usage: 'client',
+      });
+      kubeletArgs.push(
+        '--authorization-mode=Node,RBAC',
+        '--enable-admission-plugins=NodeRestriction',
+        `--kubelet-client-certificate=${kc.cert}`,
+        `--kubelet-client-key=${kc.key}`,
+        '--kubelet-preferred-address-types=InternalIP',
+      );
+    }
     const ports = {
       etcdClient: await freePort(),
       etcdPeer: await freePort(),
@@ -147,7 +168,7 @@ export class ControlPlane {
       ca,
       admin,
       ports,
-      opts.apiserverArgs ?? [],
+      [...kubeletArgs, ...(opts.apiserverArgs ?? [])],
       say,
       opts.logDir,
     );
@@ -159,6 +180,11 @@ export class ControlPlane {
       throw err;
     }
     return cp;
+  }
+
+  /** The service-account signing key (kube-controller-manager's token controller signs with it). */
+  get serviceAccountKey(): string {
+    return join(this.dir, 'pki', 'sa.key');
   }
 
   get etcdEndpoint(): string {
@@ -219,7 +245,10 @@ export class ControlPlane {
         `--tls-cert-file=${join(pki, 'apiserver.crt')}`,
         `--tls-private-key-file=${join(pki, 'apiserver.key')}`,
         `--client-ca-file=${this.ca.cert}`,
-        '--authorization-mode=RBAC',
+        // a list flag: given twice it would name RBAC twice, so only when no extra argument sets it
+        ...(this.apiserverArgs.some((a) => a.startsWith('--authorization-mode='))
+          ? []
+          : ['--authorization-mode=RBAC']),
         '--service-account-issuer=https://kubernetes.default.svc.cluster.local',
         `--service-account-key-file=${join(pki, 'sa.pub')}`,
         `--service-account-signing-key-file=${join(pki, 'sa.key')}`,

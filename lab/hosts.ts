@@ -57,6 +57,15 @@ export class LabHost {
     return ManagedProcess.start(first as string, rest, opts);
   }
 
+  /**
+   * Starts a long-running process in the host's network namespace only, sharing the machine's mount
+   * namespace (`nsenter --net`): what a node's kubelet and containerd need, since the kubelet's volume
+   * mounts must be the ones containerd bind-mounts into containers.
+   */
+  spawnNetOnly(cmd: string, args: readonly string[], opts: SpawnOptions): ManagedProcess {
+    return ManagedProcess.start('nsenter', [`--net=/var/run/netns/${this.ns}`, '--', cmd, ...args], opts);
+  }
+
   /** Sets sysctls inside the host (`net.ipv4.ip_forward=1` …). */
   async sysctl(settings: Record<string, string | number>): Promise<void> {
     const args = Object.entries(settings).map(([k, v]) => `${k}=${v}`);

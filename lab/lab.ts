@@ -44,6 +44,37 @@ import { ProcessTable, type ProcInfo } from './procs.js';
 import { repoPath } from './repo.js';
 import { routerCli, routerProcesses } from './routers.js';
 import { makeTopology, type Topology, type TopologyOptions } from './topology.js';
+import {
+  POD_APISERVER_IP,
+  removeRealNode,
+  startControllers,
+  startRealNode,
+  waitNodesReady,
+  writeKubernetesEndpoints,
+  type ClusterImages,
+  type NodeRuntime,
+} from './cluster.js';
+import { helmInstall, kustomizeInstall, waitInstalled, type InstallMethod } from './install.js';
+import { removeStaleNodeCgroups } from './node-cgroups.js';
+import { unmountUnder } from './mounts.js';
+import { waitPodsReady, webDeployment } from './workloads.js';
+import { startEgressProxy, writeEgressSelectorConfig, type EgressProxy } from './egress.js';
+import { labImages } from './lab-images.js';
+
+/**
+ * How Bollard runs in the lab. `helm` and `kustomize`: real nodes (containerd + kubelet, the
+ * controller-manager and scheduler), Bollard's image installed as a user installs it. `none`: real
+ * nodes, nothing installed (a test installs). `processes`: Bollard as host processes on nodes whose
+ * status, Leases, pods and EndpointSlices the lab writes itself: fast, for the protocol tests.
+ */
+export type InstallMode = InstallMethod | 'none' | 'processes';
+export const INSTALL_MODES: readonly InstallMode[] = ['helm', 'kustomize', 'none', 'processes'];
+
+/** The images real nodes get, and Bollard's reference. */
+export interface LabImages extends ClusterImages {
+  bollard: string;
+  web: string;
+}
 
 export interface LabOptions extends TopologyOptions {
   /** The lab's folder (logs, kubeconfigs, configs, sockets). Default: a fresh temporary folder, removed on stop. */
@@ -66,6 +97,10 @@ export interface LabOptions extends TopologyOptions {
    * deploy manifests' resources.limits.memory: Node sizes its heap from it, the kernel enforces it.
    */
   memoryLimitMiB?: number;
+  /** How Bollard runs (default `processes`; the CLI's default is `helm`). */
+  install?: InstallMode;
+  /** The images for real nodes (default: built or taken from the cache by lab/image). */
+  images?: () => Promise<LabImages>;
   say?: (line: string) => void;
 }
 
@@ -126,6 +161,7 @@ export function removeStaleLabDirs(): void {
       // half-made
     }
     if (owner > 0 && pidAlive(owner)) continue;
+    unmountUnder(dir);
     rmSync(dir, { recursive: true, force: true });
   }
 }
@@ -161,6 +197,9 @@ export class Lab {
   private endpoints: EndpointController | undefined;
   private nodeAgent: NodeAgent | undefined;
   private podManager: PodManager | undefined;
+  private readonly realNodes: NodeRuntime[] = [];
+  private labImages: LabImages | undefined;
+  private egress: EgressProxy | undefined;
   private stopped = false;
   private kubeconfigs = new Map<string, string>();
 
@@ -172,6 +211,7 @@ export class Lab {
     private readonly ownsDir: boolean,
     private readonly say: (line: string) => void,
     private readonly runTag: string,
+    readonly installMode: InstallMode,
   ) {}
 
   get dir(): string {
@@ -186,6 +226,23 @@ export class Lab {
     return this.topology.kubeconfig;
   }
 
+  /** Whether the nodes are real (kubelet + containerd) rather than the lab's stand-ins. */
+  get realKubelets(): boolean {
+    return this.installMode !== 'processes';
+  }
+
+  get images(): LabImages {
+    if (!this.labImages) throw new LabError('lab', 'no images: the nodes are not real');
+    return this.labImages;
+  }
+
+  /** The containerd socket of a real node (for `ctr`). */
+  containerdSocket(node: string): string {
+    const rt = this.realNodes.find((n) => n.node.name === node);
+    if (!rt) throw new LabError(node, 'not a real node');
+    return rt.containerdSocket;
+  }
+
   get pods(): PodManager {
     if (!this.podManager) throw new LabError('lab', 'not started');
     return this.podManager;
@@ -196,8 +253,12 @@ export class Lab {
     const t0 = Date.now();
     const say = opts.say ?? (() => undefined);
     const topo = makeTopology(opts);
+    // a crashed run's real nodes first: their processes hold the mounts under its folder
+    await removeStaleNodeCgroups(pidAlive);
     removeStaleLabDirs();
     removeStaleCgroups(pidAlive);
+    const installMode = opts.install ?? 'processes';
+    const real = installMode !== 'processes';
     const ownsDir = opts.dir === undefined;
     const dir = opts.dir ?? mkdtempSync(join(tmpdir(), DIR_PREFIX));
     mkdirSync(dir, { recursive: true });
@@ -210,11 +271,20 @@ export class Lab {
 
     let cp: ControlPlane | undefined;
     let net: LabNetwork | undefined;
+    // real nodes: the apiserver reaches kubelets and pods through the egress proxy (lab/egress.ts)
+    const egressSocket = join(dir, 'egress.sock');
+    const egressArgs: string[] = [];
+    if (real) {
+      const file = join(dir, 'egress-selector.yaml');
+      writeEgressSelectorConfig(file, egressSocket);
+      egressArgs.push(`--egress-selector-config-file=${file}`);
+    }
     const [cpRes, netRes] = await Promise.allSettled([
       ControlPlane.start({
         dir: join(dir, 'cp'),
         logDir,
-        apiserverArgs: opts.apiserverArgs,
+        apiserverArgs: [...egressArgs, ...(opts.apiserverArgs ?? [])],
+        kubelets: real,
         say: (l) => say(l),
       }),
       buildNetwork(topo, tag, dir),
@@ -243,7 +313,7 @@ export class Lab {
       dir,
       logDir,
     };
-    const lab = new Lab(topology, cp, net, KubeClient.fromFile(kubeconfig), ownsDir, say, tag);
+    const lab = new Lab(topology, cp, net, KubeClient.fromFile(kubeconfig), ownsDir, say, tag, installMode);
     try {
       await lab.build(opts);
     } catch (err) {
@@ -261,6 +331,7 @@ export class Lab {
   private async build(opts: LabOptions): Promise<void> {
     const topo = this.topology;
     const cp = this.cp;
+    const real = this.realKubelets;
     this.procs.register({
       host: 'machine',
       name: 'kube-apiserver',
@@ -281,6 +352,9 @@ export class Lab {
       stop: () => cp.stopEtcd(),
       running: () => cp.etcdRunning,
     });
+    // Real nodes need their images: build them (or take them from the cache) while the rest comes up.
+    const imagesReady = real ? this.loadImages(opts) : undefined;
+    imagesReady?.catch(() => undefined);
     const port = Number(new URL(cp.server).port);
     await this.procs.add({
       host: 'machine',
@@ -288,25 +362,42 @@ export class Lab {
       start: () => startMachineForwarder(topo.apiserverSocket, port, this.logDir),
     });
     await Promise.all(
-      topo.nodes.map((n) =>
-        this.procs.add({
+      topo.nodes.map(async (n) => {
+        await this.procs.add({
           host: n.name,
           name: 'apiserver-forward',
           start: () => startNodeForwarder(this.host(n.name), topo.apiserverSocket, this.logDir),
-        }),
-      ),
+        });
+        if (!real) return;
+        // pods (and hostNetwork pods) reach the apiserver through the `kubernetes` Service, whose one
+        // endpoint is this address on every node's loopback: the same forwarder, on one more port
+        await this.host(n.name).sh('ip', ['addr', 'replace', `${POD_APISERVER_IP}/32`, 'dev', 'lo']);
+        await this.procs.add({
+          host: n.name,
+          name: 'apiserver-forward-pods',
+          start: () =>
+            startNodeForwarder(this.host(n.name), topo.apiserverSocket, this.logDir, POD_APISERVER_IP),
+        });
+      }),
     );
 
     const applier = new Applier(this.client);
-    const crds = await applier.applyCrds(manifestFiles(repoPath('deploy', 'crds')));
+    // On real nodes the CRDs come with Bollard (the chart's crds/, deploy/crds in the kustomization).
+    const crds = real ? [] : await applier.applyCrds(manifestFiles(repoPath('deploy', 'crds')));
     if (crds.length > 0) this.say(`applied ${crds.length} CRDs from deploy/crds`);
 
-    this.nodeAgent = new NodeAgent(this.client, topo.nodes, {
-      kubeVersion: cp.bins.version.kubernetes,
-      onError: this.onError,
-    });
-    await this.nodeAgent.register();
-    this.nodeAgent.start();
+    if (!real) {
+      this.nodeAgent = new NodeAgent(this.client, topo.nodes, {
+        kubeVersion: cp.bins.version.kubernetes,
+        onError: this.onError,
+      });
+      await this.nodeAgent.register();
+      this.nodeAgent.start();
+    } else {
+      this.egress = await startEgressProxy(join(this.dir, 'egress.sock'), (ip) => this.egressNamespace(ip));
+      await startControllers(cp, this.procs, this.logDir);
+      await writeKubernetesEndpoints(this.client);
+    }
 
     // kube-proxy: a ServiceAccount bound to system:node-proxier, reaching the apiserver through the node's forwarder.
     await this.ensure('/apis/rbac.authorization.k8s.io/v1/clusterrolebindings', {
@@ -340,7 +431,15 @@ export class Lab {
           await this.procs.add(spec);
         }
       })(),
+      ...(imagesReady ? [this.startRealNodes(imagesReady)] : []),
     ]);
+
+    if (real) {
+      const mode = this.installMode;
+      if (mode === 'helm' || mode === 'kustomize') await this.installBollard(mode);
+      if (opts.demo) await this.createClusterDemo();
+      return;
+    }
 
     this.endpoints = new EndpointController(this.client, () => this.podManager?.list() ?? [], this.onError);
     await this.endpoints.start();
@@ -357,6 +456,117 @@ export class Lab {
 
     if (opts.demo) await this.createDemo(crds.length > 0);
     if (opts.components ?? true) await this.startComponents(opts.memoryLimitMiB);
+  }
+
+  /** The lab host that dials an address for the apiserver: the node it belongs to, else the first node. */
+  private egressNamespace(ip: string): string | undefined {
+    const nodes = this.topology.nodes;
+    const owner = nodes.find(
+      (n) =>
+        n.ipv4.ip === ip ||
+        n.ipv6?.ip === ip ||
+        ip.startsWith(n.podCIDRv4.replace(/0\/24$/, '')) ||
+        (n.podCIDRv6 !== undefined && ip.startsWith(n.podCIDRv6.replace(/\/64$/, ''))),
+    );
+    const node = owner ?? nodes[0];
+    return node ? this.topology.namespaces[node.name] : undefined;
+  }
+
+  private async loadImages(opts: LabOptions): Promise<LabImages> {
+    const t0 = Date.now();
+    const load = opts.images ?? (() => labImages((l) => this.say(l)));
+    const images = await load();
+    this.labImages = images;
+    this.say(`images ready in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+    return images;
+  }
+
+  private async startRealNodes(images: Promise<LabImages>): Promise<void> {
+    const imgs = await images;
+    const t0 = Date.now();
+    await Promise.all(
+      this.topology.nodes.map(async (n) => {
+        const rt = await startRealNode({
+          node: n,
+          host: this.host(n.name),
+          dir: join(this.dir, 'nodes', n.name),
+          runName: `${process.pid}-${this.runTag}`,
+          cp: this.cp,
+          topo: this.topology,
+          images: { pause: imgs.pause, others: imgs.others },
+          procs: this.procs,
+          logDir: this.logDir,
+        });
+        this.realNodes.push(rt);
+      }),
+    );
+    await waitNodesReady(
+      this.client,
+      this.topology.nodes.map((n) => n.name),
+    );
+    this.say(
+      `${this.topology.nodes.length} kubelets registered and Ready in ${((Date.now() - t0) / 1000).toFixed(1)} s`,
+    );
+  }
+
+  /** Installs Bollard (helm or kustomize) and waits until the controller and every speaker are ready. */
+  async installBollard(method: InstallMethod, set?: Record<string, string>): Promise<void> {
+    const t0 = Date.now();
+    if (method === 'helm') {
+      await helmInstall({ kubeconfig: this.kubeconfig, dir: this.dir, ...(set ? { set } : {}) });
+    } else {
+      await kustomizeInstall({ kubeconfig: this.kubeconfig, dir: this.dir, image: this.images.bollard });
+    }
+    await waitInstalled(this.client);
+    this.say(`Bollard installed with ${method} and rolled out in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  }
+
+  /** The demo on real nodes: metallb.io objects, one web Deployment on each of the first two nodes, the Services. */
+  private async createClusterDemo(): Promise<void> {
+    const topo = this.topology;
+    await this.apply(...metallbDemoObjects(topo));
+    await this.ensureNamespace('demo');
+    await this.addService({ namespace: 'demo', name: 'web' });
+    if (topo.router.kind !== 'none') {
+      await this.addService({
+        namespace: 'demo',
+        name: 'web-bgp',
+        selector: { app: 'web' },
+        annotations: { 'metallb.io/address-pool': topo.bgpPool.name },
+      });
+    }
+    const nodes = topo.nodes.slice(0, 2);
+    for (const n of nodes) await this.addWebDeployment('demo', 'web', n.name);
+    await waitPodsReady(this.client, 'demo', 'app=web', nodes.length);
+  }
+
+  /** A web Deployment pinned to a node (real nodes): `<app>-<node>`, selected by `app: <app>`. */
+  async addWebDeployment(
+    namespace: string,
+    app: string,
+    node: string,
+    opts: { replicas?: number; drainSeconds?: number } = {},
+  ): Promise<void> {
+    await this.ensureNamespace(namespace);
+    await this.apply(
+      webDeployment({
+        namespace,
+        app,
+        node,
+        image: this.images.web,
+        port: this.topology.podPort,
+        ...opts,
+      }),
+    );
+  }
+
+  /** Ensures a namespace and its default ServiceAccount exist. */
+  async ensureNamespace(namespace: string): Promise<void> {
+    await this.ensure('/api/v1/namespaces', {
+      apiVersion: 'v1',
+      kind: 'Namespace',
+      metadata: { name: namespace },
+    });
   }
 
   private async ensure(path: string, body: unknown): Promise<void> {
@@ -585,7 +795,8 @@ export class Lab {
 
   /** Creates (or updates) a Service; the lab keeps its EndpointSlices. Resolves with the stored object. */
   async addService(opts: ServiceOptions): Promise<ServiceObj> {
-    await this.pods.ensureNamespace(opts.namespace);
+    if (this.realKubelets) await this.ensureNamespace(opts.namespace);
+    else await this.pods.ensureNamespace(opts.namespace);
     await this.apply(serviceObject(opts, this.topology));
     await this.endpoints?.sync();
     return this.client.get<ServiceObj>(`/api/v1/namespaces/${opts.namespace}/services/${opts.name}`);
@@ -737,6 +948,11 @@ export class Lab {
     await this.nodeAgent?.stop().catch(() => undefined);
     await this.endpoints?.stop().catch(() => undefined);
     await this.procs.stopAll();
+    await this.egress?.close().catch(() => undefined);
+    // real nodes: every pod and shim (in the node's cgroups), then the mounts the kubelet and containerd made
+    for (const rt of this.realNodes) {
+      await removeRealNode(rt).catch((err: unknown) => this.say(`lab: ${(err as Error).message}`));
+    }
     for (const cg of this.cgroups.values()) cg.remove();
     this.client.close();
     await this.net.lan.destroy();

@@ -24,8 +24,11 @@ export interface SpawnOptions {
   cwd?: string;
   /** Kill the child when this process dies (default true). */
   dieWithParent?: boolean;
-  /** A cgroup's `cgroup.procs`: the child joins it before it runs anything (lab/memory-cgroup.ts). */
-  cgroupProcs?: string;
+  /**
+   * A cgroup's `cgroup.procs` (or one per hierarchy, for cgroup v1): the child joins before it runs
+   * anything (lab/memory-cgroup.ts, lab/node-cgroups.ts).
+   */
+  cgroupProcs?: string | readonly string[];
 }
 
 export interface ExitStatus {
@@ -75,9 +78,17 @@ export class ManagedProcess {
         ? [command, ...args]
         : ['setpriv', '--pdeathsig', 'SIGKILL', '--', command, ...args];
     // the shell joins the cgroup and then becomes the command (same pid), so nothing runs outside it
-    const wrapped = opts.cgroupProcs
-      ? ['sh', '-c', 'echo $$ > "$0" && exec "$@"', opts.cgroupProcs, ...guarded]
-      : guarded;
+    const procs = opts.cgroupProcs === undefined ? [] : [opts.cgroupProcs].flat();
+    const wrapped =
+      procs.length > 0
+        ? [
+            'sh',
+            '-c',
+            'IFS=:; for f in $0; do echo $$ > "$f" || exit 1; done; unset IFS; exec "$@"',
+            procs.join(':'),
+            ...guarded,
+          ]
+        : guarded;
     const [cmd, ...rest] = wrapped;
     const child = spawn(cmd as string, rest, {
       cwd: opts.cwd,
