@@ -177,6 +177,36 @@ export class KubeClient {
     });
   }
 
+  /** GET a non-JSON body (e.g. a pod's /metrics through the apiserver's proxy subresource). */
+  async getText(path: string, timeoutMs = 10_000): Promise<string> {
+    const u = this.url(path);
+    const opts: RequestOptions = {
+      method: 'GET',
+      agent: this.agent,
+      headers: { accept: '*/*' },
+      timeout: timeoutMs,
+    };
+    await this.kubeConfig.applyToHTTPSOptions(opts);
+    if (this.pooled) opts.agent = this.agent;
+    const send = u.protocol === 'http:' ? httpRequest : httpsRequest;
+    return new Promise<string>((resolve, reject) => {
+      const req = send(u, opts, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('error', (err) => reject(new ApiError('GET', path, 0, err.message, '')));
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8');
+          const status = res.statusCode ?? 0;
+          if (status >= 200 && status < 300) resolve(text);
+          else reject(new ApiError('GET', path, status, res.statusMessage ?? '', text.slice(0, 200)));
+        });
+      });
+      req.on('timeout', () => req.destroy(new Error('timed out')));
+      req.on('error', (err) => reject(new ApiError('GET', path, 0, err.message, '')));
+      req.end();
+    });
+  }
+
   get<T>(path: string, query?: RequestInit['query']): Promise<T> {
     return this.request<T>('GET', path, { query });
   }

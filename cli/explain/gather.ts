@@ -54,13 +54,49 @@ async function list<T>(client: KubeClient, path: string, optional = false): Prom
   }
 }
 
+/** A scrape result from Prometheus text. */
+function scraped(endpoint: string, text: string, node: string | undefined): SpeakerScrape {
+  const samples = parsePrometheusText(text);
+  const info = samples.find((s) => s.name === 'bollard_speaker_info')?.labels.node;
+  return { endpoint, node: info ?? node, reachable: true, samples };
+}
+
+/**
+ * A speaker pod's /metrics through the apiserver's proxy subresource, as `kubectl get --raw` reads it:
+ * reaches the speakers from wherever kubectl works, without a route to the nodes.
+ */
+export async function scrapeViaApiserver(
+  client: KubeClient,
+  namespace: string,
+  pod: string,
+  port: number,
+  timeoutMs: number,
+  node?: string,
+): Promise<SpeakerScrape> {
+  const endpoint = `pods/${pod}:${port} (apiserver proxy)`;
+  try {
+    const text = await client.getText(
+      `/api/v1/namespaces/${namespace}/pods/${pod}:${port}/proxy/metrics`,
+      timeoutMs,
+    );
+    return scraped(endpoint, text, node);
+  } catch (err) {
+    const e = err as Error & { status?: number };
+    return {
+      endpoint,
+      node,
+      reachable: false,
+      error: e.status ? `HTTP ${e.status}` : e.message,
+      samples: [],
+    };
+  }
+}
+
 export async function scrape(endpoint: string, timeoutMs: number, node?: string): Promise<SpeakerScrape> {
   try {
     const r = await fetch(`http://${endpoint}/metrics`, { signal: AbortSignal.timeout(timeoutMs) });
     if (!r.ok) return { endpoint, node, reachable: false, error: `HTTP ${r.status}`, samples: [] };
-    const samples = parsePrometheusText(await r.text());
-    const info = samples.find((s) => s.name === 'bollard_speaker_info')?.labels.node;
-    return { endpoint, node: info ?? node, reachable: true, samples };
+    return scraped(endpoint, await r.text(), node);
   } catch (err) {
     const e = err as Error & { cause?: { code?: string } };
     return { endpoint, node, reachable: false, error: e.cause?.code ?? e.message, samples: [] };
@@ -69,6 +105,53 @@ export async function scrape(endpoint: string, timeoutMs: number, node?: string)
 
 function bracket(ip: string): string {
   return ip.includes(':') ? `[${ip}]` : ip;
+}
+
+interface PodObj {
+  metadata?: { name?: string; deletionTimestamp?: string };
+  spec?: { nodeName?: string };
+  status?: { phase?: string };
+}
+
+/**
+ * Every node's speaker: its pod's metrics through the apiserver's proxy (what works from a laptop
+ * with a kubeconfig), else the node's InternalIP directly (speakers run as host processes, or a
+ * user without pods/proxy rights on a network that reaches the nodes).
+ */
+async function scrapeSpeakers(
+  client: KubeClient,
+  namespace: string,
+  nodes: readonly NodeObj[],
+  port: number,
+  timeoutMs: number,
+): Promise<SpeakerScrape[]> {
+  const pods = await list<PodObj>(
+    client,
+    `/api/v1/namespaces/${namespace}/pods?labelSelector=${encodeURIComponent('app.kubernetes.io/component=speaker')}`,
+    true,
+  ).catch(() => [] as PodObj[]);
+  const podOn = new Map(
+    pods
+      .filter((p) => p.status?.phase === 'Running' && !p.metadata?.deletionTimestamp)
+      .map((p) => [p.spec?.nodeName ?? '', p.metadata?.name ?? '']),
+  );
+  return Promise.all(
+    nodes.map(async (n) => {
+      const name = n.metadata?.name;
+      const pod = name ? podOn.get(name) : undefined;
+      const ip = internalIPs(n)[0];
+      const direct = ip ? `${bracket(ip)}:${port}` : undefined;
+      if (pod) {
+        const viaProxy = await scrapeViaApiserver(client, namespace, pod, port, timeoutMs, name);
+        if (viaProxy.reachable || !direct) return viaProxy;
+        const d = await scrape(direct, timeoutMs, name);
+        return d.reachable ? d : viaProxy;
+      }
+      return direct
+        ? scrape(direct, timeoutMs, name)
+        : { endpoint: name ?? '?', node: name, reachable: false, error: 'no InternalIP', samples: [] };
+    }),
+  );
 }
 
 export async function gather(opts: GatherOptions): Promise<Snapshot> {
@@ -130,16 +213,11 @@ export async function gather(opts: GatherOptions): Promise<Snapshot> {
         ? list<EventObj>(client, resourcePath(RESOURCES.events, opts.eventsNamespace), true)
         : Promise.resolve([]),
     ]);
-    const endpoints =
+    const timeoutMs = opts.timeoutMs ?? 2000;
+    const speakers =
       opts.speakerMetrics && opts.speakerMetrics.length > 0
-        ? opts.speakerMetrics.map((e) => ({ endpoint: e, node: undefined as string | undefined }))
-        : nodes.flatMap((n) => {
-            const ip = internalIPs(n)[0];
-            return ip ? [{ endpoint: `${bracket(ip)}:${opts.speakerPort}`, node: n.metadata?.name }] : [];
-          });
-    const speakers = await Promise.all(
-      endpoints.map((e) => scrape(e.endpoint, opts.timeoutMs ?? 2000, e.node)),
-    );
+        ? await Promise.all(opts.speakerMetrics.map((e) => scrape(e, timeoutMs)))
+        : await scrapeSpeakers(client, ns, nodes, opts.speakerPort, timeoutMs);
     return {
       namespace: ns,
       lbClass: opts.lbClass,
