@@ -1,10 +1,12 @@
-// `npm run image`: builds Bollard's image without a Docker daemon or Docker Hub, and prints where
-// the archive is, its size and its layers.
+// `npm run image`: builds Bollard's image (and with --lab the lab's pause and web images) without a
+// Docker daemon or Docker Hub, and prints where each archive is, its size and its layers.
 //   npm run image                 docker.io/bollard/bollard:<version>
+//   npm run image -- --lab        and localhost/bollard-lab/pause:<key>, localhost/bollard-lab/web:<key>
 //   npm run image -- --json       the same as JSON
 import { parseArgs } from 'node:util';
 import type { BuiltImage } from './archive.js';
 import { ensureBollardImage } from './bollard.js';
+import { ensurePauseImage, ensureWebImage } from './lab-images.js';
 import { describeError, type Result, type Say } from './result.js';
 
 const say: Say = (line) => process.stderr.write(`[image] ${line}\n`);
@@ -25,9 +27,13 @@ function summary(img: BuiltImage): string {
 
 async function main(): Promise<number> {
   let json: boolean;
+  let lab: boolean;
   try {
-    const { values } = parseArgs({ options: { json: { type: 'boolean', default: false } } });
+    const { values } = parseArgs({
+      options: { lab: { type: 'boolean', default: false }, json: { type: 'boolean', default: false } },
+    });
     json = values.json === true;
+    lab = values.lab === true;
   } catch (err) {
     say(err instanceof Error ? err.message : String(err));
     return 2;
@@ -37,6 +43,11 @@ async function main(): Promise<number> {
     return 1;
   }
   const steps: (() => Promise<Result<BuiltImage>>)[] = [() => ensureBollardImage(say)];
+  if (lab)
+    steps.push(
+      () => ensurePauseImage(say),
+      () => ensureWebImage(say),
+    );
   const images: BuiltImage[] = [];
   for (const step of steps) {
     const r = await step();
