@@ -1,13 +1,23 @@
 // The few buildah operations the image builder uses: import a root filesystem as an image, build a
 // Containerfile, run a command in an image, write an image to an archive, read an image's layers.
-// buildah runs as root here, with its default storage (/var/lib/containers/storage) and runc.
+// buildah runs as root with runc, on a storage of its own in the cache (imagesCache('storage')):
+// nothing of the machine's /var/lib/containers is read or changed, and removing the cache removes
+// every image, layer and intermediate build step the builder made.
 import { renameSync, rmSync } from 'node:fs';
-import { run } from './exec.js';
+import { imagesCache, keyOf } from './cache.js';
+import { run, type RunOptions } from './exec.js';
 import { fail, ok, type Result } from './result.js';
+
+/** `buildah --root … --runroot …` on the builder's own storage. */
+function buildah(args: readonly string[], o: RunOptions): Promise<Result<string>> {
+  const root = imagesCache('storage');
+  const runroot = `/run/bollard-buildah-${keyOf([root]).slice(0, 8)}`;
+  return run('buildah', ['--root', root, '--runroot', runroot, '--storage-driver', 'overlay', ...args], o);
+}
 
 /** True when the local storage holds an image by that name. */
 export async function imageExists(ref: string): Promise<boolean> {
-  const r = await run('buildah', ['inspect', '--type', 'image', '--format', '{{.FromImageID}}', ref], {
+  const r = await buildah(['inspect', '--type', 'image', '--format', '{{.FromImageID}}', ref], {
     step: `buildah inspect ${ref}`,
   });
   return r.ok;
@@ -27,7 +37,7 @@ export async function importRootfs(
   log: string,
 ): Promise<Result<void>> {
   const step = `import ${ref}`;
-  const from = await run('buildah', ['from', '--quiet', 'scratch'], { step });
+  const from = await buildah(['from', '--quiet', 'scratch'], { step });
   if (!from.ok) return from;
   const container = from.value.trim();
   const steps: string[][] = [
@@ -42,9 +52,9 @@ export async function importRootfs(
     ['commit', '--quiet', '--rm', container, ref],
   ];
   for (const args of steps) {
-    const r = await run('buildah', args, { step, log, nice: true });
+    const r = await buildah(args, { step, log, nice: true });
     if (!r.ok) {
-      await run('buildah', ['rm', container], { step });
+      await buildah(['rm', container], { step });
       return r;
     }
   }
@@ -80,18 +90,18 @@ export async function bud(o: BudOptions): Promise<Result<void>> {
     ...(o.volumes ?? []).flatMap((v) => ['--volume', v]),
     o.context,
   ];
-  const r = await run('buildah', args, { step: `buildah bud ${o.tag}`, log: o.log, nice: true });
+  const r = await buildah(args, { step: `buildah bud ${o.tag}`, log: o.log, nice: true });
   return r.ok ? ok(undefined) : r;
 }
 
 /** Runs `argv` in a throwaway container of `ref` (as the image's user); resolves to its stdout. */
 export async function runInImage(ref: string, argv: readonly string[]): Promise<Result<string>> {
   const step = `run ${argv.join(' ')} in ${ref}`;
-  const from = await run('buildah', ['from', '--quiet', '--pull=never', ref], { step });
+  const from = await buildah(['from', '--quiet', '--pull=never', ref], { step });
   if (!from.ok) return from;
   const container = from.value.trim();
-  const r = await run('buildah', ['run', '--network=none', container, '--', ...argv], { step });
-  await run('buildah', ['rm', container], { step });
+  const r = await buildah(['run', '--network=none', container, '--', ...argv], { step });
+  await buildah(['rm', container], { step });
   return r;
 }
 
@@ -107,7 +117,7 @@ export async function writeArchive(
 ): Promise<Result<void>> {
   const tmp = `${archive}.partial-${process.pid}`;
   rmSync(tmp, { force: true });
-  const r = await run('buildah', ['push', '--quiet', ref, `docker-archive:${tmp}:${name}`], {
+  const r = await buildah(['push', '--quiet', ref, `docker-archive:${tmp}:${name}`], {
     step: `write ${name} to ${archive}`,
     log,
     nice: true,
@@ -130,7 +140,7 @@ export interface ImageLayers {
 /** The image's ID and layer sizes, from its manifest in local storage. */
 export async function imageLayers(ref: string): Promise<Result<ImageLayers>> {
   const step = `buildah inspect ${ref}`;
-  const r = await run('buildah', ['inspect', '--type', 'image', ref], { step });
+  const r = await buildah(['inspect', '--type', 'image', ref], { step });
   if (!r.ok) return r;
   try {
     const info = JSON.parse(r.value) as { FromImageID?: string; Manifest?: string };
