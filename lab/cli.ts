@@ -8,7 +8,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import { callControl, type ControlOp } from './control.js';
 import { LabError } from './errors.js';
 import { LabHost } from './hosts.js';
-import type { LabStatus } from './lab.js';
+import { INSTALL_MODES, type InstallMode, type LabStatus } from './lab.js';
 import { waitFor } from './process.js';
 import { statusReport, upReport } from './report.js';
 import { cleanByState, labDir, paths, readState, type LabState } from './state.js';
@@ -56,7 +56,12 @@ async function printUp(state: LabState): Promise<void> {
   process.stdout.write(upReport(state.topology, status, state.upMs ?? 0, process.cwd()));
 }
 
-async function up(opts: { nodes: number; router: RouterKind; ipv6: boolean }): Promise<void> {
+async function up(opts: {
+  nodes: number;
+  router: RouterKind;
+  ipv6: boolean;
+  install: InstallMode;
+}): Promise<void> {
   const existing = readState();
   if (existing && existing.phase === 'up' && pidAlive(existing.pid)) {
     say('the lab is already up (no change; `npm run lab -- down` first to rebuild it with other options)');
@@ -81,6 +86,8 @@ async function up(opts: { nodes: number; router: RouterKind; ipv6: boolean }): P
       opts.router,
       '--ipv6',
       String(opts.ipv6),
+      '--install',
+      opts.install,
     ],
     { detached: true, stdio: ['ignore', logFd, logFd] },
   );
@@ -141,6 +148,12 @@ function positiveInt(v: string): number {
   return n;
 }
 
+function installMode(v: string): InstallMode {
+  if (!INSTALL_MODES.includes(v as InstallMode))
+    throw new InvalidArgumentError(`one of ${INSTALL_MODES.join(', ')}`);
+  return v as InstallMode;
+}
+
 function routerKind(v: string): RouterKind {
   if (!ROUTER_KINDS.includes(v as RouterKind))
     throw new InvalidArgumentError(`one of ${ROUTER_KINDS.join(', ')}`);
@@ -158,6 +171,12 @@ export function labProgram(): Command {
     .option('--router <kind>', `upstream router: ${ROUTER_KINDS.join('|')}`, routerKind, 'bird' as RouterKind)
     .option('--ipv6', 'dual-stack (default)', true)
     .option('--no-ipv6', 'IPv4 only')
+    .option(
+      '--install <how>',
+      'helm: real kubelet nodes, Bollard from its image by `helm install` (default); kustomize: the same by `kubectl apply -k`; processes: Bollard as host processes on stand-in nodes (fast); none: real nodes, Bollard not installed',
+      installMode,
+      'helm' as InstallMode,
+    )
     .action(up);
   program.command('down').description('remove every namespace, process and file of the lab').action(down);
   program

@@ -57,7 +57,16 @@ import {
 import { helmInstall, kustomizeInstall, waitInstalled, type InstallMethod } from './install.js';
 import { removeStaleNodeCgroups } from './node-cgroups.js';
 import { unmountUnder } from './mounts.js';
-import { waitPodsReady, webDeployment } from './workloads.js';
+import {
+  deletePod,
+  listPods,
+  podOn,
+  waitPodsReady,
+  webDeployment,
+  webDeploymentName,
+  type PodSummary,
+} from './workloads.js';
+import { ctr } from './containerd.js';
 import { startEgressProxy, writeEgressSelectorConfig, type EgressProxy } from './egress.js';
 import { labImages } from './lab-images.js';
 
@@ -68,6 +77,11 @@ import { labImages } from './lab-images.js';
  * status, Leases, pods and EndpointSlices the lab writes itself: fast, for the protocol tests.
  */
 export type InstallMode = InstallMethod | 'none' | 'processes';
+
+/** The label selector of Bollard's pods of one component (the chart's and deploy/'s labels). */
+export function bollardSelector(component: string): string {
+  return `app.kubernetes.io/name=bollard,app.kubernetes.io/component=${component}`;
+}
 export const INSTALL_MODES: readonly InstallMode[] = ['helm', 'kustomize', 'none', 'processes'];
 
 /** The images real nodes get, and Bollard's reference. */
@@ -143,6 +157,9 @@ export interface LabStatus {
   bgp?: string;
   announcements: Announcement[];
   l2Statuses: { name: string; namespace: string; node?: string; service?: string }[];
+  /** How Bollard runs; on real nodes, the pods of every namespace but kube-system. */
+  install: InstallMode;
+  pods: PodSummary[];
   warnings: string[];
 }
 
@@ -776,21 +793,126 @@ export class Lab {
     await this.host(host).sh('ip', ['link', 'set', 'eth0', state]);
   }
 
+  /**
+   * SIGKILL a lab process. On real nodes `speaker` and `controller` are Bollard's containers: the one on
+   * that node is killed through the runtime (the kubelet restarts it, as after a crash).
+   */
   async kill(host: string, proc: string): Promise<void> {
+    if (this.isBollardPod(proc)) return this.killContainer(host, proc);
     await this.procs.kill(host, proc);
   }
 
+  /**
+   * SIGTERM a lab process. On real nodes `speaker` and `controller` are pods: the one on that node is
+   * deleted (the kubelet stops it with its grace period; the DaemonSet or Deployment makes a new one).
+   */
   async stopProcess(host: string, proc: string): Promise<void> {
+    if (this.isBollardPod(proc)) {
+      const pod = await podOn(this.client, METALLB_NAMESPACE, bollardSelector(proc), host);
+      await deletePod(this.client, pod.namespace, pod.name);
+      return;
+    }
     await this.procs.stop(host, proc);
   }
 
+  /** Starts a lab process again. On real nodes Bollard's pods come back by themselves: this waits for it. */
   async startProcess(host: string, proc: string): Promise<void> {
+    if (this.isBollardPod(proc)) {
+      await waitFor(
+        `${host} ${proc} pod Ready`,
+        async () => {
+          const pods = await listPods(this.client, METALLB_NAMESPACE, bollardSelector(proc));
+          return pods.some((p) => p.node === host && p.ready && !p.deleting) ? true : undefined;
+        },
+        120_000,
+        250,
+      );
+      return;
+    }
     await this.procs.start(host, proc);
   }
 
+  private isBollardPod(proc: string): boolean {
+    return this.realKubelets && (proc === 'speaker' || proc === 'controller');
+  }
+
+  /** SIGKILL the running container of Bollard's `component` pod on `node`, through its containerd. */
+  async killContainer(node: string, component: string): Promise<void> {
+    const pod = await podOn(this.client, METALLB_NAMESPACE, bollardSelector(component), node);
+    const obj = await this.client.get<{
+      status?: {
+        containerStatuses?: { name?: string; containerID?: string; state?: { running?: unknown } }[];
+      };
+    }>(`/api/v1/namespaces/${pod.namespace}/pods/${pod.name}`);
+    const id = obj.status?.containerStatuses
+      ?.find((c) => c.name === component && c.state?.running)
+      ?.containerID?.replace(/^containerd:\/\//, '');
+    if (!id) throw new LabError(`${node}/${component}`, `pod ${pod.name} has no running container`);
+    const r = await ctr(this.containerdSocket(node), ['tasks', 'kill', '--signal', 'SIGKILL', id]);
+    if (r.code !== 0) throw new LabError(`${node}/${component}`, `ctr tasks kill: ${r.stderr.trim()}`);
+  }
+
   async setNodeReady(node: string, ready: boolean): Promise<void> {
+    if (this.realKubelets)
+      throw new LabError(
+        node,
+        `the kubelet reports readiness; stop it instead: npm run lab -- stop ${node} kubelet`,
+      );
     if (!this.nodeAgent) throw new LabError(node, 'lab not started');
     await this.nodeAgent.setReady(node, ready);
+  }
+
+  /** Pods on real nodes: add (scale the `<app>-<node>` Deployment up), remove (down), ready/unready (the pod's readiness). */
+  async clusterPods(
+    action: 'add' | 'remove' | 'unready' | 'ready',
+    service: string,
+    node: string,
+    count?: number,
+  ): Promise<PodSummary[]> {
+    const svc = await this.service(service);
+    const [namespace] = service.split('/') as [string, string];
+    const app = svc.spec?.selector?.['app'];
+    if (!app) throw new LabError(service, 'the lab moves pods of Services that select `app: <name>`');
+    const name = webDeploymentName(app, node);
+    const selector = `app=${app},bollard.dev/lab-node=${node}`;
+    const path = `/apis/apps/v1/namespaces/${namespace}/deployments/${name}`;
+    const current = async (): Promise<number> => {
+      try {
+        return (await this.client.get<{ spec?: { replicas?: number } }>(path)).spec?.replicas ?? 0;
+      } catch (err) {
+        if (err instanceof ApiError && err.notFound) return 0;
+        throw err;
+      }
+    };
+    if (action === 'add' || action === 'remove') {
+      const have = await current();
+      const want =
+        action === 'add' ? have + (count ?? 1) : count === undefined ? 0 : Math.max(0, have - count);
+      if (have === 0 && action === 'add')
+        await this.addWebDeployment(namespace, app, node, { replicas: want });
+      else await this.client.patch(path, { spec: { replicas: want } });
+      return want > 0 ? waitPodsReady(this.client, namespace, selector, want) : [];
+    }
+    const pods = (await listPods(this.client, namespace, selector)).filter((p) => !p.deleting);
+    if (pods.length === 0) throw new LabError(service, `no pods on ${node}`);
+    await Promise.all(pods.map((p) => this.setPodReadiness(p, action === 'ready')));
+    return pods;
+  }
+
+  /** Makes a web pod pass or fail its readiness probe (the lab's web image: POST /control/ready). */
+  async setPodReadiness(pod: PodSummary, ready: boolean): Promise<void> {
+    const ip = pod.ips[0];
+    if (!ip) throw new LabError(`${pod.namespace}/${pod.name}`, 'no pod IP yet');
+    await this.host(pod.node).sh('curl', [
+      '-sf',
+      '-m',
+      '5',
+      '-X',
+      'POST',
+      '--data',
+      String(ready),
+      `http://${ip.includes(':') ? `[${ip}]` : ip}:${this.topology.podPort}/control/ready`,
+    ]);
   }
 
   /** Creates (or updates) a Service; the lab keeps its EndpointSlices. Resolves with the stored object. */
@@ -933,6 +1055,8 @@ export class Lab {
     return {
       hosts,
       processes: this.procs.list(),
+      install: this.installMode,
+      pods: this.realKubelets ? await listPods(this.client).catch(() => []) : [],
       services,
       ...(bgp !== undefined ? { bgp } : {}),
       announcements,

@@ -48,20 +48,53 @@ export function upReport(topo: LabTopology, status: LabStatus, upMs: number, cwd
   lines.push(`  ${topo.l2Pool.name.padEnd(9)} ${topo.l2Pool.addresses.join(', ')}  (layer 2)`);
   if (topo.router.kind !== 'none')
     lines.push(`  ${topo.bgpPool.name.padEnd(9)} ${topo.bgpPool.addresses.join(', ')}  (BGP)`);
+  const real = status.install !== 'processes';
+  const bollardPods = (c: string): LabStatus['pods'] =>
+    status.pods.filter(
+      (p) => p.namespace === 'metallb-system' && p.labels['app.kubernetes.io/component'] === c && !p.deleting,
+    );
   const comps = ['controller', 'speaker'].map((c) => {
+    if (real) {
+      const pods = bollardPods(c);
+      return `${c}: ${pods.filter((p) => p.ready).length}/${pods.length} pods ready`;
+    }
     const procs = status.processes.filter((p) => p.name === c);
     return procs.length === 0
       ? `${c}: not built yet`
       : `${c}: ${procs.filter((p) => p.running).length}/${procs.length} running`;
   });
-  lines.push('', `Bollard: ${comps.join(', ')}`);
+  const image = bollardPods('speaker')[0]?.images[0] ?? bollardPods('controller')[0]?.images[0];
+  const how =
+    status.install === 'helm'
+      ? ' (helm release bollard'
+      : status.install === 'kustomize'
+        ? ' (kubectl apply -k'
+        : status.install === 'none'
+          ? ' (not installed'
+          : ' (host processes';
+  lines.push('', `Bollard${how}${image ? `, image ${image}` : ''}): ${comps.join(', ')}`);
+  if (real && status.pods.length > 0) {
+    lines.push('', 'Pods:');
+    for (const p of status.pods.filter((x) => x.namespace !== 'kube-system')) {
+      lines.push(
+        `  ${`${p.namespace}/${p.name}`.padEnd(38)} ${p.node.padEnd(7)} ${p.ready ? 'Ready' : p.phase.padEnd(5)}  ${p.ips.join(' ')}`,
+      );
+    }
+  }
   lines.push('', 'Services:');
   for (const s of status.services) lines.push(`  ${serviceLine(s)}`);
-  const speakers = topo.nodes.some((n) => running(status, n.name, 'speaker'));
+  const speakers = real
+    ? bollardPods('speaker').some((p) => p.ready)
+    : topo.nodes.some((n) => running(status, n.name, 'speaker'));
   const web = status.services.find((s) => s.namespace === 'demo' && s.name === 'web');
   const webBgp = status.services.find((s) => s.namespace === 'demo' && s.name === 'web-bgp');
   const first = topo.nodes[0];
   lines.push('', 'Try:');
+  if (real) {
+    lines.push(`  kubectl --kubeconfig ${kc} get nodes -o wide`);
+    lines.push(`  kubectl --kubeconfig ${kc} get pods -A -o wide`);
+    if (speakers) lines.push(`  kubectl --kubeconfig ${kc} -n metallb-system logs ds/speaker --tail=5`);
+  }
   lines.push(`  kubectl --kubeconfig ${kc} get nodes,svc,endpointslices -A`);
   if (web && speakers && web.vips[0]) {
     lines.push(`  ${CMD} exec client -- curl -s ${url(web.vips[0])}`);
@@ -80,7 +113,13 @@ export function upReport(topo: LabTopology, status: LabStatus, upMs: number, cwd
   const last = topo.nodes[topo.nodes.length - 1];
   if (last) lines.push(`  ${CMD} pods add --node ${last.name} --service demo/web`);
   const proc = speakers ? 'speaker' : 'kube-proxy';
-  if (first) {
+  if (first && real && speakers) {
+    lines.push(`  npx bollard explain service demo/web --kubeconfig ${kc}`);
+    lines.push(`  ${CMD} kill ${first.name} speaker     # SIGKILL the container; the kubelet restarts it`);
+    lines.push(`  ${CMD} stop ${first.name} speaker     # delete the pod; the DaemonSet makes a new one`);
+    lines.push(`  ${CMD} pods unready --node ${first.name} --service demo/web`);
+    lines.push(`  ${CMD} link ${first.name} down`, `  ${CMD} link ${first.name} up`);
+  } else if (first) {
     lines.push(`  ${CMD} kill ${first.name} ${proc}`, `  ${CMD} start ${first.name} ${proc}`);
     lines.push(`  ${CMD} link ${first.name} down`, `  ${CMD} link ${first.name} up`);
   }

@@ -2,12 +2,12 @@
 // `.lab/state.json`, and serves `.lab/control.sock` until `down` (or a signal). Every process of the
 // lab is its child and dies with it (pdeathsig); namespaces of a dead supervisor are removed by the
 // next `up` or `down`.
-//   node dist/lab/supervisor.js --nodes 3 --router bird --ipv6 true
+//   node dist/lab/supervisor.js --nodes 3 --router bird --ipv6 true --install helm
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Server } from 'node:net';
-import { Lab } from './lab.js';
+import { INSTALL_MODES, Lab, type InstallMode } from './lab.js';
 import { serveControl, type ControlOp } from './control.js';
 import { labDir, paths, writeState, type LabState } from './state.js';
 import type { RouterKind } from './topology.js';
@@ -23,12 +23,16 @@ async function main(): Promise<void> {
       nodes: { type: 'string', default: '3' },
       router: { type: 'string', default: 'bird' },
       ipv6: { type: 'string', default: 'true' },
+      install: { type: 'string', default: 'helm' },
     },
   });
+  const install = values.install as InstallMode;
+  if (!INSTALL_MODES.includes(install)) throw new LabError('supervisor', `unknown --install ${install}`);
   const options = {
     nodes: Number(values.nodes),
     router: values.router as RouterKind,
     ipv6: values.ipv6 !== 'false',
+    install,
   };
   const dir = labDir();
   mkdirSync(dir, { recursive: true });
@@ -76,6 +80,16 @@ async function main(): Promise<void> {
       case 'node-ready':
         return lab.setNodeReady(req.node, req.ready);
       case 'pods':
+        if (lab.realKubelets) {
+          const pods = await lab.clusterPods(req.action, req.service, req.node, req.count);
+          return pods.map((p) => ({
+            namespace: p.namespace,
+            name: p.name,
+            ipv4: p.ips.find((ip) => !ip.includes(':')) ?? '',
+            ipv6: p.ips.find((ip) => ip.includes(':')),
+            ready: p.ready,
+          }));
+        }
         switch (req.action) {
           case 'add': {
             const added = [];
