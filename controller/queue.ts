@@ -1,6 +1,7 @@
 // A work queue with per-key de-duplication and bounded concurrency: a key is never processed by two
 // workers at once; a key added while it is being processed is processed again afterwards; failures are
 // retried with per-key exponential backoff. One slow key never stalls the others.
+import { backoffDelay } from '../k8s/backoff.js';
 
 export interface WorkQueueOptions {
   concurrency: number;
@@ -111,9 +112,9 @@ export class WorkQueue {
     } catch (err) {
       const n = (this.failures.get(key) ?? 0) + 1;
       this.failures.set(key, n);
-      const delay = Math.min(
-        (this.opts.backoffInitialMs ?? 100) * 2 ** (n - 1),
-        this.opts.backoffMaxMs ?? 30_000,
+      const delay = backoffDelay(
+        { initialMs: this.opts.backoffInitialMs ?? 100, maxMs: this.opts.backoffMaxMs ?? 30_000 },
+        n,
       );
       this.opts.onError?.(key, err instanceof Error ? err : new Error(String(err)), delay);
       this.addAfter(key, delay);

@@ -5,6 +5,7 @@
 // the watch was down still arrives.
 import { EventEmitter } from 'node:events';
 import { Watch, type KubernetesObject } from '@kubernetes/client-node';
+import { Backoff } from './backoff.js';
 import { ApiError, resourcePath, type KubeClient, type ResourceRef } from './client.js';
 
 export interface InformerOptions<T extends KubernetesObject = KubernetesObject> {
@@ -82,7 +83,7 @@ export class Informer<T extends KubernetesObject> extends EventEmitter<InformerE
   private running = false;
   private abortWatch: (() => void) | undefined;
   private wake: (() => void) | undefined;
-  private backoffMs: number;
+  private readonly backoff: Backoff;
   private lastActivity = Date.now();
   private lastList = 0;
   private syncedOnce = false;
@@ -99,7 +100,10 @@ export class Informer<T extends KubernetesObject> extends EventEmitter<InformerE
   ) {
     super();
     this.transform = opts.transform ?? withoutManagedFields;
-    this.backoffMs = opts.backoffInitialMs ?? 200;
+    this.backoff = new Backoff({
+      initialMs: opts.backoffInitialMs ?? 200,
+      maxMs: opts.backoffMaxMs ?? 10_000,
+    });
     let resolve!: () => void;
     let reject!: (e: Error) => void;
     const promise = new Promise<void>((res, rej) => {
@@ -156,14 +160,13 @@ export class Informer<T extends KubernetesObject> extends EventEmitter<InformerE
         if (!this.resourceVersion || resyncDue) await this.relist();
         if (!this.running) break;
         await this.watchOnce();
-        this.backoffMs = this.opts.backoffInitialMs ?? 200;
+        this.backoff.succeed();
       } catch (err) {
         const e = err instanceof Error ? err : new Error(String(err));
         if (e instanceof ApiError && e.gone) this.resourceVersion = '';
         this.opts.onError?.(e);
         if (!this.running) break;
-        await this.sleep(this.backoffMs);
-        this.backoffMs = Math.min(this.backoffMs * 2, this.opts.backoffMaxMs ?? 10_000);
+        await this.sleep(this.backoff.fail());
       }
     }
   }

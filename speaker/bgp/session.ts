@@ -47,6 +47,7 @@ import {
 import { shutdownCommunication, shutdownNotification } from '../../proto/bgp/notification.js';
 import { makeOpen, openAsn, type OpenMessage } from '../../proto/bgp/open.js';
 import { packUpdates } from '../../proto/bgp/packing.js';
+import { backoffDelay } from '../../k8s/backoff.js';
 import { parsePrefix, type Prefix } from '../../proto/bgp/prefix.js';
 import {
   attributeKey,
@@ -350,9 +351,10 @@ export class BgpSession {
   }
 
   private retryDelay(): number {
-    const cap = this.config.connectRetryMs ?? 5000;
-    const base = Math.min(cap, 250 * 2 ** Math.min(this.failures, 10));
-    return base * (0.75 + Math.random() * 0.25);
+    return backoffDelay(
+      { initialMs: 500, maxMs: this.config.connectRetryMs ?? 5000, jitter: 0.25 },
+      this.failures,
+    );
   }
 
   private scheduleDial(ms: number): void {
