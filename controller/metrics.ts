@@ -1,6 +1,7 @@
 // The controller's Prometheus metrics, with MetalLB's names where MetalLB has them.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { PoolStats } from './allocator.js';
+import { registerSharedMetrics } from '../k8s/shared-metrics.js';
 
 export class ControllerMetrics {
   readonly registry = new Registry();
@@ -82,6 +83,7 @@ export class ControllerMetrics {
       labelNames: ['result'] as const,
       registers: r,
     });
+    registerSharedMetrics(this.registry);
     if (opts.defaultMetrics ?? true) collectDefaultMetrics({ register: this.registry });
   }
 

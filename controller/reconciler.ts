@@ -7,6 +7,7 @@
 import type { KubernetesObject } from '@kubernetes/client-node';
 import { ApiError, resourcePath, RESOURCES, type KubeClient } from '../k8s/client.js';
 import { Informer, specOrLabelsChanged } from '../k8s/informer.js';
+import { logListenerError } from '../k8s/informer-delivery.js';
 import type { EventRecorder, EventType, ObjectReference } from '../k8s/events.js';
 import { METALLB, patchStatusWithRetry, writeConfigurationState } from '../k8s/status.js';
 import type { Logger } from '../k8s/logger.js';
@@ -107,13 +108,16 @@ export class Reconciler {
       o.metrics.updateErrors.inc();
       o.log.warn({ err: err.message, informer: what }, `watch of ${what} failed; retrying`);
     };
+    const onListenerError = logListenerError(o.log);
     this.services = new Informer<Service>(o.client, {
       resource: RESOURCES.services,
       onError: onError('services'),
+      onListenerError,
     });
     this.namespaces = new Informer<Namespace>(o.client, {
       resource: RESOURCES.namespaces,
       onError: onError('namespaces'),
+      onListenerError,
     });
     const crs = {} as Record<ConfigKey, Informer<CR>>;
     for (const [k, v] of Object.entries(CONFIG_KINDS) as [ConfigKey, (typeof CONFIG_KINDS)[ConfigKey]][]) {
@@ -121,6 +125,7 @@ export class Reconciler {
         resource: v.ref,
         namespace: o.namespace,
         onError: onError(v.ref.plural),
+        onListenerError,
       });
     }
     this.crs = crs;

@@ -2,11 +2,14 @@
 // bookmarks, relist on 410 Gone, restart with backoff on any other error (client-node's own informer
 // stops), a watchdog for silent stalls, and a periodic resync. After a relist, the difference between
 // the old cache and the new list is delivered as add/update/delete, so a delete that happened while
-// the watch was down still arrives.
+// the watch was down still arrives. A listener that throws gets its event again (informer-delivery.ts).
 import { EventEmitter } from 'node:events';
 import { Watch, type KubernetesObject } from '@kubernetes/client-node';
 import { Backoff } from './backoff.js';
 import { ApiError, resourcePath, type KubeClient, type ResourceRef } from './client.js';
+import { ListenerDelivery, type InformerEvents, type ListenerFailure } from './informer-delivery.js';
+
+export type { InformerEvents, ListenerFailure } from './informer-delivery.js';
 
 export interface InformerOptions<T extends KubernetesObject = KubernetesObject> {
   resource: ResourceRef;
@@ -26,18 +29,15 @@ export interface InformerOptions<T extends KubernetesObject = KubernetesObject> 
   /** Called on every error the informer recovers from (for logs and metrics). */
   onError?: (err: Error) => void;
   /**
+   * Called when a listener threw (the event is delivered to it again with backoff); default: a JSON
+   * line on stderr. Counted in bollard_informer_listener_errors_total either way.
+   */
+  onListenerError?: (err: Error, failure: ListenerFailure) => void;
+  /**
    * Applied to every object before it is cached; default: drop metadata.managedFields, which
    * nothing in Bollard reads and which is most of a small object's size.
    */
   transform?: (obj: T) => T;
-}
-
-export interface InformerEvents<T> {
-  add: [obj: T];
-  update: [obj: T, old: T];
-  delete: [obj: T];
-  /** A list (initial or relist) has been applied to the cache. */
-  synced: [];
 }
 
 interface WatchEvent {
@@ -76,6 +76,13 @@ export function objectKey(obj: KubernetesObject): string {
   return ns ? `${ns}/${name}` : name;
 }
 
+/** The default report of a listener that threw: one JSON line on stderr. */
+function listenerErrorToStderr(err: Error, f: ListenerFailure): void {
+  process.stderr.write(
+    `${JSON.stringify({ level: 'error', ...f, err: err.message, msg: 'informer listener failed; the event is retried' })}\n`,
+  );
+}
+
 export class Informer<T extends KubernetesObject> extends EventEmitter<InformerEvents<T>> {
   private readonly store = new Map<string, T>();
   private readonly transform: (obj: T) => T;
@@ -84,6 +91,7 @@ export class Informer<T extends KubernetesObject> extends EventEmitter<InformerE
   private abortWatch: (() => void) | undefined;
   private wake: (() => void) | undefined;
   private readonly backoff: Backoff;
+  private readonly delivery: ListenerDelivery<T>;
   private lastActivity = Date.now();
   private lastList = 0;
   private syncedOnce = false;
@@ -100,9 +108,14 @@ export class Informer<T extends KubernetesObject> extends EventEmitter<InformerE
   ) {
     super();
     this.transform = opts.transform ?? withoutManagedFields;
-    this.backoff = new Backoff({
-      initialMs: opts.backoffInitialMs ?? 200,
-      maxMs: opts.backoffMaxMs ?? 10_000,
+    const backoff = { initialMs: opts.backoffInitialMs ?? 200, maxMs: opts.backoffMaxMs ?? 10_000 };
+    this.backoff = new Backoff(backoff);
+    this.delivery = new ListenerDelivery<T>({
+      resource: opts.resource.plural,
+      emitter: this,
+      current: (key) => this.store.get(key),
+      onError: opts.onListenerError ?? listenerErrorToStderr,
+      backoff,
     });
     let resolve!: () => void;
     let reject!: (e: Error) => void;
@@ -122,6 +135,7 @@ export class Informer<T extends KubernetesObject> extends EventEmitter<InformerE
   async start(): Promise<void> {
     if (!this.running) {
       this.running = true;
+      this.delivery.resume();
       this.loopDone = this.loop();
     }
     return this.firstSync.promise;
@@ -129,6 +143,7 @@ export class Informer<T extends KubernetesObject> extends EventEmitter<InformerE
 
   async stop(): Promise<void> {
     this.running = false;
+    this.delivery.stop();
     this.abortWatch?.();
     this.wake?.();
     await this.loopDone;
@@ -144,6 +159,11 @@ export class Informer<T extends KubernetesObject> extends EventEmitter<InformerE
 
   get size(): number {
     return this.store.size;
+  }
+
+  /** Events a listener threw on and has not taken yet (they are retried with backoff). */
+  get pendingDeliveries(): number {
+    return this.delivery.pending;
   }
 
   /** Forces a relist at the next opportunity (e.g. after a suspected gap). */
@@ -206,13 +226,14 @@ export class Informer<T extends KubernetesObject> extends EventEmitter<InformerE
     this.lists++;
     for (const [k, v] of fresh) {
       const prev = old.get(k);
-      if (!prev) this.emit('add', v);
-      else if (prev.metadata?.resourceVersion !== v.metadata?.resourceVersion) this.emit('update', v, prev);
+      if (!prev) this.delivery.add(k, v);
+      else if (prev.metadata?.resourceVersion !== v.metadata?.resourceVersion)
+        this.delivery.update(k, v, prev);
     }
-    for (const [k, v] of old) if (!fresh.has(k)) this.emit('delete', v);
+    for (const [k, v] of old) if (!fresh.has(k)) this.delivery.delete(k, v);
     this.syncedOnce = true;
     this.firstSync.resolve();
-    this.emit('synced');
+    this.delivery.synced();
   }
 
   private apply(ev: WatchEvent): void {
@@ -227,13 +248,13 @@ export class Informer<T extends KubernetesObject> extends EventEmitter<InformerE
     const prev = this.store.get(key);
     if (ev.type === 'DELETED') {
       this.store.delete(key);
-      this.emit('delete', prev ?? obj);
+      this.delivery.delete(key, prev ?? obj);
     } else if (prev) {
       this.store.set(key, obj);
-      if (prev.metadata?.resourceVersion !== rv) this.emit('update', obj, prev);
+      if (prev.metadata?.resourceVersion !== rv) this.delivery.update(key, obj, prev);
     } else {
       this.store.set(key, obj);
-      this.emit('add', obj);
+      this.delivery.add(key, obj);
     }
     if (rv) this.resourceVersion = rv;
   }
@@ -292,7 +313,13 @@ export class Informer<T extends KubernetesObject> extends EventEmitter<InformerE
               );
               return;
             }
-            this.apply({ type: type as WatchEvent['type'], object });
+            // client-node swallows what is thrown here: a failure ends this watch instead, and the
+            // next one starts from the last event applied, so this one comes again.
+            try {
+              this.apply({ type: type as WatchEvent['type'], object });
+            } catch (err) {
+              finish(err instanceof Error ? err : new Error(String(err)));
+            }
           },
           (err: unknown) => {
             if (err && !(err instanceof Error && err.name === 'AbortError')) {

@@ -7,6 +7,7 @@
 import { hostname } from 'node:os';
 import { KubeClient, RESOURCES, resourcePath, ApiError } from '../k8s/client.js';
 import { Informer, specOrLabelsChanged } from '../k8s/informer.js';
+import { logListenerError } from '../k8s/informer-delivery.js';
 import { makeLogger, objRef, type Logger } from '../k8s/logger.js';
 import { EventRecorder, type ObjectReference } from '../k8s/events.js';
 import { METALLB, writeConfigurationState } from '../k8s/status.js';
@@ -166,39 +167,47 @@ export async function runSpeaker(opts: SpeakerOptions): Promise<SpeakerHandle> {
 
   const onInformerError = (what: string) => (err: Error) =>
     log.warn({ err: err.message, resource: what }, 'watch error; retrying');
+  const onListenerError = logListenerError(log);
   const services = new Informer<ServiceObj & { metadata?: { name?: string } }>(client, {
     resource: RESOURCES.services,
     onError: onInformerError('services'),
+    onListenerError,
   });
   const slices = new Informer<EndpointSliceObj>(client, {
     resource: RESOURCES.endpointSlices,
     onError: onInformerError('endpointslices'),
+    onListenerError,
   });
   const nodes = new Informer<NodeObj>(client, {
     resource: RESOURCES.nodes,
     onError: onInformerError('nodes'),
+    onListenerError,
   });
   const pools = new Informer<CrObj>(client, {
     resource: METALLB.ipAddressPools,
     namespace,
     onError: onInformerError('ipaddresspools'),
+    onListenerError,
   });
   const l2advs = new Informer<CrObj>(client, {
     resource: METALLB.l2Advertisements,
     namespace,
     onError: onInformerError('l2advertisements'),
+    onListenerError,
   });
   const secrets = new Informer<SecretObj>(client, {
     resource: RESOURCES.secrets,
     namespace,
     fieldSelector: `metadata.name=${MEMBERLIST_SECRET}`,
     onError: onInformerError('secrets'),
+    onListenerError,
   });
   const statuses = new Informer<L2StatusObj>(client, {
     resource: METALLB.serviceL2Statuses,
     namespace,
     labelSelector: `metallb.io/node=${self}`,
     onError: onInformerError('servicel2statuses'),
+    onListenerError,
   });
   const informers = [services, slices, nodes, pools, l2advs, secrets, statuses];
   let synced = false;

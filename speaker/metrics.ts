@@ -1,6 +1,7 @@
 // The speaker's Prometheus metrics (MetalLB's names where MetalLB has one).
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { MembershipHandle } from './membership/agent.js';
+import { registerSharedMetrics } from '../k8s/shared-metrics.js';
 
 export class SpeakerMetrics {
   readonly registry = new Registry();
@@ -22,6 +23,7 @@ export class SpeakerMetrics {
     const registers = [this.registry];
     // process_resident_memory_bytes, nodejs_eventloop_lag_p99_seconds, … (as the controller has)
     collectDefaultMetrics({ register: this.registry });
+    registerSharedMetrics(this.registry);
     this.announced = new Gauge({
       name: 'metallb_speaker_announced',
       help: 'Services being announced from this node (1 per VIP)',

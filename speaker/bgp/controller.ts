@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import type { Registry } from 'prom-client';
 import { ApiError, RESOURCES, resourcePath, type KubeClient } from '../../k8s/client.js';
 import { Informer, specOrLabelsChanged } from '../../k8s/informer.js';
+import { logListenerError } from '../../k8s/informer-delivery.js';
 import { METALLB } from '../../k8s/status.js';
 import { parseConfig, summarizeErrors } from '../../config/parse.js';
 import type { BGPPeer, Config, CRObject, SecretObject } from '../../config/types.js';
@@ -123,11 +124,13 @@ export class BgpController {
 
   constructor(private readonly o: BgpControllerOptions) {
     this.announced = o.announced ? new AnnouncedSeries(o.announced, 'bgp', o.node) : undefined;
+    const onListenerError = logListenerError(o.log);
     const inf = (resource: (typeof METALLB)[keyof typeof METALLB], what: string): Informer<CrObj> =>
       new Informer<CrObj>(o.client, {
         resource,
         namespace: o.namespace,
         onError: (err) => o.log.warn({ err: err.message, resource: what }, 'watch error; retrying'),
+        onListenerError,
       });
     this.peersInf = inf(METALLB.bgpPeers, 'bgppeers');
     this.advsInf = inf(METALLB.bgpAdvertisements, 'bgpadvertisements');
@@ -140,6 +143,7 @@ export class BgpController {
       labelSelector: `metallb.io/node=${o.node}`,
       onError: (err) =>
         o.log.warn({ err: err.message, resource: 'servicebgpstatuses' }, 'watch error; retrying'),
+      onListenerError,
     });
     this.informers = [this.peersInf, this.advsInf, this.bfdInf, this.commInf, this.poolsInf];
     this.speaker = new BgpSpeaker({

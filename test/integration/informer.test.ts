@@ -1,12 +1,14 @@
 // The informer layer the controller and speakers stand on: no event lost across watch timeouts,
-// a 410 Gone (etcd compacted past the watch's resourceVersion), and a kube-apiserver restart.
+// a 410 Gone (etcd compacted past the watch's resourceVersion), a kube-apiserver restart, or a
+// listener that throws.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import { startControlPlane, type ControlPlane } from '../../lab/controlplane.js';
 import { waitFor } from '../../lab/process.js';
 import { ApiError, KubeClient, RESOURCES } from '../../k8s/client.js';
-import { Informer } from '../../k8s/informer.js';
+import { Informer, type ListenerFailure } from '../../k8s/informer.js';
+import { informerListenerErrors } from '../../k8s/informer-delivery.js';
 
 interface ConfigMap {
   metadata: { name: string; namespace?: string; resourceVersion?: string };
@@ -28,6 +30,12 @@ class Recorder {
   async waitFor(line: string): Promise<void> {
     await waitFor(`informer event "${line}"`, () => (this.has(line) ? true : undefined), 20_000, 20);
   }
+}
+
+/** The informer listener errors counted for a resource so far in this process. */
+async function listenerErrors(resource: string): Promise<number> {
+  const m = await informerListenerErrors.get();
+  return m.values.find((v) => v.labels.resource === resource)?.value ?? 0;
 }
 
 async function etcdPost(endpoint: string, path: string, body: unknown): Promise<Record<string, unknown>> {
@@ -163,6 +171,51 @@ describe('informer', () => {
       await rec.waitFor('add r2 1');
       await rec.waitFor('delete r1');
       assert.ok(inf.watches >= 2, 'the watch was re-opened');
+    } finally {
+      await inf.stop();
+      client.close();
+    }
+  });
+
+  it('a listener that throws gets the event again once it takes it; the others get it at once', async () => {
+    const client = KubeClient.fromFile(cp.adminKubeconfig);
+    let reportFailure: (f: ListenerFailure) => void = () => undefined;
+    const reported = new Promise<ListenerFailure>((resolve) => (reportFailure = resolve));
+    const inf = new Informer<ConfigMap>(client, {
+      resource: RESOURCES.configMaps,
+      namespace: ns,
+      backoffInitialMs: 50,
+      backoffMaxMs: 200,
+      onListenerError: (_err, f) => reportFailure(f),
+    });
+    const rec = new Recorder();
+    rec.attach(inf);
+    let faulty = true;
+    let deliver: (o: ConfigMap) => void = () => undefined;
+    const delivered = new Promise<ConfigMap>((resolve) => (deliver = resolve));
+    inf.on('add', (o) => {
+      if (o.metadata.name !== 'listener-fault') return;
+      if (faulty) throw new Error('injected listener fault');
+      deliver(o);
+    });
+    try {
+      await inf.start();
+      const before = await listenerErrors('configmaps');
+      await admin.create(cm(''), { metadata: { name: 'listener-fault' }, data: { v: '1' } });
+      const failure = await reported;
+      assert.deepEqual(failure.object, { kind: 'ConfigMap', namespace: ns, name: 'listener-fault' });
+      assert.equal(failure.event, 'add');
+      await rec.waitFor('add listener-fault 1'); // the other listener was not held up
+      assert.ok((await listenerErrors('configmaps')) > before, 'the failure is counted');
+
+      // While the listener still fails, the object changes: the retry carries the current object.
+      await admin.patch(cm('listener-fault'), { data: { v: '2' } });
+      await rec.waitFor('update listener-fault 2');
+      faulty = false;
+      const got = await delivered;
+      assert.equal(got.data?.v, '2');
+      assert.equal(inf.get(ns, 'listener-fault')?.data?.v, '2', 'the cache holds the current object');
+      assert.equal(inf.pendingDeliveries, 0, 'nothing is left to deliver');
     } finally {
       await inf.stop();
       client.close();
