@@ -699,7 +699,12 @@ async function soak(total: number, minutes: number, rate: number, memoryLimitMiB
       selector,
       ratePerSecond: rate,
       seconds: minutes * 60,
-      tick: { everyMs: 15_000, run: () => void sample() },
+      tick: {
+        everyMs: 15_000,
+        run: () => {
+          sample().catch((err: unknown) => say(`soak: a sample failed: ${String(err)}`));
+        },
+      },
     });
     const { ops, errors, skipped, seconds: churnSeconds, latencies: opLatency } = result;
     if (skipped > 0) say(`soak: ${skipped} operations skipped (500 already in flight)`);

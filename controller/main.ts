@@ -4,6 +4,7 @@ import { KubeClient } from '../k8s/client.js';
 import { EventRecorder } from '../k8s/events.js';
 import { LeaderElector } from '../k8s/leader.js';
 import { makeLogger, type Logger } from '../k8s/logger.js';
+import { background } from '../k8s/background.js';
 import { startMetricsServer, type MetricsServer } from '../k8s/metrics-server.js';
 import { ensureMemberlistSecret } from './membership.js';
 import { ControllerMetrics } from './metrics.js';
@@ -105,7 +106,7 @@ export async function runController(opts: ControllerOptions = {}): Promise<Runni
 
   elector.on('started', () => {
     log.info({ identity }, 'became leader');
-    void reconciler.startLeading();
+    background(log, 'start leading', reconciler.startLeading());
     ensureMemberlistSecret(client, namespace)
       .then(
         (made) =>

@@ -100,24 +100,38 @@ export class WorkQueue {
       if (!this.queued.delete(key)) continue;
       this.active++;
       this.processing.add(key);
-      void this.work(key);
+      this.work(key);
     }
     this.notifyIdle();
   }
 
-  private async work(key: string): Promise<void> {
+  /** Runs the handler for one key; its outcome (success, or failure and retry) ends the key's turn. */
+  private work(key: string): void {
+    let run: Promise<void>;
     try {
-      await this.opts.handler(key);
-      this.failures.delete(key);
+      run = this.opts.handler(key);
     } catch (err) {
-      const n = (this.failures.get(key) ?? 0) + 1;
-      this.failures.set(key, n);
-      const delay = backoffDelay(
-        { initialMs: this.opts.backoffInitialMs ?? 100, maxMs: this.opts.backoffMaxMs ?? 30_000 },
-        n,
-      );
-      this.opts.onError?.(key, err instanceof Error ? err : new Error(String(err)), delay);
-      this.addAfter(key, delay);
+      run = Promise.reject(err instanceof Error ? err : new Error(String(err)));
+    }
+    run.then(
+      () => this.done(key, undefined),
+      (err: unknown) => this.done(key, err instanceof Error ? err : new Error(String(err))),
+    );
+  }
+
+  private done(key: string, err: Error | undefined): void {
+    try {
+      if (!err) this.failures.delete(key);
+      else {
+        const n = (this.failures.get(key) ?? 0) + 1;
+        this.failures.set(key, n);
+        const delay = backoffDelay(
+          { initialMs: this.opts.backoffInitialMs ?? 100, maxMs: this.opts.backoffMaxMs ?? 30_000 },
+          n,
+        );
+        this.opts.onError?.(key, err, delay);
+        this.addAfter(key, delay);
+      }
     } finally {
       this.active--;
       this.processing.delete(key);

@@ -8,6 +8,7 @@ import type { KubernetesObject } from '@kubernetes/client-node';
 import { ApiError, resourcePath, RESOURCES, type KubeClient } from '../k8s/client.js';
 import { Informer, specOrLabelsChanged } from '../k8s/informer.js';
 import { logListenerError } from '../k8s/informer-delivery.js';
+import { background } from '../k8s/background.js';
 import type { EventRecorder, EventType, ObjectReference } from '../k8s/events.js';
 import { METALLB, patchStatusWithRetry, writeConfigurationState } from '../k8s/status.js';
 import type { Logger } from '../k8s/logger.js';
@@ -181,7 +182,10 @@ export class Reconciler {
     ]);
     this.loadConfig();
     this.synced = true;
-    this.poolTimer = setInterval(() => void this.writePoolStatus(), this.o.poolStatusIntervalMs ?? 1000);
+    this.poolTimer = setInterval(
+      () => background(this.o.log, 'write pool status', this.writePoolStatus()),
+      this.o.poolStatusIntervalMs ?? 1000,
+    );
   }
 
   async stop(): Promise<void> {
@@ -217,7 +221,7 @@ export class Reconciler {
     this.lastConfigState = '';
     this.writtenPoolStatus.clear();
     this.poolStatusDirty = true;
-    void this.publishConfigState(term);
+    this.publishConfigStateLater(term);
     this.queue.start();
     for (const s of this.services.list()) this.queue.add(serviceKey(s));
     this.o.log.info(
@@ -341,7 +345,7 @@ export class Reconciler {
       if (this.leading) {
         const term = this.term;
         for (const e of res.errors) this.configEvent(e);
-        void this.publishConfigState(term);
+        this.publishConfigStateLater(term);
       }
       return;
     }
@@ -354,7 +358,7 @@ export class Reconciler {
     const dropped = this.allocator.setPools([...res.config.pools.values()]);
     for (const [k, c] of dropped) this.pendingClear.set(k, c);
     this.poolStatusDirty = true;
-    void this.publishConfigState(this.term);
+    this.publishConfigStateLater(this.term);
     for (const s of this.services.list()) if (isOurs(s, this.o.lbClass)) this.enqueue(serviceKey(s));
   }
 
@@ -362,7 +366,7 @@ export class Reconciler {
     const key = Object.entries(CONFIG_KINDS).find(([, v]) => v.kind === e.kind)?.[0] as ConfigKey | undefined;
     const obj = key ? this.crs[key].get(e.namespace, e.objectName) : undefined;
     const apiVersion = e.kind === 'BGPPeer' ? 'metallb.io/v1beta2' : 'metallb.io/v1beta1';
-    void this.o.events.emit(
+    this.recordEvent(
       {
         apiVersion,
         kind: e.kind,
@@ -375,6 +379,21 @@ export class Reconciler {
       `${e.field ? e.field + ': ' : ''}${e.reason}; the last valid configuration stays in force`,
       'Validate',
     );
+  }
+
+  /** Records an Event without waiting for it (failures are the recorder's to report). */
+  private recordEvent(...args: Parameters<EventRecorder['emit']>): void {
+    const [regarding, , reason] = args;
+    background(this.o.log, 'record Event', this.o.events.emit(...args), {
+      object: { kind: regarding.kind, namespace: regarding.namespace, name: regarding.name },
+      reason,
+    });
+  }
+
+  private publishConfigStateLater(term: number): void {
+    background(this.o.log, 'publish ConfigurationState', this.publishConfigState(term), {
+      object: { kind: 'ConfigurationState', namespace: this.o.namespace, name: 'controller' },
+    });
   }
 
   private async publishConfigState(term: number): Promise<void> {
@@ -414,14 +433,14 @@ export class Reconciler {
         },
         'could not write ConfigurationState',
       );
-      setTimeout(() => void this.publishConfigState(term), 2000).unref();
+      setTimeout(() => this.publishConfigStateLater(term), 2000).unref();
     }
   }
 
   // ------------------------------------------------------------------------------------------ reconcile
 
   private event(s: Service, type: EventType, reason: string, note: string): void {
-    void this.o.events.emit(svcRef(s), type, reason, note);
+    this.recordEvent(svcRef(s), type, reason, note);
   }
 
   private freed(): void {

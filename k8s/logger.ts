@@ -42,6 +42,13 @@ export function makeLogger(opts: LoggerOptions = {}): Logger {
   );
 }
 
+/** What was thrown, as log fields: its message (`err`, as everywhere) and, for an Error, its stack. */
+export function errorFields(thrown: unknown): { err: string; stack?: string } {
+  if (thrown instanceof Error)
+    return { err: thrown.message, ...(thrown.stack ? { stack: thrown.stack } : {}) };
+  return { err: String(thrown) };
+}
+
 /** The fields that name a Kubernetes object in a log line. */
 export function objRef(
   kind: string,

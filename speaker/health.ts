@@ -115,16 +115,22 @@ export class HealthProber {
     const s = this.targets.get(key);
     if (!s || s.inFlight) return;
     s.inFlight = true;
-    void probeOnce(s.target, this.timeoutMs).then((ok) => {
-      s.inFlight = false;
-      if (this.targets.get(key) !== s) return;
-      s.known = true;
-      if (ok) {
-        s.fails = 0;
-        s.healthy = true;
-      } else if (++s.fails >= this.failures || !s.healthy) s.healthy = false;
-      this.report();
-    });
+    // A probe that could not even be sent counts as a failed one.
+    probeOnce(s.target, this.timeoutMs).then(
+      (ok) => this.settle(key, s, ok),
+      () => this.settle(key, s, false),
+    );
+  }
+
+  private settle(key: string, s: TargetState, ok: boolean): void {
+    s.inFlight = false;
+    if (this.targets.get(key) !== s) return;
+    s.known = true;
+    if (ok) {
+      s.fails = 0;
+      s.healthy = true;
+    } else if (++s.fails >= this.failures || !s.healthy) s.healthy = false;
+    this.report();
   }
 
   private report(): void {

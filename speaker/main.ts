@@ -8,6 +8,7 @@ import { hostname } from 'node:os';
 import { KubeClient, RESOURCES, resourcePath, ApiError } from '../k8s/client.js';
 import { Informer, specOrLabelsChanged } from '../k8s/informer.js';
 import { logListenerError } from '../k8s/informer-delivery.js';
+import { background } from '../k8s/background.js';
 import { makeLogger, objRef, type Logger } from '../k8s/logger.js';
 import { EventRecorder, type ObjectReference } from '../k8s/events.js';
 import { METALLB, writeConfigurationState } from '../k8s/status.js';
@@ -276,7 +277,7 @@ export async function runSpeaker(opts: SpeakerOptions): Promise<SpeakerHandle> {
     }
     if (state !== lastConfigState) {
       lastConfigState = state;
-      void writeConfigurationState(
+      writeConfigurationState(
         client,
         namespace,
         `speaker-${self}`,
@@ -411,7 +412,7 @@ export async function runSpeaker(opts: SpeakerOptions): Promise<SpeakerHandle> {
     },
     onPass: (scope, ms) => {
       metrics.passDuration.observe({ scope: scope === 'all' ? 'all' : 'changed' }, ms / 1000);
-      void syncStatuses();
+      syncStatusesLater();
     },
     timers: {
       now: () => performance.now(),
@@ -572,7 +573,7 @@ export async function runSpeaker(opts: SpeakerOptions): Promise<SpeakerHandle> {
         },
         'announcing',
       );
-      void events.emit(
+      recordEvent(
         serviceRef(d.service),
         'Normal',
         'nodeAssigned',
@@ -594,7 +595,7 @@ export async function runSpeaker(opts: SpeakerOptions): Promise<SpeakerHandle> {
         if (reporter === self && !warned.has(k)) {
           warned.add(k);
           const why = [...d.ineligible].map(([n, r]) => `${n}: ${r}`).join(', ');
-          void events.emit(
+          recordEvent(
             serviceRef(d.service),
             'Warning',
             'announceFailed',
@@ -609,6 +610,15 @@ export async function runSpeaker(opts: SpeakerOptions): Promise<SpeakerHandle> {
     }
 
     return true;
+  };
+
+  /** Records an Event without waiting for it (failures are the recorder's to report). */
+  const recordEvent = (...args: Parameters<EventRecorder['emit']>): void => {
+    const [regarding, , reason] = args;
+    background(log, 'record Event', events.emit(...args), {
+      ...objRef(regarding.kind, regarding.namespace, regarding.name),
+      reason,
+    });
   };
 
   // --- ServiceL2Status objects (one per owned Service, in our namespace) ---
@@ -699,6 +709,7 @@ export async function runSpeaker(opts: SpeakerOptions): Promise<SpeakerHandle> {
       statusRunning = false;
     }
   };
+  const syncStatusesLater = (): void => background(log, 'write ServiceL2Status objects', syncStatuses());
 
   // --- wiring ---
   // A Service or its EndpointSlices changed: that Service's decision only.
@@ -741,7 +752,7 @@ export async function runSpeaker(opts: SpeakerOptions): Promise<SpeakerHandle> {
   });
   for (const ev of ['add', 'update', 'delete'] as const) secrets.on(ev, () => syncMembership());
   // Our ServiceL2Status deleted by someone: written again (no decision changed).
-  statuses.on('delete', () => void syncStatuses());
+  statuses.on('delete', () => syncStatusesLater());
 
   log.info(
     {

@@ -7,6 +7,7 @@ import type { KubeClient } from '../../k8s/client.js';
 import { RESOURCES, resourcePath } from '../../k8s/client.js';
 import { METALLB } from '../../k8s/status.js';
 import type { Logger } from '../../k8s/logger.js';
+import { background } from '../../k8s/background.js';
 import type { CRObject, ConfigInput } from '../../config/types.js';
 import type { ServiceLike } from '../request.js';
 import { admit, type AdmissionState, type Operation } from './validate.js';
@@ -213,7 +214,10 @@ export async function startWebhookServer(o: WebhookServerOptions): Promise<Webho
     }
     await publish();
   };
-  const timer = setInterval(() => void refresh(), o.checkIntervalMs ?? 3_600_000);
+  const timer = setInterval(
+    () => background(o.log, 'check the webhook certificate', refresh()),
+    o.checkIntervalMs ?? 3_600_000,
+  );
   timer.unref();
   o.log.info({ bind: `${host}:${boundPort}`, path: WEBHOOK_PATH }, 'webhook serving');
   return {

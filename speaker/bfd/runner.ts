@@ -108,7 +108,7 @@ function releaseRx(
   rx.handlers.delete(peer);
   if (rx.handlers.size === 0) {
     receivers.delete(key);
-    void rx.socket.then(
+    rx.socket.then(
       (s) => s.close(),
       () => undefined,
     );

@@ -8,6 +8,7 @@ import type { Registry } from 'prom-client';
 import { ApiError, RESOURCES, resourcePath, type KubeClient } from '../../k8s/client.js';
 import { Informer, specOrLabelsChanged } from '../../k8s/informer.js';
 import { logListenerError } from '../../k8s/informer-delivery.js';
+import { background } from '../../k8s/background.js';
 import { METALLB } from '../../k8s/status.js';
 import { parseConfig, summarizeErrors } from '../../config/parse.js';
 import type { BGPPeer, Config, CRObject, SecretObject } from '../../config/types.js';
@@ -186,7 +187,7 @@ export class BgpController {
       if (byName.size === 0) this.statusByKey.delete(k);
     }
     this.statusDue.add(k);
-    if (this.reconciled) void this.syncStatuses();
+    if (this.reconciled) this.syncStatusesLater();
   }
 
   async start(): Promise<void> {
@@ -195,7 +196,12 @@ export class BgpController {
     await this.refreshSecrets();
     this.loadConfig();
     this.secretTimer = setInterval(
-      () => void this.refreshSecrets().then((changed) => changed && this.configChanged()),
+      () =>
+        background(
+          this.o.log,
+          'refresh BGP password Secrets',
+          this.refreshSecrets().then((changed) => changed && this.configChanged()),
+        ),
       30_000,
     );
     this.secretTimer.unref();
@@ -204,11 +210,15 @@ export class BgpController {
   private configChanged(): void {
     if (!this.synced || this.stopped) return;
     this.loadConfig();
-    void this.refreshSecrets().then((changed) => {
-      if (!changed) return;
-      this.loadConfig();
-      this.o.onChange();
-    });
+    background(
+      this.o.log,
+      'refresh BGP password Secrets',
+      this.refreshSecrets().then((changed) => {
+        if (!changed) return;
+        this.loadConfig();
+        this.o.onChange();
+      }),
+    );
     this.o.onChange();
   }
 
@@ -448,7 +458,7 @@ export class BgpController {
             'BGP peers not applied',
           ),
         );
-    } else void this.peersApplied.then(apply);
+    } else background(this.o.log, 'hand the routes to the BGP sessions', this.peersApplied.then(apply));
     // every exported Service is in this pass's cache: no map of all Services to build
     const prev = this.servicePeers;
     const next = new Map<string, { svc: BgpServiceFacts; peers: readonly string[] }>();
@@ -470,7 +480,7 @@ export class BgpController {
     this.updateAnnounced(changed);
     for (const k of changed) this.statusDue.add(k);
     this.reconciled = true;
-    void this.syncStatuses();
+    this.syncStatusesLater();
   }
 
   /** metallb_speaker_announced for the Services whose announcement changed. */
@@ -479,6 +489,10 @@ export class BgpController {
   }
 
   private statusRunning = false;
+
+  private syncStatusesLater(): void {
+    background(this.o.log, 'write ServiceBGPStatus objects', this.syncStatuses());
+  }
 
   /**
    * One ServiceBGPStatus per announced Service on this node (generateName bgp-), for the Services whose
@@ -556,7 +570,7 @@ export class BgpController {
       for (const k of failed) this.statusDue.add(k);
       this.statusRetry ??= setTimeout(() => {
         this.statusRetry = undefined;
-        void this.syncStatuses();
+        this.syncStatusesLater();
       }, 5000);
       this.statusRetry.unref();
     }

@@ -19,6 +19,7 @@ import { socketConn } from './conn.js';
 import { registerBgpMetrics, type PeerMetricsSource } from './metrics.js';
 import { BgpSession, type SessionConfig, type SessionStateName } from './session.js';
 import { silentLog, systemClock, type Clock, type ExportedRoute, type Log } from './types.js';
+import { background } from '../../k8s/background.js';
 
 /** A BGPPeer as it applies to this node (password resolved, BFD profile inlined). */
 export interface PeerSpec {
@@ -317,7 +318,8 @@ export class BgpSpeaker {
       e.bfd?.stop();
     }
     // Not awaited: the server closes once the sessions' sockets are gone; the NOTIFICATIONs are written.
-    for (const l of this.listeners.values()) void l.close();
+    for (const [family, l] of this.listeners)
+      background(this.log, 'close the BGP listener', l.close(), { family });
     this.listeners.clear();
   }
 }

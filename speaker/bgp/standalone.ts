@@ -55,18 +55,29 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     const t0 = performance.now();
-    void speaker.shutdown({ preserveGracefulRestart: cfg.preserveGracefulRestart === true }).finally(() => {
+    const done = (err?: unknown): void => {
+      if (err !== undefined)
+        line('error', { err: err instanceof Error ? err.message : String(err) }, 'shutdown failed');
       line('info', { signal: sig, ms: Math.round(performance.now() - t0) }, 'shut down');
       // Let the kernel send what was written (NOTIFICATIONs) before the process goes.
-      setTimeout(() => process.exit(0), 20);
-    });
+      setTimeout(() => process.exit(err === undefined ? 0 : 1), 20);
+    };
+    speaker
+      .shutdown({ preserveGracefulRestart: cfg.preserveGracefulRestart === true })
+      .then(() => done(), done);
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGHUP', () => {
     try {
       cfg = read();
-      void apply();
+      apply().catch((e: unknown) =>
+        line(
+          'error',
+          { err: e instanceof Error ? e.message : String(e) },
+          'cannot apply the reloaded configuration',
+        ),
+      );
     } catch (e) {
       line('error', { err: e instanceof Error ? e.message : String(e) }, 'cannot reload');
     }

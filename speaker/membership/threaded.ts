@@ -17,6 +17,8 @@ import {
 import type { Change } from './core.js';
 import type { FromWorker, ToWorker, WorkerInit } from './thread-protocol.js';
 
+const toError = (e: unknown): Error => (e instanceof Error ? e : new Error(String(e)));
+
 export interface ThreadedOptions extends Omit<AgentOptions, 'now'> {
   /** Snapshot period while nothing changes, ms (default 1000). */
   snapshotMs?: number;
@@ -69,7 +71,7 @@ export class ThreadedMembership extends EventEmitter<AgentEvents> implements Mem
         } else if (m.t === 'start-failed') {
           w.off('message', early);
           w.off('exit', exited);
-          void w.terminate();
+          this.terminate(w);
           reject(new Error(m.message));
         }
       };
@@ -84,11 +86,20 @@ export class ThreadedMembership extends EventEmitter<AgentEvents> implements Mem
       if (this.stopped || this.worker !== w) return;
       this.worker = undefined;
       this.opts.onError?.(new Error(`membership thread exited (${code}); starting it again`));
-      this.restartTimer = setTimeout(() => void this.restart(), this.opts.restartMs ?? 1000);
+      this.restartTimer = setTimeout(() => this.restartLater(), this.opts.restartMs ?? 1000);
     });
     // a restarted thread gets back what the speaker had told the old one
     if (this.peers.size > 0) this.post({ t: 'peers', gen: ++this.gen, peers: [...this.peers] });
     if (this.ownHealth.size > 0) this.post({ t: 'health', healthy: [...this.ownHealth] });
+  }
+
+  /** Failures go to onError, as the thread's own errors do. */
+  private terminate(w: Worker): void {
+    w.terminate().then(undefined, (err: unknown) => this.opts.onError?.(toError(err)));
+  }
+
+  private restartLater(): void {
+    this.restart().then(undefined, (err: unknown) => this.opts.onError?.(toError(err)));
   }
 
   private async restart(): Promise<void> {
@@ -98,14 +109,14 @@ export class ThreadedMembership extends EventEmitter<AgentEvents> implements Mem
       await this.start();
     } catch (err) {
       this.opts.onError?.(err as Error);
-      this.restartTimer = setTimeout(() => void this.restart(), this.opts.restartMs ?? 1000);
+      this.restartTimer = setTimeout(() => this.restartLater(), this.opts.restartMs ?? 1000);
     }
   }
 
   stop(): void {
     this.stopped = true;
     if (this.restartTimer) clearTimeout(this.restartTimer);
-    void this.worker?.terminate();
+    if (this.worker) this.terminate(this.worker);
     this.worker = undefined;
   }
 

@@ -382,7 +382,10 @@ async function runScenario(a: InjectorArgs, scenario: string): Promise<ScenarioR
     await w.until(() => w.closed, 10_000);
   } else {
     // the session must stay up: keep sending KEEPALIVEs and watch the speaker's
-    const ka = setInterval(() => void w.write(KEEPALIVE), 1000);
+    const ka = setInterval(() => {
+      // write() settles even once the speaker has closed the session (w.until sees the close).
+      w.write(KEEPALIVE).catch(() => undefined);
+    }, 1000);
     await w.until(() => w.closed, observe);
     clearInterval(ka);
   }
