@@ -4,6 +4,8 @@ import { Command, InvalidArgumentError } from 'commander';
 import { fileURLToPath } from 'node:url';
 import { runController } from './main.js';
 import { stopOnSignals } from '../k8s/lifecycle.js';
+import { makeLogger } from '../k8s/logger.js';
+import { installProcessPolicy } from '../k8s/process-policy.js';
 
 function duration(v: string): number {
   const m = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(v.trim());
@@ -33,7 +35,10 @@ interface ControllerFlags {
 }
 
 async function runFromFlags(o: ControllerFlags): Promise<void> {
+  const log = makeLogger({ level: o.logLevel, component: 'controller' });
+  installProcessPolicy({ log });
   const ctl = await runController({
+    logger: log,
     kubeconfig: o.kubeconfig,
     namespace: o.namespace,
     lbClass: o.lbClass || undefined,
@@ -44,7 +49,6 @@ async function runFromFlags(o: ControllerFlags): Promise<void> {
     retryPeriodMs: o.retryPeriod,
     identity: o.identity,
     concurrency: o.concurrency,
-    logLevel: o.logLevel,
     ...(o.webhookBind ? { webhookBind: o.webhookBind } : {}),
     ...(o.webhookService ? { webhookService: o.webhookService } : {}),
     ...(o.webhookIp ? { webhookIPs: o.webhookIp } : {}),

@@ -3,6 +3,8 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { fileURLToPath } from 'node:url';
 import { stopOnSignals } from '../k8s/lifecycle.js';
+import { makeLogger } from '../k8s/logger.js';
+import { installProcessPolicy } from '../k8s/process-policy.js';
 import { runSpeaker } from './main.js';
 import { DEFAULT_INTERFACE_EXCLUDES } from '../net/interfaces.js';
 
@@ -36,7 +38,10 @@ interface SpeakerFlags {
 }
 
 async function runFromFlags(o: SpeakerFlags): Promise<void> {
+  const log = makeLogger({ component: 'speaker', level: o.logLevel });
+  installProcessPolicy({ log });
   const speaker = await runSpeaker({
+    logger: log,
     bgp: o.bgp,
     layer2: o.layer2,
     kubeconfig: o.kubeconfig,
@@ -54,7 +59,6 @@ async function runFromFlags(o: SpeakerFlags): Promise<void> {
     lbClass: o.lbClass,
     healthIntervalMs: o.healthInterval,
     healthTimeoutMs: o.healthTimeout,
-    logLevel: o.logLevel,
   });
   stopOnSignals(speaker);
 }
