@@ -1,7 +1,8 @@
 // One BFD session (RFC 5880 asynchronous mode) over UDP: RFC 5881 single-hop (port 3784, TTL 255
 // sent, received packets with TTL < 255 dropped by the kernel through IP_MINTTL) or RFC 5883
 // multihop (port 4784, the BFDProfile's minimumTtl enforced the same way). The state machine is
-// proto/bfd's; this file only moves packets and runs its timers.
+// proto/bfd's; this file only moves packets and runs its timers. Sockets that cannot be opened (the
+// port taken, the VRF device not there yet) are tried again with backoff until they open or stop().
 import type dgram from 'node:dgram';
 import { randomInt } from 'node:crypto';
 import {
@@ -20,6 +21,8 @@ import {
   type BfdSession,
 } from '../../proto/bfd.js';
 import { bindUdp, familyOf, TcpOptionError, type IpFamily } from '../../net/tcp/index.js';
+import { Backoff, type BackoffPolicy } from '../../k8s/backoff.js';
+import { background } from '../../k8s/background.js';
 import type { Clock, Log, TimerHandle } from '../bgp/types.js';
 
 /** BFDProfile values (MetalLB units: milliseconds). */
@@ -45,7 +48,11 @@ export interface BfdRunnerOptions {
   /** Up -> Down: the path is gone. */
   readonly onDown: () => void;
   readonly onUp?: () => void;
+  /** Between attempts to open the sockets (default 1 s doubling to 30 s, up to a quarter less at random). */
+  readonly retry?: BackoffPolicy;
 }
+
+const DEFAULT_RETRY: BackoffPolicy = { initialMs: 1000, maxMs: 30_000, jitter: 0.25 };
 
 type Handler = (msg: Buffer, from: string) => void;
 
@@ -127,6 +134,8 @@ export class BfdRunner {
   private session: BfdSession | undefined;
   private tx: dgram.Socket | undefined;
   private timer: TimerHandle | undefined;
+  private retryTimer: TimerHandle | undefined;
+  private readonly openBackoff: Backoff;
   private stopped = false;
   private readonly counters = { input: 0, output: 0, upEvents: 0, downEvents: 0 };
   private readonly family: IpFamily;
@@ -137,6 +146,7 @@ export class BfdRunner {
     this.family = familyOf(o.peerAddress);
     this.port = o.multihop ? BFD_MULTIHOP_PORT : BFD_SINGLE_HOP_PORT;
     this.minTtl = o.multihop ? Math.max(1, Math.min(255, o.spec.minimumTtl)) : 255;
+    this.openBackoff = new Backoff(o.retry ?? DEFAULT_RETRY);
   }
 
   get state(): string {
@@ -147,6 +157,12 @@ export class BfdRunner {
     return { up: this.session?.state === 'Up', ...this.counters };
   }
 
+  /** Whether the sockets are open (false while they are being retried). */
+  get open(): boolean {
+    return this.tx !== undefined;
+  }
+
+  /** Creates the session and opens the sockets; resolves after the first attempt (a failure is retried). */
   async start(): Promise<void> {
     const s = this.o.spec;
     this.session = createBfdSession(
@@ -160,27 +176,48 @@ export class BfdRunner {
       this.o.clock.now(),
       Math.random,
     );
+    await this.openSockets();
+  }
+
+  private async openSockets(): Promise<void> {
+    let tx: dgram.Socket;
     try {
       const rx = acquireRx(this.family, this.port, this.minTtl, this.o.device, this.o.peerAddress, (msg) =>
         this.onPacket(msg),
       );
       await rx.socket;
-      this.tx = await this.bindTx();
+      tx = await this.bindTx();
     } catch (e) {
+      if (this.stopped) return;
+      const retryInMs = this.openBackoff.fail();
       this.o.log.error(
         {
           peer: this.o.peer,
+          port: this.port,
           code: e instanceof TcpOptionError ? e.code : undefined,
           err: e instanceof Error ? e.message : String(e),
+          attempt: this.openBackoff.failures,
+          retryInMs: Math.round(retryInMs),
         },
-        'cannot open BFD sockets',
+        'cannot open BFD sockets; trying again',
       );
+      this.retryTimer = this.o.clock.setTimer(() => {
+        this.retryTimer = undefined;
+        background(this.o.log, 'open BFD sockets', this.openSockets(), { peer: this.o.peer });
+      }, retryInMs);
       return;
     }
     if (this.stopped) {
-      this.tx.close();
+      tx.close();
       return;
     }
+    this.tx = tx;
+    if (this.openBackoff.failures > 0)
+      this.o.log.info(
+        { peer: this.o.peer, port: this.port, attempts: this.openBackoff.failures + 1 },
+        'BFD sockets open',
+      );
+    this.openBackoff.succeed();
     this.tick();
   }
 
@@ -268,6 +305,7 @@ export class BfdRunner {
     }
     this.stopped = true;
     if (this.timer !== undefined) this.o.clock.clearTimer(this.timer);
+    if (this.retryTimer !== undefined) this.o.clock.clearTimer(this.retryTimer);
     releaseRx(this.family, this.port, this.minTtl, this.o.device, this.o.peerAddress);
     const tx = this.tx;
     this.tx = undefined;
