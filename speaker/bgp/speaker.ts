@@ -1,7 +1,8 @@
 // BgpSpeaker: the BGP half of the speaker process. It owns one BgpSession per peer that applies to
 // this node, one TCP listener per address family (port 179; MD5 keys of every peer with a password),
 // the BFD sessions of peers with a bfdProfile, and the metrics. The speaker's state drives it with
-// `setPeers(peers)` and `update(routesPerPeer)`; `shutdown()` takes everything down fast.
+// `setPeers(peers)` and `update(routesPerPeer)`; `shutdown()` takes everything down fast. A listener
+// that cannot be opened (port 179 taken) is tried again with backoff; meanwhile the sessions dial.
 import type { Socket } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import type { Registry } from 'prom-client';
@@ -18,7 +19,15 @@ import { BfdRunner, type BfdSpec } from '../bfd/runner.js';
 import { socketConn } from './conn.js';
 import { registerBgpMetrics, type PeerMetricsSource } from './metrics.js';
 import { BgpSession, type SessionConfig, type SessionStateName } from './session.js';
-import { silentLog, systemClock, type Clock, type ExportedRoute, type Log } from './types.js';
+import {
+  silentLog,
+  systemClock,
+  type Clock,
+  type ExportedRoute,
+  type Log,
+  type TimerHandle,
+} from './types.js';
+import { Backoff, type BackoffPolicy } from '../../k8s/backoff.js';
 import { background } from '../../k8s/background.js';
 
 /** A BGPPeer as it applies to this node (password resolved, BFD profile inlined). */
@@ -54,7 +63,14 @@ export interface BgpSpeakerOptions {
   readonly listenPort?: number;
   /** We are restarting after a previous run (RFC 4724 R bit). */
   readonly restarted?: boolean;
+  /**
+   * Between attempts to open a listener or BFD sockets that could not be opened (default 1 s doubling
+   * to 30 s, up to a quarter less at random).
+   */
+  readonly retry?: BackoffPolicy;
 }
+
+const DEFAULT_RETRY: BackoffPolicy = { initialMs: 1000, maxMs: 30_000, jitter: 0.25 };
 
 export interface PeerStatus {
   readonly name: string;
@@ -98,6 +114,12 @@ function interfaceAddress(local: string | undefined, want: 'ipv4' | 'ipv6' | 'll
 export class BgpSpeaker {
   private readonly peers = new Map<string, PeerEntry>();
   private readonly listeners = new Map<IpFamily, TcpListener>();
+  /** Families whose listener could not be opened: the next attempt, and the failures so far. */
+  private readonly listenRetries = new Map<IpFamily, { timer?: TimerHandle; backoff: Backoff }>();
+  /** Families whose listener is being opened. */
+  private readonly opening = new Set<IpFamily>();
+  /** The peers of the last setPeers (a listener retry opens what they need). */
+  private specs: readonly PeerSpec[] = [];
   private readonly clock: Clock;
   private readonly log: Log;
   private stopped = false;
@@ -137,6 +159,7 @@ export class BgpSpeaker {
   /** Reconciles the sessions with the peers that apply to this node. */
   async setPeers(specs: readonly PeerSpec[]): Promise<void> {
     if (this.stopped) return;
+    this.specs = specs;
     const wanted = new Map(specs.map((s) => [s.name, s]));
     for (const [name, e] of this.peers) {
       const s = wanted.get(name);
@@ -147,7 +170,7 @@ export class BgpSpeaker {
         this.peers.delete(name);
       }
     }
-    await this.ensureListeners(specs);
+    await this.ensureListeners();
     for (const s of specs) {
       if (this.peers.has(s.name)) continue;
       const entry = this.createPeer(s);
@@ -228,33 +251,48 @@ export class BgpSpeaker {
         ...(spec.vrf ? { device: spec.vrf } : {}),
         log: this.log,
         clock: this.clock,
+        ...(this.opts.retry ? { retry: this.opts.retry } : {}),
         onDown: () => entry.session.pathDown('BFD declared the path down'),
       });
     }
     return entry;
   }
 
-  private async ensureListeners(specs: readonly PeerSpec[]): Promise<void> {
+  /** Opens the listeners the peers of the last setPeers need, and sets their MD5 keys. */
+  private async ensureListeners(): Promise<void> {
     const port = this.opts.listenPort ?? 179;
     if (port === 0) return;
+    const mine = (fam: IpFamily): PeerSpec[] => this.specs.filter((s) => familyOf(s.peerAddress) === fam);
     for (const fam of [4, 6] as const) {
-      const mine = specs.filter((s) => familyOf(s.peerAddress) === fam);
       let l = this.listeners.get(fam);
-      if (!l && mine.length > 0) {
+      if (!l && mine(fam).length > 0) {
+        const retry = this.listenRetries.get(fam);
+        // A retry due later opens it then; one under way sets the keys of the latest peers itself.
+        if (retry?.timer !== undefined || this.opening.has(fam)) continue;
+        this.opening.add(fam);
         try {
           l = await listenTcp(fam === 4 ? '0.0.0.0' : '::', port, {}, (sock) => this.onIncoming(sock));
-          this.listeners.set(fam, l);
         } catch (e) {
-          const err = e instanceof TcpOptionError ? e : undefined;
-          this.log.warn(
-            { family: fam, port, code: err?.code, err: e instanceof Error ? e.message : String(e) },
-            'cannot listen for BGP connections; dialing only',
-          );
+          this.listenFailed(fam, port, e);
           continue;
+        } finally {
+          this.opening.delete(fam);
+        }
+        if (this.stopped) {
+          background(this.log, 'close the BGP listener', l.close(), { family: fam });
+          return;
+        }
+        this.listeners.set(fam, l);
+        if (retry) {
+          this.listenRetries.delete(fam);
+          this.log.info(
+            { family: fam, port, attempts: retry.backoff.failures + 1 },
+            'listening for BGP connections',
+          );
         }
       }
       if (!l) continue;
-      for (const s of mine) {
+      for (const s of mine(fam)) {
         try {
           l.setMd5(s.peerAddress, s.password ?? '');
         } catch (e) {
@@ -267,6 +305,31 @@ export class BgpSpeaker {
         }
       }
     }
+  }
+
+  /** Logs a listener that could not be opened and tries it again with backoff. */
+  private listenFailed(fam: IpFamily, port: number, e: unknown): void {
+    let retry = this.listenRetries.get(fam);
+    if (!retry)
+      this.listenRetries.set(fam, (retry = { backoff: new Backoff(this.opts.retry ?? DEFAULT_RETRY) }));
+    const retryInMs = retry.backoff.fail();
+    this.log.warn(
+      {
+        family: fam,
+        port,
+        code: e instanceof TcpOptionError ? e.code : undefined,
+        err: e instanceof Error ? e.message : String(e),
+        attempt: retry.backoff.failures,
+        retryInMs: Math.round(retryInMs),
+      },
+      'cannot listen for BGP connections; dialing only until it can',
+    );
+    const r = retry;
+    r.timer = this.clock.setTimer(() => {
+      r.timer = undefined;
+      if (this.stopped) return;
+      background(this.log, 'listen for BGP connections', this.ensureListeners(), { family: fam });
+    }, retryInMs);
   }
 
   private onIncoming(sock: Socket): void {
@@ -317,6 +380,8 @@ export class BgpSpeaker {
       e.session.stop(gr ? 'silent' : 'notify', options.message ?? 'bollard speaker shutting down');
       e.bfd?.stop();
     }
+    for (const r of this.listenRetries.values()) if (r.timer !== undefined) this.clock.clearTimer(r.timer);
+    this.listenRetries.clear();
     // Not awaited: the server closes once the sessions' sockets are gone; the NOTIFICATIONs are written.
     for (const [family, l] of this.listeners)
       background(this.log, 'close the BGP listener', l.close(), { family });

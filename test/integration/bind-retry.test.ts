@@ -1,10 +1,12 @@
-// Sockets the speaker cannot open at first are opened later: a BFD receive port held by someone else
-// is tried again with backoff, and works once the port is free. Real sockets on loopback (BFD's fixed
-// port, 3784).
+// Sockets the speaker cannot open at first are opened later: a BFD receive port and the BGP listener
+// held by someone else are tried again with backoff, and work once the port is free. Real sockets on
+// loopback (the BFD one on its fixed port, 3784).
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import dgram from 'node:dgram';
+import { connect, createServer, type AddressInfo, type Server } from 'node:net';
 import { BfdRunner } from '../../speaker/bfd/runner.js';
+import { BgpSpeaker, type PeerSpec } from '../../speaker/bgp/speaker.js';
 import { systemClock, type Log } from '../../speaker/bgp/types.js';
 import { decodeBfdControl, BFD_SINGLE_HOP_PORT } from '../../proto/bfd.js';
 
@@ -40,6 +42,7 @@ function recordingLog(): Log & { lines: Line[]; next(msg: string): Promise<Line>
   };
 }
 
+const closeServer = (s: Server): Promise<void> => new Promise((resolve) => s.close(() => resolve()));
 const closeUdp = (s: dgram.Socket): Promise<void> => new Promise((resolve) => s.close(() => resolve()));
 
 describe('sockets that cannot be opened at first are tried again', () => {
@@ -92,5 +95,60 @@ describe('sockets that cannot be opened at first are tried again', () => {
     const packet = decodeBfdControl(new Uint8Array(await received));
     assert.equal(packet.state, 'Down', 'the session sends its control packets (it starts Down)');
     assert.ok(runner.stats().output >= 1);
+  });
+
+  it('a BGP speaker whose listen port is taken listens once it is free, and takes the peer connection', async () => {
+    const blocker = createServer();
+    await new Promise<void>((resolve) => blocker.listen(0, '0.0.0.0', resolve));
+    const port = (blocker.address() as AddressInfo).port;
+    let blocked = true;
+    cleanup.push(() => (blocked ? closeServer(blocker) : undefined));
+    // A port nobody listens on, for the session's own dials (refused, and retried meanwhile).
+    const spare = createServer();
+    await new Promise<void>((resolve) => spare.listen(0, '127.0.0.1', resolve));
+    const refusedPort = (spare.address() as AddressInfo).port;
+    await closeServer(spare);
+
+    const log = recordingLog();
+    const speaker = new BgpSpeaker({
+      nodeName: 'node-1',
+      nodeIPv4: '127.0.0.1',
+      listenPort: port,
+      log,
+      retry: { initialMs: 20, maxMs: 200 },
+    });
+    cleanup.push(() => speaker.shutdown());
+    const peer: PeerSpec = {
+      name: 'tor',
+      peerAddress: '127.0.0.2',
+      peerPort: refusedPort,
+      myASN: 64513,
+      peerASN: 64512,
+      holdTimeMs: 90_000,
+      keepaliveTimeMs: 30_000,
+      ebgpMultiHop: false,
+      gracefulRestart: false,
+      dualStack: false,
+    };
+    await speaker.setPeers([peer]);
+    const failed = await log.next('cannot listen for BGP connections; dialing only until it can');
+    assert.equal(failed.fields.code, 'EADDRINUSE');
+
+    await closeServer(blocker);
+    blocked = false;
+    await log.next('listening for BGP connections');
+
+    // The peer connects: its session takes the connection and sends our OPEN.
+    const sock = connect({ host: '127.0.0.1', port, localAddress: '127.0.0.2' });
+    cleanup.push(() => sock.destroy());
+    const first = await new Promise<Buffer>((resolve, reject) => {
+      sock.once('data', resolve);
+      sock.once('error', reject);
+    });
+    assert.ok(
+      first.subarray(0, 16).every((b) => b === 0xff),
+      'a BGP message (marker)',
+    );
+    assert.equal(first[18], 1, 'an OPEN');
   });
 });
