@@ -16,7 +16,8 @@ import { eligibleNodes, endpointUsable, type EndpointFacts, type NodeFacts } fro
 import { exportRoutes, peersForNode, type ExportMemo, type ExportService } from './export.js';
 import { BgpSpeaker, type PeerSpec } from './speaker.js';
 import { AnnouncedSeries, type AnnouncedGauge } from '../announced-series.js';
-import type { ExportedRoute, Log } from './types.js';
+import { PeerApplier } from './peer-applier.js';
+import { systemClock, type Log } from './types.js';
 
 /** A Service as the speaker's reconcile sees it (speaker/layer2/decide.ts ServiceFacts). */
 export interface BgpServiceFacts {
@@ -117,9 +118,7 @@ export class BgpController {
   private readonly statusDue = new Set<string>();
   private statusRetry: NodeJS.Timeout | undefined;
   private reconciled = false;
-  private lastPeers = '';
-  private latestRoutes: ReadonlyMap<string, readonly ExportedRoute[]> = new Map();
-  private peersApplied: Promise<void> = Promise.resolve();
+  private readonly peerApplier: PeerApplier;
   private synced = false;
   private stopped = false;
 
@@ -155,6 +154,11 @@ export class BgpController {
       restarted: true,
       ...(o.registry ? { registry: o.registry } : {}),
       ...(o.listenPort !== undefined ? { listenPort: o.listenPort } : {}),
+    });
+    this.peerApplier = new PeerApplier({
+      sessions: this.speaker,
+      clock: systemClock,
+      log: o.log,
     });
     for (const i of this.informers) {
       for (const ev of ['add', 'delete', 'synced'] as const) i.on(ev, () => this.configChanged());
@@ -444,21 +448,9 @@ export class BgpController {
         password: s.password ? createHash('sha256').update(s.password).digest('hex') : '',
       })),
     );
-    this.latestRoutes = result.routes;
-    // The latest routes, whenever the (serialised) peer changes are done: a reconcile that runs while
-    // peers are being applied must not be overwritten by an older result.
-    const apply = (): void => this.speaker.update(this.latestRoutes);
-    if (sig !== this.lastPeers) {
-      this.lastPeers = sig;
-      this.peersApplied = this.peersApplied
-        .then(() => this.speaker.setPeers(specs))
-        .then(apply, (err: unknown) =>
-          this.o.log.error(
-            { err: err instanceof Error ? err.message : String(err) },
-            'BGP peers not applied',
-          ),
-        );
-    } else background(this.o.log, 'hand the routes to the BGP sessions', this.peersApplied.then(apply));
+    // Peers first (when they changed, one setPeers at a time, retried until it succeeds), then the
+    // latest routes: a pass that runs while peers are being applied is not overwritten by an older one.
+    this.peerApplier.apply(sig, specs, result.routes);
     // every exported Service is in this pass's cache: no map of all Services to build
     const prev = this.servicePeers;
     const next = new Map<string, { svc: BgpServiceFacts; peers: readonly string[] }>();
@@ -588,6 +580,7 @@ export class BgpController {
    */
   async shutdown(): Promise<void> {
     this.stopped = true;
+    this.peerApplier.stop();
     await this.speaker.shutdown({ preserveGracefulRestart: true });
   }
 
