@@ -19,6 +19,7 @@ import type { CRObject, Config } from '../config/types.js';
 import { Allocator, type Cleared } from './allocator.js';
 import type { ControllerMetrics } from './metrics.js';
 import { WorkQueue } from './queue.js';
+import { Periodic } from './periodic.js';
 import {
   ANN_ALLOCATED_FROM,
   ANNOTATION_PREFIX,
@@ -89,7 +90,8 @@ export class Reconciler {
   private config: Config | undefined;
   private configErrors: ConfigError[] = [];
   private configTimer: NodeJS.Timeout | undefined;
-  private poolTimer: NodeJS.Timeout | undefined;
+  /** Pool status (and the pool and queue gauges), every second; one pass at a time. */
+  private readonly poolStatus: Periodic;
   private poolStatusDirty = true;
   private readonly writtenPoolStatus = new Map<string, string>();
   private readonly queue: WorkQueue;
@@ -130,6 +132,17 @@ export class Reconciler {
       });
     }
     this.crs = crs;
+    this.poolStatus = new Periodic({
+      intervalMs: o.poolStatusIntervalMs ?? 1000,
+      pass: () => this.writePoolStatus(),
+      onError: (err) => {
+        o.metrics.updateErrors.inc();
+        o.log.warn(
+          { err: err.message, stack: err.stack },
+          'pool status pass failed; the next one runs as usual',
+        );
+      },
+    });
     this.queue = new WorkQueue({
       concurrency: o.concurrency ?? 32,
       handler: (key) => this.reconcile(key),
@@ -182,17 +195,14 @@ export class Reconciler {
     ]);
     this.loadConfig();
     this.synced = true;
-    this.poolTimer = setInterval(
-      () => background(this.o.log, 'write pool status', this.writePoolStatus()),
-      this.o.poolStatusIntervalMs ?? 1000,
-    );
+    this.poolStatus.start();
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
     this.stopLeading('stopping');
     clearTimeout(this.configTimer);
-    clearInterval(this.poolTimer);
+    this.poolStatus.stop();
     await Promise.all([
       this.services.stop(),
       this.namespaces.stop(),
