@@ -11,7 +11,7 @@ import { debianSources } from './debian.js';
 import { unpackedNpmPackage } from './npm-dist.js';
 import {
   BUILD_PACKAGES,
-  BUILDER_VERSION,
+  BASES_VERSION,
   DEBIAN_SUITE,
   NODE,
   NPM,
@@ -38,7 +38,7 @@ function pinText(p: NpmPin): string {
 }
 
 function baseKey(kind: string, packages: readonly string[], pins: readonly NpmPin[]): string {
-  return keyOf([BUILDER_VERSION, kind, DEBIAN_SUITE, packages.join(','), ...pins.map(pinText)]);
+  return keyOf([BASES_VERSION, kind, DEBIAN_SUITE, packages.join(','), ...pins.map(pinText)]);
 }
 
 /** The bases' names for the current pins, whether built or not. */

@@ -8,10 +8,15 @@ import { ensureArchive, type BuiltImage } from './archive.js';
 import { baseRefs, ensureBases } from './bases.js';
 import { bud } from './buildah.js';
 import { keyOf, treeHash } from './cache.js';
-import { BUILDER_VERSION } from './pins.js';
+import { IMAGES_VERSION } from './pins.js';
 import { fail, type Result, type Say } from './result.js';
 
 type LabImage = 'pause' | 'web';
+
+const DESCRIPTIONS: Record<LabImage, string> = {
+  pause: "Bollard lab's pod sandbox (containerd's sandbox_image)",
+  web: "Bollard lab's demo web server",
+};
 
 async function labImage(
   name: LabImage,
@@ -22,7 +27,7 @@ async function labImage(
   const context = repoPath('lab', 'images', name);
   let key: string;
   try {
-    key = keyOf([BUILDER_VERSION, baseKey, treeHash(context, readdirSync(context))]);
+    key = keyOf([IMAGES_VERSION, baseKey, treeHash(context, readdirSync(context))]);
   } catch (err) {
     return fail(`${name}: read ${context}`, err instanceof Error ? err.message : String(err));
   }
@@ -42,6 +47,7 @@ async function labImage(
           context,
           tag: ref,
           buildArgs,
+          labels: { 'org.opencontainers.image.description': DESCRIPTIONS[name] },
           network: 'none',
           log,
         });
