@@ -5,7 +5,7 @@
 // in seconds; only a change of pins (lab/image/pins.ts) runs mmdebstrap again.
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { imageExists, importRootfs } from './buildah.js';
+import { imageExists, importRootfs, removeStaleTags } from './buildah.js';
 import { imagesCache, keyOf, removeOthers } from './cache.js';
 import { debianSources } from './debian.js';
 import { unpackedNpmPackage } from './npm-dist.js';
@@ -85,7 +85,8 @@ async function ensureBase(kind: Kind, base: Base, say: Say): Promise<Result<bool
     }
     if (!made.ok) return made;
     say(`${kind}: root filesystem in ${((Date.now() - started) / 1000).toFixed(0)} s`);
-    removeOthers(dir, `${kind}-`, [tarName]);
+    // One older base stays, with its image: another checkout may pin other versions.
+    removeOthers(dir, `${kind}-`, [tarName], 1);
   }
   const imported = await importRootfs(
     tar,
@@ -102,6 +103,9 @@ async function ensureBase(kind: Kind, base: Base, say: Say): Promise<Result<bool
   );
   if (!imported.ok) return imported;
   say(`${kind}: imported as ${base.ref}`);
+  const repo = base.ref.slice(0, base.ref.lastIndexOf(':'));
+  const removed = await removeStaleTags(repo, (tag) => !existsSync(join(dir, `${kind}-${tag}.tar`)));
+  if (!removed.ok) return removed;
   return ok(true);
 }
 

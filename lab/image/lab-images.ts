@@ -2,12 +2,12 @@
 //   localhost/bollard-lab/pause:<key>  containerd's pod sandbox (sandbox_image): a static C program, from scratch
 //   localhost/bollard-lab/web:<key>    the demo workload: the runtime base and one dependency-free server script
 // Tagged by the key of their inputs, so a node's containerd never holds a stale image under a current name.
-import { readdirSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { repoPath } from '../repo.js';
 import { ensureArchive, type BuiltImage } from './archive.js';
 import { baseRefs, ensureBases } from './bases.js';
-import { bud } from './buildah.js';
-import { keyOf, treeHash } from './cache.js';
+import { bud, removeStaleTags } from './buildah.js';
+import { imagesCache, keyOf, treeHash } from './cache.js';
 import { IMAGES_VERSION } from './pins.js';
 import { fail, type Result, type Say } from './result.js';
 
@@ -42,7 +42,7 @@ async function labImage(
       build: async (log) => {
         const ready = await ensureBases(say);
         if (!ready.ok) return ready;
-        return bud({
+        const built = await bud({
           containerfile: repoPath('lab', 'images', name, 'Containerfile'),
           context,
           tag: ref,
@@ -51,6 +51,13 @@ async function labImage(
           network: 'none',
           log,
         });
+        if (!built.ok) return built;
+        // Images whose archive the cache no longer keeps (lab/image/archive.ts keeps two older ones).
+        const repo = ref.slice(0, ref.lastIndexOf(':'));
+        return removeStaleTags(
+          repo,
+          (tag) => tag !== key && !existsSync(imagesCache('lab', `${name}-${tag}.tar`)),
+        );
       },
     },
     say,
