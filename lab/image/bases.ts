@@ -20,6 +20,7 @@ import {
 } from './pins.js';
 import { ok, type Result, type Say } from './result.js';
 import { buildRootfs, runtimeRootfs, type RootfsInputs } from './rootfs.js';
+import { requireCommands } from './tools.js';
 
 export interface Base {
   ref: string;
@@ -61,6 +62,8 @@ async function ensureBase(kind: Kind, base: Base, say: Say): Promise<Result<bool
   const tar = join(dir, tarName);
   const log = imagesCache('logs', `${kind}-${base.key}.log`);
   if (!existsSync(tar)) {
+    const tools = requireCommands(`${kind}: root filesystem`, ['mmdebstrap', 'tar']);
+    if (!tools.ok) return tools;
     const node = await unpackedNpmPackage(NODE, imagesCache('npm'), say);
     if (!node.ok) return node;
     const sources = debianSources(DEBIAN_SUITE);
