@@ -5,6 +5,7 @@ import { basename, join } from 'node:path';
 import { imageLayers, writeArchive } from './buildah.js';
 import { imagesCache, removeOthers } from './cache.js';
 import { fail, ok, type Result, type Say } from './result.js';
+import { requireCommands } from './tools.js';
 
 /** An image ready to be imported (`ctr -n k8s.io images import ARCHIVE`) or pushed (`skopeo copy`). */
 export interface BuiltImage {
@@ -68,6 +69,8 @@ export async function ensureArchive(r: Recipe, say: Say): Promise<Result<BuiltIm
   const archive = archivePath(r);
   const archiveName = basename(archive);
   const factsFile = `${archive}.json`;
+  const tools = requireCommands(`${r.name}: build`, ['buildah', 'runc', 'nice']);
+  if (!tools.ok) return tools;
   const log = imagesCache('logs', `${r.prefix}${r.key}.log`);
   const started = Date.now();
   say(`${r.name}: building ${r.ref} (log: ${log})`);

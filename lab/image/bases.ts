@@ -5,13 +5,13 @@
 // in seconds; only a change of pins (lab/image/pins.ts) runs mmdebstrap again.
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { imageExists, importRootfs } from './buildah.js';
+import { imageExists, importRootfs, removeStaleTags } from './buildah.js';
 import { imagesCache, keyOf, removeOthers } from './cache.js';
 import { debianSources } from './debian.js';
 import { unpackedNpmPackage } from './npm-dist.js';
 import {
   BUILD_PACKAGES,
-  BUILDER_VERSION,
+  BASES_VERSION,
   DEBIAN_SUITE,
   NODE,
   NPM,
@@ -20,6 +20,7 @@ import {
 } from './pins.js';
 import { ok, type Result, type Say } from './result.js';
 import { buildRootfs, runtimeRootfs, type RootfsInputs } from './rootfs.js';
+import { requireCommands } from './tools.js';
 
 export interface Base {
   ref: string;
@@ -38,7 +39,7 @@ function pinText(p: NpmPin): string {
 }
 
 function baseKey(kind: string, packages: readonly string[], pins: readonly NpmPin[]): string {
-  return keyOf([BUILDER_VERSION, kind, DEBIAN_SUITE, packages.join(','), ...pins.map(pinText)]);
+  return keyOf([BASES_VERSION, kind, DEBIAN_SUITE, packages.join(','), ...pins.map(pinText)]);
 }
 
 /** The bases' names for the current pins, whether built or not. */
@@ -61,6 +62,8 @@ async function ensureBase(kind: Kind, base: Base, say: Say): Promise<Result<bool
   const tar = join(dir, tarName);
   const log = imagesCache('logs', `${kind}-${base.key}.log`);
   if (!existsSync(tar)) {
+    const tools = requireCommands(`${kind}: root filesystem`, ['mmdebstrap', 'tar']);
+    if (!tools.ok) return tools;
     const node = await unpackedNpmPackage(NODE, imagesCache('npm'), say);
     if (!node.ok) return node;
     const sources = debianSources(DEBIAN_SUITE);
@@ -85,7 +88,8 @@ async function ensureBase(kind: Kind, base: Base, say: Say): Promise<Result<bool
     }
     if (!made.ok) return made;
     say(`${kind}: root filesystem in ${((Date.now() - started) / 1000).toFixed(0)} s`);
-    removeOthers(dir, `${kind}-`, [tarName]);
+    // One older base stays, with its image: another checkout may pin other versions.
+    removeOthers(dir, `${kind}-`, [tarName], 1);
   }
   const imported = await importRootfs(
     tar,
@@ -102,6 +106,9 @@ async function ensureBase(kind: Kind, base: Base, say: Say): Promise<Result<bool
   );
   if (!imported.ok) return imported;
   say(`${kind}: imported as ${base.ref}`);
+  const repo = base.ref.slice(0, base.ref.lastIndexOf(':'));
+  const removed = await removeStaleTags(repo, (tag) => !existsSync(join(dir, `${kind}-${tag}.tar`)));
+  if (!removed.ok) return removed;
   return ok(true);
 }
 

@@ -9,7 +9,7 @@ import { cachedArchive, ensureArchive, type BuiltImage, type Recipe } from './ar
 import { baseRefs, ensureBases } from './bases.js';
 import { keyOf, treeHash } from './cache.js';
 import { npmBuildVolumes } from './npm-config.js';
-import { BUILDER_VERSION } from './pins.js';
+import { IMAGES_VERSION } from './pins.js';
 import { fail, ok, type Result, type Say } from './result.js';
 
 /** The version in package.json: the image's tag and the Helm chart's appVersion. */
@@ -60,7 +60,7 @@ function bollardRecipe(say: Say): Recipe {
   const ignoreFile = repoPath('.dockerignore');
   const ignoreText = existsSync(ignoreFile) ? readFileSync(ignoreFile, 'utf8') : '';
   const key = keyOf([
-    BUILDER_VERSION,
+    IMAGES_VERSION,
     bases.base.key,
     bases.buildBase.key,
     version,
@@ -85,7 +85,12 @@ function bollardRecipe(say: Say): Recipe {
         context: root,
         tag: ref,
         buildArgs: { BUILD_BASE: bases.buildBase.ref, BASE: bases.base.ref },
-        labels: { 'org.opencontainers.image.version': version, 'dev.bollard.source.key': key },
+        labels: {
+          'org.opencontainers.image.description':
+            'Bollard: bare-metal LoadBalancer for Kubernetes (bollard controller, bollard speaker)',
+          'org.opencontainers.image.version': version,
+          'dev.bollard.source.key': key,
+        },
         volumes: volumes.value,
         network: 'host', // stage 1's `npm ci` reaches the registry as the host does
         log,

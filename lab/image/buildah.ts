@@ -150,3 +150,22 @@ export async function imageLayers(ref: string): Promise<Result<ImageLayers>> {
     return fail(step, `unreadable output: ${err instanceof Error ? err.message : String(err)}`);
   }
 }
+
+/** Removes the images of `repo` (`name` without a tag) from the builder's storage whose tag `stale` says is. */
+export async function removeStaleTags(repo: string, stale: (tag: string) => boolean): Promise<Result<void>> {
+  const step = `remove older ${repo} images`;
+  const listed = await buildah(
+    ['images', '--format', '{{.Name}}:{{.Tag}}', '--filter', `reference=${repo}`],
+    {
+      step,
+    },
+  );
+  if (!listed.ok) return listed;
+  for (const line of listed.value.split('\n')) {
+    const ref = line.trim();
+    if (!ref.startsWith(`${repo}:`) || !stale(ref.slice(repo.length + 1))) continue;
+    const r = await buildah(['rmi', ref], { step });
+    if (!r.ok) return r;
+  }
+  return ok(undefined);
+}

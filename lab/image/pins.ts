@@ -1,8 +1,12 @@
 // What the images are made of, pinned. Changing any of these changes the cache keys, so the next
 // `npm run image` rebuilds what depends on it.
 
-/** Bump when the builder's own way of making an image changes (it is part of every cache key). */
-export const BUILDER_VERSION = 'image-builder-1';
+/**
+ * The builder's own versions, part of the cache keys: bump BASES_VERSION when the way the bases are made
+ * changes (lab/image/rootfs.ts, bases.ts), IMAGES_VERSION when the way the images on them are built changes.
+ */
+export const BASES_VERSION = 'bases-1';
+export const IMAGES_VERSION = 'images-2';
 
 /** Debian release of both bases; the mirror comes from the host's APT sources (lab/image/debian.ts). */
 export const DEBIAN_SUITE = 'bookworm';
