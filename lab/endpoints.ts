@@ -115,7 +115,7 @@ export class EndpointController {
     const kick = (svc: Service) => {
       if (this.dirty !== 'all')
         this.dirty.add(`${svc.metadata?.namespace ?? ''}/${svc.metadata?.name ?? ''}`);
-      void this.run();
+      this.run().catch((err: unknown) => onError(err as Error));
     };
     this.services.on('add', kick);
     this.services.on('update', kick);
@@ -154,7 +154,7 @@ export class EndpointController {
         this.markDue(scope);
         this.retry ??= setTimeout(() => {
           this.retry = undefined;
-          void this.run();
+          this.run().catch((e: unknown) => this.onError(e as Error));
         }, 1000);
         this.onError(err as Error);
       }

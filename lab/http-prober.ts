@@ -49,9 +49,14 @@ export async function probe(
     endedAt: '',
   };
   let stopped = false;
-  void opts.stop.then(() => {
-    stopped = true;
-  });
+  opts.stop.then(
+    () => {
+      stopped = true;
+    },
+    () => {
+      stopped = true;
+    },
+  );
   const end = Date.now() + opts.maxMs;
   let gapStart: number | undefined;
   while (!stopped && Date.now() < end) {

@@ -122,7 +122,13 @@ async function main(): Promise<void> {
   log(`lab up in ${Date.now() - t0} ms; control socket ${paths.control()}`);
   for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) {
     process.on(sig, () => {
-      void shutdown().then(() => process.exit(0));
+      shutdown().then(
+        () => process.exit(0),
+        (err: unknown) => {
+          log(`teardown failed: ${err instanceof Error ? err.message : String(err)}`);
+          process.exit(1);
+        },
+      );
     });
   }
 }
