@@ -1,5 +1,6 @@
 // `npm test`: installs what the machine lacks, then runs every tier with node's test runner.
-//   npm test                         all tiers: unit, integration (real kube-apiserver), e2e (netns)
+//   npm test                         all tiers: unit, integration (real kube-apiserver), e2e (netns),
+//                                    cluster (Bollard's image on real kubelet nodes, installed by Helm/kustomize)
 //   npm test -- --tier unit          one tier (repeatable)
 //   npm test -- test/unit/proto      the test files under a path (source or dist path)
 import { readdirSync, statSync, existsSync } from 'node:fs';
@@ -9,8 +10,9 @@ import { repoRoot } from '../lab/repo.js';
 import { ensureToolchain } from '../lab/toolchain.js';
 import { removeStaleNetns } from '../lab/netns.js';
 import { removeStaleControlPlanes } from '../lab/controlplane.js';
+import { describeError, ensureImages } from '../lab/image/index.js';
 
-const TIERS = ['unit', 'integration', 'e2e'] as const;
+const TIERS = ['unit', 'integration', 'e2e', 'cluster'] as const;
 type Tier = (typeof TIERS)[number];
 
 function say(line: string): void {
@@ -68,6 +70,11 @@ async function main(): Promise<void> {
     }
     say('checking the machine: Debian packages and the Kubernetes binaries (built once from lab/build/)');
     ensureToolchain((line) => say(line));
+    if (files.some((f) => relative(dist, f).startsWith('cluster'))) {
+      say("the cluster tier runs Bollard's image: building the images unless the cache has them (lab/image)");
+      const images = await ensureImages((line) => say(line));
+      if (!images.ok) throw new Error(`images: ${describeError(images.error)}`);
+    }
     const stale = [...(await removeStaleNetns()), ...removeStaleControlPlanes()];
     if (stale.length > 0) say(`removed leftovers of a crashed run: ${stale.join(', ')}`);
   }
