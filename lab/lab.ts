@@ -253,6 +253,13 @@ export class Lab {
     return this.labImages;
   }
 
+  /** A real node's cgroup root (relative, e.g. `/bollard-…-node-1`): its pods are under `kubepods`. */
+  nodeCgroupRoot(node: string): string {
+    const rt = this.realNodes.find((n) => n.node.name === node);
+    if (!rt) throw new LabError(node, 'not a real node');
+    return rt.cgroups.root;
+  }
+
   /** The containerd socket of a real node (for `ctr`). */
   containerdSocket(node: string): string {
     const rt = this.realNodes.find((n) => n.node.name === node);
