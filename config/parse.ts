@@ -37,12 +37,13 @@ type Spec = Record<string, unknown>;
 
 const MAX_ASN = 4294967295;
 
-/** Collects errors for one object. */
+/** Collects errors (and warnings) for one object. */
 class Ctx {
   constructor(
     readonly kind: ConfigKind,
     readonly obj: CRObject,
     private readonly errors: ConfigError[],
+    private readonly warnings: ConfigError[],
   ) {}
   get name(): string {
     return this.obj.metadata.name;
@@ -52,6 +53,10 @@ class Ctx {
   }
   fail(field: string, reason: string): void {
     this.errors.push(new ConfigError(this.kind, this.namespace, this.name, field, reason));
+  }
+  /** Accepted, but worth telling (webhook warnings, the controller's log). */
+  warn(field: string, reason: string): void {
+    this.warnings.push(new ConfigError(this.kind, this.namespace, this.name, field, reason));
   }
 }
 
@@ -359,11 +364,15 @@ export function parseCommunityLiteral(s: string): Community | { error: string } 
   return undefined;
 }
 
-function parseCommunities(objs: CRObject[], errors: ConfigError[]): Map<string, Community> {
+function parseCommunities(
+  objs: CRObject[],
+  errors: ConfigError[],
+  warnings: ConfigError[],
+): Map<string, Community> {
   const out = new Map<string, Community>();
   const origin = new Map<string, string>();
   for (const o of objs) {
-    const c = new Ctx('Community', o, errors);
+    const c = new Ctx('Community', o, errors, warnings);
     const list = specOf(o).communities;
     if (list === undefined || list === null) continue;
     if (!Array.isArray(list)) {
@@ -612,6 +621,12 @@ function parsePeer(
   const bfdProfile = optString(c, spec, 'bfdProfile');
   if (bfdProfile !== undefined && !bfd.has(bfdProfile))
     c.fail('spec.bfdProfile', `BFDProfile "${bfdProfile}" does not exist`);
+  // MetalLB: deprecated and without effect (its webhook says so); it never meant dualStackAddressFamily.
+  if (optBool(c, spec, 'disableMP', false))
+    c.warn(
+      'spec.disableMP',
+      'deprecated and has no effect; use dualStackAddressFamily to carry both families',
+    );
   const ebgpMultiHop = optBool(c, spec, 'ebgpMultiHop', false);
   const internal = dynamicASN === 'internal' || (peerASN !== undefined && peerASN === myASN);
   if (ebgpMultiHop && internal)
@@ -637,8 +652,7 @@ function parsePeer(
     ebgpMultiHop,
     enableGracefulRestart: optBool(c, spec, 'enableGracefulRestart', false),
     vrf: optString(c, spec, 'vrf') ?? '',
-    dualStackAddressFamily:
-      optBool(c, spec, 'dualStackAddressFamily', false) || optBool(c, spec, 'disableMP', false),
+    dualStackAddressFamily: optBool(c, spec, 'dualStackAddressFamily', false),
     internal,
   };
 }
@@ -706,7 +720,7 @@ export function parseConfig(input: ConfigInput): ParseResult {
   const errors: ConfigError[] = [];
   const warnings: ConfigError[] = [];
   const ctx = (kind: ConfigKind, o: CRObject): Ctx => {
-    const c = new Ctx(kind, o, errors);
+    const c = new Ctx(kind, o, errors, warnings);
     const start = errors.length;
     errorCounts.set(c, () => errors.length - start);
     return c;
@@ -721,7 +735,11 @@ export function parseConfig(input: ConfigInput): ParseResult {
   checkPoolOverlaps(poolList, errors);
   const pools = new Map(poolList.map((p) => [p.name, p]));
 
-  const communities = parseCommunities(checkDuplicates('Community', input.communities ?? [], errors), errors);
+  const communities = parseCommunities(
+    checkDuplicates('Community', input.communities ?? [], errors),
+    errors,
+    warnings,
+  );
 
   const bfdProfiles = new Map<string, BFDProfile>();
   for (const o of checkDuplicates('BFDProfile', input.bfdProfiles ?? [], errors))

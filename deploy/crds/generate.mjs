@@ -246,7 +246,7 @@ files.bgppeers = crd({
               'x-kubernetes-validations': [{ rule: 'self == oldSelf', message: 'EnableGracefulRestart cannot be changed after creation' }],
             }),
             vrf: str('Host VRF to peer from.'),
-            disableMP: bool('Deprecated: use dualStackAddressFamily.', { default: false }),
+            disableMP: bool('Deprecated and without effect (as in MetalLB; accepted with a warning). It never meant dualStackAddressFamily.', { default: false }),
             dualStackAddressFamily: bool('Exchange both address families on this session.', { default: false }),
           },
         },
