@@ -13,7 +13,8 @@ import {
   type Family,
   type IPRange,
 } from './ip.js';
-import { LabelSelector, anyMatches } from './selector.js';
+import { LabelSelector, anyMatches, type LabelSelectorSpec } from './selector.js';
+import { selectorRepeats } from './selector-duplicates.js';
 import type {
   BFDProfile,
   BGPAdvertisement,
@@ -121,11 +122,16 @@ function selectorList(c: Ctx, raw: unknown, field: string): LabelSelector[] {
     return [];
   }
   const out: LabelSelector[] = [];
+  const valid: { index: number; spec: LabelSelectorSpec }[] = [];
   raw.forEach((s, i) => {
-    const r = LabelSelector.parse(s as Parameters<typeof LabelSelector.parse>[0]);
-    if (r.ok) out.push(r.selector);
-    else c.fail(`${field}[${i}]${r.field ? '.' + r.field : ''}`, r.reason);
+    const spec = s as Parameters<typeof LabelSelector.parse>[0];
+    const r = LabelSelector.parse(spec);
+    if (r.ok) {
+      out.push(r.selector);
+      if (spec) valid.push({ index: i, spec });
+    } else c.fail(`${field}[${i}]${r.field ? '.' + r.field : ''}`, r.reason);
   });
+  for (const d of selectorRepeats(valid)) c.fail(`${field}${d.path}`, d.reason);
   return out;
 }
 

@@ -72,3 +72,111 @@ describe('parity: BGPPeer', () => {
     },
   ]);
 });
+
+// Every selector list of the configuration, as an input holding `selectors` in that list.
+const SELECTOR_LISTS: readonly {
+  readonly where: string;
+  readonly object: string;
+  readonly field: string;
+  readonly input: (selectors: unknown[]) => ConfigInput;
+}[] = [
+  {
+    where: 'IPAddressPool serviceAllocation.namespaceSelectors',
+    object: 'IPAddressPool metallb-system/p',
+    field: 'spec.serviceAllocation.namespaceSelectors',
+    input: (s) => ({
+      ipAddressPools: [cr('p', { addresses: ['10.0.0.0/24'], serviceAllocation: { namespaceSelectors: s } })],
+    }),
+  },
+  {
+    where: 'IPAddressPool serviceAllocation.serviceSelectors',
+    object: 'IPAddressPool metallb-system/p',
+    field: 'spec.serviceAllocation.serviceSelectors',
+    input: (s) => ({
+      ipAddressPools: [cr('p', { addresses: ['10.0.0.0/24'], serviceAllocation: { serviceSelectors: s } })],
+    }),
+  },
+  ...(['ipAddressPoolSelectors', 'nodeSelectors', 'serviceSelectors'] as const).flatMap((list) => [
+    {
+      where: `L2Advertisement ${list}`,
+      object: 'L2Advertisement metallb-system/a',
+      field: `spec.${list}`,
+      input: (s: unknown[]): ConfigInput => ({ l2Advertisements: [cr('a', { [list]: s })] }),
+    },
+    {
+      where: `BGPAdvertisement ${list}`,
+      object: 'BGPAdvertisement metallb-system/a',
+      field: `spec.${list}`,
+      input: (s: unknown[]): ConfigInput => ({ bgpAdvertisements: [cr('a', { [list]: s })] }),
+    },
+  ]),
+  {
+    where: 'BGPPeer nodeSelectors',
+    object: 'BGPPeer metallb-system/p',
+    field: 'spec.nodeSelectors',
+    input: (s) => ({ bgpPeers: [peer('p', { nodeSelectors: s })] }),
+  },
+];
+
+const VALIDATE_DUP = 'internal/config/config.go: validateLabelSelectorDuplicate';
+const VALIDATE_EXPR = 'internal/config/config.go: validateLabelSelectorMatchExpressions';
+
+describe('parity: repeats in selector lists', () => {
+  const zoneA = { matchLabels: { zone: 'a' } };
+  const tierIn = (...values: string[]) => ({ key: 'tier', operator: 'In', values });
+  runCases(
+    SELECTOR_LISTS.flatMap((l): ParityCase[] => [
+      {
+        rule: `${l.where}: the same selector twice is refused`,
+        metallb: VALIDATE_DUP,
+        input: l.input([zoneA, { matchLabels: { zone: 'b' } }, { matchLabels: { zone: 'a' } }]),
+        expect: { errors: [`${l.object}: ${l.field}[2]: duplicate of selector [0]`] },
+      },
+      {
+        rule: `${l.where}: the same matchExpression twice in one selector is refused (values compared sorted)`,
+        metallb: VALIDATE_EXPR,
+        input: l.input([{ matchExpressions: [tierIn('web', 'db'), tierIn('db', 'web')] }]),
+        expect: {
+          errors: [
+            `${l.object}: ${l.field}[0].matchExpressions[1]: duplicate of matchExpressions[0] in the same selector`,
+          ],
+        },
+      },
+      {
+        rule: `${l.where}: a value twice in one matchExpression is refused`,
+        metallb: VALIDATE_EXPR,
+        input: l.input([{ matchExpressions: [tierIn('web', 'db', 'web')] }]),
+        expect: { errors: [`${l.object}: ${l.field}[0].matchExpressions[0].values: duplicate value "web"`] },
+      },
+    ]),
+  );
+  runCases([
+    {
+      rule: 'selectors that differ only in the order of their matchExpressions are not repeats',
+      metallb: `${VALIDATE_DUP} (compares LabelSelector.String(), expressions in order)`,
+      input: {
+        l2Advertisements: [
+          cr('a', {
+            nodeSelectors: [
+              { matchExpressions: [tierIn('web'), { key: 'zone', operator: 'Exists' }] },
+              { matchExpressions: [{ key: 'zone', operator: 'Exists' }, tierIn('web')] },
+            ],
+          }),
+        ],
+      },
+      expect: { ok: true },
+    },
+    {
+      rule: 'matchLabels {a: x} and matchExpressions [a In (x)] are not repeats',
+      metallb: `${VALIDATE_DUP} (compares LabelSelector.String())`,
+      input: {
+        l2Advertisements: [
+          cr('a', {
+            nodeSelectors: [{ matchLabels: { tier: 'web' } }, { matchExpressions: [tierIn('web')] }],
+          }),
+        ],
+      },
+      expect: { ok: true },
+    },
+  ]);
+});
