@@ -115,6 +115,14 @@ function stringList(c: Ctx, spec: Spec, key: string, field = `spec.${key}`): str
   return out;
 }
 
+/** MetalLB refuses a name written twice in one list (internal/config/config.go: validateDuplicate). */
+function noRepeats(c: Ctx, list: readonly string[], field: string): void {
+  list.forEach((x, i) => {
+    const first = list.indexOf(x);
+    if (first !== i) c.fail(`${field}[${i}]`, `"${x}" is listed twice (also ${field}[${first}])`);
+  });
+}
+
 function selectorList(c: Ctx, raw: unknown, field: string): LabelSelector[] {
   if (raw === undefined || raw === null) return [];
   if (!Array.isArray(raw)) {
@@ -325,6 +333,7 @@ function selectPools(
   warnings: ConfigError[],
 ): string[] {
   const names = stringList(c, spec, 'ipAddressPools');
+  noRepeats(c, names, 'spec.ipAddressPools');
   const selectors = selectorList(c, spec.ipAddressPoolSelectors, 'spec.ipAddressPoolSelectors');
   if (names.length === 0 && selectors.length === 0) return [...pools.keys()].sort();
   const out = new Set<string>();
@@ -453,7 +462,9 @@ function parseBGPAdv(
     }
   }
   const communities: Community[] = [];
-  stringList(c, spec, 'communities').forEach((s, i) => {
+  const written = stringList(c, spec, 'communities');
+  noRepeats(c, written, 'spec.communities');
+  written.forEach((s, i) => {
     const lit = parseCommunityLiteral(s);
     if (lit && 'error' in lit) return c.fail(`spec.communities[${i}]`, lit.error);
     if (lit) return communities.push(lit);
@@ -465,8 +476,8 @@ function parseBGPAdv(
       );
     communities.push(alias);
   });
-  const dup = communities.find((x, i) => communities.findIndex((y) => y.text === x.text) !== i);
-  if (dup) c.fail('spec.communities', `duplicate community ${dup.text}`);
+  const peers = stringList(c, spec, 'peers');
+  noRepeats(c, peers, 'spec.peers');
   return {
     name: c.name,
     namespace: c.namespace,
@@ -474,11 +485,17 @@ function parseBGPAdv(
     aggregationLength,
     aggregationLengthV6,
     localPref,
-    communities,
+    // One community written two ways (an alias and its value) is one community, as in MetalLB's set.
+    communities: communities.filter((x, i) => communities.findIndex((y) => sameCommunity(x, y)) === i),
     nodeSelectors: selectorList(c, spec.nodeSelectors, 'spec.nodeSelectors'),
-    peers: stringList(c, spec, 'peers'),
+    peers,
     serviceSelectors,
   };
+}
+
+function sameCommunity(a: Community, b: Community): boolean {
+  if (a.kind === 'standard') return b.kind === 'standard' && a.value === b.value;
+  return b.kind === 'large' && a.global === b.global && a.local1 === b.local1 && a.local2 === b.local2;
 }
 
 function formatCidrText(c: CIDR): string {

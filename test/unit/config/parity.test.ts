@@ -180,3 +180,69 @@ describe('parity: repeats in selector lists', () => {
     },
   ]);
 });
+
+describe('parity: names listed twice in one advertisement', () => {
+  const pools = [cr('lan', { addresses: ['10.0.0.0/24'] })];
+  runCases([
+    {
+      rule: 'L2Advertisement: the same pool named twice is refused',
+      metallb: 'internal/config/config.go: l2AdvertisementFromCR, validateDuplicate(ipAddressPools)',
+      input: { ipAddressPools: pools, l2Advertisements: [cr('a', { ipAddressPools: ['lan', 'lan'] })] },
+      expect: {
+        errors: [
+          'L2Advertisement metallb-system/a: spec.ipAddressPools[1]: "lan" is listed twice (also spec.ipAddressPools[0])',
+        ],
+      },
+    },
+    {
+      rule: 'BGPAdvertisement: the same pool named twice is refused',
+      metallb: 'internal/config/config.go: bgpAdvertisementFromCR, validateDuplicate(ipAddressPools)',
+      input: { ipAddressPools: pools, bgpAdvertisements: [cr('a', { ipAddressPools: ['lan', 'lan'] })] },
+      expect: {
+        errors: [
+          'BGPAdvertisement metallb-system/a: spec.ipAddressPools[1]: "lan" is listed twice (also spec.ipAddressPools[0])',
+        ],
+      },
+    },
+    {
+      rule: 'BGPAdvertisement: the same peer named twice is refused',
+      metallb: 'internal/config/config.go: bgpAdvertisementFromCR, validateDuplicate(peers)',
+      input: {
+        ipAddressPools: pools,
+        bgpPeers: [peer('r1')],
+        bgpAdvertisements: [cr('a', { peers: ['r1', 'r1'] })],
+      },
+      expect: {
+        errors: [
+          'BGPAdvertisement metallb-system/a: spec.peers[1]: "r1" is listed twice (also spec.peers[0])',
+        ],
+      },
+    },
+    {
+      rule: 'BGPAdvertisement: the same community string twice is refused',
+      metallb: 'internal/config/config.go: bgpAdvertisementFromCR, validateDuplicate(communities)',
+      input: { ipAddressPools: pools, bgpAdvertisements: [cr('a', { communities: ['65000:1', '65000:1'] })] },
+      expect: {
+        errors: [
+          'BGPAdvertisement metallb-system/a: spec.communities[1]: "65000:1" is listed twice (also spec.communities[0])',
+        ],
+      },
+    },
+    {
+      rule: 'BGPAdvertisement: a community given as an alias and as its value is accepted, once',
+      metallb: 'internal/config/config.go: bgpAdvertisementFromCR (Communities is a set keyed by value)',
+      input: {
+        ipAddressPools: pools,
+        communities: [cr('c', { communities: [{ name: 'edge', value: '65000:1' }] })],
+        bgpAdvertisements: [cr('a', { communities: ['edge', '65000:1'] })],
+      },
+      expect: {
+        ok: true,
+        check: (c) =>
+          assert.deepEqual(c.bgpAdvertisements[0]?.communities, [
+            { kind: 'standard', value: 65000 * 65536 + 1, text: '65000:1' },
+          ]),
+      },
+    },
+  ]);
+});
