@@ -445,6 +445,20 @@ function parseBGPAdv(
   const aggregationLength = optInt(c, spec, 'aggregationLength', 0, 32) ?? 32;
   const aggregationLengthV6 = optInt(c, spec, 'aggregationLengthV6', 0, 128) ?? 128;
   const localPref = optInt(c, spec, 'localPref', 0, MAX_ASN);
+  // MetalLB (bgpAdvertisementFromCR, and a CEL rule on its CRD): selecting Services leaves no room to
+  // aggregate, since an aggregate stands for addresses of Services the selectors do not pick.
+  if (serviceSelectors.length > 0) {
+    if (aggregationLength !== 32)
+      c.fail(
+        'spec.aggregationLength',
+        `${aggregationLength} is not allowed with serviceSelectors: only the default 32 (no aggregation)`,
+      );
+    if (aggregationLengthV6 !== 128)
+      c.fail(
+        'spec.aggregationLengthV6',
+        `${aggregationLengthV6} is not allowed with serviceSelectors: only the default 128 (no aggregation)`,
+      );
+  }
   const selected = selectPools(c, spec, pools, warnings);
   for (const name of selected) {
     const pool = pools.get(name);

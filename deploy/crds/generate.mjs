@@ -161,6 +161,9 @@ files.bgpadvertisements = crd({
       spec: {
         type: 'object',
         description: 'BGPAdvertisementSpec: how the pools\' IPs are announced.',
+        'x-kubernetes-validations': [
+          { rule: '!has(self.serviceSelectors) || size(self.serviceSelectors) == 0 || ((!has(self.aggregationLength) || self.aggregationLength == 32) && (!has(self.aggregationLengthV6) || self.aggregationLengthV6 == 128))', message: 'serviceSelectors need the default aggregation lengths (aggregationLength 32, aggregationLengthV6 128)' },
+        ],
         properties: {
           aggregationLength: int('Prefix length of the IPv4 routes announced; not shorter than the pool\'s prefix.', { format: 'int32', minimum: 0, maximum: 32, default: 32 }),
           aggregationLengthV6: int('Prefix length of the IPv6 routes announced.', { format: 'int32', minimum: 0, maximum: 128, default: 128 }),

@@ -74,6 +74,11 @@ describe('metallb.io CRDs on a real apiserver', () => {
       },
       'metallb.io/v1beta2',
     ),
+    obj('BGPAdvertisement', 'bgp-selected', {
+      serviceSelectors: [{ matchLabels: { app: 'web' } }],
+      aggregationLength: 32,
+      aggregationLengthV6: 128,
+    }),
     obj('BFDProfile', 'fast', { receiveInterval: 100, transmitInterval: 100, detectMultiplier: 5 }),
     obj('Community', 'aliases', { communities: [{ name: 'no-advertise', value: '65535:65282' }] }),
     obj('ServiceL2Status', 'l2-abc', {}),
@@ -182,6 +187,22 @@ describe('metallb.io CRDs on a real apiserver', () => {
       /values must be non-empty/,
     ],
     ['aggregationLength 33', obj('BGPAdvertisement', 'bad6', { aggregationLength: 33 }), /aggregationLength/],
+    [
+      'serviceSelectors with a non-default aggregationLength (MetalLB CEL rule)',
+      obj('BGPAdvertisement', 'bad-sel-agg', {
+        aggregationLength: 24,
+        serviceSelectors: [{ matchLabels: { app: 'web' } }],
+      }),
+      /serviceSelectors need the default aggregation lengths/,
+    ],
+    [
+      'serviceSelectors with a non-default aggregationLengthV6 (MetalLB CEL rule)',
+      obj('BGPAdvertisement', 'bad-sel-agg6', {
+        aggregationLengthV6: 64,
+        serviceSelectors: [{ matchLabels: { app: 'web' } }],
+      }),
+      /serviceSelectors need the default aggregation lengths/,
+    ],
     [
       'peerASN and dynamicASN together',
       obj(

@@ -246,3 +246,49 @@ describe('parity: names listed twice in one advertisement', () => {
     },
   ]);
 });
+
+describe('parity: BGPAdvertisement aggregation', () => {
+  const pools = [cr('lan', { addresses: ['10.0.0.0/24', 'fc00::/64'] })];
+  const web = [{ matchLabels: { app: 'web' } }];
+  runCases([
+    {
+      rule: 'serviceSelectors with a non-default aggregationLength are refused',
+      metallb:
+        'internal/config/config.go: bgpAdvertisementFromCR; api/v1beta1/bgpadvertisement_types.go: CEL rule',
+      input: {
+        ipAddressPools: pools,
+        bgpAdvertisements: [cr('a', { serviceSelectors: web, aggregationLength: 24 })],
+      },
+      expect: {
+        errors: [
+          'BGPAdvertisement metallb-system/a: spec.aggregationLength: 24 is not allowed with serviceSelectors: only the default 32 (no aggregation)',
+        ],
+      },
+    },
+    {
+      rule: 'serviceSelectors with a non-default aggregationLengthV6 are refused',
+      metallb:
+        'internal/config/config.go: bgpAdvertisementFromCR; api/v1beta1/bgpadvertisement_types.go: CEL rule',
+      input: {
+        ipAddressPools: pools,
+        bgpAdvertisements: [cr('a', { serviceSelectors: web, aggregationLengthV6: 64 })],
+      },
+      expect: {
+        errors: [
+          'BGPAdvertisement metallb-system/a: spec.aggregationLengthV6: 64 is not allowed with serviceSelectors: only the default 128 (no aggregation)',
+        ],
+      },
+    },
+    {
+      rule: 'serviceSelectors with the default aggregation lengths written out are accepted',
+      metallb: 'internal/config/config.go: bgpAdvertisementFromCR (32 and 128 are allowed)',
+      input: {
+        ipAddressPools: pools,
+        bgpAdvertisements: [
+          cr('a', { serviceSelectors: web, aggregationLength: 32, aggregationLengthV6: 128 }),
+        ],
+      },
+      expect: { ok: true },
+    },
+  ]);
+});
