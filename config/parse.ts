@@ -728,6 +728,38 @@ function parseBFD(c: Ctx): BFDProfile {
   };
 }
 
+/**
+ * MetalLB (internal/config/validation.go: validateConfig) refuses BFD echo mode on a peer that an
+ * advertisement of a pool with IPv6 addresses reaches (named in `peers`, or every peer when none is).
+ * Reported once per peer, on its bfdProfile.
+ */
+function checkBfdEchoIPv6(
+  advs: readonly BGPAdvertisement[],
+  pools: ReadonlyMap<string, Pool>,
+  peers: readonly BGPPeer[],
+  bfd: ReadonlyMap<string, BFDProfile>,
+  errors: ConfigError[],
+): void {
+  const echo = peers.filter((p) => p.bfdProfile !== undefined && bfd.get(p.bfdProfile)?.echoMode === true);
+  for (const p of echo) {
+    for (const a of advs) {
+      if (a.peers.length > 0 && !a.peers.includes(p.name)) continue;
+      const v6 = a.pools.find((n) => pools.get(n)?.ranges.some((r) => r.family === 6));
+      if (v6 === undefined) continue;
+      errors.push(
+        new ConfigError(
+          'BGPPeer',
+          p.namespace,
+          p.name,
+          'spec.bfdProfile',
+          `BFDProfile "${p.bfdProfile ?? ''}" has echoMode, but BGPAdvertisement ${a.name} announces IPv6 pool ${v6} to this peer; echo mode is not allowed toward a peer that gets IPv6 routes`,
+        ),
+      );
+      break;
+    }
+  }
+}
+
 // ---------------------------------------------------------------------------------------------- entry
 
 function deepFreeze<T>(o: T): T {
@@ -796,6 +828,7 @@ export function parseConfig(input: ConfigInput): ParseResult {
   for (const o of bgpObjs)
     bgpAdvertisements.push(parseBGPAdv(ctx('BGPAdvertisement', o), pools, communities, warnings));
   checkLocalPrefConflicts(bgpAdvertisements, new Map(bgpObjs.map((o) => [o.metadata.name, o])), errors);
+  checkBfdEchoIPv6(bgpAdvertisements, pools, peerList, bfdProfiles, errors);
   for (const a of bgpAdvertisements) {
     a.peers.forEach((p, i) => {
       if (!peerList.some((x) => x.name === p))

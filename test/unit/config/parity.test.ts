@@ -292,3 +292,58 @@ describe('parity: BGPAdvertisement aggregation', () => {
     },
   ]);
 });
+
+describe('parity: BFD echo mode', () => {
+  const pools = [cr('v4', { addresses: ['10.0.0.0/24'] }), cr('v6', { addresses: ['fc00::/64'] })];
+  const bfdProfiles = [cr('echo', { echoMode: true }), cr('plain', {})];
+  const VALIDATE_CONFIG = 'internal/config/validation.go: validateConfig, hasBFDEcho';
+  runCases([
+    {
+      rule: 'BFD echo toward a peer that an advertisement of an IPv6 pool reaches (peers empty = all) is refused',
+      metallb: VALIDATE_CONFIG,
+      input: {
+        ipAddressPools: pools,
+        bfdProfiles,
+        bgpPeers: [
+          peer('r1', { bfdProfile: 'echo' }),
+          peer('r2', { peerAddress: '10.0.0.2', bfdProfile: 'plain' }),
+        ],
+        bgpAdvertisements: [cr('all', { ipAddressPools: ['v6'] })],
+      },
+      expect: {
+        errors: [
+          'BGPPeer metallb-system/r1: spec.bfdProfile: BFDProfile "echo" has echoMode, but BGPAdvertisement all announces IPv6 pool v6 to this peer; echo mode is not allowed toward a peer that gets IPv6 routes',
+        ],
+      },
+    },
+    {
+      rule: 'BFD echo toward a peer named by an advertisement of an IPv6 pool is refused',
+      metallb: VALIDATE_CONFIG,
+      input: {
+        ipAddressPools: pools,
+        bfdProfiles,
+        bgpPeers: [peer('r1', { bfdProfile: 'echo' })],
+        bgpAdvertisements: [cr('named', { peers: ['r1'] })],
+      },
+      expect: {
+        errors: [
+          'BGPPeer metallb-system/r1: spec.bfdProfile: BFDProfile "echo" has echoMode, but BGPAdvertisement named announces IPv6 pool v6 to this peer; echo mode is not allowed toward a peer that gets IPv6 routes',
+        ],
+      },
+    },
+    {
+      rule: 'BFD echo toward a peer that gets only IPv4 routes is accepted',
+      metallb: VALIDATE_CONFIG,
+      input: {
+        ipAddressPools: pools,
+        bfdProfiles,
+        bgpPeers: [peer('r1', { bfdProfile: 'echo' }), peer('r2', { peerAddress: '10.0.0.2' })],
+        bgpAdvertisements: [
+          cr('v4', { ipAddressPools: ['v4'] }),
+          cr('v6', { ipAddressPools: ['v6'], peers: ['r2'] }),
+        ],
+      },
+      expect: { ok: true },
+    },
+  ]);
+});
