@@ -15,6 +15,7 @@ import {
 } from './ip.js';
 import { LabelSelector, anyMatches, type LabelSelectorSpec } from './selector.js';
 import { selectorRepeats } from './selector-duplicates.js';
+import { commonNode } from './node-overlap.js';
 import type {
   BFDProfile,
   BGPAdvertisement,
@@ -23,6 +24,7 @@ import type {
   Community,
   Config,
   ConfigInput,
+  ConfigNode,
   ConfigKind,
   L2Advertisement,
   Pool,
@@ -694,23 +696,35 @@ function parsePeer(
   };
 }
 
-function checkDuplicatePeers(peers: BGPPeer[], errors: ConfigError[]): void {
-  const seen = new Map<string, BGPPeer>();
-  for (const p of peers) {
-    const key = `${p.peerAddress ?? 'if:' + (p.interface ?? '')}|${p.peerPort}|${p.vrf}|${p.nodeSelectors.map(String).sort().join(';')}`;
-    const prev = seen.get(key);
-    if (prev)
+/**
+ * Two peers with one address (or interface) in one VRF may not both apply to a node, whatever their
+ * ports: MetalLB (internal/config/validation.go: checkFRRPeersCompatible, PeerIdentifier, peersShareNode)
+ * resolves their node selectors against the Nodes, and assumes they meet when there are none.
+ */
+function checkDuplicatePeers(
+  peers: readonly BGPPeer[],
+  nodes: readonly ConfigNode[] | undefined,
+  errors: ConfigError[],
+): void {
+  const id = (p: BGPPeer): string => `${p.peerAddress ?? 'if:' + (p.interface ?? '')}|${p.vrf}`;
+  peers.forEach((p, j) => {
+    for (const q of peers.slice(0, j)) {
+      if (id(q) !== id(p)) continue;
+      const where = commonNode(q.nodeSelectors, p.nodeSelectors, nodes, true);
+      if (where === undefined) continue;
+      const what = p.peerAddress !== undefined ? 'address' : 'interface';
       errors.push(
         new ConfigError(
           'BGPPeer',
           p.namespace,
           p.name,
-          'spec.peerAddress',
-          `duplicate peer ${p.peerAddress ?? p.interface}: same address, port, vrf and node selectors as BGPPeer ${prev.name}`,
+          p.peerAddress !== undefined ? 'spec.peerAddress' : 'spec.interface',
+          `BGPPeer ${q.name} has the same ${what} ${p.peerAddress ?? p.interface ?? ''}${p.vrf ? ` in VRF ${p.vrf}` : ''} and both apply to ${where}; a node has one session per ${what}`,
         ),
       );
-    else seen.set(key, p);
-  }
+      return;
+    }
+  });
 }
 
 function parseBFD(c: Ctx): BFDProfile {
@@ -817,7 +831,7 @@ export function parseConfig(input: ConfigInput): ParseResult {
   const peerList: BGPPeer[] = [];
   for (const o of checkDuplicates('BGPPeer', input.bgpPeers ?? [], errors))
     peerList.push(parsePeer(ctx('BGPPeer', o), bfdProfiles, input.secrets));
-  checkDuplicatePeers(peerList, errors);
+  checkDuplicatePeers(peerList, input.nodes, errors);
 
   const l2Advertisements: L2Advertisement[] = [];
   for (const o of checkDuplicates('L2Advertisement', input.l2Advertisements ?? [], errors))

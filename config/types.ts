@@ -26,6 +26,12 @@ export interface SecretObject {
   data?: Record<string, string>;
 }
 
+/** A Node as the configuration sees it: what node selectors are resolved against. */
+export interface ConfigNode {
+  readonly name: string;
+  readonly labels?: Readonly<Record<string, string>>;
+}
+
 export interface ConfigInput {
   ipAddressPools?: readonly CRObject[];
   l2Advertisements?: readonly CRObject[];
@@ -35,6 +41,11 @@ export interface ConfigInput {
   communities?: readonly CRObject[];
   /** Secrets of the install namespace; when given, BGPPeer.passwordSecret is resolved and checked. */
   secrets?: readonly SecretObject[];
+  /**
+   * The cluster's Nodes; when given, rules about two objects on one node (two peers with one address)
+   * are decided on them, as MetalLB does. Without them, only overlaps the selectors alone make certain count.
+   */
+  nodes?: readonly ConfigNode[];
 }
 
 export type ConfigKind =

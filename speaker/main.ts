@@ -219,6 +219,8 @@ export async function runSpeaker(opts: SpeakerOptions): Promise<SpeakerHandle> {
             schedule('bgp');
           },
           ...(opts.bgpListenPort !== undefined ? { listenPort: opts.bgpListenPort } : {}),
+          nodes: () =>
+            nodes.list().map((n) => ({ name: n.metadata?.name ?? '', labels: n.metadata?.labels ?? {} })),
         });
 
   const metricsServer: MetricsServer | undefined = opts.metricsBind
@@ -717,17 +719,22 @@ export async function runSpeaker(opts: SpeakerOptions): Promise<SpeakerHandle> {
     inf.on('synced', () => synced && loadConfig());
   }
   // Node status is rewritten every few seconds; only what the decisions read asks for a pass.
+  // (the BGP configuration's verdict depends on the Nodes and their labels too)
   nodes.on('add', () => {
     syncMembership();
+    bgp?.nodesChanged();
     schedule('node');
   });
   nodes.on('delete', () => {
     syncMembership();
+    bgp?.nodesChanged();
     schedule('node');
   });
   nodes.on('update', (n, old) => {
     if (nodeSignature(n) === nodeSignature(old)) return;
     syncMembership();
+    if (JSON.stringify(n.metadata?.labels ?? {}) !== JSON.stringify(old.metadata?.labels ?? {}))
+      bgp?.nodesChanged();
     schedule('node');
   });
   for (const ev of ['add', 'update', 'delete'] as const) secrets.on(ev, () => syncMembership());

@@ -9,7 +9,7 @@ import { ApiError, RESOURCES, resourcePath, type KubeClient } from '../../k8s/cl
 import { Informer, specOrLabelsChanged } from '../../k8s/informer.js';
 import { METALLB } from '../../k8s/status.js';
 import { parseConfig, summarizeErrors } from '../../config/parse.js';
-import type { BGPPeer, Config, CRObject, SecretObject } from '../../config/types.js';
+import type { BGPPeer, Config, ConfigNode, CRObject, SecretObject } from '../../config/types.js';
 import { eligibleNodes, endpointUsable, type EndpointFacts, type NodeFacts } from '../eligibility.js';
 import { exportRoutes, peersForNode, type ExportMemo, type ExportService } from './export.js';
 import { BgpSpeaker, type PeerSpec } from './speaker.js';
@@ -72,6 +72,8 @@ export interface BgpControllerOptions {
   readonly announced?: AnnouncedGauge;
   /** Called when the BGP configuration changed (so the speaker reconciles). */
   readonly onChange: () => void;
+  /** The cluster's Nodes, for the rules MetalLB decides on them (two peers with one address on a node). */
+  readonly nodes?: () => readonly ConfigNode[];
   readonly listenPort?: number;
 }
 
@@ -197,6 +199,13 @@ export class BgpController {
     this.secretTimer.unref();
   }
 
+  /** The Nodes or their labels changed: the verdict on peers sharing a node may have. */
+  nodesChanged(): void {
+    if (!this.synced || this.stopped) return;
+    this.loadConfig();
+    this.o.onChange();
+  }
+
   private configChanged(): void {
     if (!this.synced || this.stopped) return;
     this.loadConfig();
@@ -266,6 +275,7 @@ export class BgpController {
       bfdProfiles: toCR(this.bfdInf.list()),
       communities: toCR(this.commInf.list()),
       secrets: [...this.secrets.values()],
+      ...(this.o.nodes ? { nodes: this.o.nodes() } : {}),
     });
     if (r.ok) {
       this.config = r.config;

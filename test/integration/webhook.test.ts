@@ -239,7 +239,7 @@ describe('validating admission webhook on a real apiserver', () => {
     await accepted([peer('p1', { myASN: 64500, peerASN: 64501, peerAddress: '192.0.2.3' })]);
     await denied(
       [peer('p2', { myASN: 64500, peerASN: 64502, peerAddress: '192.0.2.3' })],
-      /duplicate peer 192\.0\.2\.3: same address, port, vrf and node selectors as BGPPeer p1/,
+      /BGPPeer metallb-system\/p2: spec\.peerAddress: BGPPeer p1 has the same address 192\.0\.2\.3 and both apply to/,
     );
   });
 

@@ -347,3 +347,99 @@ describe('parity: BFD echo mode', () => {
     },
   ]);
 });
+
+describe('parity: two BGPPeers with one address on one node', () => {
+  const SHARE = 'internal/config/validation.go: checkFRRPeersCompatible, PeerIdentifier, peersShareNode';
+  const zone = (z: string) => [{ matchLabels: { zone: z } }];
+  const nodes = [
+    { name: 'n1', labels: { zone: 'a', rack: '1' } },
+    { name: 'n2', labels: { zone: 'b', rack: '2' } },
+  ];
+  runCases([
+    {
+      rule: 'same address, node selectors that share a Node (resolved against the Nodes): refused',
+      metallb: SHARE,
+      input: {
+        nodes,
+        bgpPeers: [
+          peer('a', { nodeSelectors: zone('a') }),
+          peer('b', { nodeSelectors: [{ matchLabels: { rack: '1' } }] }),
+        ],
+      },
+      expect: {
+        errors: [
+          'BGPPeer metallb-system/b: spec.peerAddress: BGPPeer a has the same address 10.0.0.1 and both apply to node "n1"; a node has one session per address',
+        ],
+      },
+    },
+    {
+      rule: 'same address, node selectors that share no Node: accepted',
+      metallb: SHARE,
+      input: {
+        nodes,
+        bgpPeers: [peer('a', { nodeSelectors: zone('a') }), peer('b', { nodeSelectors: zone('b') })],
+      },
+      expect: { ok: true },
+    },
+    {
+      rule: 'same address, different ports: still one session per address on a node, refused',
+      metallb: `${SHARE} (PeerIdentifier has no port)`,
+      input: { nodes, bgpPeers: [peer('a'), peer('b', { peerPort: 1179 })] },
+      expect: {
+        errors: [
+          'BGPPeer metallb-system/b: spec.peerAddress: BGPPeer a has the same address 10.0.0.1 and both apply to node "n1"; a node has one session per address',
+        ],
+      },
+    },
+    {
+      rule: 'same address in different VRFs: accepted',
+      metallb: `${SHARE} (PeerIdentifier includes the VRF)`,
+      input: { nodes, bgpPeers: [peer('a'), peer('b', { vrf: 'red' })] },
+      expect: { ok: true },
+    },
+    {
+      rule: 'same address with Nodes given but none yet: refused (MetalLB assumes they meet)',
+      metallb: `${SHARE} (no nodes: true)`,
+      input: {
+        nodes: [],
+        bgpPeers: [peer('a', { nodeSelectors: zone('a') }), peer('b', { nodeSelectors: zone('b') })],
+      },
+      expect: {
+        errors: [
+          'BGPPeer metallb-system/b: spec.peerAddress: BGPPeer a has the same address 10.0.0.1 and both apply to any node (no Node exists yet); a node has one session per address',
+        ],
+      },
+    },
+    {
+      rule: 'same address without the Nodes (controller): refused when one peer selects every node',
+      metallb: SHARE,
+      input: { bgpPeers: [peer('a'), peer('b', { nodeSelectors: zone('b') })] },
+      expect: {
+        errors: [
+          'BGPPeer metallb-system/b: spec.peerAddress: BGPPeer a has the same address 10.0.0.1 and both apply to every node; a node has one session per address',
+        ],
+      },
+    },
+    {
+      rule: 'same address without the Nodes (controller): refused when both hold one selector',
+      metallb: SHARE,
+      input: {
+        bgpPeers: [
+          peer('a', { nodeSelectors: [...zone('a'), ...zone('c')] }),
+          peer('b', { nodeSelectors: zone('c') }),
+        ],
+      },
+      expect: {
+        errors: [
+          'BGPPeer metallb-system/b: spec.peerAddress: BGPPeer a has the same address 10.0.0.1 and both apply to the nodes matching "zone In (c)"; a node has one session per address',
+        ],
+      },
+    },
+    {
+      rule: 'same address without the Nodes (controller): different selectors are left to the speakers, accepted',
+      metallb: SHARE,
+      input: { bgpPeers: [peer('a', { nodeSelectors: zone('a') }), peer('b', { nodeSelectors: zone('b') })] },
+      expect: { ok: true },
+    },
+  ]);
+});

@@ -358,7 +358,7 @@ describe('parseConfig: BGPPeer and BFDProfile', () => {
   });
   it('rejects duplicate peers', () => {
     assert.deepEqual(errorsOf({ bgpPeers: [peer('a', {}), peer('b', {})] }), [
-      'BGPPeer metallb-system/b: spec.peerAddress: duplicate peer 10.0.0.1: same address, port, vrf and node selectors as BGPPeer a',
+      'BGPPeer metallb-system/b: spec.peerAddress: BGPPeer a has the same address 10.0.0.1 and both apply to every node; a node has one session per address',
     ]);
   });
   it('BFD defaults and ranges', () => {
