@@ -5,10 +5,10 @@ import { parseDuration } from './duration.js';
 import {
   BITS,
   buggyCount,
-  formatRange,
   parseAddressRange,
   parseIP,
   rangeSize,
+  rangeToCIDRs,
   type CIDR,
   type Family,
   type IPRange,
@@ -462,16 +462,19 @@ function parseBGPAdv(
       );
   }
   const selected = selectPools(c, spec, pools, warnings);
+  // Per address entry, against the shortest prefix it summarises to (MetalLB: validateBGPAdvPerPool,
+  // lowestMask): a range summarised to /30, /31 and /32 takes any length from 30 on.
   for (const name of selected) {
     const pool = pools.get(name);
     if (!pool) continue;
-    for (const cidr of pool.cidrs) {
-      const agg = cidr.family === 4 ? aggregationLength : aggregationLengthV6;
-      const field = cidr.family === 4 ? 'spec.aggregationLength' : 'spec.aggregationLengthV6';
-      if (agg < cidr.prefix) {
+    for (const e of poolEntries.get(pool) ?? []) {
+      const shortest = Math.min(...rangeToCIDRs(e.range).map((x) => x.prefix));
+      const v4 = e.range.family === 4;
+      const agg = v4 ? aggregationLength : aggregationLengthV6;
+      if (agg < shortest) {
         c.fail(
-          field,
-          `${agg} is shorter than prefix /${cidr.prefix} of pool ${name} (${formatCidrText(cidr)}); the aggregate would announce addresses outside the pool`,
+          v4 ? 'spec.aggregationLength' : 'spec.aggregationLengthV6',
+          `${agg} is shorter than prefix /${shortest} of pool ${name} (${e.entry}); the aggregate would announce addresses outside the pool`,
         );
         break;
       }
@@ -512,10 +515,6 @@ function parseBGPAdv(
 function sameCommunity(a: Community, b: Community): boolean {
   if (a.kind === 'standard') return b.kind === 'standard' && a.value === b.value;
   return b.kind === 'large' && a.global === b.global && a.local1 === b.local1 && a.local2 === b.local2;
-}
-
-function formatCidrText(c: CIDR): string {
-  return `${formatRange({ family: c.family, first: c.base, last: c.base })}/${c.prefix}`;
 }
 
 function checkLocalPrefConflicts(

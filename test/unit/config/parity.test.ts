@@ -443,3 +443,43 @@ describe('parity: two BGPPeers with one address on one node', () => {
     },
   ]);
 });
+
+describe('parity: aggregation length on range pools', () => {
+  const PER_POOL = 'internal/config/config.go: validateBGPAdvPerPool, lowestMask';
+  // 10.2.0.1-10.2.0.6 summarises to 10.2.0.1/32, 10.2.0.2/31, 10.2.0.4/31, 10.2.0.6/32: shortest /31
+  const range = [cr('r', { addresses: ['10.2.0.1-10.2.0.6', 'fc00::1-fc00::6'] })];
+  runCases([
+    {
+      rule: 'range pool: an aggregationLength at the shortest prefix the range summarises to is accepted',
+      metallb: PER_POOL,
+      input: {
+        ipAddressPools: range,
+        bgpAdvertisements: [cr('a', { aggregationLength: 31, aggregationLengthV6: 127 })],
+      },
+      expect: {
+        ok: true,
+        check: (c) => assert.equal(c.bgpAdvertisements[0]?.aggregationLength, 31),
+      },
+    },
+    {
+      rule: 'range pool: an aggregationLength shorter than every prefix of the range is refused',
+      metallb: PER_POOL,
+      input: { ipAddressPools: range, bgpAdvertisements: [cr('a', { aggregationLength: 30 })] },
+      expect: {
+        errors: [
+          'BGPAdvertisement metallb-system/a: spec.aggregationLength: 30 is shorter than prefix /31 of pool r (10.2.0.1-10.2.0.6); the aggregate would announce addresses outside the pool',
+        ],
+      },
+    },
+    {
+      rule: 'range pool: an aggregationLengthV6 shorter than every prefix of the range is refused',
+      metallb: PER_POOL,
+      input: { ipAddressPools: range, bgpAdvertisements: [cr('a', { aggregationLengthV6: 126 })] },
+      expect: {
+        errors: [
+          'BGPAdvertisement metallb-system/a: spec.aggregationLengthV6: 126 is shorter than prefix /127 of pool r (fc00::1-fc00::6); the aggregate would announce addresses outside the pool',
+        ],
+      },
+    },
+  ]);
+});
