@@ -517,34 +517,56 @@ function sameCommunity(a: Community, b: Community): boolean {
   return b.kind === 'large' && a.global === b.global && a.local1 === b.local1 && a.local2 === b.local2;
 }
 
+/** The families a pool has addresses of. */
+function familiesOf(pool: Pool): Set<Family> {
+  return new Set(pool.ranges.map((r) => r.family));
+}
+
+/**
+ * Two advertisements of one pool may differ in localPref only where they cannot describe the same
+ * route, as MetalLB decides (internal/config/config.go: validateBGPAdvPerPool,
+ * BGPAdvertisementsHaveCompatibleLocalPref, isAggrLengthDifferent): an unset localPref is 0; either
+ * using serviceSelectors ends the check; different aggregation lengths in every family the pool has,
+ * peers lists that are both non-empty and disjoint, or node selectors that share no Node make them
+ * compatible. The later advertisement (by name) is blamed.
+ */
 function checkLocalPrefConflicts(
-  advs: BGPAdvertisement[],
-  objs: Map<string, CRObject>,
+  advs: readonly BGPAdvertisement[],
+  pools: ReadonlyMap<string, Pool>,
+  nodes: readonly ConfigNode[] | undefined,
   errors: ConfigError[],
 ): void {
-  for (let i = 0; i < advs.length; i++) {
-    for (let j = i + 1; j < advs.length; j++) {
-      const a = advs[i] as BGPAdvertisement;
-      const b = advs[j] as BGPAdvertisement;
-      if (a.localPref === undefined || b.localPref === undefined || a.localPref === b.localPref) continue;
-      const pool = a.pools.find((p) => b.pools.includes(p));
+  const lp = (a: BGPAdvertisement): number => a.localPref ?? 0;
+  const text = (a: BGPAdvertisement): string =>
+    a.localPref === undefined ? 'unset (0)' : String(a.localPref);
+  advs.forEach((b, j) => {
+    if (b.serviceSelectors.length > 0) return;
+    for (const a of advs.slice(0, j)) {
+      if (a.serviceSelectors.length > 0 || lp(a) === lp(b)) continue;
+      if (a.peers.length > 0 && b.peers.length > 0 && !a.peers.some((p) => b.peers.includes(p))) continue;
+      const where = commonNode(a.nodeSelectors, b.nodeSelectors, nodes, false);
+      if (where === undefined) continue;
+      const pool = a.pools.find((name) => {
+        const p = pools.get(name);
+        if (!p || !b.pools.includes(name)) return false;
+        const fams = familiesOf(p);
+        const differs4 = a.aggregationLength !== b.aggregationLength;
+        const differs6 = a.aggregationLengthV6 !== b.aggregationLengthV6;
+        return !((differs4 || !fams.has(4)) && (differs6 || !fams.has(6)));
+      });
       if (pool === undefined) continue;
-      const peersOverlap =
-        a.peers.length === 0 || b.peers.length === 0 || a.peers.some((p) => b.peers.includes(p));
-      const sameAgg =
-        a.aggregationLength === b.aggregationLength || a.aggregationLengthV6 === b.aggregationLengthV6;
-      if (!peersOverlap || !sameAgg) continue;
       errors.push(
         new ConfigError(
           'BGPAdvertisement',
-          objs.get(b.name)?.metadata.namespace ?? '',
+          b.namespace,
           b.name,
           'spec.localPref',
-          `localPref ${b.localPref} conflicts with localPref ${a.localPref} of BGPAdvertisement ${a.name} for pool ${pool}`,
+          `localPref ${text(b)} conflicts with localPref ${text(a)} of BGPAdvertisement ${a.name} for pool ${pool}: both announce its routes, aggregated alike, to the same peers from ${where}`,
         ),
       );
+      return;
     }
-  }
+  });
 }
 
 // ---------------------------------------------------------------------------------------------- peers, BFD
@@ -840,7 +862,7 @@ export function parseConfig(input: ConfigInput): ParseResult {
   const bgpAdvertisements: BGPAdvertisement[] = [];
   for (const o of bgpObjs)
     bgpAdvertisements.push(parseBGPAdv(ctx('BGPAdvertisement', o), pools, communities, warnings));
-  checkLocalPrefConflicts(bgpAdvertisements, new Map(bgpObjs.map((o) => [o.metadata.name, o])), errors);
+  checkLocalPrefConflicts(bgpAdvertisements, pools, input.nodes, errors);
   checkBfdEchoIPv6(bgpAdvertisements, pools, peerList, bfdProfiles, errors);
   for (const a of bgpAdvertisements) {
     a.peers.forEach((p, i) => {

@@ -483,3 +483,152 @@ describe('parity: aggregation length on range pools', () => {
     },
   ]);
 });
+
+describe('parity: localPref on advertisements of one pool', () => {
+  const COMPAT = 'internal/config/config.go: validateBGPAdvPerPool, BGPAdvertisementsHaveCompatibleLocalPref';
+  const AGGR = 'internal/config/config.go: isAggrLengthDifferent';
+  const v4 = [cr('lan', { addresses: ['10.0.0.0/24'] })];
+  const dual = [cr('lan', { addresses: ['10.0.0.0/24', 'fc00::/64'] })];
+  const nodes = [
+    { name: 'n1', labels: { zone: 'a' } },
+    { name: 'n2', labels: { zone: 'b' } },
+  ];
+  const zone = (z: string) => [{ matchLabels: { zone: z } }];
+  const conflict = (b: string, lpB: string, a: string, lpA: string, where: string) =>
+    `BGPAdvertisement metallb-system/${b}: spec.localPref: localPref ${lpB} conflicts with localPref ${lpA} of BGPAdvertisement ${a} for pool lan: both announce its routes, aggregated alike, to the same peers from ${where}`;
+  runCases([
+    {
+      rule: 'localPref: different values, same pool, peers, aggregation and nodes are refused',
+      metallb: COMPAT,
+      input: {
+        ipAddressPools: v4,
+        bgpAdvertisements: [cr('a', { localPref: 100 }), cr('b', { localPref: 200 })],
+      },
+      expect: { errors: [conflict('b', '200', 'a', '100', 'every node')] },
+    },
+    {
+      rule: 'localPref: an unset localPref is 0 and conflicts with a set one',
+      metallb: `${COMPAT} (LocalPref uint32, unset = 0)`,
+      input: { ipAddressPools: v4, bgpAdvertisements: [cr('a', {}), cr('b', { localPref: 200 })] },
+      expect: { errors: [conflict('b', '200', 'a', 'unset (0)', 'every node')] },
+    },
+    {
+      rule: 'localPref: advertisements that never share a Node (resolved against the Nodes) are accepted',
+      metallb: COMPAT,
+      input: {
+        nodes,
+        ipAddressPools: v4,
+        bgpAdvertisements: [
+          cr('a', { localPref: 100, nodeSelectors: zone('a') }),
+          cr('b', { localPref: 200, nodeSelectors: zone('b') }),
+        ],
+      },
+      expect: { ok: true },
+    },
+    {
+      rule: 'localPref: advertisements whose node selectors meet on a Node are refused',
+      metallb: COMPAT,
+      input: {
+        nodes,
+        ipAddressPools: v4,
+        bgpAdvertisements: [
+          cr('a', { localPref: 100, nodeSelectors: zone('a') }),
+          cr('b', {
+            localPref: 200,
+            nodeSelectors: [{ matchExpressions: [{ key: 'zone', operator: 'Exists' }] }],
+          }),
+        ],
+      },
+      expect: { errors: [conflict('b', '200', 'a', '100', 'node "n1"')] },
+    },
+    {
+      rule: 'localPref: without the Nodes, different node selectors are accepted (left to the speakers)',
+      metallb: COMPAT,
+      input: {
+        ipAddressPools: v4,
+        bgpAdvertisements: [
+          cr('a', { localPref: 100, nodeSelectors: zone('a') }),
+          cr('b', { localPref: 200, nodeSelectors: zone('b') }),
+        ],
+      },
+      expect: { ok: true },
+    },
+    {
+      rule: 'localPref: with Nodes given but none, advertisements share no node and are accepted',
+      metallb: `${COMPAT} (Nodes empty: no common node)`,
+      input: {
+        nodes: [],
+        ipAddressPools: v4,
+        bgpAdvertisements: [cr('a', { localPref: 100 }), cr('b', { localPref: 200 })],
+      },
+      expect: { ok: true },
+    },
+    {
+      rule: 'localPref: advertisements differing only in aggregationLengthV6 on an IPv4-only pool are refused',
+      metallb: AGGR,
+      input: {
+        ipAddressPools: v4,
+        bgpAdvertisements: [
+          cr('a', { localPref: 100 }),
+          cr('b', { localPref: 200, aggregationLengthV6: 64 }),
+        ],
+      },
+      expect: { errors: [conflict('b', '200', 'a', '100', 'every node')] },
+    },
+    {
+      rule: 'localPref: advertisements differing in aggregationLength on an IPv4-only pool are accepted',
+      metallb: AGGR,
+      input: {
+        ipAddressPools: v4,
+        bgpAdvertisements: [cr('a', { localPref: 100 }), cr('b', { localPref: 200, aggregationLength: 25 })],
+      },
+      expect: { ok: true },
+    },
+    {
+      rule: 'localPref: on a dual-stack pool, a difference in one family only is refused',
+      metallb: AGGR,
+      input: {
+        ipAddressPools: dual,
+        bgpAdvertisements: [cr('a', { localPref: 100 }), cr('b', { localPref: 200, aggregationLength: 25 })],
+      },
+      expect: { errors: [conflict('b', '200', 'a', '100', 'every node')] },
+    },
+    {
+      rule: 'localPref: on a dual-stack pool, differences in both families are accepted',
+      metallb: AGGR,
+      input: {
+        ipAddressPools: dual,
+        bgpAdvertisements: [
+          cr('a', { localPref: 100 }),
+          cr('b', { localPref: 200, aggregationLength: 25, aggregationLengthV6: 100 }),
+        ],
+      },
+      expect: { ok: true },
+    },
+    {
+      rule: 'localPref: advertisements with serviceSelectors are not checked',
+      metallb: `${COMPAT} (skipped when either has ServiceSelectors)`,
+      input: {
+        ipAddressPools: v4,
+        bgpAdvertisements: [
+          cr('a', { localPref: 100 }),
+          cr('b', { localPref: 200, serviceSelectors: [{ matchLabels: { app: 'web' } }] }),
+        ],
+      },
+      expect: { ok: true },
+    },
+    {
+      rule: 'localPref: advertisements to disjoint named peers are accepted',
+      metallb: COMPAT,
+      input: {
+        ipAddressPools: v4,
+        bgpPeers: [peer('r1'), peer('r2', { peerAddress: '10.0.0.2' })],
+        bgpAdvertisements: [
+          cr('a', { localPref: 100, peers: ['r1'] }),
+          cr('b', { localPref: 200, peers: ['r2'] }),
+        ],
+      },
+      expect: { ok: true },
+    },
+  ]);
+});

@@ -232,7 +232,7 @@ describe('parseConfig: advertisements and communities', () => {
         ],
       }),
       [
-        'BGPAdvertisement metallb-system/b: spec.localPref: localPref 200 conflicts with localPref 100 of BGPAdvertisement a for pool lan',
+        'BGPAdvertisement metallb-system/b: spec.localPref: localPref 200 conflicts with localPref 100 of BGPAdvertisement a for pool lan: both announce its routes, aggregated alike, to the same peers from every node',
       ],
     );
     okConfig({
