@@ -5,6 +5,7 @@ import { parseDuration } from './duration.js';
 import {
   BITS,
   buggyCount,
+  formatIP,
   parseAddressRange,
   parseIP,
   rangeSize,
@@ -581,6 +582,27 @@ function parseDurationField(c: Ctx, spec: Spec, key: string): number | undefined
   return ms;
 }
 
+/**
+ * spec.routerID: MetalLB takes any IP (internal/config/config.go: peerFromCR, net.ParseIP). A BGP
+ * identifier is 4 octets: an IPv4 address (or an IPv4-mapped IPv6 one) is used; another IPv6 address
+ * is accepted with a warning and the node's own router ID is used instead.
+ */
+function bgpIdentifier(c: Ctx, written: string | undefined): string | undefined {
+  if (written === undefined) return undefined;
+  const ip = parseIP(written);
+  if (!ip) {
+    c.fail('spec.routerID', `invalid router ID "${written}": not an IP address`);
+    return undefined;
+  }
+  if (ip.family === 4) return formatIP(4, ip.value);
+  if (ip.value >> 32n === 0xffffn) return formatIP(4, ip.value & 0xffffffffn);
+  c.warn(
+    'spec.routerID',
+    `${written} cannot be a BGP identifier (4 octets, an IPv4 address); the node's own router ID is used`,
+  );
+  return undefined;
+}
+
 function parsePeer(
   c: Ctx,
   bfd: ReadonlyMap<string, BFDProfile>,
@@ -613,9 +635,7 @@ function parsePeer(
   const sourceAddress = optString(c, spec, 'sourceAddress');
   if (sourceAddress !== undefined && !parseIP(sourceAddress))
     c.fail('spec.sourceAddress', `invalid IP address "${sourceAddress}"`);
-  const routerID = optString(c, spec, 'routerID');
-  if (routerID !== undefined && parseIP(routerID)?.family !== 4)
-    c.fail('spec.routerID', `invalid router ID "${routerID}": must be an IPv4 address`);
+  const routerID = bgpIdentifier(c, optString(c, spec, 'routerID'));
   const peerPort = optInt(c, spec, 'peerPort', 1, 16384) ?? 179;
 
   let hold = parseDurationField(c, spec, 'holdTime');

@@ -120,6 +120,7 @@ export interface BGPPeer {
   readonly interface: string | undefined;
   readonly sourceAddress: string | undefined;
   readonly peerPort: number;
+  /** The BGP identifier to use (IPv4 dotted quad); undefined = the node's own. */
   readonly routerID: string | undefined;
   readonly holdTimeMs: number;
   readonly keepaliveTimeMs: number;

@@ -632,3 +632,41 @@ describe('parity: localPref on advertisements of one pool', () => {
     },
   ]);
 });
+
+describe('parity: BGPPeer routerID', () => {
+  const PEER_FROM_CR = 'internal/config/config.go: peerFromCR (net.ParseIP, any family)';
+  runCases([
+    {
+      rule: 'routerID: an IPv4 address is the BGP identifier',
+      metallb: PEER_FROM_CR,
+      input: { bgpPeers: [peer('p', { routerID: '192.0.2.7' })] },
+      expect: { ok: true, check: (c) => assert.equal(c.peers.get('p')?.routerID, '192.0.2.7') },
+    },
+    {
+      rule: 'routerID: an IPv6 address is accepted with a warning; the node router ID is used',
+      metallb: PEER_FROM_CR,
+      input: { bgpPeers: [peer('p', { routerID: 'fc00::7' })] },
+      expect: {
+        ok: true,
+        warnings: [
+          "BGPPeer metallb-system/p: spec.routerID: fc00::7 cannot be a BGP identifier (4 octets, an IPv4 address); the node's own router ID is used",
+        ],
+        check: (c) => assert.equal(c.peers.get('p')?.routerID, undefined),
+      },
+    },
+    {
+      rule: 'routerID: an IPv4-mapped IPv6 address is its IPv4 address',
+      metallb: `${PEER_FROM_CR}; internal/bgp/native/messages.go: sendOpen (To4)`,
+      input: { bgpPeers: [peer('p', { routerID: '::ffff:192.0.2.7' })] },
+      expect: { ok: true, check: (c) => assert.equal(c.peers.get('p')?.routerID, '192.0.2.7') },
+    },
+    {
+      rule: 'routerID: not an IP is refused',
+      metallb: PEER_FROM_CR,
+      input: { bgpPeers: [peer('p', { routerID: 'router-1' })] },
+      expect: {
+        errors: ['BGPPeer metallb-system/p: spec.routerID: invalid router ID "router-1": not an IP address'],
+      },
+    },
+  ]);
+});

@@ -315,7 +315,7 @@ describe('parseConfig: BGPPeer and BFDProfile', () => {
         'spec.ebgpMultiHop: ebgpMultiHop cannot be set on an iBGP session (peerASN = myASN)',
       ],
       [{ peerAddress: '10.0.0.999' }, 'spec.peerAddress: invalid IP address "10.0.0.999"'],
-      [{ routerID: 'fc00::1' }, 'spec.routerID: invalid router ID "fc00::1": must be an IPv4 address'],
+      [{ routerID: 'fc00::zz' }, 'spec.routerID: invalid router ID "fc00::zz": not an IP address'],
       [{ bfdProfile: 'missing' }, 'spec.bfdProfile: BFDProfile "missing" does not exist'],
       [{ connectTime: '1500ms' }, 'spec.connectTime: 1500ms is invalid: whole seconds between 1s and 65535s'],
       [{ peerPort: 0 }, 'spec.peerPort: 0 is out of range [1, 16384]'],
