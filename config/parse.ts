@@ -231,13 +231,11 @@ function parsePool(c: Ctx): Pool | undefined {
     if (typeof sa !== 'object' || Array.isArray(sa)) c.fail('spec.serviceAllocation', 'must be an object');
     else {
       const s = sa as Spec;
+      // Any integer, as in MetalLB (a Go int): lower is tried first, 0 (unset) last, negatives first.
       let priority = 0;
       if (s.priority !== undefined && s.priority !== null) {
-        if (typeof s.priority !== 'number' || !Number.isInteger(s.priority) || s.priority < 0)
-          c.fail(
-            'spec.serviceAllocation.priority',
-            `must be a non-negative integer, got ${JSON.stringify(s.priority)}`,
-          );
+        if (typeof s.priority !== 'number' || !Number.isSafeInteger(s.priority))
+          c.fail('spec.serviceAllocation.priority', `must be an integer, got ${JSON.stringify(s.priority)}`);
         else priority = s.priority;
       }
       const namespaces = stringList(c, s, 'namespaces', 'spec.serviceAllocation.namespaces');

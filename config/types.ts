@@ -52,7 +52,7 @@ export type ConfigKind =
   'IPAddressPool' | 'L2Advertisement' | 'BGPAdvertisement' | 'BGPPeer' | 'BFDProfile' | 'Community';
 
 export interface ServiceAllocation {
-  /** Lower is tried first; 0 = unset = lowest priority. */
+  /** Any integer; lower is tried first (negatives before positives); 0 = unset = tried last. */
   readonly priority: number;
   readonly namespaces: readonly string[];
   readonly namespaceSelectors: readonly LabelSelector[];

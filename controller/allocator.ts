@@ -386,11 +386,14 @@ export class Allocator {
       if (!poolServes(st.pool, req.namespace, req.namespaceLabels, req.labels)) continue;
       (st.pool.serviceAllocation ? withAlloc : plain).push(st);
     }
-    const prio = (st: PoolState) => {
-      const p = st.pool.serviceAllocation?.priority ?? 0;
-      return p === 0 ? Number.MAX_SAFE_INTEGER : p;
-    };
-    withAlloc.sort((a, b) => prio(a) - prio(b) || (a.pool.name < b.pool.name ? -1 : 1));
+    // lower priority first, negatives included; 0 (unset) after every set one; then by name
+    const prio = (st: PoolState): number => st.pool.serviceAllocation?.priority ?? 0;
+    withAlloc.sort(
+      (a, b) =>
+        Number(prio(a) === 0) - Number(prio(b) === 0) ||
+        prio(a) - prio(b) ||
+        (a.pool.name < b.pool.name ? -1 : 1),
+    );
     const pools = [...withAlloc, ...plain];
     if (pools.length === 0) {
       if (this.pools.size === 0) return { ok: false, reason: 'no IPAddressPool is configured' };

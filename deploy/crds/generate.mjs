@@ -94,7 +94,7 @@ files.ipaddresspools = crd({
             description: 'Restricts the pool to some namespaces/Services and sets its priority. Namespace and Service conditions are ANDed.',
             type: 'object',
             properties: {
-              priority: int('Lower values are tried first; 0 or unset is the lowest priority.', { minimum: 0 }),
+              priority: int('Any integer; lower values are tried first (negative ones before positive ones); 0 or unset is the lowest priority.'),
               namespaces: strList('Namespaces whose Services may use the pool.'),
               namespaceSelectors: selectors('Label selectors on Namespaces whose Services may use the pool.'),
               serviceSelectors: selectors('Label selectors on Services that may use the pool.'),

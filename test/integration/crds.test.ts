@@ -48,6 +48,10 @@ describe('metallb.io CRDs on a real apiserver', () => {
         serviceSelectors: [{ matchExpressions: [{ key: 'tier', operator: 'In', values: ['web'] }] }],
       },
     }),
+    obj('IPAddressPool', 'first', {
+      addresses: ['192.168.12.0/24'],
+      serviceAllocation: { priority: -5, namespaces: ['shop'] },
+    }),
     obj('L2Advertisement', 'l2', {
       ipAddressPools: ['lan'],
       interfaces: ['eth0'],
@@ -166,8 +170,8 @@ describe('metallb.io CRDs on a real apiserver', () => {
       /autoAssign/,
     ],
     [
-      'a negative pool priority',
-      obj('IPAddressPool', 'bad3', { addresses: ['10.0.0.0/24'], serviceAllocation: { priority: -1 } }),
+      'a pool priority that is not an integer',
+      obj('IPAddressPool', 'bad3', { addresses: ['10.0.0.0/24'], serviceAllocation: { priority: 1.5 } }),
       /priority/,
     ],
     [

@@ -670,3 +670,16 @@ describe('parity: BGPPeer routerID', () => {
     },
   ]);
 });
+
+describe('parity: IPAddressPool serviceAllocation.priority', () => {
+  runCases([
+    {
+      rule: 'serviceAllocation.priority: a negative integer is accepted',
+      metallb: 'api/v1beta1/ipaddresspool_types.go: ServiceAllocation.Priority (a Go int, no bounds)',
+      input: {
+        ipAddressPools: [cr('p', { addresses: ['10.0.0.0/24'], serviceAllocation: { priority: -7 } })],
+      },
+      expect: { ok: true, check: (c) => assert.equal(c.pools.get('p')?.serviceAllocation?.priority, -7) },
+    },
+  ]);
+});

@@ -107,14 +107,14 @@ describe('parseConfig: IPAddressPool', () => {
           o('lan', {
             addresses: ['10.0.0.0/24'],
             serviceAllocation: {
-              priority: -2,
+              priority: 1.5,
               serviceSelectors: [{ matchExpressions: [{ key: 'a', operator: 'In' }] }],
             },
           }),
         ],
       }),
       [
-        'IPAddressPool metallb-system/lan: spec.serviceAllocation.priority: must be a non-negative integer, got -2',
+        'IPAddressPool metallb-system/lan: spec.serviceAllocation.priority: must be an integer, got 1.5',
         'IPAddressPool metallb-system/lan: spec.serviceAllocation.serviceSelectors[0].matchExpressions[0].values: must be non-empty for operator In',
       ],
     );

@@ -163,6 +163,19 @@ describe('allocator: pool selection', () => {
     const order = ['a', 'b', 'c', 'd'].map((n) => ok(a.ensure(req(n))).assignment.pool);
     assert.deepEqual(order, ['p1', 'p5', 'p0', 'aa']);
   });
+  it('negative priorities (accepted, as in MetalLB) go before positive ones; 0 still last', () => {
+    // MetalLB (internal/allocator/allocator.go: sortPools) accepts them but does not define their order.
+    const a = new Allocator(
+      pools({
+        p0: { addresses: ['10.0.2.0/32'], serviceAllocation: { namespaces: ['default'] } },
+        p1: { addresses: ['10.0.4.0/32'], serviceAllocation: { priority: 1, namespaces: ['default'] } },
+        m3: { addresses: ['10.0.5.0/32'], serviceAllocation: { priority: -3, namespaces: ['default'] } },
+        m1: { addresses: ['10.0.6.0/32'], serviceAllocation: { priority: -1, namespaces: ['default'] } },
+      }),
+    );
+    const order = ['a', 'b', 'c', 'd'].map((n) => ok(a.ensure(req(n))).assignment.pool);
+    assert.deepEqual(order, ['m3', 'm1', 'p1', 'p0']);
+  });
   it('a restricted pool never serves a non-matching Service', () => {
     const a = new Allocator(
       pools({
