@@ -120,6 +120,30 @@ describe('metallb.io CRDs on a real apiserver', () => {
     assert.equal(peer.spec?.peerPort, 179);
   });
 
+  it('accepts holdTime "0" (no keepalives, as MetalLB allows) and refuses a holdTime that is no duration', async () => {
+    const zero = await create(
+      cp,
+      obj(
+        'BGPPeer',
+        'r-hold-zero',
+        { myASN: 64500, peerASN: 64501, peerAddress: '10.0.0.4', holdTime: '0', keepaliveTime: '0' },
+        'metallb.io/v1beta2',
+      ),
+    );
+    assert.equal(zero.spec?.holdTime, '0');
+    const bad = await tryCreate(
+      cp,
+      obj(
+        'BGPPeer',
+        'r-hold-bad',
+        { myASN: 64500, peerASN: 64501, peerAddress: '10.0.0.5', holdTime: '00' },
+        'metallb.io/v1beta2',
+      ),
+    );
+    assert.equal(bad.status, 422, bad.body);
+    assert.match(bad.body, /holdTime/);
+  });
+
   it('serves BGPPeer v1beta1 too, stored as v1beta2 (conversion None)', async () => {
     await create(cp, obj('BGPPeer', 'old', { myASN: 64500, peerASN: 64500, peerAddress: '10.0.0.3' }, v1b1));
     const asV2 = await get(cp, obj('BGPPeer', 'old', {}, 'metallb.io/v1beta2'));

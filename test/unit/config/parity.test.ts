@@ -683,3 +683,18 @@ describe('parity: IPAddressPool serviceAllocation.priority', () => {
     },
   ]);
 });
+
+describe('parity: BGPPeer holdTime', () => {
+  runCases([
+    {
+      rule: 'holdTime "0" is accepted (no keepalives; keepaliveTime becomes 0)',
+      metallb: 'internal/config/config.go: parseTimers (0 or at least 3s)',
+      input: { bgpPeers: [peer('p', { holdTime: '0' })] },
+      expect: {
+        ok: true,
+        check: (c) =>
+          assert.deepEqual([c.peers.get('p')?.holdTimeMs, c.peers.get('p')?.keepaliveTimeMs], [0, 0]),
+      },
+    },
+  ]);
+});
