@@ -358,24 +358,29 @@ function selectPools(
 
 // ---------------------------------------------------------------------------------------------- communities
 
-const U16 = /^(0|[1-9][0-9]{0,4})$/;
-const U32 = /^(0|[1-9][0-9]{0,9})$/;
+/** A decimal of at most `max`; leading zeros allowed (MetalLB reads them with strconv.ParseUint). */
+function decimalUpTo(p: string, max: number): number | undefined {
+  if (!/^[0-9]+$/.test(p)) return undefined;
+  const v = Number(p.replace(/^0+(?=.)/, ''));
+  return v <= max ? v : undefined;
+}
 
-/** "a:b" (16-bit each) or "large:a:b:c" (32-bit each). */
+/** "a:b" (16-bit each) or "large:a:b:c" (32-bit each); `text` is the canonical form (no leading zeros). */
 export function parseCommunityLiteral(s: string): Community | { error: string } | undefined {
   if (s.startsWith('large:')) {
     const parts = s.slice(6).split(':');
-    if (parts.length !== 3 || parts.some((p) => !U32.test(p) || Number(p) > MAX_ASN))
+    const v = parts.map((p) => decimalUpTo(p, MAX_ASN));
+    if (parts.length !== 3 || v.some((x) => x === undefined))
       return { error: `invalid large community "${s}": want large:a:b:c with 32-bit values` };
-    const [g, l1, l2] = parts.map(Number) as [number, number, number];
-    return { kind: 'large', global: g, local1: l1, local2: l2, text: s };
+    const [g, l1, l2] = v as [number, number, number];
+    return { kind: 'large', global: g, local1: l1, local2: l2, text: `large:${g}:${l1}:${l2}` };
   }
   if (/^[0-9]+:[0-9]+$/.test(s)) {
-    const parts = s.split(':');
-    if (parts.some((p) => !U16.test(p) || Number(p) > 65535))
+    const v = s.split(':').map((p) => decimalUpTo(p, 65535));
+    if (v.some((x) => x === undefined))
       return { error: `invalid community "${s}": want a:b with 16-bit values` };
-    const [a, b] = parts.map(Number) as [number, number];
-    return { kind: 'standard', value: a * 65536 + b, text: s };
+    const [a, b] = v as [number, number];
+    return { kind: 'standard', value: a * 65536 + b, text: `${a}:${b}` };
   }
   return undefined;
 }

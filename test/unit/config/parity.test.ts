@@ -698,3 +698,40 @@ describe('parity: BGPPeer holdTime', () => {
     },
   ]);
 });
+
+describe('parity: community values', () => {
+  const NEW = 'internal/bgp/community/community.go: New (strconv.ParseUint, base 10)';
+  runCases([
+    {
+      rule: 'communities: values with leading zeros are accepted (standard and large, literal and alias)',
+      metallb: NEW,
+      input: {
+        ipAddressPools: [cr('lan', { addresses: ['10.0.0.0/24'] })],
+        communities: [cr('c', { communities: [{ name: 'padded', value: '065000:0001' }] })],
+        bgpAdvertisements: [cr('a', { communities: ['00100:007', 'large:01:002:0003', 'padded'] })],
+      },
+      expect: {
+        ok: true,
+        check: (c) =>
+          assert.deepEqual(c.bgpAdvertisements[0]?.communities, [
+            { kind: 'standard', value: 100 * 65536 + 7, text: '100:7' },
+            { kind: 'large', global: 1, local1: 2, local2: 3, text: 'large:1:2:3' },
+            { kind: 'standard', value: 65000 * 65536 + 1, text: '65000:1' },
+          ]),
+      },
+    },
+    {
+      rule: 'communities: a value beyond 16 bits is refused, leading zeros or not',
+      metallb: NEW,
+      input: {
+        ipAddressPools: [cr('lan', { addresses: ['10.0.0.0/24'] })],
+        bgpAdvertisements: [cr('a', { communities: ['000065536:1'] })],
+      },
+      expect: {
+        errors: [
+          'BGPAdvertisement metallb-system/a: spec.communities[0]: invalid community "000065536:1": want a:b with 16-bit values',
+        ],
+      },
+    },
+  ]);
+});
