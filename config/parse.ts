@@ -428,15 +428,15 @@ function parseCommunities(
 
 function parseL2(c: Ctx, pools: ReadonlyMap<string, Pool>, warnings: ConfigError[]): L2Advertisement {
   const spec = specOf(c.obj);
-  // serviceSelectors are applied by the speaker, but validated here: one that does not parse must be
-  // an error, never dropped (dropped, the advertisement would cover every Service).
-  selectorList(c, spec.serviceSelectors, 'spec.serviceSelectors');
+  // One that does not parse is an error, never dropped (dropped, the advertisement would cover every Service).
+  const serviceSelectors = selectorList(c, spec.serviceSelectors, 'spec.serviceSelectors');
   return {
     name: c.name,
     namespace: c.namespace,
     pools: selectPools(c, spec, pools, warnings),
     nodeSelectors: selectorList(c, spec.nodeSelectors, 'spec.nodeSelectors'),
     interfaces: stringList(c, spec, 'interfaces'),
+    serviceSelectors,
   };
 }
 

@@ -83,6 +83,8 @@ export interface L2Advertisement {
   readonly pools: readonly string[];
   readonly nodeSelectors: readonly LabelSelector[];
   readonly interfaces: readonly string[];
+  /** Services to announce; empty = all. */
+  readonly serviceSelectors: readonly LabelSelector[];
 }
 
 export type Community =

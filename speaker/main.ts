@@ -12,7 +12,7 @@ import { EventRecorder, type ObjectReference } from '../k8s/events.js';
 import { METALLB, writeConfigurationState } from '../k8s/status.js';
 import { startMetricsServer, type MetricsServer } from '../k8s/metrics-server.js';
 import { parseConfig, summarizeErrors } from '../config/parse.js';
-import { LabelSelector } from '../config/selector.js';
+import type { LabelSelector } from '../config/selector.js';
 import type { Config, CRObject } from '../config/types.js';
 import { DEFAULT_INTERFACE_EXCLUDES } from '../net/interfaces.js';
 import { Layer2Responder } from './layer2/responder.js';
@@ -234,7 +234,7 @@ export async function runSpeaker(opts: SpeakerOptions): Promise<SpeakerHandle> {
 
   // --- configuration ---
   let config: Config | undefined;
-  let serviceSelectors = new Map<string, LabelSelector[]>();
+  let serviceSelectors = new Map<string, readonly LabelSelector[]>();
   let lastConfigState = '';
   const loadConfig = (): void => {
     const r = parseConfig({ ipAddressPools: toCR(pools.list()), l2Advertisements: toCR(l2advs.list()) });
@@ -246,18 +246,7 @@ export async function runSpeaker(opts: SpeakerOptions): Promise<SpeakerHandle> {
     const state = valid ? 'Valid' : `Invalid\n${errorSummary}`;
     if (r.ok) {
       config = r.config;
-      const sels = new Map<string, LabelSelector[]>();
-      for (const o of toCR(l2advs.list())) {
-        const list = (o.spec?.serviceSelectors ?? []) as unknown[];
-        const parsed: LabelSelector[] = [];
-        if (Array.isArray(list))
-          for (const s of list) {
-            const p = LabelSelector.parse(s as Parameters<typeof LabelSelector.parse>[0]);
-            if (p.ok) parsed.push(p.selector);
-          }
-        sels.set(o.metadata.name, parsed);
-      }
-      serviceSelectors = sels;
+      serviceSelectors = new Map(r.config.l2Advertisements.map((a) => [a.name, a.serviceSelectors]));
       metrics.configLoaded.set(1);
       metrics.configStale.set(0);
     } else {
