@@ -712,7 +712,8 @@ function parsePeer(
     );
   const ebgpMultiHop = optBool(c, spec, 'ebgpMultiHop', false);
   const internal = dynamicASN === 'internal' || (peerASN !== undefined && peerASN === myASN);
-  if (ebgpMultiHop && internal)
+  // MetalLB (peerFromCR) refuses it only when peerASN = myASN; with dynamicASN it is accepted.
+  if (ebgpMultiHop && peerASN !== undefined && peerASN === myASN)
     c.fail('spec.ebgpMultiHop', 'ebgpMultiHop cannot be set on an iBGP session (peerASN = myASN)');
   return {
     name: c.name,

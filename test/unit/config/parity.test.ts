@@ -735,3 +735,25 @@ describe('parity: community values', () => {
     },
   ]);
 });
+
+describe('parity: BGPPeer ebgpMultiHop', () => {
+  const PEER_FROM_CR = 'internal/config/config.go: peerFromCR (ASN == MyASN && EBGPMultiHop)';
+  runCases([
+    {
+      rule: 'ebgpMultiHop with peerASN = myASN is refused',
+      metallb: PEER_FROM_CR,
+      input: { bgpPeers: [peer('p', { peerASN: 64500, ebgpMultiHop: true })] },
+      expect: {
+        errors: [
+          'BGPPeer metallb-system/p: spec.ebgpMultiHop: ebgpMultiHop cannot be set on an iBGP session (peerASN = myASN)',
+        ],
+      },
+    },
+    {
+      rule: 'ebgpMultiHop with dynamicASN: internal is accepted',
+      metallb: PEER_FROM_CR,
+      input: { bgpPeers: [peer('p', { peerASN: undefined, dynamicASN: 'internal', ebgpMultiHop: true })] },
+      expect: { ok: true, check: (c) => assert.equal(c.peers.get('p')?.internal, true) },
+    },
+  ]);
+});
