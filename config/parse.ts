@@ -626,6 +626,8 @@ function parsePeer(
     c.fail('spec.peerASN', 'peerASN and dynamicASN are mutually exclusive');
   if ((spec.peerASN === undefined || spec.peerASN === null || spec.peerASN === 0) && dyn === undefined)
     c.fail('spec.peerASN', 'one of peerASN and dynamicASN must be set');
+  // The AS this session speaks as, instead of myASN (MetalLB: FRR's "local-as N no-prepend replace-as").
+  const localASN = optInt(c, spec, 'localASN', 0, MAX_ASN) || undefined;
 
   const peerAddress = optString(c, spec, 'peerAddress');
   const iface = optString(c, spec, 'interface');
@@ -711,7 +713,7 @@ function parsePeer(
       'deprecated and has no effect; use dualStackAddressFamily to carry both families',
     );
   const ebgpMultiHop = optBool(c, spec, 'ebgpMultiHop', false);
-  const internal = dynamicASN === 'internal' || (peerASN !== undefined && peerASN === myASN);
+  const internal = dynamicASN === 'internal' || (peerASN !== undefined && peerASN === (localASN ?? myASN));
   // MetalLB (peerFromCR) refuses it only when peerASN = myASN; with dynamicASN it is accepted.
   if (ebgpMultiHop && peerASN !== undefined && peerASN === myASN)
     c.fail('spec.ebgpMultiHop', 'ebgpMultiHop cannot be set on an iBGP session (peerASN = myASN)');
@@ -719,6 +721,7 @@ function parsePeer(
     name: c.name,
     namespace: c.namespace,
     myASN: myASN ?? 0,
+    localASN,
     peerASN,
     dynamicASN,
     peerAddress,

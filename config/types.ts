@@ -116,6 +116,8 @@ export interface BGPPeer {
   readonly name: string;
   readonly namespace: string;
   readonly myASN: number;
+  /** The AS this peer's session speaks as (OPEN, AS_PATH, iBGP or eBGP) instead of myASN. */
+  readonly localASN: number | undefined;
   readonly peerASN: number | undefined;
   readonly dynamicASN: 'internal' | 'external' | undefined;
   readonly peerAddress: string | undefined;
@@ -135,7 +137,7 @@ export interface BGPPeer {
   readonly enableGracefulRestart: boolean;
   readonly vrf: string;
   readonly dualStackAddressFamily: boolean;
-  /** iBGP: peerASN = myASN, or dynamicASN internal. */
+  /** iBGP: peerASN = the session's AS (localASN, else myASN), or dynamicASN internal. */
   readonly internal: boolean;
 }
 

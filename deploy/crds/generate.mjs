@@ -232,6 +232,7 @@ files.bgppeers = crd({
           'x-kubernetes-validations': xor,
           properties: {
             ...peerCommon,
+            localASN: int('AS number this session speaks as, instead of myASN (OPEN, AS_PATH; iBGP when peerASN equals it).', { format: 'int64', minimum: 1, maximum: 4294967295 }),
             dynamicASN: str('Accept the peer\'s ASN: internal (= myASN) or external (≠ myASN). Exactly one of peerASN and dynamicASN.', { enum: ['internal', 'external'] }),
             interface: str('Node interface for unnumbered BGP peering (instead of peerAddress).'),
             connectTime: str('Time between connection attempts (1s..65535s).', {

@@ -333,6 +333,7 @@ export class BgpController {
         peerAddress: p.peerAddress,
         peerPort: p.peerPort,
         myASN: p.myASN,
+        ...(p.localASN !== undefined ? { localASN: p.localASN } : {}),
         peerASN: p.peerASN ?? (p.dynamicASN === 'internal' ? 'internal' : 'external'),
         ...(routerId ? { routerId } : {}),
         ...(p.sourceAddress ? { sourceAddress: p.sourceAddress } : {}),

@@ -26,6 +26,8 @@ export interface PeerSpec {
   readonly peerAddress: string;
   readonly peerPort: number;
   readonly myASN: number;
+  /** BGPPeer.localASN: the AS the session speaks as instead of myASN. */
+  readonly localASN?: number;
   readonly peerASN: number | 'internal' | 'external';
   readonly routerId?: string;
   readonly sourceAddress?: string;
@@ -69,6 +71,18 @@ interface PeerEntry {
   session: BgpSession;
   bfd?: BfdRunner;
   routes: readonly ExportedRoute[];
+}
+
+/**
+ * The AS a peer's session speaks as (localASN overrides myASN: the OPEN, AS_PATH and the iBGP/eBGP
+ * choice all use it, like FRR's "local-as N no-prepend replace-as" in MetalLB) and whether it is iBGP.
+ */
+export function sessionAsn(spec: Pick<PeerSpec, 'myASN' | 'localASN' | 'peerASN'>): {
+  localAsn: number;
+  internal: boolean;
+} {
+  const localAsn = spec.localASN ?? spec.myASN;
+  return { localAsn, internal: spec.peerASN === localAsn || spec.peerASN === 'internal' };
 }
 
 /** Everything in a spec that needs a new session when it changes (the password only changes keys). */
@@ -160,15 +174,12 @@ export class BgpSpeaker {
     const fam = familyOf(spec.peerAddress);
     const local = spec.sourceAddress;
     const routerId = spec.routerId ?? this.opts.nodeIPv4 ?? interfaceAddress(local, 'ipv4') ?? '10.255.255.1';
-    const ttl = spec.ebgpMultiHop
-      ? 255
-      : spec.peerASN === spec.myASN || spec.peerASN === 'internal'
-        ? undefined
-        : 1;
+    const { localAsn, internal } = sessionAsn(spec);
+    const ttl = spec.ebgpMultiHop ? 255 : internal ? undefined : 1;
     const cfg: SessionConfig = {
       name: spec.name,
       peerAddress: spec.peerAddress,
-      localAsn: spec.myASN,
+      localAsn,
       peerAsn: spec.peerASN,
       routerId,
       holdTime: Math.round(spec.holdTimeMs / 1000),
@@ -277,7 +288,7 @@ export class BgpSpeaker {
       return;
     }
     const spec = entry.spec;
-    const internal = spec.peerASN === spec.myASN || spec.peerASN === 'internal';
+    const { internal } = sessionAsn(spec);
     try {
       if (spec.ebgpMultiHop) setSocketTtl(sock, familyOf(remote), 255);
       else if (!internal) setSocketTtl(sock, familyOf(remote), 1);

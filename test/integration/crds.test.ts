@@ -75,6 +75,7 @@ describe('metallb.io CRDs on a real apiserver', () => {
         keepaliveTime: '30s',
         connectTime: '5s',
         bfdProfile: 'fast',
+        localASN: 4200000001,
       },
       'metallb.io/v1beta2',
     ),
@@ -275,6 +276,16 @@ describe('metallb.io CRDs on a real apiserver', () => {
         'metallb.io/v1beta2',
       ),
       /myASN/,
+    ],
+    [
+      'a localASN of 0 (MetalLB: minimum 1)',
+      obj(
+        'BGPPeer',
+        'bad-local-asn',
+        { myASN: 1, peerASN: 2, peerAddress: '10.0.0.1', localASN: 0 },
+        'metallb.io/v1beta2',
+      ),
+      /localASN/,
     ],
     [
       'connectTime 0s',

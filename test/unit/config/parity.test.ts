@@ -757,3 +757,34 @@ describe('parity: BGPPeer ebgpMultiHop', () => {
     },
   ]);
 });
+
+describe('parity: BGPPeer localASN', () => {
+  const PEER = 'api/v1beta2/bgppeer_types.go: LocalASN (1..2^32-1); internal/config/config.go: peerFromCR';
+  runCases([
+    {
+      rule: 'localASN is parsed; the session is iBGP when peerASN equals it',
+      metallb: PEER,
+      input: {
+        bgpPeers: [
+          peer('ext', { localASN: 64600 }),
+          peer('int', { peerAddress: '10.0.0.2', localASN: 64501 }),
+        ],
+      },
+      expect: {
+        ok: true,
+        check: (c) => {
+          assert.deepEqual([c.peers.get('ext')?.localASN, c.peers.get('ext')?.internal], [64600, false]);
+          assert.deepEqual([c.peers.get('int')?.localASN, c.peers.get('int')?.internal], [64501, true]);
+        },
+      },
+    },
+    {
+      rule: 'localASN beyond 32 bits is refused',
+      metallb: PEER,
+      input: { bgpPeers: [peer('p', { localASN: 4294967296 })] },
+      expect: {
+        errors: ['BGPPeer metallb-system/p: spec.localASN: 4294967296 is out of range [0, 4294967295]'],
+      },
+    },
+  ]);
+});
