@@ -16,6 +16,7 @@ import {
 } from '../../net/tcp/index.js';
 import { BfdRunner, type BfdSpec } from '../bfd/runner.js';
 import { socketConn } from './conn.js';
+import { derivedRouterId } from './router-id.js';
 import { registerBgpMetrics, type PeerMetricsSource } from './metrics.js';
 import { BgpSession, type SessionConfig, type SessionStateName } from './session.js';
 import { silentLog, systemClock, type Clock, type ExportedRoute, type Log } from './types.js';
@@ -173,7 +174,13 @@ export class BgpSpeaker {
   private createPeer(spec: PeerSpec): PeerEntry {
     const fam = familyOf(spec.peerAddress);
     const local = spec.sourceAddress;
-    const routerId = spec.routerId ?? this.opts.nodeIPv4 ?? interfaceAddress(local, 'ipv4') ?? '10.255.255.1';
+    // BGPPeer.routerID, else an IPv4 address of the node (its InternalIP, else one on the interface of
+    // sourceAddress), else one derived from the node's name: never one ID shared by several nodes.
+    const routerId =
+      spec.routerId ??
+      this.opts.nodeIPv4 ??
+      (local !== undefined ? interfaceAddress(local, 'ipv4') : undefined) ??
+      derivedRouterId(this.opts.nodeName);
     const { localAsn, internal } = sessionAsn(spec);
     const ttl = spec.ebgpMultiHop ? 255 : internal ? undefined : 1;
     const cfg: SessionConfig = {
