@@ -47,6 +47,8 @@ export type EnsureResult =
 
 export interface PoolStats {
   pool: string;
+  /** Services holding addresses from the pool (Services sharing an address count one each). */
+  services: number;
   assigned: Record<Family, bigint>;
   available: Record<Family, bigint>;
   total: Record<Family, bigint>;
@@ -193,8 +195,11 @@ export class Allocator {
   }
 
   stats(): PoolStats[] {
+    const services = new Map<string, number>();
+    for (const a of this.assignments.values()) services.set(a.pool, (services.get(a.pool) ?? 0) + 1);
     return [...this.pools.values()].map((st) => ({
       pool: st.pool.name,
+      services: services.get(st.pool.name) ?? 0,
       assigned: { ...st.inUse },
       total: { ...st.pool.size },
       available: { 4: st.pool.size[4] - st.inUse[4], 6: st.pool.size[6] - st.inUse[6] },

@@ -67,10 +67,17 @@ describe('allocator: basics', () => {
     ok(a.ensure(req('a', { families: [4, 6], policy: 'RequireDualStack' })));
     ok(a.ensure(req('b')));
     assert.deepEqual(a.stats(), [
-      { pool: 'lan', assigned: { 4: 2n, 6: 1n }, available: { 4: 6n, 6: 3n }, total: { 4: 8n, 6: 4n } },
+      {
+        pool: 'lan',
+        services: 2,
+        assigned: { 4: 2n, 6: 1n },
+        available: { 4: 6n, 6: 3n },
+        total: { 4: 8n, 6: 4n },
+      },
     ]);
     a.release('default/a');
     assert.deepEqual(a.stats()[0]?.assigned, { 4: 1n, 6: 0n });
+    assert.equal(a.stats()[0]?.services, 1);
   });
 });
 
@@ -384,5 +391,32 @@ describe('allocator: pool changes', () => {
     ok(a.ensure(req('a')));
     assert.equal(a.setPools(pools({ renamed: { addresses: ['10.0.0.0/30'] } })).size, 0);
     assert.deepEqual(a.assignment('default/a'), { key: 'default/a', pool: 'renamed', ips: ['10.0.0.0'] });
+  });
+});
+
+describe('controller metrics', () => {
+  it('metallb_allocator_services_allocated_total{pool}: Services per pool, shared addresses counted per Service', async () => {
+    const { ControllerMetrics } = await import('../../../controller/metrics.js');
+    const al = new Allocator(
+      pools({
+        lan: { addresses: ['10.0.0.1-10.0.0.3'] },
+        spare: { addresses: ['10.0.1.0/30'], autoAssign: false },
+      }),
+    );
+    ok(al.ensure(req('x', { sharingKey: 'k', ports: [{ protocol: 'TCP', port: 80 }] })));
+    ok(al.ensure(req('y', { sharingKey: 'k', ports: [{ protocol: 'TCP', port: 443 }] })));
+    ok(al.ensure(req('z')));
+    const m = new ControllerMetrics({ defaultMetrics: false });
+    m.setPoolStats(al.stats());
+    const text = await m.registry.metrics();
+    assert.match(text, /^metallb_allocator_services_allocated_total\{pool="lan"\} 3$/m);
+    assert.match(text, /^metallb_allocator_addresses_in_use_total\{pool="lan"\} 2$/m);
+    assert.match(text, /^metallb_allocator_services_allocated_total\{pool="spare"\} 0$/m);
+    m.setPoolStats(al.stats().filter((s) => s.pool !== 'spare'));
+    assert.doesNotMatch(
+      await m.registry.metrics(),
+      /services_allocated_total\{pool="spare"\}/,
+      'a deleted pool loses its series',
+    );
   });
 });
