@@ -8,7 +8,7 @@ import type { KubernetesObject } from '@kubernetes/client-node';
 import { ApiError, resourcePath, RESOURCES, type KubeClient } from '../k8s/client.js';
 import { Informer, specOrLabelsChanged } from '../k8s/informer.js';
 import type { EventRecorder, EventType, ObjectReference } from '../k8s/events.js';
-import { METALLB, patchStatusWithRetry, writeConfigurationState } from '../k8s/status.js';
+import { METALLB, configCondition, patchStatusWithRetry, writeConfigurationState } from '../k8s/status.js';
 import type { Logger } from '../k8s/logger.js';
 import { parseConfig, summarizeErrors } from '../config/parse.js';
 import { canonicalIP } from '../config/ip.js';
@@ -386,18 +386,7 @@ export class Reconciler {
         this.o.namespace,
         'controller',
         { type: 'Controller' },
-        {
-          ...status,
-          conditions: [
-            {
-              type: 'poolReconcilerValid',
-              status: invalid ? 'False' : 'True',
-              reason: invalid ? 'ConfigError' : 'SyncStateSuccess',
-              message: status.errorSummary.slice(0, 30000),
-              lastTransitionTime: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z'),
-            },
-          ],
-        },
+        { ...status, conditions: [configCondition('poolReconcilerValid', status.errorSummary)] },
       );
       this.lastConfigState = sig;
     } catch (err) {

@@ -9,7 +9,7 @@ import { KubeClient, RESOURCES, resourcePath, ApiError } from '../k8s/client.js'
 import { Informer, specOrLabelsChanged } from '../k8s/informer.js';
 import { makeLogger, objRef, type Logger } from '../k8s/logger.js';
 import { EventRecorder, type ObjectReference } from '../k8s/events.js';
-import { METALLB, writeConfigurationState } from '../k8s/status.js';
+import { METALLB, configCondition, writeConfigurationState } from '../k8s/status.js';
 import { startMetricsServer, type MetricsServer } from '../k8s/metrics-server.js';
 import { parseConfig, summarizeErrors } from '../config/parse.js';
 import type { LabelSelector } from '../config/selector.js';
@@ -263,7 +263,11 @@ export async function runSpeaker(opts: SpeakerOptions): Promise<SpeakerHandle> {
         namespace,
         `speaker-${self}`,
         { type: 'Speaker', nodeName: self },
-        { result: valid ? 'Valid' : 'Invalid', errorSummary },
+        {
+          result: valid ? 'Valid' : 'Invalid',
+          errorSummary,
+          conditions: [configCondition('configReconcilerValid', valid ? '' : errorSummary)],
+        },
       ).catch((err: Error) => {
         lastConfigState = '';
         log.debug({ err: err.message }, 'configuration state not written');

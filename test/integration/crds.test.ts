@@ -4,6 +4,8 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { startControlPlane, type ControlPlane } from '../../lab/controlplane.js';
 import { create, get, installCRDs, namespaceObj, tryCreate, type Obj } from './controller-helpers.js';
+import { KubeClient } from '../../k8s/client.js';
+import { configCondition, writeConfigurationState } from '../../k8s/status.js';
 
 const NS = 'metallb-system';
 const v1b1 = 'metallb.io/v1beta1';
@@ -181,6 +183,46 @@ describe('metallb.io CRDs on a real apiserver', () => {
       'application/merge-patch+json',
     );
     assert.equal(l2.status, 200, l2.body);
+  });
+
+  it("ConfigurationState: written with MetalLB's labels and condition; labels put back on an older object", async () => {
+    const client = KubeClient.load(cp.adminKubeconfig);
+    try {
+      await writeConfigurationState(
+        client,
+        NS,
+        'speaker-node-1',
+        { type: 'Speaker', nodeName: 'node-1' },
+        {
+          result: 'Valid',
+          errorSummary: '',
+          conditions: [configCondition('configReconcilerValid', '')],
+        },
+      );
+      const s = await get(cp, obj('ConfigurationState', 'speaker-node-1', {}));
+      assert.deepEqual(s?.metadata.labels, {
+        'metallb.io/component-type': 'speaker',
+        'metallb.io/node-name': 'node-1',
+      });
+      const st = (s as { status?: { conditions?: { type: string; status: string; reason: string }[] } })
+        .status;
+      assert.deepEqual(
+        st?.conditions?.map((c) => [c.type, c.status, c.reason]),
+        [['configReconcilerValid', 'True', 'Reconciled']],
+      );
+      // `controller` was created above without labels (as an older version wrote it)
+      await writeConfigurationState(
+        client,
+        NS,
+        'controller',
+        { type: 'Controller' },
+        { result: 'Valid', errorSummary: '', conditions: [configCondition('poolReconcilerValid', '')] },
+      );
+      const c = await get(cp, obj('ConfigurationState', 'controller', {}));
+      assert.deepEqual(c?.metadata.labels, { 'metallb.io/component-type': 'controller' });
+    } finally {
+      client.close();
+    }
   });
 
   const invalid: [string, Obj, RegExp][] = [
