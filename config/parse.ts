@@ -448,7 +448,8 @@ function parseBGPAdv(
 ): BGPAdvertisement {
   const spec = specOf(c.obj);
   const serviceSelectors = selectorList(c, spec.serviceSelectors, 'spec.serviceSelectors');
-  const aggregationLength = optInt(c, spec, 'aggregationLength', 0, 32) ?? 32;
+  // (MetalLB's CRD: aggregationLength at least 1; aggregationLengthV6 without a minimum)
+  const aggregationLength = optInt(c, spec, 'aggregationLength', 1, 32) ?? 32;
   const aggregationLengthV6 = optInt(c, spec, 'aggregationLengthV6', 0, 128) ?? 128;
   const localPref = optInt(c, spec, 'localPref', 0, MAX_ASN);
   // MetalLB (bgpAdvertisementFromCR, and a CEL rule on its CRD): selecting Services leaves no room to

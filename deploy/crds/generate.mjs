@@ -165,7 +165,7 @@ files.bgpadvertisements = crd({
           { rule: '!has(self.serviceSelectors) || size(self.serviceSelectors) == 0 || ((!has(self.aggregationLength) || self.aggregationLength == 32) && (!has(self.aggregationLengthV6) || self.aggregationLengthV6 == 128))', message: 'serviceSelectors need the default aggregation lengths (aggregationLength 32, aggregationLengthV6 128)' },
         ],
         properties: {
-          aggregationLength: int('Prefix length of the IPv4 routes announced; not shorter than the pool\'s prefix.', { format: 'int32', minimum: 0, maximum: 32, default: 32 }),
+          aggregationLength: int('Prefix length of the IPv4 routes announced (1-32, as MetalLB); not shorter than the pool\'s prefix.', { format: 'int32', minimum: 1, maximum: 32, default: 32 }),
           aggregationLengthV6: int('Prefix length of the IPv6 routes announced.', { format: 'int32', minimum: 0, maximum: 128, default: 128 }),
           localPref: int('BGP LOCAL_PREF (iBGP only).', { format: 'int64', minimum: 0, maximum: 4294967295 }),
           communities: strList('Communities: "a:b", "large:a:b:c", or the name of a Community alias.'),

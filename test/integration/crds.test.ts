@@ -259,6 +259,11 @@ describe('metallb.io CRDs on a real apiserver', () => {
     ],
     ['aggregationLength 33', obj('BGPAdvertisement', 'bad6', { aggregationLength: 33 }), /aggregationLength/],
     [
+      'aggregationLength 0 (MetalLB: minimum 1)',
+      obj('BGPAdvertisement', 'bad-agg0', { aggregationLength: 0 }),
+      /aggregationLength/,
+    ],
+    [
       'serviceSelectors with a non-default aggregationLength (MetalLB CEL rule)',
       obj('BGPAdvertisement', 'bad-sel-agg', {
         aggregationLength: 24,

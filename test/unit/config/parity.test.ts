@@ -788,3 +788,19 @@ describe('parity: BGPPeer localASN', () => {
     },
   ]);
 });
+
+describe('parity: aggregationLength bounds', () => {
+  runCases([
+    {
+      rule: 'aggregationLength 0 is refused (MetalLB CRD minimum 1)',
+      metallb: 'api/v1beta1/bgpadvertisement_types.go: AggregationLength, Minimum=1',
+      input: {
+        ipAddressPools: [cr('all', { addresses: ['0.0.0.0/0'] })],
+        bgpAdvertisements: [cr('a', { aggregationLength: 0 })],
+      },
+      expect: {
+        errors: ['BGPAdvertisement metallb-system/a: spec.aggregationLength: 0 is out of range [1, 32]'],
+      },
+    },
+  ]);
+});
