@@ -58,6 +58,10 @@ class Ctx {
   fail(field: string, reason: string): void {
     this.errors.push(new ConfigError(this.kind, this.namespace, this.name, field, reason));
   }
+  /** An error that is only a reference to an object not there (yet); see ConfigError.danglingReference. */
+  failReference(field: string, reason: string): void {
+    this.errors.push(new ConfigError(this.kind, this.namespace, this.name, field, reason, true));
+  }
   /** Accepted, but worth telling (webhook warnings, the controller's log). */
   warn(field: string, reason: string): void {
     this.warnings.push(new ConfigError(this.kind, this.namespace, this.name, field, reason));
@@ -493,11 +497,13 @@ function parseBGPAdv(
     if (lit && 'error' in lit) return c.fail(`spec.communities[${i}]`, lit.error);
     if (lit) return communities.push(lit);
     const alias = aliases.get(s);
-    if (!alias)
-      return c.fail(
-        `spec.communities[${i}]`,
-        `"${s}" is neither a community (a:b, large:a:b:c) nor a Community alias`,
-      );
+    // (a name without ":" can only be an alias: one not defined yet is a dangling reference, as in MetalLB)
+    if (!alias) {
+      const reason = `"${s}" is neither a community (a:b, large:a:b:c) nor a Community alias`;
+      if (s.includes(':')) c.fail(`spec.communities[${i}]`, reason);
+      else c.failReference(`spec.communities[${i}]`, reason);
+      return;
+    }
     communities.push(alias);
   });
   const peers = stringList(c, spec, 'peers');
@@ -706,7 +712,7 @@ function parsePeer(
 
   const bfdProfile = optString(c, spec, 'bfdProfile');
   if (bfdProfile !== undefined && !bfd.has(bfdProfile))
-    c.fail('spec.bfdProfile', `BFDProfile "${bfdProfile}" does not exist`);
+    c.failReference('spec.bfdProfile', `BFDProfile "${bfdProfile}" does not exist`);
   // MetalLB: deprecated and without effect (its webhook says so); it never meant dualStackAddressFamily.
   if (optBool(c, spec, 'disableMP', false))
     c.warn(

@@ -320,6 +320,41 @@ describe('validating admission webhook on a real apiserver', () => {
     assert.equal(ok.code, 0, ok.stderr);
   });
 
+  it('admits objects naming a BFDProfile or Community alias applied after them, with a warning (as MetalLB)', async () => {
+    const r = await apply([
+      peer('early', { myASN: 64500, peerASN: 64501, peerAddress: '192.0.2.10', bfdProfile: 'later' }),
+      bgpAdv('early-adv', { communities: ['later-alias'], localPref: 100 }), // (lp1's, for pool agg)
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(
+      r.stderr,
+      /Warning: BGPPeer metallb-system\/early: spec\.bfdProfile: BFDProfile "later" does not exist; admitted/,
+    );
+    await accepted([
+      {
+        apiVersion: 'metallb.io/v1beta1',
+        kind: 'BFDProfile',
+        metadata: { name: 'later', namespace: NS },
+        spec: {},
+      },
+      {
+        apiVersion: 'metallb.io/v1beta1',
+        kind: 'Community',
+        metadata: { name: 'later', namespace: NS },
+        spec: { communities: [{ name: 'later-alias', value: '64500:7' }] },
+      },
+    ]);
+    for (const [k, n] of [
+      ['bgpadvertisement', 'early-adv'],
+      ['bgppeer', 'early'],
+      ['bfdprofile', 'later'],
+      ['community', 'later'],
+    ] as const) {
+      const d = await kubectl(['delete', '-n', NS, k, n]);
+      assert.equal(d.code, 0, d.stderr);
+    }
+  });
+
   it('accepts every metallb.io example in docs/', async () => {
     const examples = docExamples();
     assert.ok(examples.length > 0, 'docs/ has metallb.io examples');
