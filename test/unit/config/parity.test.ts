@@ -804,3 +804,18 @@ describe('parity: aggregationLength bounds', () => {
     },
   ]);
 });
+
+describe('parity: IPAddressPool addresses', () => {
+  runCases([
+    {
+      rule: 'a bare address (no prefix length) is refused',
+      metallb: 'internal/config/config.go: ParseCIDR (net.ParseCIDR)',
+      input: { ipAddressPools: [cr('p', { addresses: ['10.0.0.7'] })] },
+      expect: {
+        errors: [
+          'IPAddressPool metallb-system/p: spec.addresses[0]: invalid address range "10.0.0.7": a single address is written as a CIDR, 10.0.0.7/32',
+        ],
+      },
+    },
+  ]);
+});
