@@ -621,6 +621,8 @@ function parsePeer(
   const spec = specOf(c.obj);
   const myASN = optInt(c, spec, 'myASN', 0, MAX_ASN);
   if (spec.myASN === undefined) c.fail('spec.myASN', 'required');
+  // MetalLB (peerFromCR): 0 is a missing local AS
+  else if (myASN === 0) c.fail('spec.myASN', 'required: 0 is not a local AS number');
   let peerASN = optInt(c, spec, 'peerASN', 0, MAX_ASN);
   if (peerASN === 0) peerASN = undefined;
   const dyn = optString(c, spec, 'dynamicASN');

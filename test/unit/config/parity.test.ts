@@ -819,3 +819,14 @@ describe('parity: IPAddressPool addresses', () => {
     },
   ]);
 });
+
+describe('parity: BGPPeer myASN', () => {
+  runCases([
+    {
+      rule: 'myASN 0 is refused (a missing local AS)',
+      metallb: 'internal/config/config.go: peerFromCR ("missing local ASN")',
+      input: { bgpPeers: [peer('p', { myASN: 0 })] },
+      expect: { errors: ['BGPPeer metallb-system/p: spec.myASN: required: 0 is not a local AS number'] },
+    },
+  ]);
+});
