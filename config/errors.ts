@@ -8,6 +8,12 @@ export class ConfigError extends Error {
     readonly objectName: string,
     readonly field: string,
     readonly reason: string,
+    /**
+     * The object names another that does not exist (yet): a BFDProfile, a Community alias. MetalLB's
+     * webhook admits such objects (they may be created in any order); the configuration stays invalid
+     * until the other exists.
+     */
+    readonly danglingReference = false,
   ) {
     super(`${kind} ${namespace ? namespace + '/' : ''}${objectName}: ${field ? field + ': ' : ''}${reason}`);
     this.name = 'ConfigError';

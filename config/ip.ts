@@ -148,12 +148,14 @@ export function parseAddressRange(entry: string): RangeParse {
   }
   const dash = s.indexOf('-');
   if (dash < 0) {
-    // A single address is accepted as a /32 or /128, as MetalLB does.
+    // A bare address is not a CIDR: MetalLB refuses it (internal/config/config.go: ParseCIDR).
     const ip = parseIP(s);
     if (!ip)
       return { ok: false, reason: `invalid address range "${s}": expected a CIDR or first-last range` };
-    const c: CIDR = { family: ip.family, base: ip.value, prefix: BITS[ip.family] };
-    return { ok: true, range: cidrRange(c), cidrs: [c] };
+    return {
+      ok: false,
+      reason: `invalid address range "${s}": a single address is written as a CIDR, ${s}/${BITS[ip.family]}`,
+    };
   }
   const a = parseIP(s.slice(0, dash));
   const b = parseIP(s.slice(dash + 1));

@@ -5,15 +5,18 @@ import { parseDuration } from './duration.js';
 import {
   BITS,
   buggyCount,
-  formatRange,
+  formatIP,
   parseAddressRange,
   parseIP,
   rangeSize,
+  rangeToCIDRs,
   type CIDR,
   type Family,
   type IPRange,
 } from './ip.js';
-import { LabelSelector, anyMatches } from './selector.js';
+import { LabelSelector, anyMatches, type LabelSelectorSpec } from './selector.js';
+import { selectorRepeats } from './selector-duplicates.js';
+import { commonNode } from './node-overlap.js';
 import type {
   BFDProfile,
   BGPAdvertisement,
@@ -22,6 +25,7 @@ import type {
   Community,
   Config,
   ConfigInput,
+  ConfigNode,
   ConfigKind,
   L2Advertisement,
   Pool,
@@ -37,12 +41,13 @@ type Spec = Record<string, unknown>;
 
 const MAX_ASN = 4294967295;
 
-/** Collects errors for one object. */
+/** Collects errors (and warnings) for one object. */
 class Ctx {
   constructor(
     readonly kind: ConfigKind,
     readonly obj: CRObject,
     private readonly errors: ConfigError[],
+    private readonly warnings: ConfigError[],
   ) {}
   get name(): string {
     return this.obj.metadata.name;
@@ -52,6 +57,14 @@ class Ctx {
   }
   fail(field: string, reason: string): void {
     this.errors.push(new ConfigError(this.kind, this.namespace, this.name, field, reason));
+  }
+  /** An error that is only a reference to an object not there (yet); see ConfigError.danglingReference. */
+  failReference(field: string, reason: string): void {
+    this.errors.push(new ConfigError(this.kind, this.namespace, this.name, field, reason, true));
+  }
+  /** Accepted, but worth telling (webhook warnings, the controller's log). */
+  warn(field: string, reason: string): void {
+    this.warnings.push(new ConfigError(this.kind, this.namespace, this.name, field, reason));
   }
 }
 
@@ -109,6 +122,14 @@ function stringList(c: Ctx, spec: Spec, key: string, field = `spec.${key}`): str
   return out;
 }
 
+/** MetalLB refuses a name written twice in one list (internal/config/config.go: validateDuplicate). */
+function noRepeats(c: Ctx, list: readonly string[], field: string): void {
+  list.forEach((x, i) => {
+    const first = list.indexOf(x);
+    if (first !== i) c.fail(`${field}[${i}]`, `"${x}" is listed twice (also ${field}[${first}])`);
+  });
+}
+
 function selectorList(c: Ctx, raw: unknown, field: string): LabelSelector[] {
   if (raw === undefined || raw === null) return [];
   if (!Array.isArray(raw)) {
@@ -116,11 +137,16 @@ function selectorList(c: Ctx, raw: unknown, field: string): LabelSelector[] {
     return [];
   }
   const out: LabelSelector[] = [];
+  const valid: { index: number; spec: LabelSelectorSpec }[] = [];
   raw.forEach((s, i) => {
-    const r = LabelSelector.parse(s as Parameters<typeof LabelSelector.parse>[0]);
-    if (r.ok) out.push(r.selector);
-    else c.fail(`${field}[${i}]${r.field ? '.' + r.field : ''}`, r.reason);
+    const spec = s as Parameters<typeof LabelSelector.parse>[0];
+    const r = LabelSelector.parse(spec);
+    if (r.ok) {
+      out.push(r.selector);
+      if (spec) valid.push({ index: i, spec });
+    } else c.fail(`${field}[${i}]${r.field ? '.' + r.field : ''}`, r.reason);
   });
+  for (const d of selectorRepeats(valid)) c.fail(`${field}${d.path}`, d.reason);
   return out;
 }
 
@@ -209,13 +235,11 @@ function parsePool(c: Ctx): Pool | undefined {
     if (typeof sa !== 'object' || Array.isArray(sa)) c.fail('spec.serviceAllocation', 'must be an object');
     else {
       const s = sa as Spec;
+      // Any integer, as in MetalLB (a Go int): lower is tried first, 0 (unset) last, negatives first.
       let priority = 0;
       if (s.priority !== undefined && s.priority !== null) {
-        if (typeof s.priority !== 'number' || !Number.isInteger(s.priority) || s.priority < 0)
-          c.fail(
-            'spec.serviceAllocation.priority',
-            `must be a non-negative integer, got ${JSON.stringify(s.priority)}`,
-          );
+        if (typeof s.priority !== 'number' || !Number.isSafeInteger(s.priority))
+          c.fail('spec.serviceAllocation.priority', `must be an integer, got ${JSON.stringify(s.priority)}`);
         else priority = s.priority;
       }
       const namespaces = stringList(c, s, 'namespaces', 'spec.serviceAllocation.namespaces');
@@ -314,6 +338,7 @@ function selectPools(
   warnings: ConfigError[],
 ): string[] {
   const names = stringList(c, spec, 'ipAddressPools');
+  noRepeats(c, names, 'spec.ipAddressPools');
   const selectors = selectorList(c, spec.ipAddressPoolSelectors, 'spec.ipAddressPoolSelectors');
   if (names.length === 0 && selectors.length === 0) return [...pools.keys()].sort();
   const out = new Set<string>();
@@ -337,33 +362,42 @@ function selectPools(
 
 // ---------------------------------------------------------------------------------------------- communities
 
-const U16 = /^(0|[1-9][0-9]{0,4})$/;
-const U32 = /^(0|[1-9][0-9]{0,9})$/;
+/** A decimal of at most `max`; leading zeros allowed (MetalLB reads them with strconv.ParseUint). */
+function decimalUpTo(p: string, max: number): number | undefined {
+  if (!/^[0-9]+$/.test(p)) return undefined;
+  const v = Number(p.replace(/^0+(?=.)/, ''));
+  return v <= max ? v : undefined;
+}
 
-/** "a:b" (16-bit each) or "large:a:b:c" (32-bit each). */
+/** "a:b" (16-bit each) or "large:a:b:c" (32-bit each); `text` is the canonical form (no leading zeros). */
 export function parseCommunityLiteral(s: string): Community | { error: string } | undefined {
   if (s.startsWith('large:')) {
     const parts = s.slice(6).split(':');
-    if (parts.length !== 3 || parts.some((p) => !U32.test(p) || Number(p) > MAX_ASN))
+    const v = parts.map((p) => decimalUpTo(p, MAX_ASN));
+    if (parts.length !== 3 || v.some((x) => x === undefined))
       return { error: `invalid large community "${s}": want large:a:b:c with 32-bit values` };
-    const [g, l1, l2] = parts.map(Number) as [number, number, number];
-    return { kind: 'large', global: g, local1: l1, local2: l2, text: s };
+    const [g, l1, l2] = v as [number, number, number];
+    return { kind: 'large', global: g, local1: l1, local2: l2, text: `large:${g}:${l1}:${l2}` };
   }
   if (/^[0-9]+:[0-9]+$/.test(s)) {
-    const parts = s.split(':');
-    if (parts.some((p) => !U16.test(p) || Number(p) > 65535))
+    const v = s.split(':').map((p) => decimalUpTo(p, 65535));
+    if (v.some((x) => x === undefined))
       return { error: `invalid community "${s}": want a:b with 16-bit values` };
-    const [a, b] = parts.map(Number) as [number, number];
-    return { kind: 'standard', value: a * 65536 + b, text: s };
+    const [a, b] = v as [number, number];
+    return { kind: 'standard', value: a * 65536 + b, text: `${a}:${b}` };
   }
   return undefined;
 }
 
-function parseCommunities(objs: CRObject[], errors: ConfigError[]): Map<string, Community> {
+function parseCommunities(
+  objs: CRObject[],
+  errors: ConfigError[],
+  warnings: ConfigError[],
+): Map<string, Community> {
   const out = new Map<string, Community>();
   const origin = new Map<string, string>();
   for (const o of objs) {
-    const c = new Ctx('Community', o, errors);
+    const c = new Ctx('Community', o, errors, warnings);
     const list = specOf(o).communities;
     if (list === undefined || list === null) continue;
     if (!Array.isArray(list)) {
@@ -398,15 +432,15 @@ function parseCommunities(objs: CRObject[], errors: ConfigError[]): Map<string, 
 
 function parseL2(c: Ctx, pools: ReadonlyMap<string, Pool>, warnings: ConfigError[]): L2Advertisement {
   const spec = specOf(c.obj);
-  // serviceSelectors are applied by the speaker, but validated here: one that does not parse must be
-  // an error, never dropped (dropped, the advertisement would cover every Service).
-  selectorList(c, spec.serviceSelectors, 'spec.serviceSelectors');
+  // One that does not parse is an error, never dropped (dropped, the advertisement would cover every Service).
+  const serviceSelectors = selectorList(c, spec.serviceSelectors, 'spec.serviceSelectors');
   return {
     name: c.name,
     namespace: c.namespace,
     pools: selectPools(c, spec, pools, warnings),
     nodeSelectors: selectorList(c, spec.nodeSelectors, 'spec.nodeSelectors'),
     interfaces: stringList(c, spec, 'interfaces'),
+    serviceSelectors,
   };
 }
 
@@ -418,40 +452,62 @@ function parseBGPAdv(
 ): BGPAdvertisement {
   const spec = specOf(c.obj);
   const serviceSelectors = selectorList(c, spec.serviceSelectors, 'spec.serviceSelectors');
-  const aggregationLength = optInt(c, spec, 'aggregationLength', 0, 32) ?? 32;
+  // (MetalLB's CRD: aggregationLength at least 1; aggregationLengthV6 without a minimum)
+  const aggregationLength = optInt(c, spec, 'aggregationLength', 1, 32) ?? 32;
   const aggregationLengthV6 = optInt(c, spec, 'aggregationLengthV6', 0, 128) ?? 128;
   const localPref = optInt(c, spec, 'localPref', 0, MAX_ASN);
+  // MetalLB (bgpAdvertisementFromCR, and a CEL rule on its CRD): selecting Services leaves no room to
+  // aggregate, since an aggregate stands for addresses of Services the selectors do not pick.
+  if (serviceSelectors.length > 0) {
+    if (aggregationLength !== 32)
+      c.fail(
+        'spec.aggregationLength',
+        `${aggregationLength} is not allowed with serviceSelectors: only the default 32 (no aggregation)`,
+      );
+    if (aggregationLengthV6 !== 128)
+      c.fail(
+        'spec.aggregationLengthV6',
+        `${aggregationLengthV6} is not allowed with serviceSelectors: only the default 128 (no aggregation)`,
+      );
+  }
   const selected = selectPools(c, spec, pools, warnings);
+  // Per address entry, against the shortest prefix it summarises to (MetalLB: validateBGPAdvPerPool,
+  // lowestMask): a range summarised to /30, /31 and /32 takes any length from 30 on.
   for (const name of selected) {
     const pool = pools.get(name);
     if (!pool) continue;
-    for (const cidr of pool.cidrs) {
-      const agg = cidr.family === 4 ? aggregationLength : aggregationLengthV6;
-      const field = cidr.family === 4 ? 'spec.aggregationLength' : 'spec.aggregationLengthV6';
-      if (agg < cidr.prefix) {
+    for (const e of poolEntries.get(pool) ?? []) {
+      const shortest = Math.min(...rangeToCIDRs(e.range).map((x) => x.prefix));
+      const v4 = e.range.family === 4;
+      const agg = v4 ? aggregationLength : aggregationLengthV6;
+      if (agg < shortest) {
         c.fail(
-          field,
-          `${agg} is shorter than prefix /${cidr.prefix} of pool ${name} (${formatCidrText(cidr)}); the aggregate would announce addresses outside the pool`,
+          v4 ? 'spec.aggregationLength' : 'spec.aggregationLengthV6',
+          `${agg} is shorter than prefix /${shortest} of pool ${name} (${e.entry}); the aggregate would announce addresses outside the pool`,
         );
         break;
       }
     }
   }
   const communities: Community[] = [];
-  stringList(c, spec, 'communities').forEach((s, i) => {
+  const written = stringList(c, spec, 'communities');
+  noRepeats(c, written, 'spec.communities');
+  written.forEach((s, i) => {
     const lit = parseCommunityLiteral(s);
     if (lit && 'error' in lit) return c.fail(`spec.communities[${i}]`, lit.error);
     if (lit) return communities.push(lit);
     const alias = aliases.get(s);
-    if (!alias)
-      return c.fail(
-        `spec.communities[${i}]`,
-        `"${s}" is neither a community (a:b, large:a:b:c) nor a Community alias`,
-      );
+    // (a name without ":" can only be an alias: one not defined yet is a dangling reference, as in MetalLB)
+    if (!alias) {
+      const reason = `"${s}" is neither a community (a:b, large:a:b:c) nor a Community alias`;
+      if (s.includes(':')) c.fail(`spec.communities[${i}]`, reason);
+      else c.failReference(`spec.communities[${i}]`, reason);
+      return;
+    }
     communities.push(alias);
   });
-  const dup = communities.find((x, i) => communities.findIndex((y) => y.text === x.text) !== i);
-  if (dup) c.fail('spec.communities', `duplicate community ${dup.text}`);
+  const peers = stringList(c, spec, 'peers');
+  noRepeats(c, peers, 'spec.peers');
   return {
     name: c.name,
     namespace: c.namespace,
@@ -459,45 +515,69 @@ function parseBGPAdv(
     aggregationLength,
     aggregationLengthV6,
     localPref,
-    communities,
+    // One community written two ways (an alias and its value) is one community, as in MetalLB's set.
+    communities: communities.filter((x, i) => communities.findIndex((y) => sameCommunity(x, y)) === i),
     nodeSelectors: selectorList(c, spec.nodeSelectors, 'spec.nodeSelectors'),
-    peers: stringList(c, spec, 'peers'),
+    peers,
     serviceSelectors,
   };
 }
 
-function formatCidrText(c: CIDR): string {
-  return `${formatRange({ family: c.family, first: c.base, last: c.base })}/${c.prefix}`;
+function sameCommunity(a: Community, b: Community): boolean {
+  if (a.kind === 'standard') return b.kind === 'standard' && a.value === b.value;
+  return b.kind === 'large' && a.global === b.global && a.local1 === b.local1 && a.local2 === b.local2;
 }
 
+/** The families a pool has addresses of. */
+function familiesOf(pool: Pool): Set<Family> {
+  return new Set(pool.ranges.map((r) => r.family));
+}
+
+/**
+ * Two advertisements of one pool may differ in localPref only where they cannot describe the same
+ * route, as MetalLB decides (internal/config/config.go: validateBGPAdvPerPool,
+ * BGPAdvertisementsHaveCompatibleLocalPref, isAggrLengthDifferent): an unset localPref is 0; either
+ * using serviceSelectors ends the check; different aggregation lengths in every family the pool has,
+ * peers lists that are both non-empty and disjoint, or node selectors that share no Node make them
+ * compatible. The later advertisement (by name) is blamed.
+ */
 function checkLocalPrefConflicts(
-  advs: BGPAdvertisement[],
-  objs: Map<string, CRObject>,
+  advs: readonly BGPAdvertisement[],
+  pools: ReadonlyMap<string, Pool>,
+  nodes: readonly ConfigNode[] | undefined,
   errors: ConfigError[],
 ): void {
-  for (let i = 0; i < advs.length; i++) {
-    for (let j = i + 1; j < advs.length; j++) {
-      const a = advs[i] as BGPAdvertisement;
-      const b = advs[j] as BGPAdvertisement;
-      if (a.localPref === undefined || b.localPref === undefined || a.localPref === b.localPref) continue;
-      const pool = a.pools.find((p) => b.pools.includes(p));
+  const lp = (a: BGPAdvertisement): number => a.localPref ?? 0;
+  const text = (a: BGPAdvertisement): string =>
+    a.localPref === undefined ? 'unset (0)' : String(a.localPref);
+  advs.forEach((b, j) => {
+    if (b.serviceSelectors.length > 0) return;
+    for (const a of advs.slice(0, j)) {
+      if (a.serviceSelectors.length > 0 || lp(a) === lp(b)) continue;
+      if (a.peers.length > 0 && b.peers.length > 0 && !a.peers.some((p) => b.peers.includes(p))) continue;
+      const where = commonNode(a.nodeSelectors, b.nodeSelectors, nodes, false);
+      if (where === undefined) continue;
+      const pool = a.pools.find((name) => {
+        const p = pools.get(name);
+        if (!p || !b.pools.includes(name)) return false;
+        const fams = familiesOf(p);
+        const differs4 = a.aggregationLength !== b.aggregationLength;
+        const differs6 = a.aggregationLengthV6 !== b.aggregationLengthV6;
+        return !((differs4 || !fams.has(4)) && (differs6 || !fams.has(6)));
+      });
       if (pool === undefined) continue;
-      const peersOverlap =
-        a.peers.length === 0 || b.peers.length === 0 || a.peers.some((p) => b.peers.includes(p));
-      const sameAgg =
-        a.aggregationLength === b.aggregationLength || a.aggregationLengthV6 === b.aggregationLengthV6;
-      if (!peersOverlap || !sameAgg) continue;
       errors.push(
         new ConfigError(
           'BGPAdvertisement',
-          objs.get(b.name)?.metadata.namespace ?? '',
+          b.namespace,
           b.name,
           'spec.localPref',
-          `localPref ${b.localPref} conflicts with localPref ${a.localPref} of BGPAdvertisement ${a.name} for pool ${pool}`,
+          `localPref ${text(b)} conflicts with localPref ${text(a)} of BGPAdvertisement ${a.name} for pool ${pool}: both announce its routes, aggregated alike, to the same peers from ${where}`,
         ),
       );
+      return;
     }
-  }
+  });
 }
 
 // ---------------------------------------------------------------------------------------------- peers, BFD
@@ -512,6 +592,27 @@ function parseDurationField(c: Ctx, spec: Spec, key: string): number | undefined
   return ms;
 }
 
+/**
+ * spec.routerID: MetalLB takes any IP (internal/config/config.go: peerFromCR, net.ParseIP). A BGP
+ * identifier is 4 octets: an IPv4 address (or an IPv4-mapped IPv6 one) is used; another IPv6 address
+ * is accepted with a warning and the node's own router ID is used instead.
+ */
+function bgpIdentifier(c: Ctx, written: string | undefined): string | undefined {
+  if (written === undefined) return undefined;
+  const ip = parseIP(written);
+  if (!ip) {
+    c.fail('spec.routerID', `invalid router ID "${written}": not an IP address`);
+    return undefined;
+  }
+  if (ip.family === 4) return formatIP(4, ip.value);
+  if (ip.value >> 32n === 0xffffn) return formatIP(4, ip.value & 0xffffffffn);
+  c.warn(
+    'spec.routerID',
+    `${written} cannot be a BGP identifier (4 octets, an IPv4 address); the node's own router ID is used`,
+  );
+  return undefined;
+}
+
 function parsePeer(
   c: Ctx,
   bfd: ReadonlyMap<string, BFDProfile>,
@@ -520,6 +621,8 @@ function parsePeer(
   const spec = specOf(c.obj);
   const myASN = optInt(c, spec, 'myASN', 0, MAX_ASN);
   if (spec.myASN === undefined) c.fail('spec.myASN', 'required');
+  // MetalLB (peerFromCR): 0 is a missing local AS
+  else if (myASN === 0) c.fail('spec.myASN', 'required: 0 is not a local AS number');
   let peerASN = optInt(c, spec, 'peerASN', 0, MAX_ASN);
   if (peerASN === 0) peerASN = undefined;
   const dyn = optString(c, spec, 'dynamicASN');
@@ -532,6 +635,8 @@ function parsePeer(
     c.fail('spec.peerASN', 'peerASN and dynamicASN are mutually exclusive');
   if ((spec.peerASN === undefined || spec.peerASN === null || spec.peerASN === 0) && dyn === undefined)
     c.fail('spec.peerASN', 'one of peerASN and dynamicASN must be set');
+  // The AS this session speaks as, instead of myASN (MetalLB: FRR's "local-as N no-prepend replace-as").
+  const localASN = optInt(c, spec, 'localASN', 0, MAX_ASN) || undefined;
 
   const peerAddress = optString(c, spec, 'peerAddress');
   const iface = optString(c, spec, 'interface');
@@ -544,9 +649,7 @@ function parsePeer(
   const sourceAddress = optString(c, spec, 'sourceAddress');
   if (sourceAddress !== undefined && !parseIP(sourceAddress))
     c.fail('spec.sourceAddress', `invalid IP address "${sourceAddress}"`);
-  const routerID = optString(c, spec, 'routerID');
-  if (routerID !== undefined && parseIP(routerID)?.family !== 4)
-    c.fail('spec.routerID', `invalid router ID "${routerID}": must be an IPv4 address`);
+  const routerID = bgpIdentifier(c, optString(c, spec, 'routerID'));
   const peerPort = optInt(c, spec, 'peerPort', 1, 16384) ?? 179;
 
   let hold = parseDurationField(c, spec, 'holdTime');
@@ -611,15 +714,23 @@ function parsePeer(
 
   const bfdProfile = optString(c, spec, 'bfdProfile');
   if (bfdProfile !== undefined && !bfd.has(bfdProfile))
-    c.fail('spec.bfdProfile', `BFDProfile "${bfdProfile}" does not exist`);
+    c.failReference('spec.bfdProfile', `BFDProfile "${bfdProfile}" does not exist`);
+  // MetalLB: deprecated and without effect (its webhook says so); it never meant dualStackAddressFamily.
+  if (optBool(c, spec, 'disableMP', false))
+    c.warn(
+      'spec.disableMP',
+      'deprecated and has no effect; use dualStackAddressFamily to carry both families',
+    );
   const ebgpMultiHop = optBool(c, spec, 'ebgpMultiHop', false);
-  const internal = dynamicASN === 'internal' || (peerASN !== undefined && peerASN === myASN);
-  if (ebgpMultiHop && internal)
+  const internal = dynamicASN === 'internal' || (peerASN !== undefined && peerASN === (localASN ?? myASN));
+  // MetalLB (peerFromCR) refuses it only when peerASN = myASN; with dynamicASN it is accepted.
+  if (ebgpMultiHop && peerASN !== undefined && peerASN === myASN)
     c.fail('spec.ebgpMultiHop', 'ebgpMultiHop cannot be set on an iBGP session (peerASN = myASN)');
   return {
     name: c.name,
     namespace: c.namespace,
     myASN: myASN ?? 0,
+    localASN,
     peerASN,
     dynamicASN,
     peerAddress,
@@ -637,29 +748,40 @@ function parsePeer(
     ebgpMultiHop,
     enableGracefulRestart: optBool(c, spec, 'enableGracefulRestart', false),
     vrf: optString(c, spec, 'vrf') ?? '',
-    dualStackAddressFamily:
-      optBool(c, spec, 'dualStackAddressFamily', false) || optBool(c, spec, 'disableMP', false),
+    dualStackAddressFamily: optBool(c, spec, 'dualStackAddressFamily', false),
     internal,
   };
 }
 
-function checkDuplicatePeers(peers: BGPPeer[], errors: ConfigError[]): void {
-  const seen = new Map<string, BGPPeer>();
-  for (const p of peers) {
-    const key = `${p.peerAddress ?? 'if:' + (p.interface ?? '')}|${p.peerPort}|${p.vrf}|${p.nodeSelectors.map(String).sort().join(';')}`;
-    const prev = seen.get(key);
-    if (prev)
+/**
+ * Two peers with one address (or interface) in one VRF may not both apply to a node, whatever their
+ * ports: MetalLB (internal/config/validation.go: checkFRRPeersCompatible, PeerIdentifier, peersShareNode)
+ * resolves their node selectors against the Nodes, and assumes they meet when there are none.
+ */
+function checkDuplicatePeers(
+  peers: readonly BGPPeer[],
+  nodes: readonly ConfigNode[] | undefined,
+  errors: ConfigError[],
+): void {
+  const id = (p: BGPPeer): string => `${p.peerAddress ?? 'if:' + (p.interface ?? '')}|${p.vrf}`;
+  peers.forEach((p, j) => {
+    for (const q of peers.slice(0, j)) {
+      if (id(q) !== id(p)) continue;
+      const where = commonNode(q.nodeSelectors, p.nodeSelectors, nodes, true);
+      if (where === undefined) continue;
+      const what = p.peerAddress !== undefined ? 'address' : 'interface';
       errors.push(
         new ConfigError(
           'BGPPeer',
           p.namespace,
           p.name,
-          'spec.peerAddress',
-          `duplicate peer ${p.peerAddress ?? p.interface}: same address, port, vrf and node selectors as BGPPeer ${prev.name}`,
+          p.peerAddress !== undefined ? 'spec.peerAddress' : 'spec.interface',
+          `BGPPeer ${q.name} has the same ${what} ${p.peerAddress ?? p.interface ?? ''}${p.vrf ? ` in VRF ${p.vrf}` : ''} and both apply to ${where}; a node has one session per ${what}`,
         ),
       );
-    else seen.set(key, p);
-  }
+      return;
+    }
+  });
 }
 
 function parseBFD(c: Ctx): BFDProfile {
@@ -675,6 +797,38 @@ function parseBFD(c: Ctx): BFDProfile {
     passiveMode: optBool(c, spec, 'passiveMode', false),
     minimumTtl: optInt(c, spec, 'minimumTtl', 1, 254) ?? 254,
   };
+}
+
+/**
+ * MetalLB (internal/config/validation.go: validateConfig) refuses BFD echo mode on a peer that an
+ * advertisement of a pool with IPv6 addresses reaches (named in `peers`, or every peer when none is).
+ * Reported once per peer, on its bfdProfile.
+ */
+function checkBfdEchoIPv6(
+  advs: readonly BGPAdvertisement[],
+  pools: ReadonlyMap<string, Pool>,
+  peers: readonly BGPPeer[],
+  bfd: ReadonlyMap<string, BFDProfile>,
+  errors: ConfigError[],
+): void {
+  const echo = peers.filter((p) => p.bfdProfile !== undefined && bfd.get(p.bfdProfile)?.echoMode === true);
+  for (const p of echo) {
+    for (const a of advs) {
+      if (a.peers.length > 0 && !a.peers.includes(p.name)) continue;
+      const v6 = a.pools.find((n) => pools.get(n)?.ranges.some((r) => r.family === 6));
+      if (v6 === undefined) continue;
+      errors.push(
+        new ConfigError(
+          'BGPPeer',
+          p.namespace,
+          p.name,
+          'spec.bfdProfile',
+          `BFDProfile "${p.bfdProfile ?? ''}" has echoMode, but BGPAdvertisement ${a.name} announces IPv6 pool ${v6} to this peer; echo mode is not allowed toward a peer that gets IPv6 routes`,
+        ),
+      );
+      break;
+    }
+  }
 }
 
 // ---------------------------------------------------------------------------------------------- entry
@@ -706,7 +860,7 @@ export function parseConfig(input: ConfigInput): ParseResult {
   const errors: ConfigError[] = [];
   const warnings: ConfigError[] = [];
   const ctx = (kind: ConfigKind, o: CRObject): Ctx => {
-    const c = new Ctx(kind, o, errors);
+    const c = new Ctx(kind, o, errors, warnings);
     const start = errors.length;
     errorCounts.set(c, () => errors.length - start);
     return c;
@@ -721,7 +875,11 @@ export function parseConfig(input: ConfigInput): ParseResult {
   checkPoolOverlaps(poolList, errors);
   const pools = new Map(poolList.map((p) => [p.name, p]));
 
-  const communities = parseCommunities(checkDuplicates('Community', input.communities ?? [], errors), errors);
+  const communities = parseCommunities(
+    checkDuplicates('Community', input.communities ?? [], errors),
+    errors,
+    warnings,
+  );
 
   const bfdProfiles = new Map<string, BFDProfile>();
   for (const o of checkDuplicates('BFDProfile', input.bfdProfiles ?? [], errors))
@@ -730,7 +888,7 @@ export function parseConfig(input: ConfigInput): ParseResult {
   const peerList: BGPPeer[] = [];
   for (const o of checkDuplicates('BGPPeer', input.bgpPeers ?? [], errors))
     peerList.push(parsePeer(ctx('BGPPeer', o), bfdProfiles, input.secrets));
-  checkDuplicatePeers(peerList, errors);
+  checkDuplicatePeers(peerList, input.nodes, errors);
 
   const l2Advertisements: L2Advertisement[] = [];
   for (const o of checkDuplicates('L2Advertisement', input.l2Advertisements ?? [], errors))
@@ -740,7 +898,8 @@ export function parseConfig(input: ConfigInput): ParseResult {
   const bgpAdvertisements: BGPAdvertisement[] = [];
   for (const o of bgpObjs)
     bgpAdvertisements.push(parseBGPAdv(ctx('BGPAdvertisement', o), pools, communities, warnings));
-  checkLocalPrefConflicts(bgpAdvertisements, new Map(bgpObjs.map((o) => [o.metadata.name, o])), errors);
+  checkLocalPrefConflicts(bgpAdvertisements, pools, input.nodes, errors);
+  checkBfdEchoIPv6(bgpAdvertisements, pools, peerList, bfdProfiles, errors);
   for (const a of bgpAdvertisements) {
     a.peers.forEach((p, i) => {
       if (!peerList.some((x) => x.name === p))

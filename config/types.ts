@@ -26,6 +26,12 @@ export interface SecretObject {
   data?: Record<string, string>;
 }
 
+/** A Node as the configuration sees it: what node selectors are resolved against. */
+export interface ConfigNode {
+  readonly name: string;
+  readonly labels?: Readonly<Record<string, string>>;
+}
+
 export interface ConfigInput {
   ipAddressPools?: readonly CRObject[];
   l2Advertisements?: readonly CRObject[];
@@ -35,13 +41,18 @@ export interface ConfigInput {
   communities?: readonly CRObject[];
   /** Secrets of the install namespace; when given, BGPPeer.passwordSecret is resolved and checked. */
   secrets?: readonly SecretObject[];
+  /**
+   * The cluster's Nodes; when given, rules about two objects on one node (two peers with one address)
+   * are decided on them, as MetalLB does. Without them, only overlaps the selectors alone make certain count.
+   */
+  nodes?: readonly ConfigNode[];
 }
 
 export type ConfigKind =
   'IPAddressPool' | 'L2Advertisement' | 'BGPAdvertisement' | 'BGPPeer' | 'BFDProfile' | 'Community';
 
 export interface ServiceAllocation {
-  /** Lower is tried first; 0 = unset = lowest priority. */
+  /** Any integer; lower is tried first (negatives before positives); 0 = unset = tried last. */
   readonly priority: number;
   readonly namespaces: readonly string[];
   readonly namespaceSelectors: readonly LabelSelector[];
@@ -72,6 +83,8 @@ export interface L2Advertisement {
   readonly pools: readonly string[];
   readonly nodeSelectors: readonly LabelSelector[];
   readonly interfaces: readonly string[];
+  /** Services to announce; empty = all. */
+  readonly serviceSelectors: readonly LabelSelector[];
 }
 
 export type Community =
@@ -103,12 +116,15 @@ export interface BGPPeer {
   readonly name: string;
   readonly namespace: string;
   readonly myASN: number;
+  /** The AS this peer's session speaks as (OPEN, AS_PATH, iBGP or eBGP) instead of myASN. */
+  readonly localASN: number | undefined;
   readonly peerASN: number | undefined;
   readonly dynamicASN: 'internal' | 'external' | undefined;
   readonly peerAddress: string | undefined;
   readonly interface: string | undefined;
   readonly sourceAddress: string | undefined;
   readonly peerPort: number;
+  /** The BGP identifier to use (IPv4 dotted quad); undefined = the node's own. */
   readonly routerID: string | undefined;
   readonly holdTimeMs: number;
   readonly keepaliveTimeMs: number;
@@ -121,7 +137,7 @@ export interface BGPPeer {
   readonly enableGracefulRestart: boolean;
   readonly vrf: string;
   readonly dualStackAddressFamily: boolean;
-  /** iBGP: peerASN = myASN, or dynamicASN internal. */
+  /** iBGP: peerASN = the session's AS (localASN, else myASN), or dynamicASN internal. */
   readonly internal: boolean;
 }
 

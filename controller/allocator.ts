@@ -47,6 +47,8 @@ export type EnsureResult =
 
 export interface PoolStats {
   pool: string;
+  /** Services holding addresses from the pool (Services sharing an address count one each). */
+  services: number;
   assigned: Record<Family, bigint>;
   available: Record<Family, bigint>;
   total: Record<Family, bigint>;
@@ -193,8 +195,11 @@ export class Allocator {
   }
 
   stats(): PoolStats[] {
+    const services = new Map<string, number>();
+    for (const a of this.assignments.values()) services.set(a.pool, (services.get(a.pool) ?? 0) + 1);
     return [...this.pools.values()].map((st) => ({
       pool: st.pool.name,
+      services: services.get(st.pool.name) ?? 0,
       assigned: { ...st.inUse },
       total: { ...st.pool.size },
       available: { 4: st.pool.size[4] - st.inUse[4], 6: st.pool.size[6] - st.inUse[6] },
@@ -386,11 +391,14 @@ export class Allocator {
       if (!poolServes(st.pool, req.namespace, req.namespaceLabels, req.labels)) continue;
       (st.pool.serviceAllocation ? withAlloc : plain).push(st);
     }
-    const prio = (st: PoolState) => {
-      const p = st.pool.serviceAllocation?.priority ?? 0;
-      return p === 0 ? Number.MAX_SAFE_INTEGER : p;
-    };
-    withAlloc.sort((a, b) => prio(a) - prio(b) || (a.pool.name < b.pool.name ? -1 : 1));
+    // lower priority first, negatives included; 0 (unset) after every set one; then by name
+    const prio = (st: PoolState): number => st.pool.serviceAllocation?.priority ?? 0;
+    withAlloc.sort(
+      (a, b) =>
+        Number(prio(a) === 0) - Number(prio(b) === 0) ||
+        prio(a) - prio(b) ||
+        (a.pool.name < b.pool.name ? -1 : 1),
+    );
     const pools = [...withAlloc, ...plain];
     if (pools.length === 0) {
       if (this.pools.size === 0) return { ok: false, reason: 'no IPAddressPool is configured' };

@@ -11,6 +11,7 @@ export class ControllerMetrics {
   readonly ipv4InUse: Gauge<'pool'>;
   readonly ipv6Total: Gauge<'pool'>;
   readonly ipv6InUse: Gauge<'pool'>;
+  readonly servicesAllocated: Gauge<'pool'>;
   readonly updates: Counter;
   readonly updateErrors: Counter;
   readonly configLoaded: Gauge;
@@ -39,6 +40,11 @@ export class ControllerMetrics {
     this.ipv6InUse = g(
       'metallb_allocator_ipv6_addresses_in_use_total',
       'Number of IPv6 addresses in use, per pool',
+    );
+    // MetalLB's name (a gauge despite _total); its v0.16 allocator registers it but never sets it.
+    this.servicesAllocated = g(
+      'metallb_allocator_services_allocated_total',
+      'Number of Services holding addresses from the pool, per pool',
     );
     this.updates = new Counter({
       name: 'metallb_k8s_client_updates_total',
@@ -98,6 +104,7 @@ export class ControllerMetrics {
       this.ipv4InUse.set(l, Number(s.assigned[4]));
       this.ipv6Total.set(l, Number(s.total[6]));
       this.ipv6InUse.set(l, Number(s.assigned[6]));
+      this.servicesAllocated.set(l, s.services);
     }
     for (const p of this.knownPools) {
       if (seen.has(p)) continue;
@@ -108,6 +115,7 @@ export class ControllerMetrics {
         this.ipv4InUse,
         this.ipv6Total,
         this.ipv6InUse,
+        this.servicesAllocated,
       ])
         gauge.remove({ pool: p });
     }

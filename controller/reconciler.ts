@@ -10,7 +10,7 @@ import { Informer, specOrLabelsChanged } from '../k8s/informer.js';
 import { logListenerError } from '../k8s/informer-delivery.js';
 import { background } from '../k8s/background.js';
 import type { EventRecorder, EventType, ObjectReference } from '../k8s/events.js';
-import { METALLB, patchStatusWithRetry, writeConfigurationState } from '../k8s/status.js';
+import { METALLB, configCondition, patchStatusWithRetry, writeConfigurationState } from '../k8s/status.js';
 import type { Logger } from '../k8s/logger.js';
 import { parseConfig, summarizeErrors } from '../config/parse.js';
 import { canonicalIP } from '../config/ip.js';
@@ -420,18 +420,7 @@ export class Reconciler {
         this.o.namespace,
         'controller',
         { type: 'Controller' },
-        {
-          ...status,
-          conditions: [
-            {
-              type: 'poolReconcilerValid',
-              status: invalid ? 'False' : 'True',
-              reason: invalid ? 'ConfigError' : 'SyncStateSuccess',
-              message: status.errorSummary.slice(0, 30000),
-              lastTransitionTime: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z'),
-            },
-          ],
-        },
+        { ...status, conditions: [configCondition('poolReconcilerValid', status.errorSummary)] },
       );
       this.lastConfigState = sig;
     } catch (err) {

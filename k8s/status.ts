@@ -82,29 +82,69 @@ export interface ConfigurationStateStatus {
   }[];
 }
 
-/** Creates (if missing) and updates the ConfigurationState `name` in `namespace`. */
+type Condition = NonNullable<ConfigurationStateStatus['conditions']>[number];
+
+/**
+ * The condition a component's configuration reconciler reports, with MetalLB's type names
+ * (poolReconcilerValid for the controller, configReconcilerValid for a speaker) and reasons
+ * (Reconciled, ConfigurationError). `errorSummary` empty = valid.
+ */
+export function configCondition(
+  type: 'poolReconcilerValid' | 'configReconcilerValid',
+  errorSummary: string,
+  now: Date = new Date(),
+): Condition {
+  const valid = errorSummary === '';
+  return {
+    type,
+    status: valid ? 'True' : 'False',
+    reason: valid ? 'Reconciled' : 'ConfigurationError',
+    message: errorSummary.slice(0, 30000),
+    lastTransitionTime: now.toISOString().replace(/\.\d{3}Z$/, 'Z'),
+  };
+}
+
+export interface ConfigurationStateSpec {
+  type: 'Controller' | 'Speaker';
+  nodeName?: string;
+}
+
+/** MetalLB's labels on a ConfigurationState: metallb.io/component-type, and metallb.io/node-name for a speaker. */
+export function configurationStateLabels(spec: ConfigurationStateSpec): Record<string, string> {
+  return {
+    'metallb.io/component-type': spec.type === 'Controller' ? 'controller' : 'speaker',
+    ...(spec.type === 'Speaker' && spec.nodeName ? { 'metallb.io/node-name': spec.nodeName } : {}),
+  };
+}
+
+/** Creates (if missing) and updates the ConfigurationState `name` in `namespace`, labels included. */
 export async function writeConfigurationState(
   client: KubeClient,
   namespace: string,
   name: string,
-  spec: { type: 'Controller' | 'Speaker'; nodeName?: string },
+  spec: ConfigurationStateSpec,
   status: ConfigurationStateStatus,
 ): Promise<void> {
   const ref = METALLB.configurationStates;
+  const labels = configurationStateLabels(spec);
+  let existing: { metadata?: { labels?: Record<string, string> } } | undefined;
   try {
-    await client.get(resourcePath(ref, namespace, name));
+    existing = await client.get(resourcePath(ref, namespace, name));
   } catch (err) {
     if (!(err instanceof ApiError) || !err.notFound) throw err;
     try {
       await client.create(resourcePath(ref, namespace), {
         apiVersion: 'metallb.io/v1beta1',
         kind: 'ConfigurationState',
-        metadata: { name, namespace },
+        metadata: { name, namespace, labels },
         spec,
       });
     } catch (e) {
       if (!(e instanceof ApiError) || !e.conflict) throw e;
     }
   }
+  // one written by an older version (or edited): the labels are put back
+  if (existing && Object.entries(labels).some(([k, v]) => existing?.metadata?.labels?.[k] !== v))
+    await client.patch(resourcePath(ref, namespace, name), { metadata: { labels } });
   await client.patch(resourcePath(ref, namespace, name, 'status'), { status });
 }

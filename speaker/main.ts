@@ -11,10 +11,10 @@ import { logListenerError } from '../k8s/informer-delivery.js';
 import { background } from '../k8s/background.js';
 import { makeLogger, objRef, type Logger } from '../k8s/logger.js';
 import { EventRecorder, type ObjectReference } from '../k8s/events.js';
-import { METALLB, writeConfigurationState } from '../k8s/status.js';
+import { METALLB, configCondition, writeConfigurationState } from '../k8s/status.js';
 import { startMetricsServer, type MetricsServer } from '../k8s/metrics-server.js';
 import { parseConfig, summarizeErrors } from '../config/parse.js';
-import { LabelSelector } from '../config/selector.js';
+import type { LabelSelector } from '../config/selector.js';
 import type { Config, CRObject } from '../config/types.js';
 import { DEFAULT_INTERFACE_EXCLUDES } from '../net/interfaces.js';
 import { Layer2Responder } from './layer2/responder.js';
@@ -229,6 +229,8 @@ export async function runSpeaker(opts: SpeakerOptions): Promise<SpeakerHandle> {
             schedule('bgp');
           },
           ...(opts.bgpListenPort !== undefined ? { listenPort: opts.bgpListenPort } : {}),
+          nodes: () =>
+            nodes.list().map((n) => ({ name: n.metadata?.name ?? '', labels: n.metadata?.labels ?? {} })),
         });
 
   const metricsServer: MetricsServer | undefined = opts.metricsBind
@@ -242,7 +244,7 @@ export async function runSpeaker(opts: SpeakerOptions): Promise<SpeakerHandle> {
 
   // --- configuration ---
   let config: Config | undefined;
-  let serviceSelectors = new Map<string, LabelSelector[]>();
+  let serviceSelectors = new Map<string, readonly LabelSelector[]>();
   let lastConfigState = '';
   const loadConfig = (): void => {
     const r = parseConfig({ ipAddressPools: toCR(pools.list()), l2Advertisements: toCR(l2advs.list()) });
@@ -254,18 +256,7 @@ export async function runSpeaker(opts: SpeakerOptions): Promise<SpeakerHandle> {
     const state = valid ? 'Valid' : `Invalid\n${errorSummary}`;
     if (r.ok) {
       config = r.config;
-      const sels = new Map<string, LabelSelector[]>();
-      for (const o of toCR(l2advs.list())) {
-        const list = (o.spec?.serviceSelectors ?? []) as unknown[];
-        const parsed: LabelSelector[] = [];
-        if (Array.isArray(list))
-          for (const s of list) {
-            const p = LabelSelector.parse(s as Parameters<typeof LabelSelector.parse>[0]);
-            if (p.ok) parsed.push(p.selector);
-          }
-        sels.set(o.metadata.name, parsed);
-      }
-      serviceSelectors = sels;
+      serviceSelectors = new Map(r.config.l2Advertisements.map((a) => [a.name, a.serviceSelectors]));
       metrics.configLoaded.set(1);
       metrics.configStale.set(0);
     } else {
@@ -282,7 +273,11 @@ export async function runSpeaker(opts: SpeakerOptions): Promise<SpeakerHandle> {
         namespace,
         `speaker-${self}`,
         { type: 'Speaker', nodeName: self },
-        { result: valid ? 'Valid' : 'Invalid', errorSummary },
+        {
+          result: valid ? 'Valid' : 'Invalid',
+          errorSummary,
+          conditions: [configCondition('configReconcilerValid', valid ? '' : errorSummary)],
+        },
       ).catch((err: Error) => {
         lastConfigState = '';
         log.debug({ err: err.message }, 'configuration state not written');
@@ -737,17 +732,22 @@ export async function runSpeaker(opts: SpeakerOptions): Promise<SpeakerHandle> {
     inf.on('synced', () => synced && loadConfig());
   }
   // Node status is rewritten every few seconds; only what the decisions read asks for a pass.
+  // (the BGP configuration's verdict depends on the Nodes and their labels too)
   nodes.on('add', () => {
     syncMembership();
+    bgp?.nodesChanged();
     schedule('node');
   });
   nodes.on('delete', () => {
     syncMembership();
+    bgp?.nodesChanged();
     schedule('node');
   });
   nodes.on('update', (n, old) => {
     if (nodeSignature(n) === nodeSignature(old)) return;
     syncMembership();
+    if (JSON.stringify(n.metadata?.labels ?? {}) !== JSON.stringify(old.metadata?.labels ?? {}))
+      bgp?.nodesChanged();
     schedule('node');
   });
   for (const ev of ['add', 'update', 'delete'] as const) secrets.on(ev, () => syncMembership());

@@ -8,6 +8,10 @@ import type { EndpointFacts } from './eligibility.js';
 import type { EndpointSliceObj, ServiceObj } from './k8s-types.js';
 
 export const POOL_ANNOTATION = 'metallb.io/ip-allocated-from-pool';
+export const ALLOW_SHARED_IP_ANNOTATIONS = [
+  'metallb.io/allow-shared-ip',
+  'metallb.universe.tf/allow-shared-ip',
+];
 export const SERVICE_NAME_LABEL = 'kubernetes.io/service-name';
 
 export function serviceKey(ns: string | undefined, name: string | undefined): string {
@@ -38,6 +42,10 @@ export function serviceFactsOf(s: ServiceObj, lbClass: string): ServiceFacts | u
   }
   if (ips.length === 0) return undefined;
   const pool = s.metadata?.annotations?.[POOL_ANNOTATION];
+  const annotations = s.metadata?.annotations ?? {};
+  const shared = ALLOW_SHARED_IP_ANNOTATIONS.some((k) =>
+    Object.prototype.hasOwnProperty.call(annotations, k),
+  );
   return {
     key: serviceKey(s.metadata?.namespace, s.metadata?.name),
     namespace: s.metadata?.namespace ?? '',
@@ -45,6 +53,7 @@ export function serviceFactsOf(s: ServiceObj, lbClass: string): ServiceFacts | u
     labels: s.metadata?.labels ?? {},
     ips,
     ...(pool ? { pool } : {}),
+    ...(shared ? { allowSharedIP: true } : {}),
     externalTrafficPolicy: s.spec.externalTrafficPolicy === 'Local' ? 'Local' : 'Cluster',
     ...(s.spec.healthCheckNodePort ? { healthCheckNodePort: s.spec.healthCheckNodePort } : {}),
   };

@@ -8,7 +8,7 @@ import { RESOURCES, resourcePath } from '../../k8s/client.js';
 import { METALLB } from '../../k8s/status.js';
 import type { Logger } from '../../k8s/logger.js';
 import { background } from '../../k8s/background.js';
-import type { CRObject, ConfigInput } from '../../config/types.js';
+import type { CRObject, ConfigInput, ConfigNode } from '../../config/types.js';
 import type { ServiceLike } from '../request.js';
 import { admit, type AdmissionState, type Operation } from './validate.js';
 import { WebhookCerts, type TLSMaterial } from './certs.js';
@@ -27,6 +27,24 @@ interface AdmissionReview {
     object?: CRObject | null;
     oldObject?: CRObject | null;
   };
+}
+
+/**
+ * The Nodes, for the rules MetalLB decides on them; undefined when they cannot be listed (the
+ * controller's Role may not allow it): the parse then decides on the selectors alone.
+ */
+async function listNodes(client: KubeClient): Promise<ConfigNode[] | undefined> {
+  try {
+    const list = await client.get<{
+      items?: { metadata?: { name?: string; labels?: Record<string, string> } }[];
+    }>(resourcePath(RESOURCES.nodes));
+    return (list.items ?? []).map((n) => ({
+      name: n.metadata?.name ?? '',
+      labels: n.metadata?.labels ?? {},
+    }));
+  } catch {
+    return undefined;
+  }
 }
 
 /** Reads what admit() needs from the apiserver. */
@@ -58,6 +76,7 @@ export async function loadAdmissionState(
     const ns = list?.items?.[0];
     namespaceTerminating = !!ns?.metadata?.deletionTimestamp;
   }
+  const nodes = await listNodes(client);
   const current: ConfigInput = {
     ipAddressPools,
     l2Advertisements,
@@ -65,6 +84,7 @@ export async function loadAdmissionState(
     bgpPeers,
     bfdProfiles,
     communities,
+    ...(nodes ? { nodes } : {}),
   };
   return { namespace, current, services, namespaceTerminating };
 }

@@ -83,7 +83,15 @@ export function admit(req: AdmissionInput, state: AdmissionState): AdmissionDeci
   const afterInput = wouldBe(state.current, req);
   const after = parseConfig(afterInput);
   const known = new Set(before.ok ? [] : before.errors.map((e) => e.message));
-  const fresh = after.ok ? [] : after.errors.filter((e) => !known.has(e.message));
+  const allFresh = after.ok ? [] : after.errors.filter((e) => !known.has(e.message));
+  // As MetalLB's webhook: naming a BFDProfile or Community alias that does not exist yet is admitted
+  // (objects come in any order), with a warning, and so is deleting a Community in use; deleting a
+  // BFDProfile a BGPPeer uses is not.
+  const admitted =
+    req.operation === 'DELETE' && req.kind === 'BFDProfile'
+      ? []
+      : allFresh.filter((e) => e.danglingReference);
+  const fresh = allFresh.filter((e) => !admitted.includes(e));
   if (fresh.length > 0) {
     const lines = fresh.map((e) => e.message);
     const prefix =
@@ -110,6 +118,9 @@ export function admit(req: AdmissionInput, state: AdmissionState): AdmissionDeci
   const knownWarn = new Set(before.warnings.map((w) => w.message));
   return {
     allowed: true,
-    warnings: after.warnings.filter((w) => !knownWarn.has(w.message)).map((w) => w.message),
+    warnings: [
+      ...admitted.map((e) => `${e.message}; admitted, but the configuration is invalid until it exists`),
+      ...after.warnings.filter((w) => !knownWarn.has(w.message)).map((w) => w.message),
+    ],
   };
 }

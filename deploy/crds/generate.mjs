@@ -94,7 +94,7 @@ files.ipaddresspools = crd({
             description: 'Restricts the pool to some namespaces/Services and sets its priority. Namespace and Service conditions are ANDed.',
             type: 'object',
             properties: {
-              priority: int('Lower values are tried first; 0 or unset is the lowest priority.', { minimum: 0 }),
+              priority: int('Any integer; lower values are tried first (negative ones before positive ones); 0 or unset is the lowest priority.'),
               namespaces: strList('Namespaces whose Services may use the pool.'),
               namespaceSelectors: selectors('Label selectors on Namespaces whose Services may use the pool.'),
               serviceSelectors: selectors('Label selectors on Services that may use the pool.'),
@@ -161,8 +161,11 @@ files.bgpadvertisements = crd({
       spec: {
         type: 'object',
         description: 'BGPAdvertisementSpec: how the pools\' IPs are announced.',
+        'x-kubernetes-validations': [
+          { rule: '!has(self.serviceSelectors) || size(self.serviceSelectors) == 0 || ((!has(self.aggregationLength) || self.aggregationLength == 32) && (!has(self.aggregationLengthV6) || self.aggregationLengthV6 == 128))', message: 'serviceSelectors need the default aggregation lengths (aggregationLength 32, aggregationLengthV6 128)' },
+        ],
         properties: {
-          aggregationLength: int('Prefix length of the IPv4 routes announced; not shorter than the pool\'s prefix.', { format: 'int32', minimum: 0, maximum: 32, default: 32 }),
+          aggregationLength: int('Prefix length of the IPv4 routes announced (1-32, as MetalLB); not shorter than the pool\'s prefix.', { format: 'int32', minimum: 1, maximum: 32, default: 32 }),
           aggregationLengthV6: int('Prefix length of the IPv6 routes announced.', { format: 'int32', minimum: 0, maximum: 128, default: 128 }),
           localPref: int('BGP LOCAL_PREF (iBGP only).', { format: 'int64', minimum: 0, maximum: 4294967295 }),
           communities: strList('Communities: "a:b", "large:a:b:c", or the name of a Community alias.'),
@@ -186,7 +189,8 @@ const peerColumns = [
   age,
 ];
 const asn = (d) => int(d, { format: 'int64', minimum: 0, maximum: 4294967295 });
-const duration = (d) => str(d, { pattern: '^([0-9]+(\\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$' });
+// A Go duration, as metav1.Duration parses it ("0" included, as MetalLB takes holdTime: "0").
+const duration = (d) => str(d, { pattern: '^(0|([0-9]+(\\.[0-9]+)?(ns|us|µs|ms|s|m|h))+)$' });
 const peerCommon = {
   myASN: asn('AS number of the local end.'),
   peerASN: asn('AS number expected from the peer. Exactly one of peerASN and dynamicASN.'),
@@ -228,6 +232,7 @@ files.bgppeers = crd({
           'x-kubernetes-validations': xor,
           properties: {
             ...peerCommon,
+            localASN: int('AS number this session speaks as, instead of myASN (OPEN, AS_PATH; iBGP when peerASN equals it).', { format: 'int64', minimum: 1, maximum: 4294967295 }),
             dynamicASN: str('Accept the peer\'s ASN: internal (= myASN) or external (≠ myASN). Exactly one of peerASN and dynamicASN.', { enum: ['internal', 'external'] }),
             interface: str('Node interface for unnumbered BGP peering (instead of peerAddress).'),
             connectTime: str('Time between connection attempts (1s..65535s).', {
@@ -246,7 +251,7 @@ files.bgppeers = crd({
               'x-kubernetes-validations': [{ rule: 'self == oldSelf', message: 'EnableGracefulRestart cannot be changed after creation' }],
             }),
             vrf: str('Host VRF to peer from.'),
-            disableMP: bool('Deprecated: use dualStackAddressFamily.', { default: false }),
+            disableMP: bool('Deprecated and without effect (as in MetalLB; accepted with a warning). It never meant dualStackAddressFamily.', { default: false }),
             dualStackAddressFamily: bool('Exchange both address families on this session.', { default: false }),
           },
         },

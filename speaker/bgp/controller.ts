@@ -11,7 +11,7 @@ import { logListenerError } from '../../k8s/informer-delivery.js';
 import { background } from '../../k8s/background.js';
 import { METALLB } from '../../k8s/status.js';
 import { parseConfig, summarizeErrors } from '../../config/parse.js';
-import type { BGPPeer, Config, CRObject, SecretObject } from '../../config/types.js';
+import type { BGPPeer, Config, ConfigNode, CRObject, SecretObject } from '../../config/types.js';
 import { eligibleNodes, endpointUsable, type EndpointFacts, type NodeFacts } from '../eligibility.js';
 import { exportRoutes, peersForNode, type ExportMemo, type ExportService } from './export.js';
 import { BgpSpeaker, type PeerSpec } from './speaker.js';
@@ -75,6 +75,8 @@ export interface BgpControllerOptions {
   readonly announced?: AnnouncedGauge;
   /** Called when the BGP configuration changed (so the speaker reconciles). */
   readonly onChange: () => void;
+  /** The cluster's Nodes, for the rules MetalLB decides on them (two peers with one address on a node). */
+  readonly nodes?: () => readonly ConfigNode[];
   readonly listenPort?: number;
 }
 
@@ -211,6 +213,13 @@ export class BgpController {
     this.secretTimer.unref();
   }
 
+  /** The Nodes or their labels changed: the verdict on peers sharing a node may have. */
+  nodesChanged(): void {
+    if (!this.synced || this.stopped) return;
+    this.loadConfig();
+    this.o.onChange();
+  }
+
   private configChanged(): void {
     if (!this.synced || this.stopped) return;
     this.loadConfig();
@@ -284,6 +293,7 @@ export class BgpController {
       bfdProfiles: toCR(this.bfdInf.list()),
       communities: toCR(this.commInf.list()),
       secrets: [...this.secrets.values()],
+      ...(this.o.nodes ? { nodes: this.o.nodes() } : {}),
     });
     if (r.ok) {
       this.config = r.config;
@@ -341,6 +351,7 @@ export class BgpController {
         peerAddress: p.peerAddress,
         peerPort: p.peerPort,
         myASN: p.myASN,
+        ...(p.localASN !== undefined ? { localASN: p.localASN } : {}),
         peerASN: p.peerASN ?? (p.dynamicASN === 'internal' ? 'internal' : 'external'),
         ...(routerId ? { routerId } : {}),
         ...(p.sourceAddress ? { sourceAddress: p.sourceAddress } : {}),

@@ -17,6 +17,7 @@ import {
 } from '../../net/tcp/index.js';
 import { BfdRunner, type BfdSpec } from '../bfd/runner.js';
 import { socketConn } from './conn.js';
+import { derivedRouterId } from './router-id.js';
 import { registerBgpMetrics, type PeerMetricsSource } from './metrics.js';
 import { BgpSession, type SessionConfig, type SessionStateName } from './session.js';
 import {
@@ -36,6 +37,8 @@ export interface PeerSpec {
   readonly peerAddress: string;
   readonly peerPort: number;
   readonly myASN: number;
+  /** BGPPeer.localASN: the AS the session speaks as instead of myASN. */
+  readonly localASN?: number;
   readonly peerASN: number | 'internal' | 'external';
   readonly routerId?: string;
   readonly sourceAddress?: string;
@@ -86,6 +89,18 @@ interface PeerEntry {
   session: BgpSession;
   bfd?: BfdRunner;
   routes: readonly ExportedRoute[];
+}
+
+/**
+ * The AS a peer's session speaks as (localASN overrides myASN: the OPEN, AS_PATH and the iBGP/eBGP
+ * choice all use it, like FRR's "local-as N no-prepend replace-as" in MetalLB) and whether it is iBGP.
+ */
+export function sessionAsn(spec: Pick<PeerSpec, 'myASN' | 'localASN' | 'peerASN'>): {
+  localAsn: number;
+  internal: boolean;
+} {
+  const localAsn = spec.localASN ?? spec.myASN;
+  return { localAsn, internal: spec.peerASN === localAsn || spec.peerASN === 'internal' };
 }
 
 /** Everything in a spec that needs a new session when it changes (the password only changes keys). */
@@ -183,16 +198,19 @@ export class BgpSpeaker {
   private createPeer(spec: PeerSpec): PeerEntry {
     const fam = familyOf(spec.peerAddress);
     const local = spec.sourceAddress;
-    const routerId = spec.routerId ?? this.opts.nodeIPv4 ?? interfaceAddress(local, 'ipv4') ?? '10.255.255.1';
-    const ttl = spec.ebgpMultiHop
-      ? 255
-      : spec.peerASN === spec.myASN || spec.peerASN === 'internal'
-        ? undefined
-        : 1;
+    // BGPPeer.routerID, else an IPv4 address of the node (its InternalIP, else one on the interface of
+    // sourceAddress), else one derived from the node's name: never one ID shared by several nodes.
+    const routerId =
+      spec.routerId ??
+      this.opts.nodeIPv4 ??
+      (local !== undefined ? interfaceAddress(local, 'ipv4') : undefined) ??
+      derivedRouterId(this.opts.nodeName);
+    const { localAsn, internal } = sessionAsn(spec);
+    const ttl = spec.ebgpMultiHop ? 255 : internal ? undefined : 1;
     const cfg: SessionConfig = {
       name: spec.name,
       peerAddress: spec.peerAddress,
-      localAsn: spec.myASN,
+      localAsn,
       peerAsn: spec.peerASN,
       routerId,
       holdTime: Math.round(spec.holdTimeMs / 1000),
@@ -341,7 +359,7 @@ export class BgpSpeaker {
       return;
     }
     const spec = entry.spec;
-    const internal = spec.peerASN === spec.myASN || spec.peerASN === 'internal';
+    const { internal } = sessionAsn(spec);
     try {
       if (spec.ebgpMultiHop) setSocketTtl(sock, familyOf(remote), 255);
       else if (!internal) setSocketTtl(sock, familyOf(remote), 1);

@@ -12,6 +12,8 @@ export interface ServiceFacts {
   labels: Readonly<Record<string, string>>;
   ips: readonly string[];
   pool?: string;
+  /** allow-shared-ip is set (not announced through L2Advertisements with serviceSelectors). */
+  allowSharedIP?: boolean;
   externalTrafficPolicy: 'Cluster' | 'Local';
   healthCheckNodePort?: number;
 }

@@ -65,6 +65,8 @@ export interface L2ServiceRef {
   ips: readonly string[];
   /** The pool the controller allocated from (annotation metallb.io/ip-allocated-from-pool), if known. */
   pool?: string;
+  /** The Service has the allow-shared-ip annotation (either spelling), whatever its value. */
+  allowSharedIP?: boolean;
 }
 
 export interface NodeRef {
@@ -91,7 +93,10 @@ export function poolOfService(config: Config, svc: L2ServiceRef): string | undef
 
 /**
  * The L2Advertisements covering a Service: their pools include the Service's pool and their
- * serviceSelectors (by advertisement name; none = all) match its labels.
+ * serviceSelectors (by advertisement name; none = all) match its labels. None for a Service with
+ * allow-shared-ip when any of them has serviceSelectors: MetalLB does not announce it then
+ * (speaker/layer2_controller.go: ShouldAnnounce, "sharedIPWithServiceSelector"), since Services sharing
+ * an IP could be selected differently.
  */
 export function advertisementsFor(
   config: Config,
@@ -100,9 +105,12 @@ export function advertisementsFor(
 ): L2Advertisement[] {
   const pool = poolOfService(config, svc);
   if (!pool) return [];
-  return config.l2Advertisements.filter(
-    (a) => a.pools.includes(pool) && anyMatches(serviceSelectors.get(a.name) ?? [], svc.labels),
+  const selectorsOf = (a: L2Advertisement): readonly LabelSelector[] => serviceSelectors.get(a.name) ?? [];
+  const advs = config.l2Advertisements.filter(
+    (a) => a.pools.includes(pool) && anyMatches(selectorsOf(a), svc.labels),
   );
+  if (svc.allowSharedIP && advs.some((a) => selectorsOf(a).length > 0)) return [];
+  return advs;
 }
 
 /**

@@ -4,6 +4,8 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { startControlPlane, type ControlPlane } from '../../lab/controlplane.js';
 import { create, get, installCRDs, namespaceObj, tryCreate, type Obj } from './controller-helpers.js';
+import { KubeClient } from '../../k8s/client.js';
+import { configCondition, writeConfigurationState } from '../../k8s/status.js';
 
 const NS = 'metallb-system';
 const v1b1 = 'metallb.io/v1beta1';
@@ -48,6 +50,10 @@ describe('metallb.io CRDs on a real apiserver', () => {
         serviceSelectors: [{ matchExpressions: [{ key: 'tier', operator: 'In', values: ['web'] }] }],
       },
     }),
+    obj('IPAddressPool', 'first', {
+      addresses: ['192.168.12.0/24'],
+      serviceAllocation: { priority: -5, namespaces: ['shop'] },
+    }),
     obj('L2Advertisement', 'l2', {
       ipAddressPools: ['lan'],
       interfaces: ['eth0'],
@@ -71,9 +77,15 @@ describe('metallb.io CRDs on a real apiserver', () => {
         keepaliveTime: '30s',
         connectTime: '5s',
         bfdProfile: 'fast',
+        localASN: 4200000001,
       },
       'metallb.io/v1beta2',
     ),
+    obj('BGPAdvertisement', 'bgp-selected', {
+      serviceSelectors: [{ matchLabels: { app: 'web' } }],
+      aggregationLength: 32,
+      aggregationLengthV6: 128,
+    }),
     obj('BFDProfile', 'fast', { receiveInterval: 100, transmitInterval: 100, detectMultiplier: 5 }),
     obj('Community', 'aliases', { communities: [{ name: 'no-advertise', value: '65535:65282' }] }),
     obj('ServiceL2Status', 'l2-abc', {}),
@@ -109,6 +121,30 @@ describe('metallb.io CRDs on a real apiserver', () => {
       ),
     );
     assert.equal(peer.spec?.peerPort, 179);
+  });
+
+  it('accepts holdTime "0" (no keepalives, as MetalLB allows) and refuses a holdTime that is no duration', async () => {
+    const zero = await create(
+      cp,
+      obj(
+        'BGPPeer',
+        'r-hold-zero',
+        { myASN: 64500, peerASN: 64501, peerAddress: '10.0.0.4', holdTime: '0', keepaliveTime: '0' },
+        'metallb.io/v1beta2',
+      ),
+    );
+    assert.equal(zero.spec?.holdTime, '0');
+    const bad = await tryCreate(
+      cp,
+      obj(
+        'BGPPeer',
+        'r-hold-bad',
+        { myASN: 64500, peerASN: 64501, peerAddress: '10.0.0.5', holdTime: '00' },
+        'metallb.io/v1beta2',
+      ),
+    );
+    assert.equal(bad.status, 422, bad.body);
+    assert.match(bad.body, /holdTime/);
   });
 
   it('serves BGPPeer v1beta1 too, stored as v1beta2 (conversion None)', async () => {
@@ -149,6 +185,46 @@ describe('metallb.io CRDs on a real apiserver', () => {
     assert.equal(l2.status, 200, l2.body);
   });
 
+  it("ConfigurationState: written with MetalLB's labels and condition; labels put back on an older object", async () => {
+    const client = KubeClient.load(cp.adminKubeconfig);
+    try {
+      await writeConfigurationState(
+        client,
+        NS,
+        'speaker-node-1',
+        { type: 'Speaker', nodeName: 'node-1' },
+        {
+          result: 'Valid',
+          errorSummary: '',
+          conditions: [configCondition('configReconcilerValid', '')],
+        },
+      );
+      const s = await get(cp, obj('ConfigurationState', 'speaker-node-1', {}));
+      assert.deepEqual(s?.metadata.labels, {
+        'metallb.io/component-type': 'speaker',
+        'metallb.io/node-name': 'node-1',
+      });
+      const st = (s as { status?: { conditions?: { type: string; status: string; reason: string }[] } })
+        .status;
+      assert.deepEqual(
+        st?.conditions?.map((c) => [c.type, c.status, c.reason]),
+        [['configReconcilerValid', 'True', 'Reconciled']],
+      );
+      // `controller` was created above without labels (as an older version wrote it)
+      await writeConfigurationState(
+        client,
+        NS,
+        'controller',
+        { type: 'Controller' },
+        { result: 'Valid', errorSummary: '', conditions: [configCondition('poolReconcilerValid', '')] },
+      );
+      const c = await get(cp, obj('ConfigurationState', 'controller', {}));
+      assert.deepEqual(c?.metadata.labels, { 'metallb.io/component-type': 'controller' });
+    } finally {
+      client.close();
+    }
+  });
+
   const invalid: [string, Obj, RegExp][] = [
     [
       'a pool without addresses',
@@ -161,8 +237,8 @@ describe('metallb.io CRDs on a real apiserver', () => {
       /autoAssign/,
     ],
     [
-      'a negative pool priority',
-      obj('IPAddressPool', 'bad3', { addresses: ['10.0.0.0/24'], serviceAllocation: { priority: -1 } }),
+      'a pool priority that is not an integer',
+      obj('IPAddressPool', 'bad3', { addresses: ['10.0.0.0/24'], serviceAllocation: { priority: 1.5 } }),
       /priority/,
     ],
     [
@@ -182,6 +258,27 @@ describe('metallb.io CRDs on a real apiserver', () => {
       /values must be non-empty/,
     ],
     ['aggregationLength 33', obj('BGPAdvertisement', 'bad6', { aggregationLength: 33 }), /aggregationLength/],
+    [
+      'aggregationLength 0 (MetalLB: minimum 1)',
+      obj('BGPAdvertisement', 'bad-agg0', { aggregationLength: 0 }),
+      /aggregationLength/,
+    ],
+    [
+      'serviceSelectors with a non-default aggregationLength (MetalLB CEL rule)',
+      obj('BGPAdvertisement', 'bad-sel-agg', {
+        aggregationLength: 24,
+        serviceSelectors: [{ matchLabels: { app: 'web' } }],
+      }),
+      /serviceSelectors need the default aggregation lengths/,
+    ],
+    [
+      'serviceSelectors with a non-default aggregationLengthV6 (MetalLB CEL rule)',
+      obj('BGPAdvertisement', 'bad-sel-agg6', {
+        aggregationLengthV6: 64,
+        serviceSelectors: [{ matchLabels: { app: 'web' } }],
+      }),
+      /serviceSelectors need the default aggregation lengths/,
+    ],
     [
       'peerASN and dynamicASN together',
       obj(
@@ -226,6 +323,16 @@ describe('metallb.io CRDs on a real apiserver', () => {
         'metallb.io/v1beta2',
       ),
       /myASN/,
+    ],
+    [
+      'a localASN of 0 (MetalLB: minimum 1)',
+      obj(
+        'BGPPeer',
+        'bad-local-asn',
+        { myASN: 1, peerASN: 2, peerAddress: '10.0.0.1', localASN: 0 },
+        'metallb.io/v1beta2',
+      ),
+      /localASN/,
     ],
     [
       'connectTime 0s',

@@ -257,8 +257,13 @@ const CASES: Case[] = [
     expect: { invalid: /ebgpMultiHop/ },
   },
   {
-    name: 'peer: routerID not IPv4',
+    name: 'peer: an IPv6 routerID (accepted with a warning, as MetalLB accepts it)',
     objects: [bgpPeer('pe-rid', { peerAddress: '10.1.1.9', routerID: 'fd00::1' })],
+    expect: { warned: /spec\.routerID: fd00::1 cannot be a BGP identifier/ },
+  },
+  {
+    name: 'peer: routerID not an IP',
+    objects: [bgpPeer('pe-rid-bad', { peerAddress: '10.1.1.13', routerID: 'router-1' })],
     expect: { invalid: /routerID/ },
   },
   {

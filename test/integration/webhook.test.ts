@@ -239,7 +239,7 @@ describe('validating admission webhook on a real apiserver', () => {
     await accepted([peer('p1', { myASN: 64500, peerASN: 64501, peerAddress: '192.0.2.3' })]);
     await denied(
       [peer('p2', { myASN: 64500, peerASN: 64502, peerAddress: '192.0.2.3' })],
-      /duplicate peer 192\.0\.2\.3: same address, port, vrf and node selectors as BGPPeer p1/,
+      /BGPPeer metallb-system\/p2: spec\.peerAddress: BGPPeer p1 has the same address 192\.0\.2\.3 and both apply to/,
     );
   });
 
@@ -318,6 +318,41 @@ describe('validating admission webhook on a real apiserver', () => {
     // Unused objects delete fine.
     const ok = await kubectl(['delete', '-n', NS, 'ipaddresspool', 'c']);
     assert.equal(ok.code, 0, ok.stderr);
+  });
+
+  it('admits objects naming a BFDProfile or Community alias applied after them, with a warning (as MetalLB)', async () => {
+    const r = await apply([
+      peer('early', { myASN: 64500, peerASN: 64501, peerAddress: '192.0.2.10', bfdProfile: 'later' }),
+      bgpAdv('early-adv', { communities: ['later-alias'], localPref: 100 }), // (lp1's, for pool agg)
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(
+      r.stderr,
+      /Warning: BGPPeer metallb-system\/early: spec\.bfdProfile: BFDProfile "later" does not exist; admitted/,
+    );
+    await accepted([
+      {
+        apiVersion: 'metallb.io/v1beta1',
+        kind: 'BFDProfile',
+        metadata: { name: 'later', namespace: NS },
+        spec: {},
+      },
+      {
+        apiVersion: 'metallb.io/v1beta1',
+        kind: 'Community',
+        metadata: { name: 'later', namespace: NS },
+        spec: { communities: [{ name: 'later-alias', value: '64500:7' }] },
+      },
+    ]);
+    for (const [k, n] of [
+      ['bgpadvertisement', 'early-adv'],
+      ['bgppeer', 'early'],
+      ['bfdprofile', 'later'],
+      ['community', 'later'],
+    ] as const) {
+      const d = await kubectl(['delete', '-n', NS, k, n]);
+      assert.equal(d.code, 0, d.stderr);
+    }
   });
 
   it('accepts every metallb.io example in docs/', async () => {

@@ -74,6 +74,9 @@ describe('address ranges', () => {
       ['10.0.0.1-fc00::1', 'invalid range "10.0.0.1-fc00::1": mixes IPv4 and IPv6'],
       ['10.0.0.1-banana', 'invalid range "10.0.0.1-banana": "banana" is not an IP address'],
       ['hello', 'invalid address range "hello": expected a CIDR or first-last range'],
+      // MetalLB: internal/config/config.go ParseCIDR (net.ParseCIDR needs a prefix length)
+      ['10.0.0.7', 'invalid address range "10.0.0.7": a single address is written as a CIDR, 10.0.0.7/32'],
+      ['fc00::7', 'invalid address range "fc00::7": a single address is written as a CIDR, fc00::7/128'],
     ];
     for (const [s, why] of cases) {
       const r = parseAddressRange(s);

@@ -107,14 +107,14 @@ describe('parseConfig: IPAddressPool', () => {
           o('lan', {
             addresses: ['10.0.0.0/24'],
             serviceAllocation: {
-              priority: -2,
+              priority: 1.5,
               serviceSelectors: [{ matchExpressions: [{ key: 'a', operator: 'In' }] }],
             },
           }),
         ],
       }),
       [
-        'IPAddressPool metallb-system/lan: spec.serviceAllocation.priority: must be a non-negative integer, got -2',
+        'IPAddressPool metallb-system/lan: spec.serviceAllocation.priority: must be an integer, got 1.5',
         'IPAddressPool metallb-system/lan: spec.serviceAllocation.serviceSelectors[0].matchExpressions[0].values: must be non-empty for operator In',
       ],
     );
@@ -232,7 +232,7 @@ describe('parseConfig: advertisements and communities', () => {
         ],
       }),
       [
-        'BGPAdvertisement metallb-system/b: spec.localPref: localPref 200 conflicts with localPref 100 of BGPAdvertisement a for pool lan',
+        'BGPAdvertisement metallb-system/b: spec.localPref: localPref 200 conflicts with localPref 100 of BGPAdvertisement a for pool lan: both announce its routes, aggregated alike, to the same peers from every node',
       ],
     );
     okConfig({
@@ -315,7 +315,7 @@ describe('parseConfig: BGPPeer and BFDProfile', () => {
         'spec.ebgpMultiHop: ebgpMultiHop cannot be set on an iBGP session (peerASN = myASN)',
       ],
       [{ peerAddress: '10.0.0.999' }, 'spec.peerAddress: invalid IP address "10.0.0.999"'],
-      [{ routerID: 'fc00::1' }, 'spec.routerID: invalid router ID "fc00::1": must be an IPv4 address'],
+      [{ routerID: 'fc00::zz' }, 'spec.routerID: invalid router ID "fc00::zz": not an IP address'],
       [{ bfdProfile: 'missing' }, 'spec.bfdProfile: BFDProfile "missing" does not exist'],
       [{ connectTime: '1500ms' }, 'spec.connectTime: 1500ms is invalid: whole seconds between 1s and 65535s'],
       [{ peerPort: 0 }, 'spec.peerPort: 0 is out of range [1, 16384]'],
@@ -358,7 +358,7 @@ describe('parseConfig: BGPPeer and BFDProfile', () => {
   });
   it('rejects duplicate peers', () => {
     assert.deepEqual(errorsOf({ bgpPeers: [peer('a', {}), peer('b', {})] }), [
-      'BGPPeer metallb-system/b: spec.peerAddress: duplicate peer 10.0.0.1: same address, port, vrf and node selectors as BGPPeer a',
+      'BGPPeer metallb-system/b: spec.peerAddress: BGPPeer a has the same address 10.0.0.1 and both apply to every node; a node has one session per address',
     ]);
   });
   it('BFD defaults and ranges', () => {

@@ -67,10 +67,17 @@ describe('allocator: basics', () => {
     ok(a.ensure(req('a', { families: [4, 6], policy: 'RequireDualStack' })));
     ok(a.ensure(req('b')));
     assert.deepEqual(a.stats(), [
-      { pool: 'lan', assigned: { 4: 2n, 6: 1n }, available: { 4: 6n, 6: 3n }, total: { 4: 8n, 6: 4n } },
+      {
+        pool: 'lan',
+        services: 2,
+        assigned: { 4: 2n, 6: 1n },
+        available: { 4: 6n, 6: 3n },
+        total: { 4: 8n, 6: 4n },
+      },
     ]);
     a.release('default/a');
     assert.deepEqual(a.stats()[0]?.assigned, { 4: 1n, 6: 0n });
+    assert.equal(a.stats()[0]?.services, 1);
   });
 });
 
@@ -162,6 +169,19 @@ describe('allocator: pool selection', () => {
     );
     const order = ['a', 'b', 'c', 'd'].map((n) => ok(a.ensure(req(n))).assignment.pool);
     assert.deepEqual(order, ['p1', 'p5', 'p0', 'aa']);
+  });
+  it('negative priorities (accepted, as in MetalLB) go before positive ones; 0 still last', () => {
+    // MetalLB (internal/allocator/allocator.go: sortPools) accepts them but does not define their order.
+    const a = new Allocator(
+      pools({
+        p0: { addresses: ['10.0.2.0/32'], serviceAllocation: { namespaces: ['default'] } },
+        p1: { addresses: ['10.0.4.0/32'], serviceAllocation: { priority: 1, namespaces: ['default'] } },
+        m3: { addresses: ['10.0.5.0/32'], serviceAllocation: { priority: -3, namespaces: ['default'] } },
+        m1: { addresses: ['10.0.6.0/32'], serviceAllocation: { priority: -1, namespaces: ['default'] } },
+      }),
+    );
+    const order = ['a', 'b', 'c', 'd'].map((n) => ok(a.ensure(req(n))).assignment.pool);
+    assert.deepEqual(order, ['m3', 'm1', 'p1', 'p0']);
   });
   it('a restricted pool never serves a non-matching Service', () => {
     const a = new Allocator(
@@ -371,5 +391,32 @@ describe('allocator: pool changes', () => {
     ok(a.ensure(req('a')));
     assert.equal(a.setPools(pools({ renamed: { addresses: ['10.0.0.0/30'] } })).size, 0);
     assert.deepEqual(a.assignment('default/a'), { key: 'default/a', pool: 'renamed', ips: ['10.0.0.0'] });
+  });
+});
+
+describe('controller metrics', () => {
+  it('metallb_allocator_services_allocated_total{pool}: Services per pool, shared addresses counted per Service', async () => {
+    const { ControllerMetrics } = await import('../../../controller/metrics.js');
+    const al = new Allocator(
+      pools({
+        lan: { addresses: ['10.0.0.1-10.0.0.3'] },
+        spare: { addresses: ['10.0.1.0/30'], autoAssign: false },
+      }),
+    );
+    ok(al.ensure(req('x', { sharingKey: 'k', ports: [{ protocol: 'TCP', port: 80 }] })));
+    ok(al.ensure(req('y', { sharingKey: 'k', ports: [{ protocol: 'TCP', port: 443 }] })));
+    ok(al.ensure(req('z')));
+    const m = new ControllerMetrics({ defaultMetrics: false });
+    m.setPoolStats(al.stats());
+    const text = await m.registry.metrics();
+    assert.match(text, /^metallb_allocator_services_allocated_total\{pool="lan"\} 3$/m);
+    assert.match(text, /^metallb_allocator_addresses_in_use_total\{pool="lan"\} 2$/m);
+    assert.match(text, /^metallb_allocator_services_allocated_total\{pool="spare"\} 0$/m);
+    m.setPoolStats(al.stats().filter((s) => s.pool !== 'spare'));
+    assert.doesNotMatch(
+      await m.registry.metrics(),
+      /services_allocated_total\{pool="spare"\}/,
+      'a deleted pool loses its series',
+    );
   });
 });

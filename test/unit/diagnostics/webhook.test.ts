@@ -146,6 +146,60 @@ describe('admit', () => {
     assert.match(d.allowed ? (d.warnings[0] ?? '') : '', /IPAddressPool "nope" does not exist/);
   });
 
+  // MetalLB: internal/config/validator.go resetTransientErrorsFields (bfdProfile and alias communities
+  // are not checked at admission); webhookv1beta1/bfdprofile_webhook.go validateBFDDelete; community
+  // deletion is never refused.
+  it('names of a BFDProfile or Community alias not created yet are admitted with a warning, in any order', () => {
+    const cr = (kind: string, name: string, spec: Record<string, unknown>): CRObject => ({
+      apiVersion: 'metallb.io/v1beta2',
+      kind,
+      metadata: { name, namespace: NS },
+      spec,
+    });
+    const peer = cr('BGPPeer', 'r1', {
+      myASN: 64500,
+      peerASN: 64501,
+      peerAddress: '10.9.0.1',
+      bfdProfile: 'fast',
+    });
+    const d = admit(
+      { operation: 'CREATE', kind: 'BGPPeer', namespace: NS, name: 'r1', object: peer },
+      state(),
+    );
+    assert.deepEqual(d, {
+      allowed: true,
+      warnings: [
+        'BGPPeer metallb-system/r1: spec.bfdProfile: BFDProfile "fast" does not exist; admitted, but the configuration is invalid until it exists',
+      ],
+    });
+    const adv = cr('BGPAdvertisement', 'a', { communities: ['edge', '1:x'] });
+    const a = admit(
+      { operation: 'CREATE', kind: 'BGPAdvertisement', namespace: NS, name: 'a', object: adv },
+      state(),
+    );
+    assert.equal(a.allowed, false, 'a value with ":" that is no community is refused');
+    assert.match(a.allowed ? '' : a.message, /spec\.communities\[1\]/);
+    assert.doesNotMatch(a.allowed ? '' : a.message, /spec\.communities\[0\]/);
+    // deleting what is used: a BFDProfile is refused, a Community is not
+    const withBoth = state({
+      current: {
+        ipAddressPools: [pool('a', ['10.0.0.0/24'])],
+        bgpPeers: [peer],
+        bfdProfiles: [cr('BFDProfile', 'fast', {})],
+        communities: [cr('Community', 'c', { communities: [{ name: 'edge', value: '1:1' }] })],
+        bgpAdvertisements: [cr('BGPAdvertisement', 'a', { communities: ['edge'] })],
+      },
+    });
+    const delBfd = admit({ operation: 'DELETE', kind: 'BFDProfile', namespace: NS, name: 'fast' }, withBoth);
+    assert.equal(delBfd.allowed, false);
+    assert.match(delBfd.allowed ? '' : delBfd.message, /cannot delete BFDProfile fast/);
+    const delCommunity = admit(
+      { operation: 'DELETE', kind: 'Community', namespace: NS, name: 'c' },
+      withBoth,
+    );
+    assert.equal(delCommunity.allowed, true);
+  });
+
   it('an AdmissionReview gets a response with the same uid', async () => {
     const out = await review(
       {

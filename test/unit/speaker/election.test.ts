@@ -118,6 +118,25 @@ describe('which advertisements and nodes cover a Service', () => {
       ['adv-0', 'adv-1'],
     );
   });
+  // MetalLB: speaker/layer2_controller.go ShouldAnnounce, serviceHasSharedIP, adsHaveServiceSelectors
+  it('a Service with allow-shared-ip is not announced when a covering advertisement has serviceSelectors', () => {
+    const c = config([{}, {}]);
+    const sel = LabelSelector.parse({ matchLabels: { app: 'db' } });
+    assert.ok(sel.ok);
+    const m = new Map([['adv-1', [sel.selector]]]);
+    const db = { ...svc, labels: { app: 'db' } };
+    assert.deepEqual(advertisementsFor(c, { ...db, allowSharedIP: true }, m), [], 'adv-1 selects it: none');
+    assert.deepEqual(
+      advertisementsFor(c, { ...svc, allowSharedIP: true }, m).map((a) => a.name),
+      ['adv-0'],
+      'adv-1 does not select it: the advertisement without selectors still covers it',
+    );
+    assert.deepEqual(
+      advertisementsFor(c, { ...db, allowSharedIP: true }).map((a) => a.name),
+      ['adv-0', 'adv-1'],
+      'no serviceSelectors anywhere: announced',
+    );
+  });
   it('nodeSelectors and interfaces: union of interfaces, empty means all', () => {
     const c = config([
       { nodeSelectors: [{ matchLabels: { rack: 'r1' } }], interfaces: ['eth1'] },

@@ -46,6 +46,16 @@ describe('serviceFactsOf', () => {
       undefined,
     );
   });
+  it('marks allow-shared-ip (either spelling, any value) for the layer 2 rule', () => {
+    for (const key of ['metallb.io/allow-shared-ip', 'metallb.universe.tf/allow-shared-ip'])
+      assert.equal(
+        serviceFactsOf(lb({ metadata: { namespace: 'ns', name: 'web', annotations: { [key]: '' } } }), '')
+          ?.allowSharedIP,
+        true,
+        key,
+      );
+    assert.equal(serviceFactsOf(lb(), '')?.allowSharedIP, undefined);
+  });
   it('splits keys at the first slash', () => {
     assert.deepEqual(splitServiceKey('ns/a/b'), ['ns', 'a/b']);
   });

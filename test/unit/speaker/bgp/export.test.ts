@@ -240,9 +240,11 @@ describe('exportRoutes with a memo of each Service', () => {
   it('gives what a fresh export gives, pass after pass, when some Services change', () => {
     const c = config({
       advs: [
+        // (aggregated in both of pool-a's families: otherwise the two localPrefs conflict, as in MetalLB)
         obj('BGPAdvertisement', 'agg', {
           ipAddressPools: ['pool-a'],
           aggregationLength: 30,
+          aggregationLengthV6: 120,
           communities: ['65000:1'],
         }),
         obj('BGPAdvertisement', 'host', { ipAddressPools: ['pool-a', 'pool-b'], localPref: 50 }),

@@ -11,7 +11,8 @@ import {
   splitMessages,
   type BgpMessage,
 } from '../../../../proto/bgp/message.js';
-import { makeOpen, type OpenMessage } from '../../../../proto/bgp/open.js';
+import { makeOpen, openAsn, type OpenMessage } from '../../../../proto/bgp/open.js';
+import { sessionAsn } from '../../../../speaker/bgp/speaker.js';
 import { IPV4_UNICAST, IPV6_UNICAST, type SessionParams } from '../../../../proto/bgp/family.js';
 import type { UpdateMessage } from '../../../../proto/bgp/update.js';
 import { shutdownCommunication, type NotificationMessage } from '../../../../proto/bgp/notification.js';
@@ -564,5 +565,57 @@ describe('BgpSession', () => {
     clock.advance(10_000);
     await tick();
     assert.ok(['Connect', 'OpenSent', 'Active'].includes(s.state), s.state);
+  });
+});
+
+// BGPPeer.localASN (MetalLB: internal/bgp/frr/templates/neighborsession.tmpl, "local-as N no-prepend
+// replace-as"): the session speaks as localASN instead of myASN.
+describe('BGPPeer localASN', () => {
+  it('sessionAsn: localASN replaces myASN, and decides iBGP against it', () => {
+    assert.deepEqual(sessionAsn({ myASN: 64513, peerASN: 64512 }), { localAsn: 64513, internal: false });
+    assert.deepEqual(sessionAsn({ myASN: 64513, localASN: 64600, peerASN: 64512 }), {
+      localAsn: 64600,
+      internal: false,
+    });
+    assert.deepEqual(sessionAsn({ myASN: 64513, localASN: 64512, peerASN: 64512 }), {
+      localAsn: 64512,
+      internal: true,
+    });
+    assert.deepEqual(sessionAsn({ myASN: 64513, localASN: 64600, peerASN: 64513 }), {
+      localAsn: 64600,
+      internal: false,
+    });
+  });
+
+  it('the OPEN (AS_TRANS + 4-octet capability) and the AS_PATH carry localASN', async () => {
+    const { localAsn } = sessionAsn({ myASN: 64513, localASN: 4200000001, peerASN: 64512 });
+    const clock = new FakeClock();
+    const pipe = new Pipe('10.0.0.11', '10.0.0.1');
+    const s = new BgpSession({ ...baseCfg, localAsn }, { clock, dial: () => Promise.resolve(pipe.conn) });
+    s.start();
+    clock.advance(0);
+    await tick();
+    const open = pipe.take()[0] as OpenMessage;
+    assert.equal(open.myAs, 23456, 'AS_TRANS in the 2-octet field');
+    assert.equal(openAsn(open), 4200000001);
+    pipe.sendMsg(peerOpen(64512));
+    pipe.sendMsg({ type: 'keepalive' });
+    assert.equal(s.state, 'Established');
+    pipe.take();
+    s.setRoutes([route('192.0.2.1/32')]);
+    assert.deepEqual(
+      updates(pipe.take())[0]?.attributes.find((a) => a.type === 'asPath'),
+      { type: 'asPath', segments: [{ type: 'sequence', asns: [4200000001] }] },
+    );
+  });
+
+  it('a peer configured with localASN as its iBGP AS gets an empty AS_PATH', async () => {
+    const { localAsn } = sessionAsn({ myASN: 64513, localASN: 64512, peerASN: 64512 });
+    const { s, pipe } = await establish({ ...baseCfg, localAsn }, peerOpen(64512));
+    s.setRoutes([route('192.0.2.1/32')]);
+    assert.deepEqual(
+      updates(pipe.take())[0]?.attributes.find((a) => a.type === 'asPath'),
+      { type: 'asPath', segments: [] },
+    );
   });
 });
