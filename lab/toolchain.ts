@@ -34,6 +34,8 @@ export const DEBIAN_PACKAGES: ReadonlyArray<{ pkg: string; provides: string }> =
   { pkg: 'skopeo', provides: 'skopeo' },
   { pkg: 'mmdebstrap', provides: 'mmdebstrap' },
   { pkg: 'util-linux', provides: 'nsenter' },
+  // promtool, to test the alert rules in deploy/monitoring
+  { pkg: 'prometheus', provides: 'promtool' },
 ];
 
 export class ToolchainError extends Error {
