@@ -548,6 +548,15 @@ export class Lab {
   /** The demo on real nodes: metallb.io objects, one web Deployment on each of the first two nodes, the Services. */
   private async createClusterDemo(): Promise<void> {
     const topo = this.topology;
+    if (this.installMode === 'none') {
+      // nothing installed the CRDs: apply them (a later `helm install` keeps them), so the demo's
+      // pools are there when the user installs Bollard
+      await new Applier(this.client).applyCrds(manifestFiles(repoPath('deploy', 'crds')));
+      await this.ensureNamespace(METALLB_NAMESPACE);
+      this.warnings.push(
+        'Bollard is not installed (--install none): the demo Services stay <pending> until you install it',
+      );
+    }
     await this.apply(...metallbDemoObjects(topo));
     await this.ensureNamespace('demo');
     await this.addService({ namespace: 'demo', name: 'web' });
