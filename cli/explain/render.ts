@@ -35,6 +35,15 @@ export function renderService(e: ServiceExplanation): string {
   out.push('', 'Allocation:');
   out.push(`  ${e.allocation.ok ? mark(true) : mark(false)} ${e.allocation.reason}`);
   if (e.allocation.lastEvent) out.push(`  last controller Event: ${e.allocation.lastEvent}`);
+  for (const x of e.exhausted ?? []) {
+    out.push(`  pool ${x.pool} is full; its addresses are held by:`);
+    for (const h of x.holders)
+      out.push(`    ${h.service}  ${h.ips.join(', ')}${h.created ? `  (created ${h.created})` : ''}`);
+    if (x.more > 0)
+      out.push(`    … and ${x.more} more (the newest are listed: bollard explain pool ${x.pool})`);
+    out.push('  what you can do:');
+    for (const r of x.remedies) out.push(`    - ${r}`);
+  }
   if (e.pools.length > 0) {
     out.push('', 'Pools:');
     for (const p of e.pools)

@@ -4,6 +4,7 @@
 import type { Config, L2Advertisement } from '../../config/types.js';
 import { anyMatches } from '../../config/selector.js';
 import { type PoolVerdict } from '../../controller/allocator.js';
+import { exhaustedPools, type ExhaustedPool } from './exhausted.js';
 import {
   ANN_ALLOCATED_FROM,
   isOurs,
@@ -82,6 +83,8 @@ export interface ServiceExplanation {
   readonly pool?: string;
   readonly allocation: { readonly ok: boolean; readonly reason: string; readonly lastEvent?: string };
   readonly pools: readonly PoolVerdict[];
+  /** Pending on full pools: who holds their addresses and what to do. */
+  readonly exhausted?: readonly ExhaustedPool[];
   readonly advertisements: readonly AdvertisementVerdict[];
   readonly layer2?: {
     readonly nodes: readonly NodeVerdict[];
@@ -292,6 +295,20 @@ export function explainService(s: Snapshot, ref: string): ServiceExplanation {
         }
       : { ok: false, reason: e.reason, ...(lastEvent ? { lastEvent } : {}) };
     problems.unshift(`EXTERNAL-IP pending: ${allocation.reason}`);
+    const created = new Map(
+      s.services.map((x) => [serviceKey(x), x.metadata?.creationTimestamp ?? ''] as [string, string]),
+    );
+    const alternatives = e.ok
+      ? []
+      : pools
+          .map((p) => p.pool)
+          .filter((name) => name !== req.pool)
+          .filter((name) =>
+            alloc.explainPools({ ...req, pool: name }).some((v) => v.pool === name && v.usable),
+          );
+    const exhausted = e.ok
+      ? []
+      : exhaustedPools(pools, alloc.allAssignments(), created, req.sharingKey, alternatives);
     return {
       ...base,
       handled: true,
@@ -300,6 +317,7 @@ export function explainService(s: Snapshot, ref: string): ServiceExplanation {
       request,
       allocation,
       pools,
+      ...(exhausted.length > 0 ? { exhausted } : {}),
       advertisements: [],
     };
   }

@@ -129,6 +129,41 @@ describe('explain service (pure)', () => {
       ],
     );
     assert.match(renderService(e), /EXTERNAL-IP pending: no free address/);
+    // who holds the full pool, and what to do: the pool that is not auto-assigned has room
+    assert.deepEqual(e.exhausted?.[0]?.holders, [
+      { service: 'app/a', ips: ['192.0.2.10'], created: '2026-01-01T00:00:00Z' },
+    ]);
+    const text = renderService(e);
+    assert.match(text, /pool lan is full; its addresses are held by:\n {4}app\/a {2}192\.0\.2\.10/);
+    assert.match(text, /metallb\.io\/address-pool: manual/);
+    assert.match(text, /add a range or CIDR to IPAddressPool lan's spec\.addresses/);
+    assert.match(text, /allow-shared-ip/);
+  });
+
+  it('pending on a large full pool: the newest holders, and how many more', () => {
+    const many = Array.from({ length: 16 }, (_, i) =>
+      svc('app', `s${String(i).padStart(2, '0')}`, {
+        ips: [`192.0.2.${i}`],
+        created: `2026-01-01T00:00:${String(i).padStart(2, '0')}Z`,
+      }),
+    );
+    const s = snapshot({
+      config: {
+        ipAddressPools: [cr('IPAddressPool', 'lan', { addresses: ['192.0.2.0/28'] })],
+        l2Advertisements: [],
+        bgpAdvertisements: [],
+      },
+      services: [...many, svc('app', 'late', { created: '2026-01-02T00:00:00Z' })],
+    });
+    const e = explainService(s, 'app/late');
+    assert.equal(e.verdict, 'pending');
+    const x = e.exhausted?.[0];
+    assert.deepEqual(
+      x?.holders.map((h) => h.service),
+      ['app/s15', 'app/s14', 'app/s13', 'app/s12', 'app/s11'],
+    );
+    assert.equal(x?.more, 11);
+    assert.doesNotMatch(x?.remedies.join('\n') ?? '', /address-pool/);
   });
 
   it('a Service the controller does not handle says why', () => {
