@@ -1,9 +1,10 @@
-// The lab CLI as a user runs it: up (a small lab), exec, status, kill/start, link down/up, a second up
-// (a no-op that reprints the summary), and down, which leaves nothing behind.
+// The lab CLI as a user runs it: up (a small lab; real kubelet nodes with Bollard installed by Helm, the
+// default), exec, status, kill/start of a process and of Bollard's speaker pod, link down/up, a second
+// up (a no-op that reprints the summary), and down, which leaves nothing behind.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { listNetns } from '../../lab/netns.js';
@@ -72,12 +73,26 @@ describe('lab CLI', () => {
   it('status shows hosts, processes and BGP sessions; kill and start a process', async () => {
     const st = await lab('status');
     assert.equal(st.code, 0, st.stderr);
-    assert.match(st.stdout, /node-1 +apiserver-forward, kube-proxy/);
+    assert.match(
+      st.stdout,
+      /node-1 +apiserver-forward, apiserver-forward-pods, kube-proxy, containerd, kubelet/,
+    );
     assert.match(st.stdout, /BGP sessions \(router\):/);
     assert.equal((await lab('kill', 'node-1', 'kube-proxy')).code, 0);
     assert.match((await lab('status')).stdout, /kube-proxy \(NOT RUNNING\)/);
     assert.equal((await lab('start', 'node-1', 'kube-proxy')).code, 0);
     assert.doesNotMatch((await lab('status')).stdout, /NOT RUNNING/);
+  });
+
+  it('kill and stop act on the speaker pod of a node; start waits until it is Ready again', async () => {
+    assert.match(upOut, /speaker: 2\/2 pods ready/);
+    for (const op of ['kill', 'stop'] as const) {
+      const r = await lab(op, 'node-1', 'speaker');
+      assert.equal(r.code, 0, r.stderr);
+      const s = await lab('start', 'node-1', 'speaker');
+      assert.equal(s.code, 0, s.stderr);
+    }
+    assert.match((await lab('info')).stdout, /speaker: 2\/2 pods ready/);
   });
 
   it('link down cuts a node off the LAN and link up restores it', async () => {
@@ -105,5 +120,14 @@ describe('lab CLI', () => {
     );
     assert.equal(alive(pid), false);
     assert.equal(existsSync(dir), false);
+    // the real nodes' cgroup trees and mounts went with them
+    assert.deepEqual(
+      readdirSync('/sys/fs/cgroup/memory').filter((n) => n.startsWith(`bollard-${pid}-`)),
+      [],
+    );
+    assert.doesNotMatch(
+      readFileSync('/proc/self/mountinfo', 'utf8'),
+      new RegExp(dir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')),
+    );
   });
 });
