@@ -29,6 +29,7 @@ import type {
   ConfigKind,
   L2Advertisement,
   Pool,
+  PreferredNodeSelector,
   SecretObject,
   ServiceAllocation,
 } from './types.js';
@@ -441,7 +442,53 @@ function parseL2(c: Ctx, pools: ReadonlyMap<string, Pool>, warnings: ConfigError
     nodeSelectors: selectorList(c, spec.nodeSelectors, 'spec.nodeSelectors'),
     interfaces: stringList(c, spec, 'interfaces'),
     serviceSelectors,
+    preferredNodeSelectors: preferredNodeSelectors(c, spec.preferredNodeSelectors),
   };
+}
+
+/**
+ * spec.preferredNodeSelectors: [{weight 1–100, preference: label selector}], both required (MetalLB's
+ * CRD). The preference must be a valid selector (internal/config/config.go: preferredNodeScores); a
+ * selector written twice is not a repeat to refuse, as in MetalLB: the weights add up.
+ */
+function preferredNodeSelectors(c: Ctx, raw: unknown): PreferredNodeSelector[] {
+  const field = 'spec.preferredNodeSelectors';
+  if (raw === undefined || raw === null) return [];
+  if (!Array.isArray(raw)) {
+    c.fail(field, 'must be a list of {weight, preference}');
+    return [];
+  }
+  const out: PreferredNodeSelector[] = [];
+  raw.forEach((item: unknown, i) => {
+    const at = `${field}[${i}]`;
+    if (typeof item !== 'object' || item === null || Array.isArray(item)) {
+      c.fail(at, 'must be an object with weight and preference');
+      return;
+    }
+    const { weight, preference } = item as Record<string, unknown>;
+    let ok = true;
+    if (weight === undefined || weight === null) {
+      c.fail(`${at}.weight`, 'is required (1 to 100)');
+      ok = false;
+    } else if (typeof weight !== 'number' || !Number.isInteger(weight)) {
+      c.fail(`${at}.weight`, `must be an integer, got ${JSON.stringify(weight)}`);
+      ok = false;
+    } else if (weight < 1 || weight > 100) {
+      c.fail(`${at}.weight`, `${weight} is out of range [1, 100]`);
+      ok = false;
+    }
+    if (preference === undefined || preference === null) {
+      c.fail(`${at}.preference`, 'is required (a label selector; {} matches every node)');
+      return;
+    }
+    const r = LabelSelector.parse(preference as LabelSelectorSpec);
+    if (!r.ok) {
+      c.fail(`${at}.preference${r.field ? '.' + r.field : ''}`, r.reason);
+      return;
+    }
+    if (ok) out.push({ weight: weight as number, preference: r.selector });
+  });
+  return out;
 }
 
 function parseBGPAdv(

@@ -85,6 +85,18 @@ export interface L2Advertisement {
   readonly interfaces: readonly string[];
   /** Services to announce; empty = all. */
   readonly serviceSelectors: readonly LabelSelector[];
+  /**
+   * Soft, weighted preference among the nodes this advertisement selects (MetalLB's
+   * preferredNodeSelectors): a node's score is the sum of the weights whose preference matches it.
+   */
+  readonly preferredNodeSelectors: readonly PreferredNodeSelector[];
+}
+
+export interface PreferredNodeSelector {
+  /** 1–100. */
+  readonly weight: number;
+  /** The nodes that get the weight; an empty selector matches every node. */
+  readonly preference: LabelSelector;
 }
 
 export type Community =

@@ -15,6 +15,7 @@ import {
 import {
   advertisementsFor,
   electionOrder,
+  preferenceScores,
   poolOfService,
   selectedNodes,
 } from '../../speaker/layer2/election.js';
@@ -420,7 +421,12 @@ export function explainService(s: Snapshot, ref: string): ServiceExplanation {
         ),
       };
     });
-    const order = electionOrder(el.eligible.keys(), ips[0] as string);
+    const order = electionOrder(
+      el.eligible.keys(),
+      ips[0] as string,
+      undefined,
+      preferenceScores(l2Advs, facts),
+    );
     const expectedOwner = order[0];
     const statusNodes = s.l2Statuses
       .filter((o) => o.status?.serviceName === svc.metadata.name && o.status.serviceNamespace === ns)

@@ -138,6 +138,18 @@ files.l2advertisements = crd({
           nodeSelectors: selectors('Nodes that may announce; empty = all nodes.'),
           interfaces: strList('Interfaces to announce from; empty = all eligible interfaces.'),
           serviceSelectors: selectors('Services to announce; empty = all. Not with the allow-shared-ip annotation.'),
+          preferredNodeSelectors: {
+            description: 'Soft, weighted preference among the nodes that may announce: the eligible node with the highest sum of matching weights announces (ties and no preferred node eligible: the usual hash order).',
+            type: 'array',
+            items: {
+              type: 'object',
+              required: ['preference', 'weight'],
+              properties: {
+                weight: int('Added to the score of every node the preference matches, 1 to 100.', { format: 'int32', minimum: 1, maximum: 100 }),
+                preference: { ...labelSelector, description: 'The nodes that get the weight; an empty selector matches every node the advertisement selects.' },
+              },
+            },
+          },
         },
       },
       status: { type: 'object' },

@@ -2,7 +2,13 @@
 // is eligible, who owns each one, and what this node announces on which interfaces.
 import type { Config } from '../../config/types.js';
 import type { LabelSelector } from '../../config/selector.js';
-import { advertisementsFor, electOwner, selectedNodes, type ElectionHashes } from './election.js';
+import {
+  advertisementsFor,
+  electOwner,
+  preferenceScores,
+  selectedNodes,
+  type ElectionHashes,
+} from './election.js';
 import { eligibleNodes, type EndpointFacts, type IneligibleReason, type NodeFacts } from '../eligibility.js';
 
 export interface ServiceFacts {
@@ -60,7 +66,12 @@ export function decideLayer2(input: DecideInput): Map<string, ServiceDecision> {
     });
     out.set(svc.key, {
       service: svc,
-      owner: electOwner(eligible.keys(), svc.ips[0] as string, input.hashes),
+      owner: electOwner(
+        eligible.keys(),
+        svc.ips[0] as string,
+        input.hashes,
+        preferenceScores(advs, input.nodes),
+      ),
       eligible,
       ineligible,
     });

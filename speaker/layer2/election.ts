@@ -1,7 +1,8 @@
 // Announcer election for layer 2 (pure): every speaker computes the same owner without talking about
-// it. Candidates come from eligibility; they are ordered by sha256(nodeName + "#" + firstVIP) as
-// MetalLB does, lowest first; the first one announces every VIP of the Service (both families of a
-// dual-stack Service go with the first IP).
+// it. Candidates come from eligibility; they are ordered as MetalLB orders them: highest preference
+// score first (the weights of the advertisements' preferredNodeSelectors that match the node; 0 when
+// none do), then by sha256(nodeName + "#" + firstVIP), lowest first. The first one announces every VIP
+// of the Service (both families of a dual-stack Service go with the first IP).
 import { createHash } from 'node:crypto';
 import type { Config, L2Advertisement, Pool } from '../../config/types.js';
 import { anyMatches, type LabelSelector } from '../../config/selector.js';
@@ -38,15 +39,23 @@ export class ElectionHashes {
   }
 }
 
-/** Candidates in MetalLB's order (lowest sha256(node#ip) first). */
+/**
+ * Candidates in MetalLB's order (speaker/layer2_controller.go: sortL2Candidates): highest score first
+ * (a node missing from `scores` scores 0), then lowest sha256(node#ip).
+ */
 export function electionOrder(
   candidates: Iterable<string>,
   firstIp: string,
   hashes?: ElectionHashes,
+  scores?: ReadonlyMap<string, number>,
 ): string[] {
   return [...candidates]
-    .map((n) => ({ n, h: hashes ? hashes.of(n, firstIp) : electionHash(n, firstIp) }))
-    .sort((a, b) => Buffer.compare(a.h, b.h) || (a.n < b.n ? -1 : a.n > b.n ? 1 : 0))
+    .map((n) => ({
+      n,
+      s: scores?.get(n) ?? 0,
+      h: hashes ? hashes.of(n, firstIp) : electionHash(n, firstIp),
+    }))
+    .sort((a, b) => b.s - a.s || Buffer.compare(a.h, b.h) || (a.n < b.n ? -1 : a.n > b.n ? 1 : 0))
     .map((x) => x.n);
 }
 
@@ -55,8 +64,32 @@ export function electOwner(
   candidates: Iterable<string>,
   firstIp: string,
   hashes?: ElectionHashes,
+  scores?: ReadonlyMap<string, number>,
 ): string | undefined {
-  return electionOrder(candidates, firstIp, hashes)[0];
+  return electionOrder(candidates, firstIp, hashes, scores)[0];
+}
+
+/**
+ * Preference scores of the nodes for a Service covered by `advs` (MetalLB's preferredNodeScores and
+ * preferredScoresFor): for each advertisement, each node its nodeSelectors select gets the weights of
+ * the preferredNodeSelectors that match its labels; the sums over advertisements are the scores. Only
+ * nodes scoring above 0 are in the map; it is empty when no advertisement has preferences.
+ */
+export function preferenceScores(
+  advs: readonly L2Advertisement[],
+  nodes: readonly NodeRef[],
+): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const a of advs) {
+    if (a.preferredNodeSelectors.length === 0) continue;
+    for (const n of nodes) {
+      if (!anyMatches(a.nodeSelectors, n.labels)) continue;
+      let w = 0;
+      for (const p of a.preferredNodeSelectors) if (p.preference.matches(n.labels)) w += p.weight;
+      if (w > 0) out.set(n.name, (out.get(n.name) ?? 0) + w);
+    }
+  }
+  return out;
 }
 
 export interface L2ServiceRef {

@@ -99,6 +99,19 @@ describe('metallb.io CRDs on a real apiserver', () => {
     });
   }
 
+  it('keeps L2Advertisement preferredNodeSelectors as written (not pruned)', async () => {
+    const preferredNodeSelectors = [
+      { weight: 100, preference: { matchLabels: { zone: 'primary' } } },
+      { weight: 1, preference: { matchExpressions: [{ key: 'role', operator: 'Exists' }] } },
+      { weight: 30, preference: {} },
+    ];
+    const created = await create(cp, obj('L2Advertisement', 'l2-preferred', { preferredNodeSelectors }));
+    assert.deepEqual(
+      (created.spec as Record<string, unknown>).preferredNodeSelectors,
+      preferredNodeSelectors,
+    );
+  });
+
   it('applies the defaults (autoAssign, avoidBuggyIPs, aggregation lengths, BFD timers, peerPort)', async () => {
     const p = await get(cp, obj('IPAddressPool', 'lan', {}));
     assert.equal(p?.spec?.autoAssign, true);
@@ -349,6 +362,44 @@ describe('metallb.io CRDs on a real apiserver', () => {
       'a BFD receiveInterval of 70000',
       obj('BFDProfile', 'bad14', { receiveInterval: 70000 }),
       /receiveInterval/,
+    ],
+    [
+      'a preferredNodeSelectors weight of 0',
+      obj('L2Advertisement', 'bad-pref-1', { preferredNodeSelectors: [{ weight: 0, preference: {} }] }),
+      /weight/,
+    ],
+    [
+      'a preferredNodeSelectors weight of 101',
+      obj('L2Advertisement', 'bad-pref-2', { preferredNodeSelectors: [{ weight: 101, preference: {} }] }),
+      /weight/,
+    ],
+    [
+      'a preferredNodeSelectors entry without preference',
+      obj('L2Advertisement', 'bad-pref-3', { preferredNodeSelectors: [{ weight: 5 }] }),
+      /preference: Required value/,
+    ],
+    [
+      'a preferredNodeSelectors entry without weight',
+      obj('L2Advertisement', 'bad-pref-4', { preferredNodeSelectors: [{ preference: {} }] }),
+      /weight: Required value/,
+    ],
+    [
+      'a preferredNodeSelectors preference with an unknown operator',
+      obj('L2Advertisement', 'bad-pref-5', {
+        preferredNodeSelectors: [
+          { weight: 5, preference: { matchExpressions: [{ key: 'a', operator: 'Gt', values: ['1'] }] } },
+        ],
+      }),
+      /operator/,
+    ],
+    [
+      'a preferredNodeSelectors preference with In and no values',
+      obj('L2Advertisement', 'bad-pref-6', {
+        preferredNodeSelectors: [
+          { weight: 5, preference: { matchExpressions: [{ key: 'a', operator: 'In' }] } },
+        ],
+      }),
+      /values must be non-empty/,
     ],
     [
       'a malformed community value',

@@ -47,6 +47,7 @@ const CONTROLLER_NEEDS: Access[] = [
   a('list', 'ipaddresspools', { group: 'metallb.io', ...inNs }),
   a('update', 'leases', { group: 'coordination.k8s.io', ...inNs, name: 'metallb-controller' }),
   a('create', 'secrets', inNs),
+  a('list', 'nodes'), // the webhook, for the rules decided on the Nodes
 ];
 // What neither may ever do.
 const NOBODY: Access[] = [

@@ -67,6 +67,11 @@ export function docExamples(): { file: string; index: number; docs: Obj[] }[] {
   return out;
 }
 
+const NODES: readonly (readonly [string, Record<string, string>])[] = [
+  ['wh-node-a', { zone: 'a', role: 'edge' }],
+  ['wh-node-b', { zone: 'b' }],
+];
+
 describe('validating admission webhook on a real apiserver', () => {
   let cp: ControlPlane;
   let ctl: RunningController | undefined;
@@ -125,6 +130,15 @@ describe('validating admission webhook on a real apiserver', () => {
     await installCRDs(cp);
     await create(cp, namespaceObj(NS));
     await applyManifest(cp, repoPath('deploy', 'rbac', 'controller.yaml'));
+    // Nodes (no kubelet behind them): the webhook decides some rules on them, as in a cluster.
+    for (const [name, labels] of NODES) {
+      const r = await cp.request('POST', '/api/v1/nodes', {
+        apiVersion: 'v1',
+        kind: 'Node',
+        metadata: { name, labels },
+      });
+      assert.equal(r.status, 201, r.body);
+    }
     port = await freePort();
     // The deployed configuration, with a url clientConfig to the controller on loopback.
     const [, vwc] = parseAllDocuments(
@@ -241,6 +255,55 @@ describe('validating admission webhook on a real apiserver', () => {
       [peer('p2', { myASN: 64500, peerASN: 64502, peerAddress: '192.0.2.3' })],
       /BGPPeer metallb-system\/p2: spec\.peerAddress: BGPPeer p1 has the same address 192\.0\.2\.3 and both apply to/,
     );
+  });
+
+  it('lists the Nodes (its ClusterRole allows list, not watch) and decides peer and localPref overlaps on them', async () => {
+    const can = async (verb: string): Promise<string> =>
+      (
+        await kubectl(['auth', 'can-i', verb, 'nodes', `--as=system:serviceaccount:${NS}:controller`])
+      ).stdout.trim();
+    assert.equal(await can('list'), 'yes');
+    assert.equal(await can('watch'), 'no');
+    assert.equal(await can('get'), 'no');
+    const at = (name: string, nodeSelector: Record<string, string>): Obj =>
+      peer(name, {
+        myASN: 64500,
+        peerASN: 64501,
+        peerAddress: '192.0.2.40',
+        nodeSelectors: [{ matchLabels: nodeSelector }],
+      });
+    // Different selectors: without the Nodes the webhook would leave them to the speakers; on the Nodes,
+    // zone=a and role=edge both pick wh-node-a, and zone=b picks no node zone=a picks.
+    await accepted([at('n1-zone-a', { zone: 'a' })]);
+    await denied(
+      [at('n2-edge', { role: 'edge' })],
+      /BGPPeer metallb-system\/n2-edge: spec\.peerAddress: BGPPeer n1-zone-a has the same address 192\.0\.2\.40 and both apply to node "wh-node-a"/,
+    );
+    await accepted([at('n3-zone-b', { zone: 'b' })]);
+    const adv = (name: string, localPref: number, nodeSelector: Record<string, string>): Obj =>
+      bgpAdv(name, {
+        ipAddressPools: ['lp-nodes'],
+        localPref,
+        nodeSelectors: [{ matchLabels: nodeSelector }],
+      });
+    await accepted([pool('lp-nodes', ['10.253.7.0/24'])]);
+    await accepted([adv('lp1-zone-a', 100, { zone: 'a' })]);
+    await accepted([adv('lp2-zone-b', 200, { zone: 'b' })]);
+    await denied(
+      [adv('lp3-edge', 300, { role: 'edge' })],
+      /localPref 300 conflicts with localPref 100 of BGPAdvertisement lp1-zone-a for pool lp-nodes/,
+    );
+    const del = await kubectl([
+      'delete',
+      '-n',
+      NS,
+      'bgppeer/n1-zone-a',
+      'bgppeer/n3-zone-b',
+      'bgpadvertisement/lp1-zone-a',
+      'bgpadvertisement/lp2-zone-b',
+      'ipaddresspool/lp-nodes',
+    ]);
+    assert.equal(del.code, 0, del.stderr);
   });
 
   it('rejects duplicate names: a community alias defined twice', async () => {

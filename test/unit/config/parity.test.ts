@@ -830,3 +830,135 @@ describe('parity: BGPPeer myASN', () => {
     },
   ]);
 });
+
+describe('parity: L2Advertisement preferredNodeSelectors', () => {
+  const pool = cr('p', { addresses: ['10.0.0.0/24'] });
+  const l2 = (preferred: unknown): ConfigInput => ({
+    ipAddressPools: [pool],
+    l2Advertisements: [cr('a', { preferredNodeSelectors: preferred })],
+  });
+  const at = (i: number, rest: string, reason: string): string =>
+    `L2Advertisement metallb-system/a: spec.preferredNodeSelectors[${i}]${rest}: ${reason}`;
+  const CRD = 'config/crd/bases/metallb.io_l2advertisements.yaml (weight minimum 1, maximum 100; required)';
+  runCases([
+    {
+      rule: 'preferredNodeSelectors: weights 1 and 100 with label selectors are accepted, in order',
+      metallb: 'internal/config/config.go: l2AdvertisementFromCR, preferredNodeScores',
+      input: l2([
+        { weight: 1, preference: { matchLabels: { zone: 'a' } } },
+        {
+          weight: 100,
+          preference: { matchExpressions: [{ key: 'role', operator: 'In', values: ['edge'] }] },
+        },
+      ]),
+      expect: {
+        ok: true,
+        check: (c) => {
+          const p = c.l2Advertisements[0]?.preferredNodeSelectors ?? [];
+          assert.deepEqual(
+            p.map((x) => [x.weight, x.preference.toString()]),
+            [
+              [1, 'zone In (a)'],
+              [100, 'role In (edge)'],
+            ],
+          );
+        },
+      },
+    },
+    {
+      rule: 'preferredNodeSelectors: an empty preference is accepted and matches every node',
+      metallb:
+        'api/v1beta1/l2advertisement_types.go: PreferredNodeSelector.Preference ("an empty selector matches every node")',
+      input: l2([{ weight: 10, preference: {} }]),
+      expect: {
+        ok: true,
+        check: (c) =>
+          assert.equal(c.l2Advertisements[0]?.preferredNodeSelectors[0]?.preference.isEverything, true),
+      },
+    },
+    {
+      rule: 'preferredNodeSelectors: the same preference twice is accepted (not a repeat to refuse; the weights add up)',
+      metallb:
+        'internal/config/config.go: l2AdvertisementFromCR checks repeats in three selector lists, not this one',
+      input: l2([
+        { weight: 30, preference: { matchLabels: { zone: 'a' } } },
+        { weight: 30, preference: { matchLabels: { zone: 'a' } } },
+      ]),
+      expect: {
+        ok: true,
+        check: (c) =>
+          assert.deepEqual(
+            c.l2Advertisements[0]?.preferredNodeSelectors.map((x) => x.weight),
+            [30, 30],
+          ),
+      },
+    },
+    {
+      rule: 'preferredNodeSelectors: a weight of 0 or 101 is refused',
+      metallb: CRD,
+      input: l2([
+        { weight: 0, preference: {} },
+        { weight: 101, preference: {} },
+      ]),
+      expect: {
+        errors: [
+          at(0, '.weight', '0 is out of range [1, 100]'),
+          at(1, '.weight', '101 is out of range [1, 100]'),
+        ],
+      },
+    },
+    {
+      rule: 'preferredNodeSelectors: a weight that is no integer, or none, is refused',
+      metallb: CRD + '; Weight is an int32',
+      input: l2([{ weight: 2.5, preference: {} }, { weight: '50', preference: {} }, { preference: {} }]),
+      expect: {
+        errors: [
+          at(0, '.weight', 'must be an integer, got 2.5'),
+          at(1, '.weight', 'must be an integer, got "50"'),
+          at(2, '.weight', 'is required (1 to 100)'),
+        ],
+      },
+    },
+    {
+      rule: 'preferredNodeSelectors: an entry without preference, or not an object, is refused',
+      metallb: CRD,
+      input: l2([{ weight: 5 }, 'zone=a']),
+      expect: {
+        errors: [
+          at(0, '.preference', 'is required (a label selector; {} matches every node)'),
+          at(1, '', 'must be an object with weight and preference'),
+        ],
+      },
+    },
+    {
+      rule: 'preferredNodeSelectors: an invalid label selector is refused',
+      metallb: 'internal/config/config.go: preferredNodeScores (metav1.LabelSelectorAsSelector)',
+      input: l2([
+        { weight: 5, preference: { matchExpressions: [{ key: 'x', operator: 'BadOperator' }] } },
+        { weight: 5, preference: { matchExpressions: [{ key: 'x', operator: 'In' }] } },
+        { weight: 5, preference: { matchLabels: { 'bad key!': 'v' } } },
+      ]),
+      expect: {
+        errors: [
+          at(
+            0,
+            '.preference.matchExpressions[0].operator',
+            'unknown operator "BadOperator" (want In, NotIn, Exists or DoesNotExist)',
+          ),
+          at(1, '.preference.matchExpressions[0].values', 'must be non-empty for operator In'),
+          at(2, '.preference.matchLabels[bad key!]', 'invalid label key "bad key!"'),
+        ],
+      },
+    },
+    {
+      rule: 'preferredNodeSelectors: not a list is refused',
+      metallb: CRD + ' (type: array)',
+      input: l2({ weight: 5, preference: {} }),
+      expect: {
+        errors: [
+          'L2Advertisement metallb-system/a: spec.preferredNodeSelectors: must be a list of {weight, preference}',
+        ],
+      },
+    },
+  ]);
+});

@@ -242,6 +242,36 @@ describe('explain service (pure)', () => {
     );
   });
 
+  it("layer 2 with preferredNodeSelectors: the elected node is the preferred one, and the hash's pick announcing is a problem", () => {
+    const plain = electOwner(['n1', 'n2', 'n3'], '192.0.2.10') as string;
+    const preferred = ['n1', 'n2', 'n3'].find((n) => n !== plain) as string;
+    const s = (announcer: string): Snapshot =>
+      snapshot({
+        nodes: ['n1', 'n2', 'n3'].map((n) => node(n, n === preferred ? { tier: 'edge' } : {})),
+        config: {
+          ipAddressPools: [cr('IPAddressPool', 'lan', { addresses: ['192.0.2.10-192.0.2.11'] })],
+          l2Advertisements: [
+            cr('L2Advertisement', 'lan', {
+              ipAddressPools: ['lan'],
+              preferredNodeSelectors: [{ weight: 10, preference: { matchLabels: { tier: 'edge' } } }],
+            }),
+          ],
+          bgpAdvertisements: [],
+        },
+        services: [svc('app', 'web', { ips: ['192.0.2.10'] })],
+        endpointSlices: [slice('web', ['n1'])],
+        l2Statuses: [{ status: { node: announcer, serviceName: 'web', serviceNamespace: 'app' } }],
+      });
+    const good = explainService(s(preferred), 'app/web');
+    assert.equal(good.layer2?.expectedOwner, preferred);
+    assert.deepEqual(good.problems, []);
+    const bad = explainService(s(plain), 'app/web');
+    assert.ok(
+      bad.problems.some((p) => p.startsWith(`${plain} announces, but the election picks ${preferred}`)),
+      bad.problems.join('\n'),
+    );
+  });
+
   it('BGP: which peers carry the route and which sessions are down', () => {
     const s = snapshot({
       config: {

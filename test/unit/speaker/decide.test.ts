@@ -9,11 +9,11 @@ import {
   type DecideInput,
   type ServiceFacts,
 } from '../../../speaker/layer2/decide.js';
-import { electOwner } from '../../../speaker/layer2/election.js';
+import { electOwner, electionOrder } from '../../../speaker/layer2/election.js';
 import { HealthProber, probeOnce } from '../../../speaker/health.js';
 import type { NodeFacts } from '../../../speaker/eligibility.js';
 
-function config(): Config {
+function config(preferredNodeSelectors?: unknown[]): Config {
   const r = parseConfig({
     ipAddressPools: [
       {
@@ -26,7 +26,10 @@ function config(): Config {
       },
     ],
     l2Advertisements: [
-      { metadata: { name: 'l2', namespace: 'metallb-system' }, spec: { ipAddressPools: ['l2'] } },
+      {
+        metadata: { name: 'l2', namespace: 'metallb-system' },
+        spec: { ipAddressPools: ['l2'], ...(preferredNodeSelectors ? { preferredNodeSelectors } : {}) },
+      },
     ],
   });
   if (!r.ok) throw new Error('bad config');
@@ -84,6 +87,39 @@ describe('decideLayer2', () => {
     assert.equal(failing?.owner, undefined);
     assert.equal(failing?.ineligible.get('n2'), 'health-check-failing');
   });
+});
+
+describe('decideLayer2 with preferredNodeSelectors', () => {
+  // The node the hash order puts last for 192.0.2.10, labelled as preferred.
+  const plain = electionOrder(['n1', 'n2', 'n3'], '192.0.2.10');
+  const preferred = plain[2] as string;
+  const labelled = nodes.map((n) => (n.name === preferred ? { ...n, labels: { tier: 'edge' } } : n));
+  const cfg = config([{ weight: 50, preference: { matchLabels: { tier: 'edge' } } }]);
+  const cases: { name: string; over: Partial<DecideInput>; owner: string | undefined }[] = [
+    { name: 'the preferred node owns the Service on every speaker', over: {}, owner: preferred },
+    {
+      name: 'the preferred node is not alive: the normal election among the others',
+      over: { nodes: labelled.map((n) => (n.name === preferred ? { ...n, alive: false } : n)) },
+      owner: plain[0],
+    },
+    {
+      name: 'externalTrafficPolicy Local, the preferred node has no endpoint: the node with one',
+      over: {
+        services: [svc({ externalTrafficPolicy: 'Local', healthCheckNodePort: 30500 })],
+        endpoints: () => [{ nodeName: plain[1] as string }],
+      },
+      owner: plain[1],
+    },
+  ];
+  for (const c of cases)
+    it(c.name, () => {
+      for (const self of ['n1', 'n2', 'n3'])
+        assert.equal(
+          decideLayer2(input({ self, config: cfg, nodes: labelled, ...c.over })).get('ns/web')?.owner,
+          c.owner,
+          self,
+        );
+    });
 });
 
 describe('health prober (kube-proxy healthCheckNodePort)', () => {

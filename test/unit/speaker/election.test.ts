@@ -9,7 +9,9 @@ import {
   electOwner,
   electionOrder,
   poolOfService,
+  preferenceScores,
   selectedNodes,
+  type NodeRef,
 } from '../../../speaker/layer2/election.js';
 
 /** MetalLB's order, computed independently: hex of sha256(node#ip), compared as strings. */
@@ -25,6 +27,18 @@ function expectedOwner(nodes: string[], ip: string): string {
   );
   keyed.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
   return keyed[0]![1];
+}
+
+/** MetalLB's hash order of `nodes`, computed independently (hex strings compared). */
+function hashOrder(nodes: readonly string[], ip: string): string[] {
+  const rest = [...nodes];
+  const out: string[] = [];
+  while (rest.length > 0) {
+    const first = expectedOwner(rest, ip);
+    out.push(first);
+    rest.splice(rest.indexOf(first), 1);
+  }
+  return out;
 }
 
 function config(l2: Array<Record<string, unknown>>): Config {
@@ -157,4 +171,145 @@ describe('which advertisements and nodes cover a Service', () => {
       ],
     );
   });
+});
+
+describe('layer 2 election with preferredNodeSelectors (MetalLB: sortL2Candidates)', () => {
+  const candidates = ['edge-a', 'edge-b', 'worker-a', 'worker-b'];
+  const ip = '10.20.30.1';
+  const plain = hashOrder(candidates, ip);
+  const last = plain[plain.length - 1] as string;
+  const without = (xs: readonly string[], ...drop: string[]): string[] => xs.filter((x) => !drop.includes(x));
+  const cases: {
+    name: string;
+    candidates: readonly string[];
+    ip: string;
+    scores: Record<string, number>;
+    want: readonly string[];
+  }[] = [
+    { name: 'no scores: the hash order', candidates, ip, scores: {}, want: plain },
+    {
+      name: 'the only preferred node wins, whatever its hash (here the last in hash order)',
+      candidates,
+      ip,
+      scores: { [last]: 1 },
+      want: [last, ...without(plain, last)],
+    },
+    {
+      name: 'the highest total weight wins; then lower totals; then the unscored in hash order',
+      candidates,
+      ip,
+      scores: { 'worker-b': 50, 'edge-b': 100, 'worker-a': 99 },
+      want: ['edge-b', 'worker-a', 'worker-b', 'edge-a'],
+    },
+    {
+      name: 'equal totals are ordered by the hash, and come before the unscored (also in hash order)',
+      candidates,
+      ip,
+      scores: { 'edge-a': 100, 'edge-b': 100 },
+      want: [...hashOrder(['edge-a', 'edge-b'], ip), ...hashOrder(['worker-a', 'worker-b'], ip)],
+    },
+    {
+      name: 'no preferred node is a candidate: the normal election',
+      candidates: ['worker-a', 'worker-b'],
+      ip,
+      scores: { 'edge-a': 100, 'edge-b': 30 },
+      want: hashOrder(['worker-a', 'worker-b'], ip),
+    },
+    // The two orders MetalLB's own unit test pins (speaker/layer2_controller_test.go, TestSortL2Candidates).
+    {
+      name: "MetalLB's case: no scores, node-a/b/c for 10.0.0.1",
+      candidates: ['node-a', 'node-b', 'node-c'],
+      ip: '10.0.0.1',
+      scores: {},
+      want: ['node-b', 'node-a', 'node-c'],
+    },
+    {
+      name: "MetalLB's case: preferred group sorted by hash, unpreferred trail",
+      candidates: ['edge-a', 'edge-b', 'worker-a'],
+      ip: '10.20.30.1',
+      scores: { 'edge-a': 100, 'edge-b': 100 },
+      want: ['edge-b', 'edge-a', 'worker-a'],
+    },
+  ];
+  for (const c of cases)
+    it(c.name, () => {
+      const scores = new Map(Object.entries(c.scores));
+      assert.deepEqual(electionOrder(c.candidates, c.ip, undefined, scores), c.want);
+      assert.deepEqual(
+        electionOrder([...c.candidates].reverse(), c.ip, undefined, scores),
+        c.want,
+        'input order',
+      );
+      assert.equal(electOwner(c.candidates, c.ip, undefined, scores), c.want[0]);
+    });
+});
+
+describe('preference scores of the nodes (MetalLB: preferredNodeScores, preferredScoresFor)', () => {
+  const nodes: NodeRef[] = [
+    { name: 'edge-a', labels: { role: 'edge', zone: 'primary' } },
+    { name: 'edge-b', labels: { role: 'edge', zone: 'secondary' } },
+    { name: 'worker-a', labels: { role: 'worker', zone: 'primary' } },
+    { name: 'worker-b', labels: { role: 'worker' } },
+  ];
+  const pref = (weight: number, matchLabels?: Record<string, string>): Record<string, unknown> => ({
+    weight,
+    preference: matchLabels ? { matchLabels } : {},
+  });
+  const cases: { name: string; advs: Array<Record<string, unknown>>; want: Record<string, number> }[] = [
+    { name: 'no advertisement has preferences: no scores', advs: [{}, { nodeSelectors: [] }], want: {} },
+    {
+      name: 'one preference scores the nodes it matches',
+      advs: [{ preferredNodeSelectors: [pref(100, { role: 'edge' })] }],
+      want: { 'edge-a': 100, 'edge-b': 100 },
+    },
+    {
+      name: 'the weights of every preference a node matches add up',
+      advs: [{ preferredNodeSelectors: [pref(60, { zone: 'primary' }), pref(50, { role: 'edge' })] }],
+      want: { 'edge-a': 110, 'edge-b': 50, 'worker-a': 60 },
+    },
+    {
+      name: "nodes the advertisement's nodeSelectors leave out score nothing from it",
+      advs: [
+        {
+          nodeSelectors: [{ matchLabels: { role: 'edge' } }],
+          preferredNodeSelectors: [pref(100, { zone: 'primary' })],
+        },
+      ],
+      want: { 'edge-a': 100 },
+    },
+    {
+      name: 'an empty preference matches every selected node',
+      advs: [{ preferredNodeSelectors: [pref(10)] }],
+      want: { 'edge-a': 10, 'edge-b': 10, 'worker-a': 10, 'worker-b': 10 },
+    },
+    {
+      name: 'a preference matching no node: no scores',
+      advs: [{ preferredNodeSelectors: [pref(50, { role: 'gpu' })] }],
+      want: {},
+    },
+    {
+      name: 'scores add up across the advertisements covering the Service',
+      advs: [
+        { preferredNodeSelectors: [pref(70, { zone: 'primary' })] },
+        { preferredNodeSelectors: [pref(30, { role: 'edge' })] },
+        {},
+      ],
+      want: { 'edge-a': 100, 'edge-b': 30, 'worker-a': 70 },
+    },
+    {
+      name: 'the same preference twice counts twice',
+      advs: [{ preferredNodeSelectors: [pref(30, { role: 'worker' }), pref(30, { role: 'worker' })] }],
+      want: { 'worker-a': 60, 'worker-b': 60 },
+    },
+  ];
+  for (const c of cases)
+    it(c.name, () => {
+      const advs = advertisementsFor(config(c.advs), {
+        namespace: 'default',
+        labels: {},
+        ips: ['192.0.2.5'],
+      });
+      assert.equal(advs.length, c.advs.length);
+      assert.deepEqual(Object.fromEntries(preferenceScores(advs, nodes)), c.want);
+    });
 });
