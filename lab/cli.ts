@@ -72,6 +72,13 @@ async function up(opts: {
   if (cleaned.length > 0) say(`cleaned what an earlier lab left: ${cleaned.join('; ')}`);
   if (process.getuid?.() !== 0) throw new LabError('lab', 'must run as root (network namespaces, iptables)');
   ensureToolchain(say);
+  if (opts.install !== 'processes') {
+    // real nodes run images: build them here, with progress, before the supervisor starts (the first
+    // time takes minutes: two Debian bases, npm ci, the image)
+    const { describeError, ensureImages } = await import('./image/index.js');
+    const images = await ensureImages(say);
+    if (!images.ok) throw new LabError('images', describeError(images.error));
+  }
   mkdirSync(join(labDir(), 'logs'), { recursive: true });
   const logFd = openSync(paths.supervisorLog(), 'a');
   const supervisor = join(dirname(fileURLToPath(import.meta.url)), 'supervisor.js');
