@@ -5,7 +5,6 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import { startControlPlane, type ControlPlane } from '../../lab/controlplane.js';
-import { waitFor } from '../../lab/process.js';
 import { ApiError, KubeClient, RESOURCES } from '../../k8s/client.js';
 import { Informer, type ListenerFailure } from '../../k8s/informer.js';
 import { informerListenerErrors } from '../../k8s/informer-delivery.js';
@@ -15,20 +14,28 @@ interface ConfigMap {
   data?: Record<string, string>;
 }
 
-/** Every event the informer delivered, as `type name value`. */
+/** Every event the informer delivered, as `type name value`; a test awaits a line as it arrives. */
 class Recorder {
   readonly log: string[] = [];
   readonly errors: Error[] = [];
+  private readonly waiters = new Map<string, (() => void)[]>();
   attach(inf: Informer<ConfigMap>): void {
-    inf.on('add', (o) => this.log.push(`add ${o.metadata.name} ${o.data?.v ?? ''}`));
-    inf.on('update', (o) => this.log.push(`update ${o.metadata.name} ${o.data?.v ?? ''}`));
-    inf.on('delete', (o) => this.log.push(`delete ${o.metadata.name}`));
+    inf.on('add', (o) => this.record(`add ${o.metadata.name} ${o.data?.v ?? ''}`));
+    inf.on('update', (o) => this.record(`update ${o.metadata.name} ${o.data?.v ?? ''}`));
+    inf.on('delete', (o) => this.record(`delete ${o.metadata.name}`));
   }
   has(line: string): boolean {
     return this.log.includes(line);
   }
-  async waitFor(line: string): Promise<void> {
-    await waitFor(`informer event "${line}"`, () => (this.has(line) ? true : undefined), 20_000, 20);
+  /** Resolves once the informer has delivered this event (at once if it has). */
+  waitFor(line: string): Promise<void> {
+    if (this.has(line)) return Promise.resolve();
+    return new Promise((resolve) => this.waiters.set(line, [...(this.waiters.get(line) ?? []), resolve]));
+  }
+  private record(line: string): void {
+    this.log.push(line);
+    for (const w of this.waiters.get(line) ?? []) w();
+    this.waiters.delete(line);
   }
 }
 
@@ -84,21 +91,25 @@ describe('informer', () => {
     rec.attach(inf);
     try {
       await inf.start();
-      const deadline = Date.now() + 5000;
+      // Changes keep coming until the watch has been re-opened three times (its server-side timeout
+      // is 1-2 s), so changes are made while watches end and start. Each round is paced by the
+      // informer delivering the round before it: one round is always in flight.
+      const firstWatch = inf.watches;
+      const seen = async (j: number): Promise<void> => {
+        await rec.waitFor(`add t${j} 1`);
+        await rec.waitFor(`update t${j} 2`);
+        if (j % 2 === 0) await rec.waitFor(`delete t${j}`);
+      };
       let i = 0;
-      while (Date.now() < deadline) {
+      while (inf.watches < firstWatch + 3) {
         const name = `t${i}`;
         await admin.create(cm(''), { metadata: { name }, data: { v: '1' } });
         await admin.patch(cm(name), { data: { v: '2' } });
         if (i % 2 === 0) await admin.delete(cm(name));
+        if (i > 0) await seen(i - 1);
         i++;
-        await new Promise((r) => setTimeout(r, 100));
       }
-      for (let j = 0; j < i; j++) {
-        await rec.waitFor(`add t${j} 1`);
-        await rec.waitFor(`update t${j} 2`);
-        if (j % 2 === 0) await rec.waitFor(`delete t${j}`);
-      }
+      await seen(i - 1);
       assert.ok(inf.watches >= 3, `the watch was re-opened across timeouts (${inf.watches} watches)`);
       assert.equal(inf.list().length, Math.floor(i / 2), 'the cache holds exactly the surviving objects');
     } finally {
