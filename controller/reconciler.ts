@@ -25,6 +25,7 @@ import {
   ANNOTATION_PREFIX,
   DEPRECATED_PREFIX,
   isOurs,
+  olderFirst,
   serviceKey,
   serviceRequest,
   statusIPs,
@@ -71,15 +72,6 @@ function svcRef(s: Service): ObjectReference {
 
 function sameList(a: readonly string[], b: readonly string[]): boolean {
   return a.length === b.length && a.every((x, i) => x === b[i]);
-}
-
-function olderFirst(a: Service, b: Service): number {
-  const ta = a.metadata.creationTimestamp ?? '';
-  const tb = b.metadata.creationTimestamp ?? '';
-  if (ta !== tb) return ta < tb ? -1 : 1;
-  const ka = serviceKey(a);
-  const kb = serviceKey(b);
-  return ka < kb ? -1 : ka > kb ? 1 : 0;
 }
 
 export class Reconciler {
