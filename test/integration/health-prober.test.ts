@@ -38,7 +38,7 @@ describe('health prober (kube-proxy healthCheckNodePort)', () => {
     assert.equal(await probeOnce({ host: '127.0.0.1', port: 1 }, 200), false);
   });
 
-  it('reports healthy at once, unhealthy after two consecutive failures', async () => {
+  it('reports a Service healthy, then unhealthy once kube-proxy answers 503 (the count: unit test)', async () => {
     const port = await ready;
     code = 200;
     body = '{"localEndpoints":1}';
