@@ -175,6 +175,15 @@ export function ipv4OfMapped(s: string): string | undefined {
 }
 
 /**
+ * What a dual-stack socket reports for an IPv4 peer (`::ffff:10.0.0.1`) as the IPv4 address it is;
+ * any other text as given.
+ */
+export function unmapIpv4(s: string): string {
+  if (s.slice(0, 7).toLowerCase() !== '::ffff:') return s;
+  return ipv4OfMapped(s) ?? s;
+}
+
+/**
  * An address with an optional zone id (`fe80::1%eth0`, RFC 4007 §11) split in two; neither part is
  * checked. Whether a zone is allowed (only link-local IPv6 needs one) is the caller's decision.
  */

@@ -9,6 +9,7 @@ import {
   isIpv6,
   parseIp,
   splitZone,
+  unmapIpv4,
   type IpFamily,
 } from '../../../proto/address.js';
 import { canonicalIP, formatIP, parseIP } from '../../../config/ip.js';
@@ -99,6 +100,20 @@ describe('proto/address: the one IP address module', () => {
       ['::fffe:10.0.0.1', undefined],
     ];
     for (const [text, v4] of cases) assert.equal(ipv4OfMapped(text), v4, text);
+  });
+
+  it('unmaps what a dual-stack socket reports for an IPv4 peer, and nothing else', () => {
+    const cases: [string, string][] = [
+      ['::ffff:10.0.0.1', '10.0.0.1'],
+      ['::FFFF:10.0.0.1', '10.0.0.1'],
+      ['::ffff:a00:1', '10.0.0.1'],
+      ['10.0.0.1', '10.0.0.1'],
+      ['2001:db8::1', '2001:db8::1'],
+      ['::ffff:', '::ffff:'],
+      ['::ffff:junk-text', '::ffff:junk-text'],
+      ['', ''],
+    ];
+    for (const [text, want] of cases) assert.equal(unmapIpv4(text), want, text);
   });
 
   it('splits a zone id off, leaving both parts to the caller', () => {
