@@ -64,6 +64,9 @@ async function etcdPost(endpoint: string, path: string, body: unknown): Promise<
   });
 }
 
+/** Turns a lost event into a failure within a minute (the runner's own limit is ten); no test waits on it. */
+const GUARD = { timeout: 60_000 };
+
 describe('informer', () => {
   let cp: ControlPlane;
   let admin: KubeClient;
@@ -80,7 +83,7 @@ describe('informer', () => {
     await cp?.stop();
   });
 
-  it('sees every add, update and delete across many short watches', async () => {
+  it('sees every add, update and delete across many short watches', GUARD, async () => {
     const client = KubeClient.fromFile(cp.adminKubeconfig);
     const inf = new Informer<ConfigMap>(client, {
       resource: RESOURCES.configMaps,
@@ -118,7 +121,7 @@ describe('informer', () => {
     }
   });
 
-  it('relists on 410 Gone and delivers what happened meanwhile', async () => {
+  it('relists on 410 Gone and delivers what happened meanwhile', GUARD, async () => {
     const client = KubeClient.fromFile(cp.adminKubeconfig);
     const errors: Error[] = [];
     const inf = new Informer<ConfigMap>(client, {
@@ -161,7 +164,7 @@ describe('informer', () => {
     }
   });
 
-  it('resumes after a kube-apiserver restart without losing an event', async () => {
+  it('resumes after a kube-apiserver restart without losing an event', GUARD, async () => {
     const client = KubeClient.fromFile(cp.adminKubeconfig);
     const inf = new Informer<ConfigMap>(client, {
       resource: RESOURCES.configMaps,
@@ -188,48 +191,52 @@ describe('informer', () => {
     }
   });
 
-  it('a listener that throws gets the event again once it takes it; the others get it at once', async () => {
-    const client = KubeClient.fromFile(cp.adminKubeconfig);
-    let reportFailure: (f: ListenerFailure) => void = () => undefined;
-    const reported = new Promise<ListenerFailure>((resolve) => (reportFailure = resolve));
-    const inf = new Informer<ConfigMap>(client, {
-      resource: RESOURCES.configMaps,
-      namespace: ns,
-      backoffInitialMs: 50,
-      backoffMaxMs: 200,
-      onListenerError: (_err, f) => reportFailure(f),
-    });
-    const rec = new Recorder();
-    rec.attach(inf);
-    let faulty = true;
-    let deliver: (o: ConfigMap) => void = () => undefined;
-    const delivered = new Promise<ConfigMap>((resolve) => (deliver = resolve));
-    inf.on('add', (o) => {
-      if (o.metadata.name !== 'listener-fault') return;
-      if (faulty) throw new Error('injected listener fault');
-      deliver(o);
-    });
-    try {
-      await inf.start();
-      const before = await listenerErrors('configmaps');
-      await admin.create(cm(''), { metadata: { name: 'listener-fault' }, data: { v: '1' } });
-      const failure = await reported;
-      assert.deepEqual(failure.object, { kind: 'ConfigMap', namespace: ns, name: 'listener-fault' });
-      assert.equal(failure.event, 'add');
-      await rec.waitFor('add listener-fault 1'); // the other listener was not held up
-      assert.ok((await listenerErrors('configmaps')) > before, 'the failure is counted');
+  it(
+    'a listener that throws gets the event again once it takes it; the others get it at once',
+    GUARD,
+    async () => {
+      const client = KubeClient.fromFile(cp.adminKubeconfig);
+      let reportFailure: (f: ListenerFailure) => void = () => undefined;
+      const reported = new Promise<ListenerFailure>((resolve) => (reportFailure = resolve));
+      const inf = new Informer<ConfigMap>(client, {
+        resource: RESOURCES.configMaps,
+        namespace: ns,
+        backoffInitialMs: 50,
+        backoffMaxMs: 200,
+        onListenerError: (_err, f) => reportFailure(f),
+      });
+      const rec = new Recorder();
+      rec.attach(inf);
+      let faulty = true;
+      let deliver: (o: ConfigMap) => void = () => undefined;
+      const delivered = new Promise<ConfigMap>((resolve) => (deliver = resolve));
+      inf.on('add', (o) => {
+        if (o.metadata.name !== 'listener-fault') return;
+        if (faulty) throw new Error('injected listener fault');
+        deliver(o);
+      });
+      try {
+        await inf.start();
+        const before = await listenerErrors('configmaps');
+        await admin.create(cm(''), { metadata: { name: 'listener-fault' }, data: { v: '1' } });
+        const failure = await reported;
+        assert.deepEqual(failure.object, { kind: 'ConfigMap', namespace: ns, name: 'listener-fault' });
+        assert.equal(failure.event, 'add');
+        await rec.waitFor('add listener-fault 1'); // the other listener was not held up
+        assert.ok((await listenerErrors('configmaps')) > before, 'the failure is counted');
 
-      // While the listener still fails, the object changes: the retry carries the current object.
-      await admin.patch(cm('listener-fault'), { data: { v: '2' } });
-      await rec.waitFor('update listener-fault 2');
-      faulty = false;
-      const got = await delivered;
-      assert.equal(got.data?.v, '2');
-      assert.equal(inf.get(ns, 'listener-fault')?.data?.v, '2', 'the cache holds the current object');
-      assert.equal(inf.pendingDeliveries, 0, 'nothing is left to deliver');
-    } finally {
-      await inf.stop();
-      client.close();
-    }
-  });
+        // While the listener still fails, the object changes: the retry carries the current object.
+        await admin.patch(cm('listener-fault'), { data: { v: '2' } });
+        await rec.waitFor('update listener-fault 2');
+        faulty = false;
+        const got = await delivered;
+        assert.equal(got.data?.v, '2');
+        assert.equal(inf.get(ns, 'listener-fault')?.data?.v, '2', 'the cache holds the current object');
+        assert.equal(inf.pendingDeliveries, 0, 'nothing is left to deliver');
+      } finally {
+        await inf.stop();
+        client.close();
+      }
+    },
+  );
 });

@@ -45,6 +45,9 @@ function spawnB(key: Buffer): ChildProcess {
   });
 }
 
+/** Turns a lost event into a failure within a minute (the runner's own limit is ten); no test waits on it. */
+const GUARD = { timeout: 60_000 };
+
 describe('membership on its own thread', () => {
   const key = randomBytes(32);
   const errors: string[] = [];
@@ -87,7 +90,7 @@ describe('membership on its own thread', () => {
     b.kill();
   });
 
-  it('peers start alive at once; health results travel; probes run', async () => {
+  it('peers start alive at once; health results travel; probes run', GUARD, async () => {
     const seen: Change[][] = [];
     a.on('change', (c) => seen.push(c));
     a.setPeers(PEERS);
@@ -102,28 +105,32 @@ describe('membership on its own thread', () => {
     assert.deepEqual(a.snapshot().members, [['b', 'alive']]);
   });
 
-  it('a 1.5 s stall of the main thread: the other member never suspects this one (the thread kept answering)', async () => {
-    const before = await markOfB();
-    const from = seenByB.length;
-    // The fault: the main thread busy for 1.5 s (longer than b's suspicion time would allow a silent
-    // member), no timer, no message, no I/O on it.
-    const until = Date.now() + 1500;
-    while (Date.now() < until) {
-      // busy
-    }
-    // b's mark comes after every change b printed; b kept probing a meanwhile (its probes rose).
-    const after = await markOfB();
-    assert.ok(after.probes > before.probes, 'b probed during the stall');
-    assert.deepEqual(after.members, [['a', 'alive']]);
-    assert.deepEqual(
-      seenByB.slice(from).filter((c) => c.node === 'a'),
-      [],
-      'b saw a change of a',
-    );
-    assert.deepEqual([...a.liveNodes()].sort(), ['a', 'b']);
-  });
+  it(
+    'a 1.5 s stall of the main thread: the other member never suspects this one (the thread kept answering)',
+    GUARD,
+    async () => {
+      const before = await markOfB();
+      const from = seenByB.length;
+      // The fault: the main thread busy for 1.5 s (longer than b's suspicion time would allow a silent
+      // member), no timer, no message, no I/O on it.
+      const until = Date.now() + 1500;
+      while (Date.now() < until) {
+        // busy
+      }
+      // b's mark comes after every change b printed; b kept probing a meanwhile (its probes rose).
+      const after = await markOfB();
+      assert.ok(after.probes > before.probes, 'b probed during the stall');
+      assert.deepEqual(after.members, [['a', 'alive']]);
+      assert.deepEqual(
+        seenByB.slice(from).filter((c) => c.node === 'a'),
+        [],
+        'b saw a change of a',
+      );
+      assert.deepEqual([...a.liveNodes()].sort(), ['a', 'b']);
+    },
+  );
 
-  it('a member that goes away is declared dead, and the thread reports it', async () => {
+  it('a member that goes away is declared dead, and the thread reports it', GUARD, async () => {
     const dead = new Promise<void>((resolve) =>
       a.on('change', (c) => c.some((x) => x.node === 'b' && x.to === 'dead') && resolve()),
     );

@@ -6,15 +6,18 @@ import { connectTcp, listenTcp, TcpOptionError } from '../../net/tcp/index.js';
 
 const secret = 'not-in-any-message-0123';
 
+/** Turns a lost event into a failure within a minute (the runner's own limit is ten); no test waits on it. */
+const GUARD = { timeout: 60_000 };
+
 describe('net/tcp socket options on loopback', () => {
-  it('a missing VRF device is a typed ENODEV from SO_BINDTODEVICE', async () => {
+  it('a missing VRF device is a typed ENODEV from SO_BINDTODEVICE', GUARD, async () => {
     await assert.rejects(
       connectTcp('127.0.0.1', 9, { timeoutMs: 500, device: 'nosuchvrf0' }),
       (e: unknown) => e instanceof TcpOptionError && e.option === 'SO_BINDTODEVICE' && e.code === 'ENODEV',
     );
   });
 
-  it('MD5: matching keys connect; a listener with a key refuses a client without one', async () => {
+  it('MD5: matching keys connect; a listener with a key refuses a client without one', GUARD, async () => {
     // The client ports the listener accepted, and a way to await one of them.
     const accepted: (number | undefined)[] = [];
     const waiters = new Map<number | undefined, () => void>();
