@@ -1,7 +1,8 @@
-// IP address arithmetic on bigint: parse and format IPv4/IPv6, CIDRs and first-last ranges, and
-// summarise ranges to CIDRs. Pure.
+// IP address arithmetic on bigint: CIDRs and first-last ranges, and summarising ranges to CIDRs. Pure.
+// Addresses are parsed and written by proto/address.ts, the one IP address module.
+import { bytesToIp, parseIp, type IpFamily } from '../proto/address.js';
 
-export type Family = 4 | 6;
+export type Family = IpFamily;
 
 export interface IP {
   family: Family;
@@ -24,83 +25,33 @@ export interface CIDR {
 export const BITS: Record<Family, number> = { 4: 32, 6: 128 };
 export const MAX: Record<Family, bigint> = { 4: (1n << 32n) - 1n, 6: (1n << 128n) - 1n };
 
-function parseV4(s: string): bigint | undefined {
-  const parts = s.split('.');
-  if (parts.length !== 4) return undefined;
+/** The address as a number (network order bytes, most significant first). */
+function toBigint(bytes: Uint8Array): bigint {
   let v = 0n;
-  for (const p of parts) {
-    if (!/^(0|[1-9][0-9]{0,2})$/.test(p)) return undefined;
-    const n = Number(p);
-    if (n > 255) return undefined;
-    v = (v << 8n) | BigInt(n);
-  }
+  for (const x of bytes) v = (v << 8n) | BigInt(x);
   return v;
 }
 
-function parseV6(s: string): bigint | undefined {
-  if (s.includes('%')) return undefined; // zones are not addresses a pool can hold
-  let tail4: bigint | undefined;
-  let text = s;
-  const lastColon = text.lastIndexOf(':');
-  if (lastColon >= 0 && text.slice(lastColon + 1).includes('.')) {
-    tail4 = parseV4(text.slice(lastColon + 1));
-    if (tail4 === undefined) return undefined;
-    text = text.slice(0, lastColon + 1) + '0:0';
-  }
-  const halves = text.split('::');
-  if (halves.length > 2) return undefined;
-  const groups = (h: string): string[] | undefined => (h === '' ? [] : h.split(':'));
-  const head = groups(halves[0] ?? '');
-  const rest = halves.length === 2 ? groups(halves[1] ?? '') : [];
-  if (!head || !rest) return undefined;
-  const total = head.length + rest.length;
-  if (halves.length === 1 ? total !== 8 : total > 7) return undefined;
-  const all = [...head, ...Array<string>(8 - total).fill('0'), ...rest];
-  let v = 0n;
-  for (const g of all) {
-    if (!/^[0-9a-fA-F]{1,4}$/.test(g)) return undefined;
-    v = (v << 16n) | BigInt(parseInt(g, 16));
-  }
-  if (tail4 !== undefined) v = (v & ~0xffffffffn) | tail4;
-  return v;
-}
-
-/** Parses an IPv4 or IPv6 address; undefined if malformed. */
+/**
+ * Parses an IPv4 or IPv6 address (surrounding spaces ignored, as in a CR's text); undefined if
+ * malformed. The text forms are proto/address.ts's, the one parser: no zone ids, and an IPv4-mapped
+ * address (`::ffff:10.0.0.1`) is IPv6.
+ */
 export function parseIP(s: string): IP | undefined {
-  const t = s.trim();
-  if (t.includes(':')) {
-    const v = parseV6(t);
-    return v === undefined ? undefined : { family: 6, value: v };
-  }
-  const v = parseV4(t);
-  return v === undefined ? undefined : { family: 4, value: v };
+  const ip = parseIp(s.trim());
+  return ip ? { family: ip.family, value: toBigint(ip.bytes) } : undefined;
 }
 
+/** Canonical text (proto/address.ts: dotted quad, RFC 5952 IPv6 with IPv4-mapped as ::ffff:a.b.c.d). */
 export function formatIP(family: Family, value: bigint): string {
-  if (family === 4) {
-    return [24n, 16n, 8n, 0n].map((sh) => String((value >> sh) & 255n)).join('.');
+  const n = family === 4 ? 4 : 16;
+  const bytes = new Uint8Array(n);
+  let v = value;
+  for (let i = n - 1; i >= 0; i--) {
+    bytes[i] = Number(v & 255n);
+    v >>= 8n;
   }
-  const groups: number[] = [];
-  for (let i = 7; i >= 0; i--) groups.push(Number((value >> BigInt(i * 16)) & 0xffffn));
-  // RFC 5952: compress the longest run (≥ 2) of zero groups, the first one on ties.
-  let best = -1;
-  let bestLen = 1;
-  for (let i = 0; i < 8;) {
-    if (groups[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && groups[j] === 0) j++;
-    if (j - i > bestLen) {
-      best = i;
-      bestLen = j - i;
-    }
-    i = j;
-  }
-  const hex = groups.map((g) => g.toString(16));
-  if (best < 0) return hex.join(':');
-  return `${hex.slice(0, best).join(':')}::${hex.slice(best + bestLen).join(':')}`;
+  return bytesToIp(bytes);
 }
 
 export function ipString(ip: IP): string {

@@ -25,6 +25,7 @@ import {
   ANNOTATION_PREFIX,
   DEPRECATED_PREFIX,
   isOurs,
+  olderFirst,
   serviceKey,
   serviceRequest,
   statusIPs,
@@ -71,15 +72,6 @@ function svcRef(s: Service): ObjectReference {
 
 function sameList(a: readonly string[], b: readonly string[]): boolean {
   return a.length === b.length && a.every((x, i) => x === b[i]);
-}
-
-function olderFirst(a: Service, b: Service): number {
-  const ta = a.metadata.creationTimestamp ?? '';
-  const tb = b.metadata.creationTimestamp ?? '';
-  if (ta !== tb) return ta < tb ? -1 : 1;
-  const ka = serviceKey(a);
-  const kb = serviceKey(b);
-  return ka < kb ? -1 : ka > kb ? 1 : 0;
 }
 
 export class Reconciler {
@@ -183,10 +175,11 @@ export class Reconciler {
     });
     this.namespaces.on('add', (n) => this.enqueueNamespace(n.metadata.name));
     // Our own pool status writes come back as updates: only spec or label changes reload.
-    for (const inf of Object.values(this.crs)) {
-      inf.on('add', () => this.scheduleConfig());
-      inf.on('update', (o, old) => specOrLabelsChanged(o, old) && this.scheduleConfig());
-      inf.on('delete', () => this.scheduleConfig());
+    for (const [k, inf] of Object.entries(this.crs) as [ConfigKey, Informer<CR>][]) {
+      const kind = CONFIG_KINDS[k].kind;
+      inf.on('add', (o) => this.scheduleConfig(kind, o, 'add'));
+      inf.on('update', (o, old) => specOrLabelsChanged(o, old) && this.scheduleConfig(kind, o, 'update'));
+      inf.on('delete', (o) => this.scheduleConfig(kind, o, 'delete'));
     }
     await Promise.all([
       this.services.start(),
@@ -315,8 +308,13 @@ export class Reconciler {
     return this.namespaces.get(s.metadata.namespace ?? '')?.metadata.labels ?? {};
   }
 
-  private scheduleConfig(): void {
+  /** A configuration object changed: reload (debounced). Says at debug level which one asked. */
+  private scheduleConfig(kind: string, o: CR, event: 'add' | 'update' | 'delete'): void {
     if (!this.synced) return;
+    this.o.log.debug(
+      { object: { kind, namespace: o.metadata.namespace, name: o.metadata.name }, event },
+      'configuration reload scheduled',
+    );
     clearTimeout(this.configTimer);
     this.configTimer = setTimeout(() => this.loadConfig(), 50);
   }

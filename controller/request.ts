@@ -95,6 +95,19 @@ export function serviceKey(svc: ServiceLike): string {
   return `${svc.metadata.namespace ?? ''}/${svc.metadata.name}`;
 }
 
+/**
+ * The order in which Services keep contested addresses on a rebuild: older first (creationTimestamp,
+ * which has one-second resolution), and within one second by namespace/name.
+ */
+export function olderFirst(a: ServiceLike, b: ServiceLike): number {
+  const ta = a.metadata.creationTimestamp ?? '';
+  const tb = b.metadata.creationTimestamp ?? '';
+  if (ta !== tb) return ta < tb ? -1 : 1;
+  const ka = serviceKey(a);
+  const kb = serviceKey(b);
+  return ka < kb ? -1 : ka > kb ? 1 : 0;
+}
+
 /** The IPs the Service currently has in status.loadBalancer.ingress (canonical). */
 export function statusIPs(svc: ServiceLike): string[] {
   const out: string[] = [];

@@ -1,8 +1,27 @@
 /**
- * IPv4/IPv6/MAC addresses <-> bytes. Text forms: dotted quad, RFC 5952 canonical IPv6
- * (lower case, longest zero run compressed, IPv4-mapped shown as ::ffff:a.b.c.d), colon-separated MAC.
+ * The one IP address module: IPv4/IPv6/MAC text <-> bytes, for every layer (proto, net, config, k8s,
+ * controller, speaker all import it; it imports nothing but its error type). config/ip.ts builds its
+ * bigint arithmetic (pools, ranges, CIDRs) on it; x509 SANs and wire codecs use its bytes.
+ *
+ * What it accepts: a dotted quad (no leading zeros, each part 0..255); IPv6 in any RFC 4291 text form
+ * (hex groups of 1-4 digits in either case, one `::`, a trailing dotted quad as in `::ffff:10.0.0.1`).
+ * Nothing else: no surrounding spaces, no zone id (`fe80::1%eth0` is an address plus a zone: split it
+ * with splitZone first), no prefix length. An IPv4-mapped address (`::ffff:a.b.c.d`) is an IPv6
+ * address (16 bytes, family 6); isIpv4Mapped and ipv4OfMapped say which IPv4 address it maps.
+ *
+ * What it writes: dotted quads, and RFC 5952 canonical IPv6 (lower case, leading zeros dropped, the
+ * longest run of two or more zero groups compressed, the first on a tie, IPv4-mapped addresses as
+ * ::ffff:a.b.c.d); colon-separated lower-case MACs.
  */
 import { EncodeError } from './errors.js';
+
+export type IpFamily = 4 | 6;
+
+/** An address as the family and its 4 or 16 bytes (network order). */
+export interface IpBytes {
+  readonly family: IpFamily;
+  readonly bytes: Uint8Array;
+}
 
 /** Dotted quad -> the four octets, or undefined (no leading zeros, each part 0..255). Hot path: no regex. */
 function parseIpv4(s: string): Uint8Array | undefined {
@@ -112,9 +131,7 @@ export function bytesToIpv6(b: Uint8Array, off = 0): string {
   const g: number[] = [];
   for (let i = 0; i < 8; i++) g.push((b[off + i * 2]! << 8) | b[off + i * 2 + 1]!);
   // IPv4-mapped (::ffff:a.b.c.d), RFC 5952 §5.
-  if (g[0] === 0 && g[1] === 0 && g[2] === 0 && g[3] === 0 && g[4] === 0 && g[5] === 0xffff) {
-    return `::ffff:${bytesToIpv4(b, off + 12)}`;
-  }
+  if (isIpv4Mapped(b, off)) return `::ffff:${bytesToIpv4(b, off + 12)}`;
   let bestStart = -1;
   let bestLen = 0;
   for (let i = 0; i < 8;) {
@@ -134,6 +151,46 @@ export function bytesToIpv6(b: Uint8Array, off = 0): string {
   const left = g.slice(0, bestStart).map((x) => x.toString(16));
   const right = g.slice(bestStart + bestLen).map((x) => x.toString(16));
   return `${left.join(':')}::${right.join(':')}`;
+}
+
+/** The family and bytes of an IPv4 or IPv6 address, or undefined if the text is neither. */
+export function parseIp(s: string): IpBytes | undefined {
+  const v4 = parseIpv4(s);
+  if (v4) return { family: 4, bytes: v4 };
+  const v6 = tryParseIpv6(s);
+  return v6 ? { family: 6, bytes: v6 } : undefined;
+}
+
+/** Whether 16 bytes (at `off`) are an IPv4-mapped IPv6 address, ::ffff:a.b.c.d (RFC 4291 §2.5.5.2). */
+export function isIpv4Mapped(b: Uint8Array, off = 0): boolean {
+  if (b.length - off < 16) return false;
+  for (let i = 0; i < 10; i++) if (b[off + i] !== 0) return false;
+  return b[off + 10] === 0xff && b[off + 11] === 0xff;
+}
+
+/** The IPv4 address an IPv4-mapped IPv6 text maps (`::ffff:10.0.0.1` -> `10.0.0.1`), else undefined. */
+export function ipv4OfMapped(s: string): string | undefined {
+  const b = tryParseIpv6(s);
+  return b && isIpv4Mapped(b) ? bytesToIpv4(b, 12) : undefined;
+}
+
+/**
+ * What a dual-stack socket reports for an IPv4 peer (`::ffff:10.0.0.1`) as the IPv4 address it is;
+ * any other text as given.
+ */
+export function unmapIpv4(s: string): string {
+  if (s.slice(0, 7).toLowerCase() !== '::ffff:') return s;
+  return ipv4OfMapped(s) ?? s;
+}
+
+/**
+ * An address with an optional zone id (`fe80::1%eth0`, RFC 4007 §11) split in two; neither part is
+ * checked. Whether a zone is allowed (only link-local IPv6 needs one) is the caller's decision.
+ */
+export function splitZone(s: string): { address: string; zone?: string } {
+  const i = s.indexOf('%');
+  if (i < 0) return { address: s };
+  return { address: s.slice(0, i), zone: s.slice(i + 1) };
 }
 
 /** Bytes of an IPv4 or IPv6 address, whichever the text is. */

@@ -14,6 +14,8 @@ export interface HealthProberOptions {
   timeoutMs?: number;
   failures?: number;
   onChange: (healthy: ReadonlySet<string>) => void;
+  /** How one target is probed (default probeOnce, HTTP); a test passes its own. Must not reject. */
+  probe?: (target: HealthTarget, timeoutMs: number) => Promise<boolean>;
 }
 
 interface TargetState {
@@ -116,7 +118,7 @@ export class HealthProber {
     if (!s || s.inFlight) return;
     s.inFlight = true;
     // A probe that could not even be sent counts as a failed one.
-    probeOnce(s.target, this.timeoutMs).then(
+    (this.opts.probe ?? probeOnce)(s.target, this.timeoutMs).then(
       (ok) => this.settle(key, s, ok),
       () => this.settle(key, s, false),
     );

@@ -10,7 +10,7 @@ import {
   sign,
   type KeyObject,
 } from 'node:crypto';
-import { isIPv4, isIPv6 } from 'node:net';
+import { parseIp } from '../../proto/address.js';
 
 // ------------------------------------------------------------------------------------------ DER
 
@@ -73,17 +73,6 @@ function extension(id: string, critical: boolean, value: Buffer): Buffer {
   return seq(oid(id), ...(critical ? [bool(true)] : []), octets(value));
 }
 
-function ipBytes(ip: string): Buffer {
-  if (isIPv4(ip)) return Buffer.from(ip.split('.').map(Number));
-  const [head = '', tail = ''] = ip.split('::');
-  const h = head ? head.split(':') : [];
-  const t = ip.includes('::') ? (tail ? tail.split(':') : []) : [];
-  const groups = ip.includes('::') ? [...h, ...Array<string>(8 - h.length - t.length).fill('0'), ...t] : h;
-  const out = Buffer.alloc(16);
-  groups.forEach((g, i) => out.writeUInt16BE(parseInt(g, 16), i * 2));
-  return out;
-}
-
 // ------------------------------------------------------------------------------------------ certificates
 
 export interface KeyPair {
@@ -129,7 +118,11 @@ function build(
     exts.push(extension('2.5.29.37', false, seq(oid('1.3.6.1.5.5.7.3.1')))); // serverAuth
     const sans = [
       ...(opts.dnsNames ?? []).map((d) => ctx(2, Buffer.from(d, 'ascii'), false)),
-      ...(opts.ips ?? []).filter((ip) => isIPv4(ip) || isIPv6(ip)).map((ip) => ctx(7, ipBytes(ip), false)),
+      ...(opts.ips ?? []).flatMap((text) => {
+        // iPAddress SANs are the 4 or 16 bytes (RFC 5280 §4.2.1.6); text that is no address is left out.
+        const ip = parseIp(text);
+        return ip ? [ctx(7, Buffer.from(ip.bytes), false)] : [];
+      }),
     ];
     if (sans.length > 0) exts.push(extension('2.5.29.17', false, seq(...sans)));
   }

@@ -24,6 +24,7 @@ import { bindUdp, familyOf, TcpOptionError, type IpFamily } from '../../net/tcp/
 import { Backoff, type BackoffPolicy } from '../../k8s/backoff.js';
 import { background } from '../../k8s/background.js';
 import type { Clock, Log, TimerHandle } from '../bgp/types.js';
+import { unmapIpv4 } from '../../proto/address.js';
 
 /** BFDProfile values (MetalLB units: milliseconds). */
 export interface BfdSpec {
@@ -84,9 +85,7 @@ function acquireRx(
       ...(device ? { device } : {}),
       reuseAddr: true,
     }).then((s) => {
-      s.on('message', (msg, rinfo) =>
-        handlers.get(rinfo.address.replace(/^::ffff:/, ''))?.(msg, rinfo.address),
-      );
+      s.on('message', (msg, rinfo) => handlers.get(unmapIpv4(rinfo.address))?.(msg, rinfo.address));
       s.on('error', () => undefined);
       return s;
     });

@@ -1,14 +1,15 @@
 // net.Socket -> Conn (the byte-stream shape BgpSession is written against).
 import type { Socket } from 'node:net';
 import type { Conn } from './session.js';
+import { unmapIpv4 } from '../../proto/address.js';
 
 /** Wraps a connected socket. `end()` destroys the socket if the peer has not closed within `lingerMs`. */
 export function socketConn(s: Socket, lingerMs = 2000): Conn {
   s.setNoDelay(true);
   // Errors surface as 'close'; without a listener an ECONNRESET would throw.
   s.on('error', () => undefined);
-  const local = (s.localAddress ?? '').replace(/^::ffff:/, '');
-  const remote = (s.remoteAddress ?? '').replace(/^::ffff:/, '');
+  const local = unmapIpv4(s.localAddress ?? '');
+  const remote = unmapIpv4(s.remoteAddress ?? '');
   return {
     localAddress: local,
     remoteAddress: remote,

@@ -47,6 +47,7 @@ import {
 import { shutdownCommunication, shutdownNotification } from '../../proto/bgp/notification.js';
 import { makeOpen, openAsn, type OpenMessage } from '../../proto/bgp/open.js';
 import { packUpdates } from '../../proto/bgp/packing.js';
+import { unmapIpv4 } from '../../proto/address.js';
 import { backoffDelay } from '../../k8s/backoff.js';
 import { parsePrefix, type Prefix } from '../../proto/bgp/prefix.js';
 import {
@@ -748,7 +749,7 @@ export class BgpSession {
 
   /** The next hop for a family on this connection, or undefined if we have none to give. */
   private nextHop(c: Connection, f: Family): NextHop | undefined {
-    const local = c.conn.localAddress.replace(/^::ffff:/, '');
+    const local = unmapIpv4(c.conn.localAddress);
     const nh = this.config.nextHops ?? {};
     if (f.afi === Afi.IPV4) {
       if (v4(local)) return { global: local };

@@ -30,6 +30,7 @@ import {
 } from './types.js';
 import { Backoff, type BackoffPolicy } from '../../k8s/backoff.js';
 import { background } from '../../k8s/background.js';
+import { unmapIpv4 } from '../../proto/address.js';
 
 /** A BGPPeer as it applies to this node (password resolved, BFD profile inlined). */
 export interface PeerSpec {
@@ -351,7 +352,7 @@ export class BgpSpeaker {
   }
 
   private onIncoming(sock: Socket): void {
-    const remote = (sock.remoteAddress ?? '').replace(/^::ffff:/, '');
+    const remote = unmapIpv4(sock.remoteAddress ?? '');
     const entry = [...this.peers.values()].find((e) => e.spec.peerAddress === remote);
     if (!entry || this.stopped) {
       this.log.debug({ remote }, 'BGP connection from an unknown address refused');

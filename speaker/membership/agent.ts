@@ -36,9 +36,16 @@ export function emptyCounters(): AgentCounters {
   return { sent: 0, received: 0, badKey: 0, malformed: 0, replayed: 0, sendErrors: 0 };
 }
 
+/** What became of one datagram received (each is counted in AgentCounters under the same name). */
+export type DatagramVerdict = 'received' | 'replayed' | 'badKey' | 'malformed';
+
 export interface AgentEvents {
   change: [changes: Change[]];
   health: [nodes: string[]];
+  /** A datagram was received and counted (after the counter moved). For tests and diagnostics. */
+  datagram: [verdict: DatagramVerdict];
+  /** A new metrics snapshot arrived from the membership thread (threaded.ts; the agent has none). */
+  snapshot: [snapshot: MembershipSnapshot];
 }
 
 /** Counters and states for metrics. */
@@ -172,24 +179,16 @@ export class MembershipAgent extends EventEmitter<AgentEvents> implements Member
 
   private onDatagram(buf: Buffer): void {
     const r = decodeDatagram(buf, this.key);
-    if (!r.ok) {
-      if (r.reason === 'bad-key') this.counters.badKey++;
-      else this.counters.malformed++;
-      return;
-    }
+    if (!r.ok) return this.count(r.reason === 'bad-key' ? 'badKey' : 'malformed');
     const { e } = r.d;
     const self = this.opts.self;
-    if (e.to !== self || e.from === self || (e.tb !== 0 && e.tb !== this.boot)) {
-      this.counters.replayed++;
-      return;
-    }
+    if (e.to !== self || e.from === self || (e.tb !== 0 && e.tb !== this.boot)) return this.count('replayed');
     const verdict = this.guard.accept(e.from, e.b, e.c);
     if (verdict !== 'accept') {
-      this.counters.replayed++;
       if (verdict === 'stale-boot') this.noticeStale(e.from, e.b);
-      return;
+      return this.count('replayed');
     }
-    this.counters.received++;
+    this.count('received');
     const d = r.d;
     if ('stale' in d) {
       // A peer has seen a newer run of ours than this one (our clock went back): run above it.
@@ -207,6 +206,11 @@ export class MembershipAgent extends EventEmitter<AgentEvents> implements Member
     } catch (err) {
       this.opts.onError?.(err as Error);
     }
+  }
+
+  private count(verdict: DatagramVerdict): void {
+    this.counters[verdict]++;
+    this.emit('datagram', verdict);
   }
 
   /** Tells `to` that its boot `staleBoot` is older than one we have seen (rate-limited). */

@@ -185,6 +185,7 @@ export class ThreadedMembership extends EventEmitter<AgentEvents> implements Mem
         break;
       case 'snapshot':
         this.snap = m.snapshot;
+        this.emit('snapshot', m.snapshot);
         break;
       case 'error':
         this.opts.onError?.(new Error(m.message));

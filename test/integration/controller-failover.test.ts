@@ -93,11 +93,12 @@ describe('controller restart and failover', () => {
     assert.deepEqual(await waitForIPs(cp, 'r1', 'b'), ['10.20.0.2']);
     await stop(first);
 
-    // While no controller runs: a is deleted (freeing .1), c is new, and d and e (d older) both claim .5.
+    // While no controller runs: a is deleted (freeing .1), c is new, and d and e (d created first) both
+    // claim .5. creationTimestamp has one-second resolution: d is older or, in the same second, first
+    // by name; either way it keeps .5 (olderFirst, whose order is unit-tested in request.test.ts).
     await remove(cp, lbService('r1', 'a'));
     await create(cp, lbService('r1', 'd'));
     await setStatus('r1', 'd', '10.20.0.5');
-    await new Promise((r) => setTimeout(r, 1100)); // creationTimestamp has 1 s resolution: make e strictly younger
     await create(cp, lbService('r1', 'e'));
     await setStatus('r1', 'e', '10.20.0.5');
     await create(cp, lbService('r1', 'c'));
@@ -122,12 +123,16 @@ describe('controller restart and failover', () => {
       15_000,
     );
     assert.deepEqual(ingressIPs(await get(cp, lbService('r1', 'b'))), ['10.20.0.2'], 'b kept its IP');
-    assert.deepEqual(ingressIPs(await get(cp, lbService('r1', 'd'))), ['10.20.0.5'], 'd (older) kept its IP');
+    assert.deepEqual(
+      ingressIPs(await get(cp, lbService('r1', 'd'))),
+      ['10.20.0.5'],
+      'd (created first) kept its IP',
+    );
     assert.deepEqual(eIPs, ['10.20.0.1']);
     await stop(running[0] as RunningController);
   });
 
-  it('two controller processes: SIGKILL of the leader → the other leads within the lease duration; no IP changes, none given twice', async () => {
+  it('two controller processes: SIGKILL of the leader → the other takes the lease once it has expired; no IP changes, none given twice', async () => {
     // The processes run the compiled controller.
     const entry = join(repoRoot(), 'dist', 'controller', 'cli-entry.js');
     spawnSync('npx', ['tsc', '-p', '.'], { cwd: repoRoot(), stdio: 'ignore' });
@@ -161,15 +166,20 @@ describe('controller restart and failover', () => {
       );
     const a = spawnCtl('proc-a');
     procs.push(a);
-    const holder = async () => {
+    interface LeaseSpec {
+      holderIdentity?: string;
+      acquireTime?: string;
+      renewTime?: string;
+      leaseTransitions?: number;
+    }
+    const lease = async (): Promise<LeaseSpec> => {
       const r = await cp.request(
         'GET',
         `/apis/coordination.k8s.io/v1/namespaces/${NS}/leases/metallb-controller`,
       );
-      return r.status === 200
-        ? ((JSON.parse(r.body) as { spec?: { holderIdentity?: string } }).spec?.holderIdentity ?? '')
-        : '';
+      return r.status === 200 ? ((JSON.parse(r.body) as { spec?: LeaseSpec }).spec ?? {}) : {};
     };
+    const holder = async () => (await lease()).holderIdentity ?? '';
     await a.whileRunning(
       waitFor('proc-a leads', async () => ((await holder()) === 'proc-a' ? true : undefined), 30_000),
     );
@@ -183,12 +193,23 @@ describe('controller restart and failover', () => {
     assert.equal(new Set([...before.values()].flat()).size, names.length, 'distinct IPs');
 
     await a.kill();
-    const killedAt = Date.now();
-    await waitFor('proc-b leads', async () => ((await holder()) === 'proc-b' ? true : undefined), 15_000, 50);
-    const takeover = Date.now() - killedAt;
+    // a's last renewal, or one before it (read after a is gone). How fast b takes over is a figure for
+    // `npm run bench`; here, that it does, once, and never while a's lease was still valid.
+    const ofA = await lease();
+    assert.equal(ofA.holderIdentity, 'proc-a');
+    const ofB = await waitFor(
+      'proc-b leads',
+      async () => {
+        const l = await lease();
+        return l.holderIdentity === 'proc-b' ? l : undefined;
+      },
+      15_000,
+      50,
+    );
+    assert.equal(ofB.leaseTransitions, (ofA.leaseTransitions ?? 0) + 1, 'one transition, a to b');
     assert.ok(
-      takeover <= LEASE.leaseDurationMs + LEASE.retryPeriodMs + 1000,
-      `took over after ${takeover} ms`,
+      Date.parse(ofB.acquireTime ?? '') >= Date.parse(ofA.renewTime ?? '') + LEASE.leaseDurationMs,
+      `b acquired at ${ofB.acquireTime}, before a's lease renewed at ${ofA.renewTime} had expired`,
     );
 
     const more = Array.from({ length: 5 }, (_, i) => `n${i}`);

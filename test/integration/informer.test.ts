@@ -5,7 +5,6 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import { startControlPlane, type ControlPlane } from '../../lab/controlplane.js';
-import { waitFor } from '../../lab/process.js';
 import { ApiError, KubeClient, RESOURCES } from '../../k8s/client.js';
 import { Informer, type ListenerFailure } from '../../k8s/informer.js';
 import { informerListenerErrors } from '../../k8s/informer-delivery.js';
@@ -15,20 +14,28 @@ interface ConfigMap {
   data?: Record<string, string>;
 }
 
-/** Every event the informer delivered, as `type name value`. */
+/** Every event the informer delivered, as `type name value`; a test awaits a line as it arrives. */
 class Recorder {
   readonly log: string[] = [];
   readonly errors: Error[] = [];
+  private readonly waiters = new Map<string, (() => void)[]>();
   attach(inf: Informer<ConfigMap>): void {
-    inf.on('add', (o) => this.log.push(`add ${o.metadata.name} ${o.data?.v ?? ''}`));
-    inf.on('update', (o) => this.log.push(`update ${o.metadata.name} ${o.data?.v ?? ''}`));
-    inf.on('delete', (o) => this.log.push(`delete ${o.metadata.name}`));
+    inf.on('add', (o) => this.record(`add ${o.metadata.name} ${o.data?.v ?? ''}`));
+    inf.on('update', (o) => this.record(`update ${o.metadata.name} ${o.data?.v ?? ''}`));
+    inf.on('delete', (o) => this.record(`delete ${o.metadata.name}`));
   }
   has(line: string): boolean {
     return this.log.includes(line);
   }
-  async waitFor(line: string): Promise<void> {
-    await waitFor(`informer event "${line}"`, () => (this.has(line) ? true : undefined), 20_000, 20);
+  /** Resolves once the informer has delivered this event (at once if it has). */
+  waitFor(line: string): Promise<void> {
+    if (this.has(line)) return Promise.resolve();
+    return new Promise((resolve) => this.waiters.set(line, [...(this.waiters.get(line) ?? []), resolve]));
+  }
+  private record(line: string): void {
+    this.log.push(line);
+    for (const w of this.waiters.get(line) ?? []) w();
+    this.waiters.delete(line);
   }
 }
 
@@ -57,6 +64,9 @@ async function etcdPost(endpoint: string, path: string, body: unknown): Promise<
   });
 }
 
+/** Turns a lost event into a failure within a minute (the runner's own limit is ten); no test waits on it. */
+const GUARD = { timeout: 60_000 };
+
 describe('informer', () => {
   let cp: ControlPlane;
   let admin: KubeClient;
@@ -73,7 +83,7 @@ describe('informer', () => {
     await cp?.stop();
   });
 
-  it('sees every add, update and delete across many short watches', async () => {
+  it('sees every add, update and delete across many short watches', GUARD, async () => {
     const client = KubeClient.fromFile(cp.adminKubeconfig);
     const inf = new Informer<ConfigMap>(client, {
       resource: RESOURCES.configMaps,
@@ -84,21 +94,25 @@ describe('informer', () => {
     rec.attach(inf);
     try {
       await inf.start();
-      const deadline = Date.now() + 5000;
+      // Changes keep coming until the watch has been re-opened three times (its server-side timeout
+      // is 1-2 s), so changes are made while watches end and start. Each round is paced by the
+      // informer delivering the round before it: one round is always in flight.
+      const firstWatch = inf.watches;
+      const seen = async (j: number): Promise<void> => {
+        await rec.waitFor(`add t${j} 1`);
+        await rec.waitFor(`update t${j} 2`);
+        if (j % 2 === 0) await rec.waitFor(`delete t${j}`);
+      };
       let i = 0;
-      while (Date.now() < deadline) {
+      while (inf.watches < firstWatch + 3) {
         const name = `t${i}`;
         await admin.create(cm(''), { metadata: { name }, data: { v: '1' } });
         await admin.patch(cm(name), { data: { v: '2' } });
         if (i % 2 === 0) await admin.delete(cm(name));
+        if (i > 0) await seen(i - 1);
         i++;
-        await new Promise((r) => setTimeout(r, 100));
       }
-      for (let j = 0; j < i; j++) {
-        await rec.waitFor(`add t${j} 1`);
-        await rec.waitFor(`update t${j} 2`);
-        if (j % 2 === 0) await rec.waitFor(`delete t${j}`);
-      }
+      await seen(i - 1);
       assert.ok(inf.watches >= 3, `the watch was re-opened across timeouts (${inf.watches} watches)`);
       assert.equal(inf.list().length, Math.floor(i / 2), 'the cache holds exactly the surviving objects');
     } finally {
@@ -107,7 +121,7 @@ describe('informer', () => {
     }
   });
 
-  it('relists on 410 Gone and delivers what happened meanwhile', async () => {
+  it('relists on 410 Gone and delivers what happened meanwhile', GUARD, async () => {
     const client = KubeClient.fromFile(cp.adminKubeconfig);
     const errors: Error[] = [];
     const inf = new Informer<ConfigMap>(client, {
@@ -150,7 +164,7 @@ describe('informer', () => {
     }
   });
 
-  it('resumes after a kube-apiserver restart without losing an event', async () => {
+  it('resumes after a kube-apiserver restart without losing an event', GUARD, async () => {
     const client = KubeClient.fromFile(cp.adminKubeconfig);
     const inf = new Informer<ConfigMap>(client, {
       resource: RESOURCES.configMaps,
@@ -177,48 +191,52 @@ describe('informer', () => {
     }
   });
 
-  it('a listener that throws gets the event again once it takes it; the others get it at once', async () => {
-    const client = KubeClient.fromFile(cp.adminKubeconfig);
-    let reportFailure: (f: ListenerFailure) => void = () => undefined;
-    const reported = new Promise<ListenerFailure>((resolve) => (reportFailure = resolve));
-    const inf = new Informer<ConfigMap>(client, {
-      resource: RESOURCES.configMaps,
-      namespace: ns,
-      backoffInitialMs: 50,
-      backoffMaxMs: 200,
-      onListenerError: (_err, f) => reportFailure(f),
-    });
-    const rec = new Recorder();
-    rec.attach(inf);
-    let faulty = true;
-    let deliver: (o: ConfigMap) => void = () => undefined;
-    const delivered = new Promise<ConfigMap>((resolve) => (deliver = resolve));
-    inf.on('add', (o) => {
-      if (o.metadata.name !== 'listener-fault') return;
-      if (faulty) throw new Error('injected listener fault');
-      deliver(o);
-    });
-    try {
-      await inf.start();
-      const before = await listenerErrors('configmaps');
-      await admin.create(cm(''), { metadata: { name: 'listener-fault' }, data: { v: '1' } });
-      const failure = await reported;
-      assert.deepEqual(failure.object, { kind: 'ConfigMap', namespace: ns, name: 'listener-fault' });
-      assert.equal(failure.event, 'add');
-      await rec.waitFor('add listener-fault 1'); // the other listener was not held up
-      assert.ok((await listenerErrors('configmaps')) > before, 'the failure is counted');
+  it(
+    'a listener that throws gets the event again once it takes it; the others get it at once',
+    GUARD,
+    async () => {
+      const client = KubeClient.fromFile(cp.adminKubeconfig);
+      let reportFailure: (f: ListenerFailure) => void = () => undefined;
+      const reported = new Promise<ListenerFailure>((resolve) => (reportFailure = resolve));
+      const inf = new Informer<ConfigMap>(client, {
+        resource: RESOURCES.configMaps,
+        namespace: ns,
+        backoffInitialMs: 50,
+        backoffMaxMs: 200,
+        onListenerError: (_err, f) => reportFailure(f),
+      });
+      const rec = new Recorder();
+      rec.attach(inf);
+      let faulty = true;
+      let deliver: (o: ConfigMap) => void = () => undefined;
+      const delivered = new Promise<ConfigMap>((resolve) => (deliver = resolve));
+      inf.on('add', (o) => {
+        if (o.metadata.name !== 'listener-fault') return;
+        if (faulty) throw new Error('injected listener fault');
+        deliver(o);
+      });
+      try {
+        await inf.start();
+        const before = await listenerErrors('configmaps');
+        await admin.create(cm(''), { metadata: { name: 'listener-fault' }, data: { v: '1' } });
+        const failure = await reported;
+        assert.deepEqual(failure.object, { kind: 'ConfigMap', namespace: ns, name: 'listener-fault' });
+        assert.equal(failure.event, 'add');
+        await rec.waitFor('add listener-fault 1'); // the other listener was not held up
+        assert.ok((await listenerErrors('configmaps')) > before, 'the failure is counted');
 
-      // While the listener still fails, the object changes: the retry carries the current object.
-      await admin.patch(cm('listener-fault'), { data: { v: '2' } });
-      await rec.waitFor('update listener-fault 2');
-      faulty = false;
-      const got = await delivered;
-      assert.equal(got.data?.v, '2');
-      assert.equal(inf.get(ns, 'listener-fault')?.data?.v, '2', 'the cache holds the current object');
-      assert.equal(inf.pendingDeliveries, 0, 'nothing is left to deliver');
-    } finally {
-      await inf.stop();
-      client.close();
-    }
-  });
+        // While the listener still fails, the object changes: the retry carries the current object.
+        await admin.patch(cm('listener-fault'), { data: { v: '2' } });
+        await rec.waitFor('update listener-fault 2');
+        faulty = false;
+        const got = await delivered;
+        assert.equal(got.data?.v, '2');
+        assert.equal(inf.get(ns, 'listener-fault')?.data?.v, '2', 'the cache holds the current object');
+        assert.equal(inf.pendingDeliveries, 0, 'nothing is left to deliver');
+      } finally {
+        await inf.stop();
+        client.close();
+      }
+    },
+  );
 });

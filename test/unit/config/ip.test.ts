@@ -29,7 +29,7 @@ describe('IP parsing and formatting', () => {
     assert.equal(canonicalIP('::1'), '::1');
     assert.equal(canonicalIP('2001:db8:0:0:1:0:0:1'), '2001:db8::1:0:0:1');
     assert.equal(canonicalIP('2001:db8:0:1:1:1:1:1'), '2001:db8:0:1:1:1:1:1');
-    assert.equal(canonicalIP('::ffff:10.0.0.1'), '::ffff:a00:1');
+    assert.equal(canonicalIP('::ffff:10.0.0.1'), '::ffff:10.0.0.1'); // IPv4-mapped: RFC 5952 §5
   });
   it('rejects malformed IPv6', () => {
     for (const s of ['1::2::3', '12345::', 'fe80::1%eth0', '1:2:3:4:5:6:7:8:9', ':::'])

@@ -1,6 +1,12 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { isOurs, serviceRequest, statusIPs, type ServiceLike } from '../../../controller/request.js';
+import {
+  isOurs,
+  olderFirst,
+  serviceRequest,
+  statusIPs,
+  type ServiceLike,
+} from '../../../controller/request.js';
 
 function svc(extra: { annotations?: Record<string, string>; spec?: ServiceLike['spec'] } = {}): ServiceLike {
   return {
@@ -145,5 +151,48 @@ describe('Service -> request', () => {
       },
     };
     assert.deepEqual(statusIPs(s), ['fc00::1', '10.0.0.1']);
+  });
+});
+
+describe('olderFirst (who keeps a contested address on a rebuild)', () => {
+  const made = (ns: string, name: string, creationTimestamp?: string): ServiceLike => ({
+    metadata: { name, namespace: ns, ...(creationTimestamp ? { creationTimestamp } : {}) },
+    spec: { type: 'LoadBalancer' },
+  });
+  it('the older Service first, whatever its name; within one second, by namespace/name', () => {
+    const cases: [ServiceLike, ServiceLike, number, string][] = [
+      [
+        made('r1', 'z', '2026-01-01T10:00:00Z'),
+        made('r1', 'a', '2026-01-01T10:00:01Z'),
+        -1,
+        'older, later name',
+      ],
+      [
+        made('r1', 'a', '2026-01-01T10:00:01Z'),
+        made('r1', 'z', '2026-01-01T10:00:00Z'),
+        1,
+        'younger, earlier name',
+      ],
+      [
+        made('r1', 'd', '2026-01-01T10:00:00Z'),
+        made('r1', 'e', '2026-01-01T10:00:00Z'),
+        -1,
+        'same second: by name',
+      ],
+      [
+        made('b', 'x', '2026-01-01T10:00:00Z'),
+        made('a', 'x', '2026-01-01T10:00:00Z'),
+        1,
+        'same second: namespace first',
+      ],
+      [
+        made('r1', 'd', '2026-01-01T10:00:00Z'),
+        made('r1', 'd', '2026-01-01T10:00:00Z'),
+        0,
+        'the same Service',
+      ],
+      [made('r1', 'n'), made('r1', 'o', '2026-01-01T10:00:00Z'), -1, 'no timestamp sorts first'],
+    ];
+    for (const [a, b, want, why] of cases) assert.equal(olderFirst(a, b), want, why);
   });
 });

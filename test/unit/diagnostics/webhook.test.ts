@@ -247,4 +247,23 @@ describe('x509', () => {
     const far = makeCA({ commonName: 'far', validDays: 365 * 30, now });
     assert.equal(new Date(new X509Certificate(far.cert).validTo).getUTCFullYear(), 2060);
   });
+
+  it('IP SANs hold the bytes proto/address reads from any text form; text that is no address is left out', () => {
+    const now = new Date('2030-06-01T00:00:00Z');
+    const ca = makeCA({ commonName: 'test-ca', validDays: 10, now });
+    const leaf = makeServingCert(ca, {
+      commonName: 'svc',
+      validDays: 5,
+      ips: ['::ffff:10.0.0.1', '2001:DB8:0:0::1', '1:0:0:1:0:0:0:1', 'fe80::1%eth0', 'not-an-ip'],
+      now,
+    });
+    const c = new X509Certificate(leaf.cert);
+    // OpenSSL writes IPv6 SANs uncompressed and upper case.
+    assert.equal(
+      c.subjectAltName,
+      'IP Address:0:0:0:0:0:FFFF:A00:1, IP Address:2001:DB8:0:0:0:0:0:1, IP Address:1:0:0:1:0:0:0:1',
+    );
+    assert.ok(c.checkIP('2001:db8::1'));
+    assert.ok(c.checkIP('::ffff:10.0.0.1'));
+  });
 });

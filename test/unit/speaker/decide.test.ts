@@ -1,6 +1,5 @@
-import { describe, it, after } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer, type Server } from 'node:http';
 import { parseConfig } from '../../../config/parse.js';
 import type { Config } from '../../../config/types.js';
 import {
@@ -10,7 +9,6 @@ import {
   type ServiceFacts,
 } from '../../../speaker/layer2/decide.js';
 import { electOwner, electionOrder } from '../../../speaker/layer2/election.js';
-import { HealthProber, probeOnce } from '../../../speaker/health.js';
 import type { NodeFacts } from '../../../speaker/eligibility.js';
 
 function config(preferredNodeSelectors?: unknown[]): Config {
@@ -121,62 +119,3 @@ describe('decideLayer2 with preferredNodeSelectors', () => {
         );
     });
 });
-
-describe('health prober (kube-proxy healthCheckNodePort)', () => {
-  let code = 200;
-  let body = '{"localEndpoints":1}';
-  let hang = false;
-  const server: Server = createServer((_req, res) => {
-    if (hang) return;
-    res.writeHead(code, { 'content-type': 'application/json' }).end(body);
-  });
-  const ready = new Promise<number>((resolve) =>
-    server.listen(0, '127.0.0.1', () => resolve((server.address() as { port: number }).port)),
-  );
-  after(() => {
-    server.closeAllConnections();
-    server.close();
-  });
-
-  it('200 with local endpoints is healthy; 503, 0 endpoints, refused and timeouts are not', async () => {
-    const port = await ready;
-    const t = { host: '127.0.0.1', port };
-    code = 200;
-    body = '{"localEndpoints":2}';
-    assert.equal(await probeOnce(t, 200), true);
-    body = '{"localEndpoints":0}';
-    assert.equal(await probeOnce(t, 200), false);
-    code = 503;
-    body = '{"localEndpoints":0}';
-    assert.equal(await probeOnce(t, 200), false);
-    hang = true;
-    assert.equal(await probeOnce(t, 100), false);
-    hang = false;
-    assert.equal(await probeOnce({ host: '127.0.0.1', port: 1 }, 200), false);
-  });
-
-  it('reports healthy at once, unhealthy after two consecutive failures', async () => {
-    const port = await ready;
-    code = 200;
-    body = '{"localEndpoints":1}';
-    const seen: string[][] = [];
-    const p = new HealthProber({ intervalMs: 30, timeoutMs: 100, onChange: (h) => seen.push([...h]) });
-    try {
-      p.setTargets(new Map([['ns/web', { host: '127.0.0.1', port }]]));
-      await waitUntil(() => seen.some((s) => s.includes('ns/web')));
-      code = 503;
-      await waitUntil(() => seen.at(-1)?.length === 0);
-      assert.deepEqual(seen.at(-1), []);
-    } finally {
-      p.stop();
-    }
-  });
-});
-
-async function waitUntil(cond: () => boolean, ms = 3000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error('condition not met');
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
