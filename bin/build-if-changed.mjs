@@ -2,7 +2,8 @@
 // Compiles the tree (tsc -p .) only when a source changed since the last build, so `npm run lab -- …`
 // and `npm run bench -- …` answer at once. Sources: every .ts/.mts file and tsconfig.json/package.json
 // under the folders tsconfig includes; the stamp is dist/.build-stamp, written after a clean build.
-// On type errors it says so and the command runs the last build (as `tsc || echo` did).
+// On type errors it says so and the command runs the last build (as `tsc || echo` did); with --strict
+// (prepare, so `npm ci` fails on a type error) it fails instead.
 import {
   existsSync,
   readFileSync,
@@ -19,7 +20,10 @@ import process from 'node:process';
 
 const root = dirname(dirname(fileURLToPath(import.meta.url)));
 const stamp = join(root, 'dist', '.build-stamp');
-const tag = process.argv[2] ?? 'build';
+const args = process.argv.slice(2);
+const tag = args.find((a) => !a.startsWith('--')) ?? 'build';
+// --strict (npm ci's prepare): a type error fails the command instead of running the last build
+const strict = args.includes('--strict');
 
 function newest(dir, skip) {
   let t = 0;
@@ -60,6 +64,8 @@ if (r.status === 0) {
   // a source saved while tsc ran is newer than the stamp: the next command compiles again
   utimesSync(stamp, new Date(started), new Date(started));
   process.stderr.write(`[${tag}] compiled in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
+} else if (strict) {
+  process.exit(r.status ?? 1);
 } else {
   process.stderr.write(`[${tag}] type errors above; running the last build\n`);
 }
