@@ -11,6 +11,9 @@ import { waitFor } from '../../lab/process.js';
 import { deletePod, listPods, waitPodsReady, waitRolledOut } from '../../lab/workloads.js';
 import { ApiError } from '../../k8s/client.js';
 import { packageVersion } from '../../lab/image/index.js';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { repoPath } from '../support/repo.js';
 import { startLab, type Lab } from '../support/lab.js';
 import { httpGet, vipsOf } from '../support/lab-probes.js';
 import {
@@ -23,6 +26,9 @@ import {
   bollardPods,
   leaderPod,
 } from './support.js';
+
+// async: the lab's egress proxy (the apiserver's way to the speakers) runs in this process
+const execFileP = promisify(execFile);
 
 interface SliceEndpoint {
   nodeName?: string;
@@ -81,6 +87,27 @@ describe('cluster: Bollard installed by Helm on real kubelet nodes', () => {
     await awaitAnnouncers(lab, bgpv4, ['node-1', 'node-2', 'node-3']);
     const body = await lab.exec('client', 'curl', ['-s', '-m', '3', `http://${l2v4}/`]);
     assert.match(body.stdout, /^pod demo\/web-node-[12]-\S+ on node-[12]$/m);
+  });
+
+  it('`bollard explain` run from the machine reads every speaker through the apiserver and names the owner', async () => {
+    const bin = repoPath('bin', 'bollard.mjs');
+    const { stdout } = await execFileP(
+      process.execPath,
+      [bin, 'explain', 'service', 'demo/web', '--kubeconfig', lab.kubeconfig, '-o', 'json'],
+      { timeout: 60_000 },
+    );
+    const e = JSON.parse(stdout) as {
+      verdict: string;
+      speakers: { endpoint: string; reachable: boolean }[];
+      layer2?: { announcing: string[] };
+    };
+    assert.equal(e.verdict, 'announced');
+    assert.equal(e.speakers.length, 3);
+    for (const sp of e.speakers) {
+      assert.ok(sp.reachable, `${sp.endpoint} reachable`);
+      assert.match(sp.endpoint, /^pods\/speaker-\S+:7472 \(apiserver proxy\)$/);
+    }
+    assert.deepEqual(e.layer2?.announcing, await announcers(lab, l2v4));
   });
 
   it('externalTrafficPolicy: Local follows real pod readiness, and a terminating pod as Kubernetes defines it', async () => {
