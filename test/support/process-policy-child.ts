@@ -3,13 +3,16 @@
 //   rejection                  an unhandled rejection, then nothing more to do (exits by itself)
 //   rejection-then-exception   an unhandled rejection, then an uncaught exception
 // After the policy has handled the rejection, it logs "still running" with the fault metric.
+import pino from 'pino';
 import { Registry } from 'prom-client';
 import { makeLogger } from '../../k8s/logger.js';
 import { installProcessPolicy } from '../../k8s/process-policy.js';
 import { registerSharedMetrics } from '../../k8s/shared-metrics.js';
 
 const scenario = process.argv[2] ?? 'rejection';
-const log = makeLogger({ component: 'child' });
+// A synchronous destination: with pino's asynchronous one, the fatal line's synchronous flush can
+// overtake a line still being written (sonic-boom), and the test reads the order of the lines.
+const log = makeLogger({ component: 'child', destination: pino.destination({ dest: 1, sync: true }) });
 installProcessPolicy({ log });
 const registry = new Registry();
 registerSharedMetrics(registry);
