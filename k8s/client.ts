@@ -103,7 +103,13 @@ export class KubeClient {
     return u;
   }
 
-  async request<T>(method: string, path: string, init: RequestInit = {}): Promise<T> {
+  /** One request: the status and the body as text (errors of the transport become ApiError status 0). */
+  private async send(
+    method: string,
+    path: string,
+    init: RequestInit,
+    accept: string,
+  ): Promise<{ status: number; statusMessage: string; text: string }> {
     const u = this.url(path, init.query);
     const payload =
       init.body === undefined
@@ -115,7 +121,7 @@ export class KubeClient {
       method,
       agent: this.agent,
       headers: {
-        accept: 'application/json',
+        accept,
         ...(payload === undefined
           ? {}
           : {
@@ -131,39 +137,19 @@ export class KubeClient {
     // handshake per request, never reused and without any limit (thousands at once under load).
     // Ours pools them; the TLS material it set (ca, cert, key, servername, …) stays on the options.
     if (this.pooled) opts.agent = this.agent;
-    const send = u.protocol === 'http:' ? httpRequest : httpsRequest;
-    return new Promise<T>((resolve, reject) => {
-      const req = send(u, opts, (res) => {
+    const transport = u.protocol === 'http:' ? httpRequest : httpsRequest;
+    return new Promise((resolve, reject) => {
+      const req = transport(u, opts, (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
         res.on('error', (err) => reject(new ApiError(method, path, 0, err.message, '')));
-        res.on('end', () => {
-          const text = Buffer.concat(chunks).toString('utf8');
-          const status = res.statusCode ?? 0;
-          if (status >= 200 && status < 300) {
-            try {
-              resolve((text ? JSON.parse(text) : {}) as T);
-            } catch {
-              reject(new ApiError(method, path, status, 'unparseable response', text.slice(0, 200)));
-            }
-            return;
-          }
-          let st: StatusObject = {};
-          try {
-            st = JSON.parse(text) as StatusObject;
-          } catch {
-            // not a Status object
-          }
-          reject(
-            new ApiError(
-              method,
-              path,
-              status,
-              st.reason ?? res.statusMessage ?? '',
-              st.message ?? text.slice(0, 200),
-            ),
-          );
-        });
+        res.on('end', () =>
+          resolve({
+            status: res.statusCode ?? 0,
+            statusMessage: res.statusMessage ?? '',
+            text: Buffer.concat(chunks).toString('utf8'),
+          }),
+        );
       });
       req.on('socket', (sock: Socket) => {
         if (this.seen.has(sock)) return;
@@ -177,34 +163,29 @@ export class KubeClient {
     });
   }
 
+  async request<T>(method: string, path: string, init: RequestInit = {}): Promise<T> {
+    const { status, statusMessage, text } = await this.send(method, path, init, 'application/json');
+    if (status >= 200 && status < 300) {
+      try {
+        return (text ? JSON.parse(text) : {}) as T;
+      } catch {
+        throw new ApiError(method, path, status, 'unparseable response', text.slice(0, 200));
+      }
+    }
+    let st: StatusObject = {};
+    try {
+      st = JSON.parse(text) as StatusObject;
+    } catch {
+      // not a Status object
+    }
+    throw new ApiError(method, path, status, st.reason ?? statusMessage, st.message ?? text.slice(0, 200));
+  }
+
   /** GET a non-JSON body (e.g. a pod's /metrics through the apiserver's proxy subresource). */
   async getText(path: string, timeoutMs = 10_000): Promise<string> {
-    const u = this.url(path);
-    const opts: RequestOptions = {
-      method: 'GET',
-      agent: this.agent,
-      headers: { accept: '*/*' },
-      timeout: timeoutMs,
-    };
-    await this.kubeConfig.applyToHTTPSOptions(opts);
-    if (this.pooled) opts.agent = this.agent;
-    const send = u.protocol === 'http:' ? httpRequest : httpsRequest;
-    return new Promise<string>((resolve, reject) => {
-      const req = send(u, opts, (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('error', (err) => reject(new ApiError('GET', path, 0, err.message, '')));
-        res.on('end', () => {
-          const text = Buffer.concat(chunks).toString('utf8');
-          const status = res.statusCode ?? 0;
-          if (status >= 200 && status < 300) resolve(text);
-          else reject(new ApiError('GET', path, status, res.statusMessage ?? '', text.slice(0, 200)));
-        });
-      });
-      req.on('timeout', () => req.destroy(new Error('timed out')));
-      req.on('error', (err) => reject(new ApiError('GET', path, 0, err.message, '')));
-      req.end();
-    });
+    const { status, statusMessage, text } = await this.send('GET', path, { timeoutMs }, '*/*');
+    if (status >= 200 && status < 300) return text;
+    throw new ApiError('GET', path, status, statusMessage, text.slice(0, 200));
   }
 
   get<T>(path: string, query?: RequestInit['query']): Promise<T> {

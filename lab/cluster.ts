@@ -38,16 +38,20 @@ export interface ClusterImages {
 
 /** kube-controller-manager and kube-scheduler in the machine's namespace, as the admin. */
 export function startControllers(cp: ControlPlane, procs: ProcessTable, logDir: string): Promise<unknown> {
+  // both as the admin, serving nothing (no secure port), one instance each (no leader election)
+  const common = [
+    `--kubeconfig=${cp.adminKubeconfig}`,
+    `--authentication-kubeconfig=${cp.adminKubeconfig}`,
+    `--authorization-kubeconfig=${cp.adminKubeconfig}`,
+    '--bind-address=127.0.0.1',
+    '--secure-port=0',
+    '--leader-elect=false',
+  ];
   const kcm = (): Promise<ManagedProcess> => {
     const p = ManagedProcess.start(
       cp.bins.kubeControllerManager,
       [
-        `--kubeconfig=${cp.adminKubeconfig}`,
-        `--authentication-kubeconfig=${cp.adminKubeconfig}`,
-        `--authorization-kubeconfig=${cp.adminKubeconfig}`,
-        '--bind-address=127.0.0.1',
-        '--secure-port=0',
-        '--leader-elect=false',
+        ...common,
         '--controllers=*,-nodeipam,-service-lb-controller,-cloud-node-lifecycle-controller,-route',
         `--service-account-private-key-file=${cp.serviceAccountKey}`,
         `--root-ca-file=${cp.ca.cert}`,
@@ -63,19 +67,10 @@ export function startControllers(cp: ControlPlane, procs: ProcessTable, logDir: 
   };
   const scheduler = (): Promise<ManagedProcess> =>
     Promise.resolve(
-      ManagedProcess.start(
-        cp.bins.kubeScheduler,
-        [
-          `--kubeconfig=${cp.adminKubeconfig}`,
-          `--authentication-kubeconfig=${cp.adminKubeconfig}`,
-          `--authorization-kubeconfig=${cp.adminKubeconfig}`,
-          '--bind-address=127.0.0.1',
-          '--secure-port=0',
-          '--leader-elect=false',
-          '--v=1',
-        ],
-        { name: 'kube-scheduler', logFile: join(logDir, 'kube-scheduler.log') },
-      ),
+      ManagedProcess.start(cp.bins.kubeScheduler, [...common, '--v=1'], {
+        name: 'kube-scheduler',
+        logFile: join(logDir, 'kube-scheduler.log'),
+      }),
     );
   return Promise.all([
     procs.add({ host: 'machine', name: 'kube-controller-manager', start: kcm }),

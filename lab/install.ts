@@ -48,28 +48,22 @@ function setArgs(set: Record<string, string> | undefined): string[] {
 
 /** `helm install bollard deploy/helm/bollard -n metallb-system --create-namespace`. */
 export async function helmInstall(o: InstallOptions): Promise<void> {
-  await helm(o.kubeconfig, [
-    'install',
-    HELM_RELEASE,
-    repoPath('deploy', 'helm', 'bollard'),
-    '--namespace',
-    METALLB_NAMESPACE,
-    '--create-namespace',
-    ...setArgs(o.set),
-  ]);
+  await helmRelease('install', o, ['--create-namespace']);
+}
+
+function helmRelease(
+  verb: 'install' | 'upgrade',
+  o: InstallOptions,
+  extra: readonly string[],
+): Promise<string> {
+  const chart = repoPath('deploy', 'helm', 'bollard');
+  const args = [verb, HELM_RELEASE, chart, '--namespace', METALLB_NAMESPACE, ...extra, ...setArgs(o.set)];
+  return helm(o.kubeconfig, args);
 }
 
 /** `helm upgrade` with new values (e.g. a new image tag); keeps the values given before. */
 export async function helmUpgrade(o: InstallOptions): Promise<void> {
-  await helm(o.kubeconfig, [
-    'upgrade',
-    HELM_RELEASE,
-    repoPath('deploy', 'helm', 'bollard'),
-    '--namespace',
-    METALLB_NAMESPACE,
-    '--reuse-values',
-    ...setArgs(o.set),
-  ]);
+  await helmRelease('upgrade', o, ['--reuse-values']);
 }
 
 export async function helmUninstall(o: Pick<InstallOptions, 'kubeconfig'>): Promise<void> {

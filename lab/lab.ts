@@ -559,6 +559,14 @@ export class Lab {
     }
     await this.apply(...metallbDemoObjects(topo));
     await this.ensureNamespace('demo');
+    const nodes = await this.addDemoServices();
+    for (const n of nodes) await this.addWebDeployment('demo', 'web', n.name);
+    await waitPodsReady(this.client, 'demo', 'app=web', nodes.length);
+  }
+
+  /** The demo's Services (demo/web, and demo/web-bgp with a router); returns the nodes its pods go on. */
+  private async addDemoServices(): Promise<Topology['nodes']> {
+    const topo = this.topology;
     await this.addService({ namespace: 'demo', name: 'web' });
     if (topo.router.kind !== 'none') {
       await this.addService({
@@ -568,9 +576,7 @@ export class Lab {
         annotations: { 'metallb.io/address-pool': topo.bgpPool.name },
       });
     }
-    const nodes = topo.nodes.slice(0, 2);
-    for (const n of nodes) await this.addWebDeployment('demo', 'web', n.name);
-    await waitPodsReady(this.client, 'demo', 'app=web', nodes.length);
+    return topo.nodes.slice(0, 2);
   }
 
   /** A web Deployment pinned to a node (real nodes): `<app>-<node>`, selected by `app: <app>`. */
@@ -656,16 +662,7 @@ export class Lab {
     } else {
       this.warnings.push('deploy/crds has no CRDs yet: the demo has no metallb.io pools');
     }
-    await this.addService({ namespace: 'demo', name: 'web' });
-    if (topo.router.kind !== 'none') {
-      await this.addService({
-        namespace: 'demo',
-        name: 'web-bgp',
-        selector: { app: 'web' },
-        annotations: { 'metallb.io/address-pool': topo.bgpPool.name },
-      });
-    }
-    const nodes = topo.nodes.slice(0, 2);
+    const nodes = await this.addDemoServices();
     for (const n of nodes) await this.pods.add({ namespace: 'demo', node: n.name, labels: { app: 'web' } });
   }
 
