@@ -4,37 +4,8 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { PeerApplier, type PeerSessions, type RoutesPerPeer } from '../../../../speaker/bgp/peer-applier.js';
 import type { PeerSpec } from '../../../../speaker/bgp/speaker.js';
-import type { Clock, Log, TimerHandle } from '../../../../speaker/bgp/types.js';
-
-class FakeClock implements Clock {
-  private t = 0;
-  private timers: { at: number; fn: () => void; id: number }[] = [];
-  private seq = 0;
-  now(): number {
-    return this.t;
-  }
-  setTimer(fn: () => void, ms: number): TimerHandle {
-    const id = ++this.seq;
-    this.timers.push({ at: this.t + ms, fn, id });
-    return { id } as unknown as TimerHandle;
-  }
-  clearTimer(h: TimerHandle): void {
-    const id = (h as unknown as { id: number }).id;
-    this.timers = this.timers.filter((x) => x.id !== id);
-  }
-  advance(ms: number): void {
-    const end = this.t + ms;
-    for (;;) {
-      this.timers.sort((a, b) => a.at - b.at);
-      const next = this.timers[0];
-      if (!next || next.at > end) break;
-      this.timers.shift();
-      this.t = next.at;
-      next.fn();
-    }
-    this.t = end;
-  }
-}
+import type { Log } from '../../../../speaker/bgp/types.js';
+import { FakeClock } from '../../../support/fake-clock.js';
 
 /** Sessions whose setPeers the test answers; every call is recorded, and can be awaited. */
 class FakeSessions implements PeerSessions {

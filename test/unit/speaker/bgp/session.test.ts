@@ -4,7 +4,7 @@ import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import assert from 'node:assert/strict';
 import { BgpSession, buildOpen, type Conn, type SessionConfig } from '../../../../speaker/bgp/session.js';
-import type { Clock, ExportedRoute, TimerHandle } from '../../../../speaker/bgp/types.js';
+import type { ExportedRoute } from '../../../../speaker/bgp/types.js';
 import {
   decodeMessage,
   encodeMessage,
@@ -18,37 +18,7 @@ import type { UpdateMessage } from '../../../../proto/bgp/update.js';
 import { shutdownCommunication, type NotificationMessage } from '../../../../proto/bgp/notification.js';
 import { endOfRibFamily } from '../../../../proto/bgp/end-of-rib.js';
 import { formatPrefix } from '../../../../proto/bgp/prefix.js';
-
-class FakeClock implements Clock {
-  t = 0;
-  private timers: { at: number; fn: () => void; id: number }[] = [];
-  private seq = 0;
-  now(): number {
-    return this.t;
-  }
-  setTimer(fn: () => void, ms: number): TimerHandle {
-    const id = ++this.seq;
-    this.timers.push({ at: this.t + Math.max(0, ms), fn, id });
-    return { id } as unknown as TimerHandle;
-  }
-  clearTimer(h: TimerHandle): void {
-    const id = (h as unknown as { id: number }).id;
-    this.timers = this.timers.filter((x) => x.id !== id);
-  }
-  /** Runs every timer due within `ms`, in order. */
-  advance(ms: number): void {
-    const end = this.t + ms;
-    for (;;) {
-      this.timers.sort((a, b) => a.at - b.at);
-      const next = this.timers[0];
-      if (!next || next.at > end) break;
-      this.timers.shift();
-      this.t = next.at;
-      next.fn();
-    }
-    this.t = end;
-  }
-}
+import { FakeClock } from '../../../support/fake-clock.js';
 
 const PARAMS: SessionParams = {
   fourOctetAs: true,
