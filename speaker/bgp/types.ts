@@ -28,22 +28,8 @@ export const silentLog: Log = {
   error: () => undefined,
 };
 
-/** Injected time: `now` in ms and one-shot timers, so the session core runs on a fake clock in tests. */
-export interface Clock {
-  now(): number;
-  setTimer(fn: () => void, ms: number): TimerHandle;
-  clearTimer(h: TimerHandle): void;
-}
-
-export interface TimerHandle {
-  readonly __timer?: never;
-}
-
-export const systemClock: Clock = {
-  now: () => performance.now(),
-  setTimer: (fn, ms) => setTimeout(fn, Math.max(0, ms)) as unknown as TimerHandle,
-  clearTimer: (h) => clearTimeout(h as unknown as NodeJS.Timeout),
-};
+export type { Clock, TimerHandle } from '../../proto/clock.js';
+export { monotonicClock as systemClock } from '../../proto/clock.js';
 
 /** Stable text key of a route's attributes (for grouping and diffs). */
 export function attributeKey(r: ExportedRoute): string {

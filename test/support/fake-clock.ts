@@ -1,6 +1,6 @@
-// A fake clock for the speaker's timer-driven cores (speaker/bgp/types.ts Clock): time moves only when
+// A fake clock for the timer-driven cores (proto/clock.ts Clock): time moves only when
 // a test calls advance(), which runs every timer due by then, in order.
-import type { Clock, TimerHandle } from '../../speaker/bgp/types.js';
+import type { Clock, TimerHandle } from '../../proto/clock.js';
 
 export class FakeClock implements Clock {
   private t = 0;
