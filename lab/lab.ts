@@ -219,6 +219,7 @@ export class Lab {
   private egress: EgressProxy | undefined;
   private stopped = false;
   private kubeconfigs = new Map<string, string>();
+  private controllerPort: number | undefined;
 
   private constructor(
     readonly topology: LabTopology,
@@ -241,6 +242,11 @@ export class Lab {
 
   get kubeconfig(): string {
     return this.topology.kubeconfig;
+  }
+
+  /** The controller's metrics address on the machine's loopback (`--install processes` only). */
+  get controllerMetrics(): string | undefined {
+    return this.controllerPort === undefined ? undefined : `127.0.0.1:${this.controllerPort}`;
   }
 
   /** Whether the nodes are real (kubelet + containerd) rather than the lab's stand-ins. */
@@ -691,6 +697,7 @@ export class Lab {
       if (name === 'controller') {
         const kubeconfig = await this.kubeconfigFor(sa.namespace, sa.name);
         const metricsPort = await freePort();
+        this.controllerPort = metricsPort;
         await this.procs.add({
           host: 'machine',
           name: 'controller',

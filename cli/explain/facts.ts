@@ -8,6 +8,7 @@ import { isOurs, serviceKey, serviceRequest, statusIPs } from '../../controller/
 import { condition, type NodeObj } from '../../speaker/k8s-types.js';
 import type { EndpointFacts, NodeFacts } from '../../speaker/eligibility.js';
 import type { ServiceObject, Snapshot, SpeakerScrape } from './types.js';
+import { bgpPeerLabel, vrfLabel } from '../../speaker/bgp/metrics.js';
 
 export interface ConfigFacts {
   readonly ok: boolean;
@@ -175,13 +176,41 @@ export function healthOf(s: Snapshot, node: string, service: string): boolean | 
   return undefined;
 }
 
-/** metallb_bgp_session_up of a node's speaker, per peer. */
-export function sessionsOf(s: Snapshot, node: string): Map<string, boolean> {
+/** The sessions of a node's speaker (metallb_bgp_session_up), read with `sessionUp`. */
+export type Sessions = ReadonlyMap<string, boolean>;
+
+/**
+ * metallb_bgp_session_up of a node's speaker, keyed by its `peer` ("<address>:<port>") and `vrf`
+ * labels, MetalLB's. A series without `vrf` (a speaker older than the label) is keyed by `peer` alone.
+ */
+export function sessionsOf(s: Snapshot, node: string): Sessions {
   const out = new Map<string, boolean>();
   const sc = speakerOf(s, node);
   for (const x of sc?.samples ?? [])
-    if (x.name === 'metallb_bgp_session_up' && x.labels.peer) out.set(x.labels.peer, x.value === 1);
+    if (x.name === 'metallb_bgp_session_up' && x.labels.peer)
+      out.set(x.labels.vrf === undefined ? x.labels.peer : `${x.labels.peer} ${x.labels.vrf}`, x.value === 1);
   return out;
+}
+
+/**
+ * Whether the session to a BGPPeer is up, from `sessionsOf` (undefined: no series for it). Looked up by
+ * MetalLB's labels of the peer; by the BGPPeer's name for speakers that labelled series with it.
+ */
+export function sessionUp(
+  sessions: Sessions,
+  p: {
+    readonly name: string;
+    readonly peerAddress: string | undefined;
+    readonly peerPort: number;
+    readonly vrf: string;
+  },
+): boolean | undefined {
+  if (p.peerAddress !== undefined) {
+    const peer = bgpPeerLabel(p.peerAddress, p.peerPort);
+    const v = sessions.get(`${peer} ${vrfLabel(p.vrf)}`) ?? (p.vrf ? undefined : sessions.get(peer));
+    if (v !== undefined) return v;
+  }
+  return sessions.get(p.name);
 }
 
 /** Nodes whose speaker exports metallb_speaker_announced for this Service and protocol. */

@@ -4,7 +4,7 @@ import { EXCLUDE_LB_LABEL } from '../../speaker/eligibility.js';
 import { condition, internalIPs } from '../../speaker/k8s-types.js';
 import { peersForNode } from '../../speaker/bgp/export.js';
 import type { Family } from '../../config/ip.js';
-import { configFacts, liveness, rebuildAllocator, sessionsOf, speakerOf } from './facts.js';
+import { configFacts, liveness, rebuildAllocator, sessionUp, sessionsOf, speakerOf } from './facts.js';
 import { ExplainError, type Snapshot } from './types.js';
 
 export interface PoolExplanation {
@@ -137,7 +137,7 @@ export function explainNode(s: Snapshot, name: string): NodeExplanation {
     for (const p of peersForNode(cfg.config.peers, { name, labels: node.metadata?.labels ?? {} }))
       sessions.push({
         peer: p.name,
-        up: sc?.reachable ? (up.get(p.name) ?? false) : undefined,
+        up: sc?.reachable ? (sessionUp(up, p) ?? false) : undefined,
         ...(p.peerAddress ? { address: p.peerAddress } : {}),
       });
   }

@@ -31,6 +31,7 @@ import {
   nodeFacts,
   rebuildAllocator,
   serviceSelectorsOf,
+  sessionUp,
   sessionsOf,
   speakerOf,
   type Liveness,
@@ -479,7 +480,7 @@ export function explainService(s: Snapshot, ref: string): ServiceExplanation {
           if (a.peers.length === 0 || a.peers.includes(p.name)) advPeers.add(p.name);
       }
       const peers: PeerVerdict[] = peersForNode(config.peers, n).map((p) => {
-        const up = reachable ? (sessions.get(p.name) ?? false) : undefined;
+        const up = reachable ? (sessionUp(sessions, p) ?? false) : undefined;
         // The session carries only the families it offers (its transport's, both with dualStackAddressFamily).
         const offered = p.peerAddress ? offeredFamilies(p.peerAddress, p.dualStackAddressFamily) : undefined;
         const fits = (ip: string): boolean =>

@@ -148,7 +148,10 @@ export class BgpSpeaker {
 
   private metricSources(): PeerMetricsSource[] {
     return [...this.peers.values()].map((e) => ({
-      peer: e.spec.name,
+      name: e.spec.name,
+      address: e.spec.peerAddress,
+      port: e.spec.peerPort,
+      ...(e.spec.vrf ? { vrf: e.spec.vrf } : {}),
       up: () => e.session.state === 'Established',
       counters: () => e.session.counters,
       announced: () => e.session.announcedCount,

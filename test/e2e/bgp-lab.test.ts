@@ -116,11 +116,14 @@ describe('BGP on the lab (3 nodes, BIRD)', { timeout: 300_000 }, () => {
         bgpLines.some((l) => re.test(l)),
         `${re} in:\n${bgpLines.join('\n')}`,
       );
-    has(/^metallb_bgp_session_up\{peer="lab-router-v4"\} 1$/);
-    has(/^metallb_bgp_session_up\{peer="lab-router-v6"\} 1$/);
-    has(/^metallb_bgp_announced_prefixes_total\{peer="lab-router-v4"\} [1-9]/);
-    has(/^metallb_bgp_opens_sent\{peer="lab-router-v4"\} [1-9]/);
-    has(/^metallb_bgp_updates_total\{peer="lab-router-v4"\} [1-9]/);
+    // MetalLB's labels: peer "<address>:<port>" (IPv6 without brackets) and vrf.
+    const r = lab.topology.router;
+    const v4 = `peer="${r.ipv4.ip}:179",vrf="default"`.replace(/\./g, '\\.');
+    has(new RegExp(`^metallb_bgp_session_up\\{${v4}\\} 1$`));
+    if (r.ipv6) has(new RegExp(`^metallb_bgp_session_up\\{peer="${r.ipv6.ip}:179",vrf="default"\\} 1$`));
+    has(new RegExp(`^metallb_bgp_announced_prefixes_total\\{${v4}\\} [1-9]`));
+    has(new RegExp(`^metallb_bgp_opens_sent\\{${v4}\\} [1-9]`));
+    has(new RegExp(`^metallb_bgp_updates_total\\{${v4}\\} [1-9]`));
     has(
       /^metallb_speaker_announced\{(?=[^}]*service="bgp\/web")(?=[^}]*protocol="bgp")(?=[^}]*node="node-1")[^}]*\} 1$/,
     );

@@ -288,8 +288,9 @@ describe('explain service (pure)', () => {
       services: [svc('app', 'web', { ips: ['198.51.100.0'] })],
       endpointSlices: [slice('web', ['n1'])],
       speakers: [
-        speaker('n1', ['metallb_bgp_session_up{peer="tor"} 1']),
-        speaker('n2', ['metallb_bgp_session_up{peer="tor"} 0']),
+        // MetalLB's labels: peer "<address>:<port>", vrf (a series without vrf counts as the default VRF).
+        speaker('n1', ['metallb_bgp_session_up{peer="10.0.0.254:179",vrf="default"} 1']),
+        speaker('n2', ['metallb_bgp_session_up{peer="10.0.0.254:179"} 0']),
         {
           endpoint: '10.0.0.3:7472',
           node: 'n3',

@@ -20,7 +20,9 @@ async function registered(): Promise<{ controller: Set<string>; speaker: Set<str
   s.setNode('n1', () => new Map([['ns/svc', true]]));
   registerBgpMetrics(s.registry, () => [
     {
-      peer: 'tor',
+      name: 'tor',
+      address: '10.0.0.1',
+      port: 179,
       up: () => true,
       counters: (): SessionCounters => ({
         opensSent: 0,

@@ -1,4 +1,5 @@
-// MetalLB's BGP/BFD metric names with the `peer` label, read from the sessions at scrape time.
+// MetalLB's BGP/BFD metric names and label values (peer="<address>:<port>" and vrf for BGP, the address
+// alone for BFD), read from the sessions at scrape time.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { Registry } from 'prom-client';
@@ -20,7 +21,9 @@ describe('BGP metrics', () => {
     };
     let up = true;
     const src: PeerMetricsSource = {
-      peer: 'tor',
+      name: 'tor',
+      address: '10.0.0.1',
+      port: 179,
       up: () => up,
       counters: () => counters,
       announced: () => 5,
@@ -40,18 +43,57 @@ describe('BGP metrics', () => {
       ['metallb_bgp_keepalives_sent', 7],
       ['metallb_bgp_keepalives_received', 6],
       ['metallb_bgp_route_refresh_sent', 0],
+      ['metallb_bgp_updates_total_received', 4],
+    ] as const) {
+      assert.match(text, new RegExp(`^${name}\\{peer="10.0.0.1:179",vrf="default"\\} ${value}$`, 'm'), name);
+    }
+    for (const [name, value] of [
       ['metallb_bfd_session_up', 1],
       ['metallb_bfd_control_packet_input', 10],
       ['metallb_bfd_control_packet_output', 11],
       ['metallb_bfd_session_up_events', 1],
       ['metallb_bfd_session_down_events', 0],
     ] as const) {
-      assert.match(text, new RegExp(`^${name}\\{peer="tor"\\} ${value}$`, 'm'), name);
+      assert.match(text, new RegExp(`^${name}\\{peer="10.0.0.1",vrf="default"\\} ${value}$`, 'm'), name);
     }
+    assert.match(text, /^bollard_bgp_peer_info\{peer="10.0.0.1:179",vrf="default",name="tor"\} 1$/m);
     up = false;
     counters.updatesSent = 9;
     text = await registry.metrics();
-    assert.match(text, /^metallb_bgp_session_up\{peer="tor"\} 0$/m);
-    assert.match(text, /^metallb_bgp_updates_total\{peer="tor"\} 9$/m);
+    assert.match(text, /^metallb_bgp_session_up\{peer="10.0.0.1:179",vrf="default"\} 0$/m);
+    assert.match(text, /^metallb_bgp_updates_total\{peer="10.0.0.1:179",vrf="default"\} 9$/m);
+  });
+
+  it('IPv6 peers: canonical address, no brackets (as MetalLB); a VRF peer carries its vrf', async () => {
+    const registry = new Registry();
+    const zero = {
+      opensSent: 0,
+      opensReceived: 0,
+      notificationsSent: 0,
+      keepalivesSent: 0,
+      keepalivesReceived: 0,
+      routeRefreshReceived: 0,
+      routeRefreshSent: 0,
+      updatesSent: 0,
+      updatesReceived: 0,
+    };
+    const base = { up: () => true, counters: () => zero, announced: () => 0, pending: () => 0 };
+    registerBgpMetrics(registry, () => [
+      { ...base, name: 'v6', address: 'FD00:0:0::1', port: 1179 },
+      {
+        ...base,
+        name: 'red',
+        address: '192.0.2.1',
+        port: 179,
+        vrf: 'red',
+        bfd: () => ({ up: false, input: 0, output: 3, upEvents: 0, downEvents: 0 }),
+      },
+    ]);
+    const text = await registry.metrics();
+    assert.match(text, /^metallb_bgp_session_up\{peer="fd00::1:1179",vrf="default"\} 1$/m);
+    assert.match(text, /^metallb_bgp_session_up\{peer="192.0.2.1:179",vrf="red"\} 1$/m);
+    assert.match(text, /^metallb_bfd_session_up\{peer="192.0.2.1",vrf="red"\} 0$/m);
+    assert.match(text, /^bollard_bgp_peer_info\{peer="fd00::1:1179",vrf="default",name="v6"\} 1$/m);
+    assert.doesNotMatch(text, /^metallb_bfd_session_up\{peer="fd00/m);
   });
 });
