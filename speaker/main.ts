@@ -5,6 +5,7 @@
 // API down is not an outage: the informers keep their caches and ownership changes only with
 // membership and health; writes that fail are retried by the next reconcile.
 import { hostname } from 'node:os';
+import { monotonicClock } from '../proto/clock.js';
 import { KubeClient, RESOURCES, resourcePath, ApiError } from '../k8s/client.js';
 import { Informer, specOrLabelsChanged } from '../k8s/informer.js';
 import { logListenerError } from '../k8s/informer-delivery.js';
@@ -409,14 +410,8 @@ export async function runSpeaker(opts: SpeakerOptions): Promise<SpeakerHandle> {
       metrics.passDuration.observe({ scope: scope === 'all' ? 'all' : 'changed' }, ms / 1000);
       syncStatusesLater();
     },
-    timers: {
-      now: () => performance.now(),
-      after: (fn, ms) => {
-        const t = setTimeout(fn, ms);
-        return () => clearTimeout(t);
-      },
-      soon: (fn) => setImmediate(fn),
-    },
+    clock: monotonicClock,
+    soon: (fn) => setImmediate(fn),
   });
 
   /**

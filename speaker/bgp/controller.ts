@@ -17,7 +17,8 @@ import { exportRoutes, peersForNode, type ExportMemo, type ExportService } from 
 import { BgpSpeaker, type PeerSpec } from './speaker.js';
 import { AnnouncedSeries, type AnnouncedGauge } from '../announced-series.js';
 import { PeerApplier } from './peer-applier.js';
-import { systemClock, type Log } from './types.js';
+import { monotonicClock } from '../../proto/clock.js';
+import type { Log } from './types.js';
 
 /** A Service as the speaker's reconcile sees it (speaker/layer2/decide.ts ServiceFacts). */
 export interface BgpServiceFacts {
@@ -159,7 +160,7 @@ export class BgpController {
     });
     this.peerApplier = new PeerApplier({
       sessions: this.speaker,
-      clock: systemClock,
+      clock: monotonicClock,
       log: o.log,
     });
     for (const i of this.informers) {

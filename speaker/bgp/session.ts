@@ -50,14 +50,8 @@ import { packUpdates } from '../../proto/bgp/packing.js';
 import { unmapIpv4 } from '../../proto/address.js';
 import { backoffDelay } from '../../k8s/backoff.js';
 import { parsePrefix, type Prefix } from '../../proto/bgp/prefix.js';
-import {
-  attributeKey,
-  silentLog,
-  type Clock,
-  type ExportedRoute,
-  type Log,
-  type TimerHandle,
-} from './types.js';
+import type { Clock, TimerHandle } from '../../proto/clock.js';
+import { attributeKey, silentLog, type ExportedRoute, type Log } from './types.js';
 
 /** A byte-stream connection (a TCP socket in production, an in-memory pipe in tests). */
 export interface Conn {
