@@ -15,7 +15,6 @@ import { EventRecorder, type ObjectReference } from '../k8s/events.js';
 import { METALLB, configCondition, writeConfigurationState } from '../k8s/status.js';
 import { startMetricsServer, type MetricsServer } from '../k8s/metrics-server.js';
 import { parseConfig, summarizeErrors } from '../config/parse.js';
-import type { LabelSelector } from '../config/selector.js';
 import type { Config, CRObject } from '../config/types.js';
 import { DEFAULT_INTERFACE_EXCLUDES } from '../net/interfaces.js';
 import { Layer2Responder } from './layer2/responder.js';
@@ -245,7 +244,6 @@ export async function runSpeaker(opts: SpeakerOptions): Promise<SpeakerHandle> {
 
   // --- configuration ---
   let config: Config | undefined;
-  let serviceSelectors = new Map<string, readonly LabelSelector[]>();
   let lastConfigState = '';
   const loadConfig = (): void => {
     const r = parseConfig({ ipAddressPools: toCR(pools.list()), l2Advertisements: toCR(l2advs.list()) });
@@ -257,7 +255,6 @@ export async function runSpeaker(opts: SpeakerOptions): Promise<SpeakerHandle> {
     const state = valid ? 'Valid' : `Invalid\n${errorSummary}`;
     if (r.ok) {
       config = r.config;
-      serviceSelectors = new Map(r.config.l2Advertisements.map((a) => [a.name, a.serviceSelectors]));
       metrics.configLoaded.set(1);
       metrics.configStale.set(0);
     } else {
@@ -475,7 +472,6 @@ export async function runSpeaker(opts: SpeakerOptions): Promise<SpeakerHandle> {
       decideLayer2({
         self,
         config: config as Config,
-        serviceSelectors,
         services,
         nodes: nodeFacts,
         endpoints: endpointsOf,

@@ -86,7 +86,6 @@ export function benchPasses(o: PassBenchOptions): PassFigures {
     decideLayer2({
       self: nodeName(0),
       config: cfg,
-      serviceSelectors: new Map(),
       services: svcs,
       nodes,
       endpoints: (k) => endpoints.get(k) ?? [],

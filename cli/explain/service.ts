@@ -358,11 +358,12 @@ export function explainService(s: Snapshot, ref: string): ServiceExplanation {
       };
     }),
   ];
-  const l2Advs = advertisementsFor(
-    config,
-    { namespace: ns, labels: req.labels, ips, ...(pool ? { pool } : {}) },
-    l2Sel,
-  );
+  const l2Advs = advertisementsFor(config, {
+    namespace: ns,
+    labels: req.labels,
+    ips,
+    ...(pool ? { pool } : {}),
+  });
   const bgpAdvs = config.bgpAdvertisements.filter(
     (a) => pool !== undefined && a.pools.includes(pool) && anyMatches(bgpSel.get(a.name) ?? [], req.labels),
   );

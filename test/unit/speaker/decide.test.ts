@@ -54,7 +54,6 @@ function input(over: Partial<DecideInput>): DecideInput {
   return {
     self: 'n1',
     config: config(),
-    serviceSelectors: new Map(),
     services: [svc({})],
     nodes,
     endpoints: () => [{ nodeName: 'n2' }],
