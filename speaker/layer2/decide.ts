@@ -9,19 +9,7 @@ import {
   type ElectionHashes,
 } from './election.js';
 import { eligibleNodes, type EndpointFacts, type IneligibleReason, type NodeFacts } from '../eligibility.js';
-
-export interface ServiceFacts {
-  key: string;
-  namespace: string;
-  name: string;
-  labels: Readonly<Record<string, string>>;
-  ips: readonly string[];
-  pool?: string;
-  /** allow-shared-ip is set (not announced through L2Advertisements with serviceSelectors). */
-  allowSharedIP?: boolean;
-  externalTrafficPolicy: 'Cluster' | 'Local';
-  healthCheckNodePort?: number;
-}
+import type { ServiceFacts } from '../protocol.js';
 
 export interface DecideInput {
   self: string;
