@@ -21,7 +21,8 @@ import {
 } from '../../speaker/layer2/election.js';
 import { EXCLUDE_LB_LABEL, eligibleNodes, type IneligibleReason } from '../../speaker/eligibility.js';
 import { peersForNode } from '../../speaker/bgp/export.js';
-import { familyOfPrefix, offeredFamilies } from '../../speaker/bgp/session.js';
+import { familyOfPrefix } from '../../speaker/bgp/adj-rib-out.js';
+import { offeredFamilies } from '../../speaker/bgp/session-config.js';
 import {
   announcedBy,
   configFacts,
