@@ -22,7 +22,7 @@ import { BgpController } from './bgp/controller.js';
 import type { PassInput, Protocol } from './protocol.js';
 import { PassScheduler, type PassScope } from './pass-scheduler.js';
 import { MembershipLink } from './membership/link.js';
-import type { MembershipOptions } from './membership/core.js';
+import type { MembershipOptions } from './membership/messages.js';
 import { HealthProber, type HealthTarget } from './health.js';
 import { SpeakerMetrics } from './metrics.js';
 import { endpointUsable } from './eligibility.js';

@@ -11,7 +11,7 @@ import { decideLayer2 } from '../../speaker/layer2/decide.js';
 import type { ServiceFacts } from '../../speaker/protocol.js';
 import { ElectionHashes } from '../../speaker/layer2/election.js';
 import type { EndpointFacts, NodeFacts } from '../../speaker/eligibility.js';
-import { seededRandom } from '../../speaker/membership/core.js';
+import { seededRandom } from '../../speaker/membership/messages.js';
 import { nodeName } from './membership.js';
 
 export interface PassBenchOptions {

@@ -6,7 +6,8 @@ import { createSocket, type Socket } from 'node:dgram';
 import { EventEmitter } from 'node:events';
 import { isIPv6 } from 'node:net';
 import { wallClock, type Clock } from '../../proto/clock.js';
-import { Membership, type Change, type MemberState, type MembershipOptions, type Outgoing } from './core.js';
+import { Membership } from './core.js';
+import { type Change, type MemberState, type MembershipOptions, type Outgoing } from './messages.js';
 import { ReplayGuard } from './replay.js';
 import { decodeDatagram, encodeDatagram, type Datagram } from './wire.js';
 

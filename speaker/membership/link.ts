@@ -5,7 +5,7 @@
 import type { Logger } from '../../k8s/logger.js';
 import type { MembershipView } from '../protocol.js';
 import type { MembershipHandle } from './agent.js';
-import type { MembershipOptions } from './core.js';
+import type { MembershipOptions } from './messages.js';
 import { ThreadedMembership } from './threaded.js';
 
 export interface MembershipLinkOptions {
