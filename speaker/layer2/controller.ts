@@ -11,7 +11,7 @@ import type { SpeakerMetrics } from '../metrics.js';
 import type { PassInput, Protocol, ServiceFacts } from '../protocol.js';
 import { announcementsOf, decideLayer2, type ServiceDecision } from './decide.js';
 import { ElectionHashes } from './election.js';
-import { Layer2Responder } from './responder.js';
+import { Layer2Responder, type ResponderOptions } from './responder.js';
 import { L2StatusWriter } from './status.js';
 
 export interface Layer2ControllerOptions {
@@ -28,6 +28,8 @@ export interface Layer2ControllerOptions {
    * and decides nothing; only for nodes no L2Advertisement selects.
    */
   readonly enabled?: boolean;
+  /** The responder's interface scan, packet sockets and clock (tests give fakes). */
+  readonly responder?: Pick<ResponderOptions, 'scan' | 'openSocket' | 'clock' | 'rescanMs'>;
 }
 
 function sameList(a: readonly string[], b: readonly string[]): boolean {
@@ -60,6 +62,7 @@ export class Layer2Controller implements Protocol {
     const { metrics, log } = o;
     this.responder = new Layer2Responder({
       excludes: o.interfacesExclude ?? DEFAULT_INTERFACE_EXCLUDES,
+      ...o.responder,
       ...(this.enabled ? {} : { scan: () => [], rescanMs: 0 }),
       counters: {
         request: (ip) => metrics.requests.inc({ ip }),
