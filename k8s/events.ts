@@ -1,6 +1,7 @@
 // Events (events.k8s.io/v1) with in-process de-duplication: a repeat of the same reason and note about the
 // same object within the window bumps the existing Event's series instead of creating a new one.
 import { randomBytes } from 'node:crypto';
+import { wallClock, type Clock } from '../proto/clock.js';
 import { resourcePath, RESOURCES, type KubeClient } from './client.js';
 
 export interface ObjectReference {
@@ -24,7 +25,8 @@ export interface EventRecorderOptions {
   onError?: (err: Error, ev: { reason: string; regarding: ObjectReference }) => void;
   /** Called after each Event is written (for metrics/tests). */
   onEmit?: (ev: { type: EventType; reason: string; note: string; regarding: ObjectReference }) => void;
-  now?: () => number;
+  /** Event times are written to the API: wall time (default wallClock). */
+  clock?: Clock;
 }
 
 interface Recent {
@@ -42,14 +44,14 @@ export class EventRecorder {
   private readonly recent = new Map<string, Recent>();
   private lastPrune = Number.NEGATIVE_INFINITY;
   private readonly windowMs: number;
-  private readonly now: () => number;
+  private readonly clock: Clock;
 
   constructor(
     private readonly client: KubeClient,
     private readonly opts: EventRecorderOptions,
   ) {
     this.windowMs = opts.windowMs ?? 600_000;
-    this.now = opts.now ?? Date.now;
+    this.clock = opts.clock ?? wallClock;
   }
 
   /** Records an Event; never throws (failures go to onError). */
@@ -63,7 +65,7 @@ export class EventRecorder {
     const namespace = regarding.namespace || 'default';
     const text = note.length > 1000 ? note.slice(0, 997) + '...' : note;
     const key = `${regarding.kind}|${namespace}|${regarding.name}|${regarding.uid ?? ''}|${type}|${reason}|${text}`;
-    const now = this.now();
+    const now = this.clock.now();
     this.prune(now);
     try {
       const prev = this.recent.get(key);

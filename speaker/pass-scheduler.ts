@@ -8,22 +8,19 @@
 // owned first (`requestFirst`): they are decided at once, before the pass over everything that
 // follows, which at thousands of Services takes far longer.
 
-export type PassScope = ReadonlySet<string> | 'all';
+import type { Clock, TimerHandle } from '../proto/clock.js';
 
-export interface PassTimers {
-  now(): number;
-  /** Runs `fn` after `ms`; returns a function that cancels it. */
-  after(fn: () => void, ms: number): () => void;
-  /** Runs `fn` as soon as the current work is done (setImmediate). */
-  soon(fn: () => void): void;
-}
+export type PassScope = ReadonlySet<string> | 'all';
 
 export interface PassSchedulerOptions {
   /** One pass over `scope`; false = nothing could be decided yet (e.g. no configuration): redo all later. */
   run: (scope: PassScope) => boolean;
   /** After each pass that ran: its scope and duration. */
   onPass?: (scope: PassScope, ms: number) => void;
-  timers: PassTimers;
+  /** Times passes and runs the wait between them. */
+  clock: Clock;
+  /** Runs `fn` as soon as the current work is done (default: a timer of 0 ms; the speaker passes setImmediate). */
+  soon?: (fn: () => void) => void;
 }
 
 export class PassScheduler {
@@ -31,12 +28,26 @@ export class PassScheduler {
   /** Services to decide before anything else (requestFirst), if any. */
   private first: Set<string> | undefined;
   private queued: 'now' | 'later' | undefined;
-  private cancel: (() => void) | undefined;
+  private timer: TimerHandle | undefined;
   private lastEnd = Number.NEGATIVE_INFINITY;
   private lastMs = 0;
   private stopped = false;
 
-  constructor(private readonly o: PassSchedulerOptions) {}
+  private readonly soon: (fn: () => void) => void;
+
+  constructor(private readonly o: PassSchedulerOptions) {
+    this.soon =
+      o.soon ??
+      ((fn) => {
+        o.clock.setTimer(fn, 0);
+      });
+  }
+
+  /** Cancels the wait for a pass over changed Services, if one is armed. */
+  private cancel(): void {
+    if (this.timer !== undefined) this.o.clock.clearTimer(this.timer);
+    this.timer = undefined;
+  }
 
   /** Asks for a pass: `keys` = only these Services changed; none = everything may have. */
   request(keys?: Iterable<string>): void {
@@ -44,16 +55,15 @@ export class PassScheduler {
     if (keys === undefined) this.dirty = 'all';
     else if (this.dirty !== 'all') for (const k of keys) this.dirty.add(k);
     if (this.queued === 'now') return;
-    const wait = this.dirty === 'all' ? 0 : Math.max(0, this.lastEnd + this.lastMs - this.o.timers.now());
+    const wait = this.dirty === 'all' ? 0 : Math.max(0, this.lastEnd + this.lastMs - this.o.clock.now());
     if (this.queued === 'later' && wait > 0) return;
-    this.cancel?.();
-    this.cancel = undefined;
+    this.cancel();
     if (wait > 0) {
       this.queued = 'later';
-      this.cancel = this.o.timers.after(this.fire, wait);
+      this.timer = this.o.clock.setTimer(this.fire, wait);
     } else {
       this.queued = 'now';
-      this.o.timers.soon(this.fire);
+      this.soon(this.fire);
     }
   }
 
@@ -70,10 +80,9 @@ export class PassScheduler {
       return;
     }
     if (this.queued === 'now') return;
-    this.cancel?.();
-    this.cancel = undefined;
+    this.cancel();
     this.queued = 'now';
-    this.o.timers.soon(this.fire);
+    this.soon(this.fire);
   }
 
   /** Duration of the last pass, ms. */
@@ -83,13 +92,12 @@ export class PassScheduler {
 
   stop(): void {
     this.stopped = true;
-    this.cancel?.();
-    this.cancel = undefined;
+    this.cancel();
   }
 
   private readonly fire = (): void => {
     this.queued = undefined;
-    this.cancel = undefined;
+    this.timer = undefined;
     if (this.stopped) return;
     const first = this.first;
     this.first = undefined;
@@ -101,7 +109,7 @@ export class PassScheduler {
       }
       if (this.dirty === 'all') {
         this.queued = 'now';
-        this.o.timers.soon(this.fire);
+        this.soon(this.fire);
       } else {
         for (const k of first) this.dirty.delete(k);
         if (this.dirty.size > 0) this.request([]);
@@ -115,13 +123,13 @@ export class PassScheduler {
 
   /** Runs one pass; true when it ran (and its duration counts for the next wait). */
   private runPass(scope: PassScope): boolean {
-    const started = this.o.timers.now();
+    const started = this.o.clock.now();
     let ran = false;
     try {
       ran = this.o.run(scope);
     } finally {
       if (ran) {
-        this.lastEnd = this.o.timers.now();
+        this.lastEnd = this.o.clock.now();
         this.lastMs = this.lastEnd - started;
         this.o.onPass?.(scope, this.lastMs);
       }

@@ -3,7 +3,7 @@
 //   - serviceFactsOf: a served Service -> the facts the decisions use (undefined = not ours / no VIP);
 //   - EndpointIndex: EndpointSlices grouped by the Service they belong to.
 import { canonicalIp } from '../proto/address.js';
-import type { ServiceFacts } from './layer2/decide.js';
+import type { ServiceFacts } from './protocol.js';
 import type { EndpointFacts } from './eligibility.js';
 import type { EndpointSliceObj, ServiceObj } from './k8s-types.js';
 

@@ -10,13 +10,8 @@
 // no membership state and carry no gossip. Per-node traffic and CPU at steady state are then those of
 // a member of `nodes`; failure detection is not (stubs neither suspect nor spread rumours), so the
 // subset is used for steady state only.
-import {
-  Membership,
-  seededRandom,
-  type Change,
-  type Message,
-  type Outgoing,
-} from '../../speaker/membership/core.js';
+import { Membership } from '../../speaker/membership/core.js';
+import { seededRandom, type Change, type Message, type Outgoing } from '../../speaker/membership/messages.js';
 import { ReplayGuard } from '../../speaker/membership/replay.js';
 import { decodeDatagram, encodeDatagram, type Datagram } from '../../speaker/membership/wire.js';
 import { EventQueue, SimNetwork, type Rand } from './sim.js';

@@ -7,10 +7,11 @@
 // memory), `sample` Services are timed and the pass is that mean times S; the result says which.
 import { parseConfig } from '../../config/parse.js';
 import type { Config } from '../../config/types.js';
-import { decideLayer2, type ServiceFacts } from '../../speaker/layer2/decide.js';
+import { decideLayer2 } from '../../speaker/layer2/decide.js';
+import type { ServiceFacts } from '../../speaker/protocol.js';
 import { ElectionHashes } from '../../speaker/layer2/election.js';
 import type { EndpointFacts, NodeFacts } from '../../speaker/eligibility.js';
-import { seededRandom } from '../../speaker/membership/core.js';
+import { seededRandom } from '../../speaker/membership/messages.js';
 import { nodeName } from './membership.js';
 
 export interface PassBenchOptions {
@@ -86,7 +87,6 @@ export function benchPasses(o: PassBenchOptions): PassFigures {
     decideLayer2({
       self: nodeName(0),
       config: cfg,
-      serviceSelectors: new Map(),
       services: svcs,
       nodes,
       endpoints: (k) => endpoints.get(k) ?? [],

@@ -21,7 +21,8 @@ import {
 } from '../../speaker/layer2/election.js';
 import { EXCLUDE_LB_LABEL, eligibleNodes, type IneligibleReason } from '../../speaker/eligibility.js';
 import { peersForNode } from '../../speaker/bgp/export.js';
-import { familyOfPrefix, offeredFamilies } from '../../speaker/bgp/session.js';
+import { familyOfPrefix } from '../../speaker/bgp/adj-rib-out.js';
+import { offeredFamilies } from '../../speaker/bgp/session-config.js';
 import {
   announcedBy,
   configFacts,
@@ -359,11 +360,12 @@ export function explainService(s: Snapshot, ref: string): ServiceExplanation {
       };
     }),
   ];
-  const l2Advs = advertisementsFor(
-    config,
-    { namespace: ns, labels: req.labels, ips, ...(pool ? { pool } : {}) },
-    l2Sel,
-  );
+  const l2Advs = advertisementsFor(config, {
+    namespace: ns,
+    labels: req.labels,
+    ips,
+    ...(pool ? { pool } : {}),
+  });
   const bgpAdvs = config.bgpAdvertisements.filter(
     (a) => pool !== undefined && a.pools.includes(pool) && anyMatches(bgpSel.get(a.name) ?? [], req.labels),
   );

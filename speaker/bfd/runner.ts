@@ -23,7 +23,8 @@ import {
 import { bindUdp, familyOf, TcpOptionError, type IpFamily } from '../../net/tcp/index.js';
 import { Backoff, type BackoffPolicy } from '../../k8s/backoff.js';
 import { background } from '../../k8s/background.js';
-import type { Clock, Log, TimerHandle } from '../bgp/types.js';
+import type { Clock, TimerHandle } from '../../proto/clock.js';
+import type { Log } from '../bgp/types.js';
 import { unmapIpv4 } from '../../proto/address.js';
 
 /** BFDProfile values (MetalLB units: milliseconds). */

@@ -1,6 +1,6 @@
 // net.Socket -> Conn (the byte-stream shape BgpSession is written against).
 import type { Socket } from 'node:net';
-import type { Conn } from './session.js';
+import type { Conn } from './session-config.js';
 import { unmapIpv4 } from '../../proto/address.js';
 
 /** Wraps a connected socket. `end()` destroys the socket if the peer has not closed within `lingerMs`. */

@@ -1,69 +1,22 @@
-// The BGP half of the speaker process, on Kubernetes: watches BGPPeer / BGPAdvertisement / BFDProfile /
-// Community / IPAddressPool (and reads the Secrets named by passwordSecret), and on every reconcile of
-// the speaker (Services, EndpointSlices, Nodes, this node's kube-proxy health) computes this node's
-// routes with the pure export and hands them to the BgpSpeaker. Writes one ServiceBGPStatus per
-// announced Service. API down is not an outage: the caches stay, nothing is withdrawn for it.
+// The BGP protocol of the speaker: on every pass (Services, EndpointSlices, Nodes, this node's
+// kube-proxy health, the configuration) computes this node's eligibility and routes with the pure
+// export and hands them to the BgpSpeaker (sessions, speaker.ts) through the PeerApplier. Writes one
+// ServiceBGPStatus per announced Service (status.ts). API down is not an outage: nothing is withdrawn
+// for it.
 import { createHash } from 'node:crypto';
 import type { Registry } from 'prom-client';
-import { ApiError, RESOURCES, resourcePath, type KubeClient } from '../../k8s/client.js';
-import { Informer, specOrLabelsChanged } from '../../k8s/informer.js';
-import { logListenerError } from '../../k8s/informer-delivery.js';
-import { background } from '../../k8s/background.js';
-import { METALLB } from '../../k8s/status.js';
-import { parseConfig, summarizeErrors } from '../../config/parse.js';
-import type { BGPPeer, Config, ConfigNode, CRObject, SecretObject } from '../../config/types.js';
+import type { KubeClient } from '../../k8s/client.js';
+import type { Config } from '../../config/types.js';
+import { monotonicClock } from '../../proto/clock.js';
 import { eligibleNodes, endpointUsable, type EndpointFacts, type NodeFacts } from '../eligibility.js';
-import { exportRoutes, peersForNode, type ExportMemo, type ExportService } from './export.js';
-import { BgpSpeaker, type PeerSpec } from './speaker.js';
 import { AnnouncedSeries, type AnnouncedGauge } from '../announced-series.js';
+import type { PassInput, Protocol, ServiceFacts } from '../protocol.js';
+import { exportRoutes, peersForNode, type ExportMemo, type ExportService } from './export.js';
+import type { PasswordSecrets } from './password-secrets.js';
 import { PeerApplier } from './peer-applier.js';
-import { systemClock, type Log } from './types.js';
-
-/** A Service as the speaker's reconcile sees it (speaker/layer2/decide.ts ServiceFacts). */
-export interface BgpServiceFacts {
-  readonly key: string;
-  readonly namespace: string;
-  readonly name: string;
-  readonly labels: Readonly<Record<string, string>>;
-  readonly ips: readonly string[];
-  readonly pool?: string;
-  readonly externalTrafficPolicy: 'Cluster' | 'Local';
-  readonly healthCheckNodePort?: number;
-}
-
-export interface BgpReconcileInput {
-  readonly services: readonly BgpServiceFacts[];
-  readonly endpoints: (serviceKey: string) => readonly EndpointFacts[];
-  readonly nodes: readonly NodeFacts[];
-  /** Service keys this node's kube-proxy answers healthy for (healthCheckNodePort). */
-  readonly healthy: ReadonlySet<string>;
-  /** This node's InternalIPs (IPv4 first). */
-  readonly nodeIPs: readonly string[];
-}
-
-interface CrObj {
-  apiVersion?: string;
-  kind?: string;
-  metadata?: { name?: string; namespace?: string; labels?: Record<string, string> };
-  spec?: Record<string, unknown>;
-}
-
-interface StatusObj {
-  metadata?: { name?: string; namespace?: string; labels?: Record<string, string> };
-  status?: { node?: string; serviceName?: string; serviceNamespace?: string; peers?: string[] };
-}
-
-interface SecretRead {
-  metadata?: { name?: string; namespace?: string };
-  type?: string;
-  data?: Record<string, string>;
-}
-
-function toCR(list: CrObj[]): CRObject[] {
-  return list.flatMap((o) =>
-    o.metadata?.name ? [{ ...o, metadata: { ...o.metadata, name: o.metadata.name } }] : [],
-  );
-}
+import { BgpSpeaker, type PeerSpec } from './speaker.js';
+import { BgpStatusWriter } from './status.js';
+import type { Log } from './types.js';
 
 export interface BgpControllerOptions {
   readonly client: KubeClient;
@@ -73,28 +26,15 @@ export interface BgpControllerOptions {
   readonly registry?: Registry;
   /** metallb_speaker_announced (protocol "bgp"). */
   readonly announced?: AnnouncedGauge;
-  /** Called when the BGP configuration changed (so the speaker reconciles). */
-  readonly onChange: () => void;
-  /** The cluster's Nodes, for the rules MetalLB decides on them (two peers with one address on a node). */
-  readonly nodes?: () => readonly ConfigNode[];
+  /** The peers' passwords (the Secrets the configuration source read). */
+  readonly passwords: Pick<PasswordSecrets, 'password'>;
   readonly listenPort?: number;
 }
 
-export class BgpController {
-  private readonly informers: Informer<CrObj>[];
-  private readonly peersInf: Informer<CrObj>;
-  private readonly advsInf: Informer<CrObj>;
-  private readonly bfdInf: Informer<CrObj>;
-  private readonly commInf: Informer<CrObj>;
-  private readonly poolsInf: Informer<CrObj>;
-  private readonly statusInf: Informer<StatusObj>;
+export class BgpController implements Protocol {
+  readonly name = 'bgp';
   private readonly speaker: BgpSpeaker;
-  private config: Config | undefined;
-  private lastErrors = '';
-  private secrets = new Map<string, SecretObject>();
-  /** passwordSecrets the speaker's Role does not let it read (403), by namespace/name. */
-  private unreadable = new Set<string>();
-  private secretTimer: NodeJS.Timeout | undefined;
+  private readonly statuses: BgpStatusWriter;
   private localKeys = new Set<string>();
   /** Per-Service eligibility and routes, valid for one config and one set of this node's facts. */
   private cache: {
@@ -103,7 +43,7 @@ export class BgpController {
     services: Map<
       string,
       {
-        facts: BgpServiceFacts;
+        facts: ServiceFacts;
         eps: readonly EndpointFacts[];
         healthy: boolean;
         local: boolean;
@@ -112,42 +52,13 @@ export class BgpController {
     >;
     memo: ExportMemo;
   } = { config: undefined, node: '', services: new Map(), memo: new WeakMap() };
-  private servicePeers = new Map<string, { svc: BgpServiceFacts; peers: readonly string[] }>();
+  private servicePeers = new Map<string, { svc: ServiceFacts; peers: readonly string[] }>();
   private readonly announced: AnnouncedSeries | undefined;
-  /** This node's ServiceBGPStatus objects by Service key, then object name (kept by the informer). */
-  private readonly statusByKey = new Map<string, Map<string, StatusObj>>();
-  /** Service keys whose ServiceBGPStatus may be wrong: their peers changed, or their objects did. */
-  private readonly statusDue = new Set<string>();
-  private statusRetry: NodeJS.Timeout | undefined;
-  private reconciled = false;
   private readonly peerApplier: PeerApplier;
-  private synced = false;
   private stopped = false;
 
   constructor(private readonly o: BgpControllerOptions) {
     this.announced = o.announced ? new AnnouncedSeries(o.announced, 'bgp', o.node) : undefined;
-    const onListenerError = logListenerError(o.log);
-    const inf = (resource: (typeof METALLB)[keyof typeof METALLB], what: string): Informer<CrObj> =>
-      new Informer<CrObj>(o.client, {
-        resource,
-        namespace: o.namespace,
-        onError: (err) => o.log.warn({ err: err.message, resource: what }, 'watch error; retrying'),
-        onListenerError,
-      });
-    this.peersInf = inf(METALLB.bgpPeers, 'bgppeers');
-    this.advsInf = inf(METALLB.bgpAdvertisements, 'bgpadvertisements');
-    this.bfdInf = inf(METALLB.bfdProfiles, 'bfdprofiles');
-    this.commInf = inf(METALLB.communities, 'communities');
-    this.poolsInf = inf(METALLB.ipAddressPools, 'ipaddresspools');
-    this.statusInf = new Informer<StatusObj>(o.client, {
-      resource: METALLB.serviceBGPStatuses,
-      namespace: o.namespace,
-      labelSelector: `metallb.io/node=${o.node}`,
-      onError: (err) =>
-        o.log.warn({ err: err.message, resource: 'servicebgpstatuses' }, 'watch error; retrying'),
-      onListenerError,
-    });
-    this.informers = [this.peersInf, this.advsInf, this.bfdInf, this.commInf, this.poolsInf];
     this.speaker = new BgpSpeaker({
       nodeName: o.node,
       log: o.log,
@@ -157,176 +68,28 @@ export class BgpController {
       ...(o.registry ? { registry: o.registry } : {}),
       ...(o.listenPort !== undefined ? { listenPort: o.listenPort } : {}),
     });
-    this.peerApplier = new PeerApplier({
-      sessions: this.speaker,
-      clock: systemClock,
+    this.peerApplier = new PeerApplier({ sessions: this.speaker, clock: monotonicClock, log: o.log });
+    this.statuses = new BgpStatusWriter({
+      client: o.client,
+      namespace: o.namespace,
+      node: o.node,
       log: o.log,
+      want: (k) => this.servicePeers.get(k),
     });
-    for (const i of this.informers) {
-      for (const ev of ['add', 'delete', 'synced'] as const) i.on(ev, () => this.configChanged());
-      // status writes (the controller's pool counts) change no configuration
-      i.on('update', (o, old) => specOrLabelsChanged(o, old) && this.configChanged());
-    }
-    // Our statuses, indexed; a change by anyone (a deletion, an edit) makes that Service's status due.
-    this.statusInf.on('add', (o) => this.indexStatus(o, true));
-    this.statusInf.on('update', (o, old) => {
-      this.indexStatus(old, false);
-      this.indexStatus(o, true);
-    });
-    this.statusInf.on('delete', (o) => this.indexStatus(o, false));
   }
 
-  private statusKey(o: StatusObj): string {
-    const l = o.metadata?.labels ?? {};
-    return `${l['metallb.io/service-namespace'] ?? ''}/${l['metallb.io/service-name'] ?? ''}`;
+  start(): Promise<void> {
+    return this.statuses.start();
   }
 
-  private indexStatus(o: StatusObj, present: boolean): void {
-    const k = this.statusKey(o);
-    const name = o.metadata?.name ?? '';
-    let byName = this.statusByKey.get(k);
-    if (present) {
-      if (!byName) this.statusByKey.set(k, (byName = new Map()));
-      byName.set(name, o);
-    } else if (byName) {
-      byName.delete(name);
-      if (byName.size === 0) this.statusByKey.delete(k);
-    }
-    this.statusDue.add(k);
-    if (this.reconciled) this.syncStatusesLater();
-  }
-
-  async start(): Promise<void> {
-    await Promise.all([...this.informers, this.statusInf].map((i) => i.start()));
-    this.synced = true;
-    await this.refreshSecrets();
-    this.loadConfig();
-    this.secretTimer = setInterval(
-      () =>
-        background(
-          this.o.log,
-          'refresh BGP password Secrets',
-          this.refreshSecrets().then((changed) => changed && this.configChanged()),
-        ),
-      30_000,
-    );
-    this.secretTimer.unref();
-  }
-
-  /** The Nodes or their labels changed: the verdict on peers sharing a node may have. */
-  nodesChanged(): void {
-    if (!this.synced || this.stopped) return;
-    this.loadConfig();
-    this.o.onChange();
-  }
-
-  private configChanged(): void {
-    if (!this.synced || this.stopped) return;
-    this.loadConfig();
-    background(
-      this.o.log,
-      'refresh BGP password Secrets',
-      this.refreshSecrets().then((changed) => {
-        if (!changed) return;
-        this.loadConfig();
-        this.o.onChange();
-      }),
-    );
-    this.o.onChange();
-  }
-
-  /** Reads the Secrets named by passwordSecret (get by name; never listed, never logged). */
-  private async refreshSecrets(): Promise<boolean> {
-    const wanted = new Set<string>();
-    for (const p of this.peersInf.list()) {
-      const ps = p.spec?.passwordSecret as { name?: unknown; namespace?: unknown } | undefined;
-      if (ps && typeof ps.name === 'string' && ps.name)
-        wanted.add(
-          `${typeof ps.namespace === 'string' && ps.namespace ? ps.namespace : this.o.namespace}/${ps.name}`,
-        );
-    }
-    let changed = false;
-    const next = new Map<string, SecretObject>();
-    const unreadable = new Set<string>();
-    for (const key of wanted) {
-      const [ns, name] = key.split('/') as [string, string];
-      try {
-        const s = await this.o.client.get<SecretRead>(resourcePath(RESOURCES.secrets, ns, name));
-        next.set(key, {
-          metadata: { name, namespace: ns },
-          ...(s.type ? { type: s.type } : {}),
-          ...(s.data ? { data: s.data } : {}),
-        });
-      } catch (err) {
-        const prev = this.secrets.get(key);
-        if (err instanceof ApiError && err.notFound) continue;
-        if (err instanceof ApiError && err.status === 403) {
-          unreadable.add(key);
-          this.o.log.error(
-            { secret: key },
-            "the speaker may not read this BGP password Secret: add its name to the speaker Role's secrets resourceNames (deploy/rbac/speaker.yaml)",
-          );
-          continue;
-        }
-        // API unreachable: keep what we had (API down is not an outage).
-        if (prev) next.set(key, prev);
-        this.o.log.warn(
-          { secret: key, err: err instanceof Error ? err.message : String(err) },
-          'cannot read BGP password Secret',
-        );
-      }
-    }
-    const sig = (m: Map<string, SecretObject>): string =>
-      JSON.stringify([...m].map(([k, v]) => [k, v.type, v.data?.password ?? '']));
-    if (sig(next) !== sig(this.secrets)) changed = true;
-    if ([...unreadable].sort().join() !== [...this.unreadable].sort().join()) changed = true;
-    this.secrets = next;
-    this.unreadable = unreadable;
-    return changed;
-  }
-
-  private loadConfig(): void {
-    const r = parseConfig({
-      ipAddressPools: toCR(this.poolsInf.list()),
-      bgpAdvertisements: toCR(this.advsInf.list()),
-      bgpPeers: toCR(this.peersInf.list()),
-      bfdProfiles: toCR(this.bfdInf.list()),
-      communities: toCR(this.commInf.list()),
-      secrets: [...this.secrets.values()],
-      ...(this.o.nodes ? { nodes: this.o.nodes() } : {}),
-    });
-    if (r.ok) {
-      this.config = r.config;
-      this.lastErrors = '';
-    } else {
-      // A Secret the Role does not let us read is "not found" to the parse; say what is really wrong.
-      let summary = summarizeErrors(r.errors);
-      for (const key of this.unreadable)
-        summary = summary.replaceAll(
-          `Secret ${key} not found`,
-          `Secret ${key} cannot be read: the speaker's Role does not allow it (add its name to the resourceNames in deploy/rbac/speaker.yaml, or to the chart's speaker.bgpPasswordSecrets)`,
-        );
-      if (summary !== this.lastErrors) {
-        this.lastErrors = summary;
-        this.o.log.warn(
-          { errors: r.errors.map((e) => e.message) },
-          'invalid BGP configuration; the last good one stays in force',
-        );
-      }
-    }
+  /** Each node announces for itself: losing another node moves nothing here. */
+  ownedBy(): string[] {
+    return [];
   }
 
   /** Service keys whose healthCheckNodePort this node should probe for BGP (ETP Local with a local endpoint). */
   wantsHealth(key: string): boolean {
     return this.localKeys.has(key);
-  }
-
-  private password(p: BGPPeer): string | undefined {
-    if (p.password) return p.password;
-    if (!p.passwordSecret) return undefined;
-    const s = this.secrets.get(`${p.passwordSecret.namespace}/${p.passwordSecret.name}`);
-    const b64 = s?.data?.password;
-    return b64 ? Buffer.from(b64, 'base64').toString('utf8') : undefined;
   }
 
   private peerSpecs(
@@ -344,7 +107,7 @@ export class BgpController {
         continue;
       }
       const bfd = p.bfdProfile ? config.bfdProfiles.get(p.bfdProfile) : undefined;
-      const pw = this.password(p);
+      const pw = this.o.passwords.password(p);
       const routerId = p.routerID ?? nodeIPs.find((ip) => !ip.includes(':'));
       out.push({
         name: p.name,
@@ -381,16 +144,16 @@ export class BgpController {
   }
 
   /** One pass: eligibility of this node, export, sessions, statuses. Never throws. */
-  reconcile(input: BgpReconcileInput): void {
-    if (this.stopped || !this.config) return;
+  reconcile(input: PassInput): void {
+    if (this.stopped) return;
     try {
-      this.reconcileInner(input, this.config);
+      this.reconcileInner(input, input.config);
     } catch (err) {
       this.o.log.error({ err: err instanceof Error ? err.message : String(err) }, 'BGP reconcile failed');
     }
   }
 
-  private reconcileInner(input: BgpReconcileInput, config: Config): void {
+  private reconcileInner(input: PassInput, config: Config): void {
     const self = input.nodes.find((n) => n.name === this.o.node);
     const nodeLabels = self?.labels ?? {};
     const selfFacts: NodeFacts = self
@@ -407,7 +170,7 @@ export class BgpController {
       this.cache = { config, node: nodeSig, services: new Map(), memo: new WeakMap() };
     }
     const cache = this.cache.services;
-    for (const s of anyPeer ? input.services : []) {
+    for (const s of anyPeer ? input.services.values() : []) {
       const eps = input.endpoints(s.key);
       const healthy = input.healthy.has(s.key);
       let c = cache.get(s.key);
@@ -446,8 +209,7 @@ export class BgpController {
     }
     // forget Services that are gone (now and then: the map may hold a few extra between passes)
     if (cache.size > services.length * 2 + 100) {
-      const live = new Set(input.services.map((x) => x.key));
-      for (const k of [...cache.keys()]) if (!live.has(k)) cache.delete(k);
+      for (const k of [...cache.keys()]) if (!input.services.has(k)) cache.delete(k);
     }
     this.localKeys = local;
     const specs = this.peerSpecs(config, nodeLabels, input.nodeIPs);
@@ -464,7 +226,7 @@ export class BgpController {
     this.peerApplier.apply(sig, specs, result.routes);
     // every exported Service is in this pass's cache: no map of all Services to build
     const prev = this.servicePeers;
-    const next = new Map<string, { svc: BgpServiceFacts; peers: readonly string[] }>();
+    const next = new Map<string, { svc: ServiceFacts; peers: readonly string[] }>();
     const changed: string[] = [];
     for (const [k, peers] of result.servicePeers) {
       const svc = cache.get(k)?.facts;
@@ -480,103 +242,9 @@ export class BgpController {
     }
     for (const k of prev.keys()) if (!next.has(k)) changed.push(k);
     this.servicePeers = next;
-    this.updateAnnounced(changed);
-    for (const k of changed) this.statusDue.add(k);
-    this.reconciled = true;
-    this.syncStatusesLater();
-  }
-
-  /** metallb_speaker_announced for the Services whose announcement changed. */
-  private updateAnnounced(changed: readonly string[]): void {
+    // metallb_speaker_announced and ServiceBGPStatus for the Services whose announcement changed
     for (const k of changed) this.announced?.update(k, this.servicePeers.get(k)?.svc.ips ?? []);
-  }
-
-  private statusRunning = false;
-
-  private syncStatusesLater(): void {
-    background(this.o.log, 'write ServiceBGPStatus objects', this.syncStatuses());
-  }
-
-  /**
-   * One ServiceBGPStatus per announced Service on this node (generateName bgp-), for the Services whose
-   * status is due; what fails is due again 5 s later (the apiserver may be away).
-   */
-  private async syncStatuses(): Promise<void> {
-    if (this.statusRunning) return;
-    this.statusRunning = true;
-    const ns = this.o.namespace;
-    const path = (name?: string, sub?: string): string =>
-      resourcePath(METALLB.serviceBGPStatuses, ns, name, sub);
-    const failed = new Set<string>();
-    try {
-      while (this.statusDue.size > 0 && !this.stopped) {
-        const due = [...this.statusDue];
-        this.statusDue.clear();
-        for (const k of due) {
-          if (this.stopped) return;
-          const want = this.servicePeers.get(k);
-          const objs = [...(this.statusByKey.get(k)?.values() ?? [])];
-          try {
-            if (!want) {
-              for (const o of objs) {
-                try {
-                  await this.o.client.delete(path(o.metadata?.name));
-                } catch (err) {
-                  if (!(err instanceof ApiError && err.notFound)) throw err;
-                }
-              }
-              continue;
-            }
-            const { svc, peers } = want;
-            const status = {
-              node: this.o.node,
-              serviceName: svc.name,
-              serviceNamespace: svc.namespace,
-              peers: [...peers],
-            };
-            const [first, ...extra] = objs;
-            if (!first) {
-              const created = await this.o.client.create<StatusObj>(path(), {
-                apiVersion: 'metallb.io/v1beta1',
-                kind: 'ServiceBGPStatus',
-                metadata: {
-                  generateName: 'bgp-',
-                  namespace: ns,
-                  labels: {
-                    'metallb.io/node': this.o.node,
-                    'metallb.io/service-name': svc.name,
-                    'metallb.io/service-namespace': svc.namespace,
-                  },
-                },
-              });
-              // known at once (the informer's event follows), so a second pass does not create another
-              const name = created.metadata?.name ?? '';
-              if (!this.statusByKey.has(k)) this.statusByKey.set(k, new Map([[name, created]]));
-              await this.o.client.patch(path(created.metadata?.name, 'status'), { status });
-            } else if (JSON.stringify(first.status ?? {}) !== JSON.stringify(status)) {
-              await this.o.client.patch(path(first.metadata?.name, 'status'), { status });
-            }
-            for (const x of extra) await this.o.client.delete(path(x.metadata?.name));
-          } catch (err) {
-            failed.add(k);
-            this.o.log.debug(
-              { err: err instanceof Error ? err.message : String(err), service: k },
-              'ServiceBGPStatus not written; will retry',
-            );
-          }
-        }
-      }
-    } finally {
-      this.statusRunning = false;
-    }
-    if (failed.size > 0 && !this.stopped) {
-      for (const k of failed) this.statusDue.add(k);
-      this.statusRetry ??= setTimeout(() => {
-        this.statusRetry = undefined;
-        this.syncStatusesLater();
-      }, 5000);
-      this.statusRetry.unref();
-    }
+    this.statuses.markDue(changed);
   }
 
   /** Sessions, for diagnostics. */
@@ -597,13 +265,6 @@ export class BgpController {
 
   async stop(): Promise<void> {
     await this.shutdown();
-    if (this.secretTimer) clearInterval(this.secretTimer);
-    if (this.statusRetry) clearTimeout(this.statusRetry);
-    await Promise.all([...this.informers, this.statusInf].map((i) => i.stop()));
-  }
-
-  /** The last configuration error summary ('' when valid). */
-  get configErrors(): string {
-    return this.lastErrors;
+    await this.statuses.stop();
   }
 }

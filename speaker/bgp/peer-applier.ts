@@ -4,7 +4,8 @@
 // routes still go to the sessions that exist meanwhile.
 import { Backoff, type BackoffPolicy } from '../../k8s/backoff.js';
 import type { PeerSpec } from './speaker.js';
-import type { Clock, ExportedRoute, Log, TimerHandle } from './types.js';
+import type { Clock, TimerHandle } from '../../proto/clock.js';
+import type { ExportedRoute, Log } from './types.js';
 
 export type RoutesPerPeer = ReadonlyMap<string, readonly ExportedRoute[]>;
 

@@ -1,107 +1,38 @@
 // One BGP peering around proto's RFC 4271 FSM: dial with backoff, accept the peer's connections
-// (collision detection with two FSMs, RFC 4271 §6.8), hold/keepalive timers, the Adj-RIB-Out and
-// UPDATE diffs packed by proto/bgp/packing, End-of-RIB, route refresh answered by a resend, the
-// peer's UPDATEs decoded (RFC 7606) and ignored, malformed input answered by the NOTIFICATION the
-// RFC calls for on this session only. I/O is injected (Conn, dial, Clock), so the whole class runs
+// (two FSMs during a collision), hold/keepalive timers, End-of-RIB, route refresh answered by a
+// resend. What the peer sends is handled in session-input.ts (decoding, the OPEN, collisions, the
+// NOTIFICATION malformed input calls for); what we send in adj-rib-out.ts (the Adj-RIB-Out and its
+// UPDATE diffs, packed by proto/bgp/packing). I/O is injected (Conn, dial, Clock), so the whole class runs
 // on an in-memory duplex and a fake clock in unit tests; nothing a peer sends may throw out of it.
-import type { Capability } from '../../proto/bgp/capabilities.js';
-import type { NextHop, PathAttribute } from '../../proto/bgp/attributes.js';
-import { resolveCollision } from '../../proto/bgp/collision.js';
-import { Afi, AS_TRANS, Safi } from '../../proto/bgp/constants.js';
 import { endOfRib } from '../../proto/bgp/end-of-rib.js';
-import { BgpMessageError } from '../../proto/bgp/errors.js';
-import {
-  DEFAULT_SESSION,
-  hasFamily,
-  IPV4_UNICAST,
-  IPV6_UNICAST,
-  type Family,
-  type SessionParams,
-} from '../../proto/bgp/family.js';
+import { DEFAULT_SESSION, hasFamily, type Family } from '../../proto/bgp/family.js';
 import {
   applyTimerActions,
   dueTimer,
-  errorEvent,
   fsmStep,
   INITIAL_FSM_STATE,
   nextDeadline,
-  notificationEvent,
   type BgpAction,
   type BgpEvent,
   type FsmConfig,
-  type FsmState,
-  type TimerDeadlines,
 } from '../../proto/bgp/fsm.js';
-import { decodeMessage, encodeMessage, splitMessages, type BgpMessage } from '../../proto/bgp/message.js';
-import {
-  canUseIpv6NextHopForIpv4,
-  negotiateSession,
-  type NegotiatedSession,
-} from '../../proto/bgp/negotiate.js';
-import {
-  CeaseSubcode,
-  ErrorCode,
-  OpenSubcode,
-  notificationName,
-} from '../../proto/bgp/notification-codes.js';
-import { shutdownCommunication, shutdownNotification } from '../../proto/bgp/notification.js';
-import { makeOpen, openAsn, type OpenMessage } from '../../proto/bgp/open.js';
-import { packUpdates } from '../../proto/bgp/packing.js';
-import { unmapIpv4 } from '../../proto/address.js';
+import { encodeMessage, type BgpMessage } from '../../proto/bgp/message.js';
+import type { NegotiatedSession } from '../../proto/bgp/negotiate.js';
+import { CeaseSubcode, ErrorCode, notificationName } from '../../proto/bgp/notification-codes.js';
+import { shutdownNotification } from '../../proto/bgp/notification.js';
 import { backoffDelay } from '../../k8s/backoff.js';
-import { parsePrefix, type Prefix } from '../../proto/bgp/prefix.js';
+import type { Clock, TimerHandle } from '../../proto/clock.js';
+import { AdjRibOut } from './adj-rib-out.js';
+import { onData, type InputHost, type SessionConnection } from './session-input.js';
 import {
-  attributeKey,
-  silentLog,
-  type Clock,
-  type ExportedRoute,
-  type Log,
-  type TimerHandle,
-} from './types.js';
-
-/** A byte-stream connection (a TCP socket in production, an in-memory pipe in tests). */
-export interface Conn {
-  readonly localAddress: string;
-  readonly remoteAddress: string;
-  write(bytes: Uint8Array): void;
-  /** Closes after flushing what was written. */
-  end(): void;
-  /** Closes at once. */
-  destroy(): void;
-  onData(cb: (bytes: Uint8Array) => void): void;
-  onClose(cb: () => void): void;
-}
-
-export interface SessionConfig {
-  /** For logs and metrics: the BGPPeer name (or address). */
-  readonly name: string;
-  readonly peerAddress: string;
-  readonly localAsn: number;
-  /** A fixed peer ASN, or a dynamic one ('internal' = ours, 'external' = any other). */
-  readonly peerAsn: number | 'internal' | 'external';
-  readonly routerId: string;
-  /** Proposed hold time, seconds (0 = none, else >= 3). */
-  readonly holdTime: number;
-  /** Keepalive interval, seconds; never longer than the negotiated hold time / 3. */
-  readonly keepaliveTime: number;
-  /** Retry interval cap between connection attempts, ms. */
-  readonly connectRetryMs?: number;
-  /** Only accept connections. */
-  readonly passive?: boolean;
-  readonly gracefulRestart?: boolean;
-  /** RFC 4724 Restart Time advertised, seconds (default 120). */
-  readonly restartTime?: number;
-  /** Carry both families on this session regardless of transport (dualStackAddressFamily). */
-  readonly dualStack?: boolean;
-  /** Our addresses for next hops of the other family, and the IPv6 link-local next hop (single-hop only). */
-  readonly nextHops?: { readonly ipv4?: string; readonly ipv6?: string; readonly ipv6LinkLocal?: string };
-  /** Send IPv6 link-local next hops (directly connected peers). */
-  readonly linkLocalNextHop?: boolean;
-  /** Advertised in the FQDN capability. */
-  readonly hostname?: string;
-}
-
-export type SessionStateName = 'Idle' | 'Connect' | 'Active' | 'OpenSent' | 'OpenConfirm' | 'Established';
+  buildOpen,
+  type Conn,
+  type Dial,
+  type SessionConfig,
+  type SessionEvents,
+  type SessionStateName,
+} from './session-config.js';
+import { silentLog, type ExportedRoute, type Log } from './types.js';
 
 export interface SessionCounters {
   opensSent: number;
@@ -115,86 +46,15 @@ export interface SessionCounters {
   updatesReceived: number;
 }
 
-export interface SessionEvents {
-  onStateChange?(state: SessionStateName, prev: SessionStateName): void;
-  /** After every change of what the peer has from us. */
-  onRibOut?(announced: number, pending: number): void;
-}
-
-export type Dial = (signal: AbortSignal) => Promise<Conn>;
-
-interface Connection {
-  readonly id: number;
-  readonly conn: Conn;
-  readonly direction: 'in' | 'out';
-  fsm: FsmState;
-  deadlines: TimerDeadlines;
-  wake: TimerHandle | undefined;
-  buffer: Uint8Array;
-  receive: SessionParams;
-  negotiated?: NegotiatedSession;
-  closed: boolean;
-  /** Writes are suppressed (after SIGTERM we only close). */
-  peerOpen?: OpenMessage;
-}
-
-const v4 = (p: string): boolean => !p.includes(':');
-
-/** A sendable family for a prefix on this session. */
-export function familyOfPrefix(prefix: string): Family {
-  return v4(prefix) ? IPV4_UNICAST : IPV6_UNICAST;
-}
-
-/**
- * Families we offer on a session: the transport's own family, plus the other when dualStack.
- * RFC 8950 extended next hop is offered for IPv4 over an IPv6 session.
- */
-export function offeredFamilies(peerAddress: string, dualStack: boolean): Family[] {
-  if (dualStack) return [IPV4_UNICAST, IPV6_UNICAST];
-  return v4(peerAddress) ? [IPV4_UNICAST] : [IPV6_UNICAST];
-}
-
-/** Our OPEN for this session. */
-export function buildOpen(cfg: SessionConfig, restarted: boolean): OpenMessage {
-  const fams = offeredFamilies(cfg.peerAddress, cfg.dualStack === true);
-  const caps: Capability[] = fams.map((f) => ({ type: 'multiprotocol', afi: f.afi, safi: f.safi }));
-  caps.push(
-    { type: 'routeRefresh' },
-    { type: 'fourOctetAs', asn: cfg.localAsn },
-    { type: 'extendedMessage' },
-  );
-  if (!v4(cfg.peerAddress))
-    caps.push({
-      type: 'extendedNextHop',
-      entries: [{ afi: Afi.IPV4, safi: Safi.UNICAST, nextHopAfi: Afi.IPV6 }],
-    });
-  if (cfg.gracefulRestart) {
-    caps.push({
-      type: 'gracefulRestart',
-      restarting: restarted,
-      notification: false,
-      restartTime: cfg.restartTime ?? 120,
-      // The data plane (kube-proxy) keeps forwarding while the speaker restarts.
-      families: fams.map((f) => ({ afi: f.afi, safi: f.safi, forwarding: true })),
-    });
-  }
-  if (cfg.hostname) caps.push({ type: 'fqdn', hostname: cfg.hostname.slice(0, 64), domain: '' });
-  return makeOpen({ asn: cfg.localAsn, bgpId: cfg.routerId, holdTime: cfg.holdTime, capabilities: caps });
-}
-
-function prefixOf(s: string): Prefix {
-  return parsePrefix(s);
-}
-
 let nextConnectionId = 1;
 
 /** One BGP session (to one peer address). */
 export class BgpSession {
-  private readonly connections: Connection[] = [];
-  private established: Connection | undefined;
-  private desired = new Map<string, ExportedRoute>();
-  /** Adj-RIB-Out: prefix -> attribute key, as the peer has it on the established connection. */
-  private sent = new Map<string, string>();
+  private readonly connections: SessionConnection[] = [];
+  private established: SessionConnection | undefined;
+  private readonly rib: AdjRibOut;
+  /** What input handling (session-input.ts) reads and drives. */
+  private readonly input: InputHost;
   private running = false;
   private dialing: AbortController | undefined;
   private retryTimer: TimerHandle | undefined;
@@ -227,6 +87,20 @@ export class BgpSession {
     },
   ) {
     this.restarted = deps.restarted === true;
+    this.rib = new AdjRibOut(config, () => this.log);
+    this.input = {
+      config,
+      counters: this.counters,
+      log: deps.log ?? silentLog,
+      setLastError: (text) => {
+        this.lastError = text;
+      },
+      restarted: () => this.restarted,
+      connections: () => this.connections,
+      established: () => this.established,
+      step: (c, ev) => this.step(c, ev),
+      resend: (c, fam) => this.resend(c, fam),
+    };
   }
 
   private get log(): Log {
@@ -249,13 +123,11 @@ export class BgpSession {
   }
 
   get announcedCount(): number {
-    return this.sent.size;
+    return this.rib.announcedCount;
   }
 
   get pendingCount(): number {
-    let n = 0;
-    for (const [p, r] of this.desired) if (this.sent.get(p) !== attributeKey(r)) n++;
-    return n;
+    return this.rib.pendingCount;
   }
 
   /** Starts connecting (unless passive) and accepting. */
@@ -312,9 +184,7 @@ export class BgpSession {
 
   /** Replaces what we announce; only the differences go to the peer. */
   setRoutes(routes: readonly ExportedRoute[]): void {
-    const next = new Map<string, ExportedRoute>();
-    for (const r of routes) next.set(r.prefix, r);
-    this.desired = next;
+    this.rib.setDesired(routes);
     if (this.established) this.syncRoutes(this.established);
     this.emitRib();
   }
@@ -341,7 +211,7 @@ export class BgpSession {
   }
 
   private emitRib(): void {
-    this.deps.events?.onRibOut?.(this.sent.size, this.pendingCount);
+    this.deps.events?.onRibOut?.(this.rib.announcedCount, this.rib.pendingCount);
   }
 
   private cancelDial(): void {
@@ -415,7 +285,7 @@ export class BgpSession {
   }
 
   private attach(conn: Conn, direction: 'in' | 'out'): void {
-    const c: Connection = {
+    const c: SessionConnection = {
       id: nextConnectionId++,
       conn,
       direction,
@@ -427,7 +297,7 @@ export class BgpSession {
       closed: false,
     };
     this.connections.push(c);
-    conn.onData((b) => this.onData(c, b));
+    conn.onData((b) => onData(this.input, c, b));
     conn.onClose(() => {
       if (!c.closed) this.step(c, { type: 'TcpConnectionFails' });
     });
@@ -438,155 +308,8 @@ export class BgpSession {
     this.step(c, direction === 'out' ? { type: 'Tcp_CR_Acked' } : { type: 'TcpConnectionConfirmed' });
   }
 
-  private onData(c: Connection, bytes: Uint8Array): void {
-    if (c.closed) return;
-    try {
-      const joined = new Uint8Array(c.buffer.length + bytes.length);
-      joined.set(c.buffer);
-      joined.set(bytes, c.buffer.length);
-      const { messages, rest } = splitMessages(joined, c.receive);
-      c.buffer = rest.slice();
-      for (const m of messages) {
-        if (c.closed) return;
-        this.onMessage(c, m);
-      }
-    } catch (e) {
-      this.onBadInput(c, e);
-    }
-  }
-
-  private onBadInput(c: Connection, e: unknown): void {
-    if (e instanceof BgpMessageError) {
-      this.log.warn(
-        { peer: this.config.name, code: e.code, subcode: e.subcode, reason: e.reason },
-        'malformed BGP message from peer',
-      );
-      this.step(c, errorEvent(e));
-      return;
-    }
-    this.log.error(
-      { peer: this.config.name, err: e instanceof Error ? e.message : String(e) },
-      'unexpected error on BGP input',
-    );
-    this.step(c, {
-      type: 'BGPHeaderErr',
-      error: { code: ErrorCode.CEASE, subcode: CeaseSubcode.UNSPECIFIC },
-    });
-  }
-
-  private onMessage(c: Connection, bytes: Uint8Array): void {
-    let decoded;
-    try {
-      decoded = decodeMessage(bytes, c.receive);
-    } catch (e) {
-      this.onBadInput(c, e);
-      return;
-    }
-    const m = decoded.message;
-    switch (m.type) {
-      case 'open': {
-        this.counters.opensReceived++;
-        this.onOpen(c, m);
-        return;
-      }
-      case 'keepalive':
-        this.counters.keepalivesReceived++;
-        this.step(c, { type: 'KeepAliveMsg' });
-        return;
-      case 'update':
-        this.counters.updatesReceived++;
-        if (decoded.problems.length > 0) {
-          // RFC 7606: treat-as-withdraw / attribute-discard / AFI-SAFI disable. We learn no routes, so
-          // the session simply carries on.
-          this.log.warn(
-            { peer: this.config.name, problems: decoded.problems.map((p) => `${p.action}: ${p.reason}`) },
-            'malformed UPDATE from peer handled per RFC 7606',
-          );
-        }
-        this.step(c, { type: 'UpdateMsg' });
-        return;
-      case 'notification': {
-        const text = shutdownCommunication(m);
-        this.lastError = `received ${notificationName(m.code, m.subcode)}${text ? `: ${text}` : ''}`;
-        this.log.warn(
-          { peer: this.config.name, code: m.code, subcode: m.subcode, message: text },
-          'NOTIFICATION from peer',
-        );
-        this.step(c, notificationEvent(m.code, m.subcode));
-        return;
-      }
-      case 'routeRefresh':
-        this.counters.routeRefreshReceived++;
-        if (c === this.established && m.subtype === 0) {
-          const fam = { afi: m.afi, safi: m.safi };
-          this.resend(c, fam);
-        }
-        return;
-    }
-  }
-
-  private onOpen(c: Connection, open: OpenMessage): void {
-    const local = buildOpen(this.config, this.restarted);
-    const peerAsnCfg = this.config.peerAsn;
-    let negotiated: NegotiatedSession;
-    try {
-      const asn = openAsn(open);
-      if (peerAsnCfg === 'external' && asn === this.config.localAsn) {
-        throw new BgpMessageError(
-          ErrorCode.OPEN_MESSAGE,
-          OpenSubcode.BAD_PEER_AS,
-          new Uint8Array(0),
-          `peer AS ${asn} is our own`,
-        );
-      }
-      negotiated = negotiateSession(local, open, {
-        localAsn: this.config.localAsn,
-        ...(typeof peerAsnCfg === 'number'
-          ? { peerAsn: peerAsnCfg }
-          : peerAsnCfg === 'internal'
-            ? { peerAsn: this.config.localAsn }
-            : {}),
-        minHoldTime: 3,
-      });
-    } catch (e) {
-      this.onBadInput(c, e);
-      return;
-    }
-    // Collision detection (RFC 4271 §6.8) against our other connection to this peer.
-    const other = this.connections.find((x) => x !== c && !x.closed);
-    if (other) {
-      if (other.fsm.state === 'Established') {
-        // A valid OPEN on a new connection while the old one is Established: the peer restarted
-        // without closing the old one (power loss, a crash its kernel did not survive). Waiting for
-        // the old hold timer would keep the peer without our routes for up to the hold time; like
-        // BIRD and FRR (and RFC 4724 §4.2 for graceful restart) we take the new connection.
-        this.log.info(
-          { peer: this.config.name },
-          'new connection from an Established peer: it restarted; replacing the old one',
-        );
-        this.step(other, { type: 'OpenCollisionDump' });
-      }
-      if (other.fsm.state === 'OpenSent' || other.fsm.state === 'OpenConfirm') {
-        const winner = resolveCollision(
-          { bgpId: this.config.routerId, asn: this.config.localAsn },
-          { bgpId: open.bgpId, asn: openAsn(open) },
-        );
-        const keepDirection = winner === 'locally-initiated' ? 'out' : 'in';
-        if (c.direction !== keepDirection) {
-          this.step(c, { type: 'OpenCollisionDump' });
-          return;
-        }
-        this.step(other, { type: 'OpenCollisionDump' });
-      }
-    }
-    c.negotiated = negotiated;
-    c.receive = negotiated.receive;
-    c.peerOpen = open;
-    this.step(c, { type: 'BGPOpen', open });
-  }
-
   /** Feeds one event to a connection's FSM and runs the actions. */
-  private step(c: Connection, ev: BgpEvent): void {
+  private step(c: SessionConnection, ev: BgpEvent): void {
     if (c.closed) return;
     let result;
     try {
@@ -622,7 +345,7 @@ export class BgpSession {
     return a;
   }
 
-  private arm(c: Connection): void {
+  private arm(c: SessionConnection): void {
     if (c.wake !== undefined) this.deps.clock.clearTimer(c.wake);
     c.wake = undefined;
     const at = nextDeadline(c.deadlines);
@@ -633,7 +356,7 @@ export class BgpSession {
     }, at - this.deps.clock.now());
   }
 
-  private onTimers(c: Connection): void {
+  private onTimers(c: SessionConnection): void {
     if (c.closed) return;
     const now = this.deps.clock.now();
     for (;;) {
@@ -646,7 +369,7 @@ export class BgpSession {
     this.arm(c);
   }
 
-  private run(c: Connection, a: BgpAction): void {
+  private run(c: SessionConnection, a: BgpAction): void {
     switch (a.type) {
       case 'send-open':
         this.sendMessage(c, buildOpen(this.config, this.restarted));
@@ -675,7 +398,7 @@ export class BgpSession {
     }
   }
 
-  private sendMessage(c: Connection, m: BgpMessage): void {
+  private sendMessage(c: SessionConnection, m: BgpMessage): void {
     if (c.closed) return;
     const params = c.negotiated?.send ?? DEFAULT_SESSION;
     try {
@@ -688,7 +411,7 @@ export class BgpSession {
     }
   }
 
-  private closeConnection(c: Connection, how: 'end' | 'destroy'): void {
+  private closeConnection(c: SessionConnection, how: 'end' | 'destroy'): void {
     if (c.closed) return;
     c.closed = true;
     if (c.wake !== undefined) this.deps.clock.clearTimer(c.wake);
@@ -703,7 +426,7 @@ export class BgpSession {
     }
     if (this.established === c) {
       this.established = undefined;
-      this.sent.clear();
+      this.rib.clear();
       this.emitRib();
     }
     if (c.fsm.state !== 'Idle') c.fsm = INITIAL_FSM_STATE;
@@ -714,14 +437,14 @@ export class BgpSession {
     this.notifyState();
   }
 
-  private onEstablished(c: Connection): void {
+  private onEstablished(c: SessionConnection): void {
     for (const o of [...this.connections]) {
       if (o !== c) this.step(o, { type: 'OpenCollisionDump' });
     }
     this.cancelDial();
     this.established = c;
     this.failures = 0;
-    this.sent.clear();
+    this.rib.clear();
     const n = c.negotiated;
     this.log.info(
       {
@@ -734,113 +457,19 @@ export class BgpSession {
       'BGP session established',
     );
     this.syncRoutes(c);
-    for (const f of this.sendableFamilies(c)) this.sendMessage(c, endOfRib(f));
-    this.counters.updatesSent += this.sendableFamilies(c).length;
+    for (const f of this.rib.sendableFamilies(c)) this.sendMessage(c, endOfRib(f));
+    this.counters.updatesSent += this.rib.sendableFamilies(c).length;
     this.emitRib();
     // After our first session the R bit no longer applies.
     this.restarted = false;
   }
 
-  /** Families we may send on this connection (negotiated, with next hops we can give). */
-  private sendableFamilies(c: Connection): Family[] {
-    const fams = c.negotiated?.send.families ?? [];
-    return [IPV4_UNICAST, IPV6_UNICAST].filter((f) => hasFamily(fams, f) && this.nextHop(c, f) !== undefined);
-  }
-
-  /** The next hop for a family on this connection, or undefined if we have none to give. */
-  private nextHop(c: Connection, f: Family): NextHop | undefined {
-    const local = unmapIpv4(c.conn.localAddress);
-    const nh = this.config.nextHops ?? {};
-    if (f.afi === Afi.IPV4) {
-      if (v4(local)) return { global: local };
-      if (nh.ipv4) return { global: nh.ipv4 };
-      if (c.negotiated && canUseIpv6NextHopForIpv4(c.negotiated)) return { global: local };
-      return undefined;
-    }
-    const global = v4(local) ? nh.ipv6 : local;
-    if (!global) return undefined;
-    const ll = this.config.linkLocalNextHop !== false ? nh.ipv6LinkLocal : undefined;
-    return ll ? { global, linkLocal: ll } : { global };
-  }
-
-  private baseAttributes(c: Connection, r: ExportedRoute): PathAttribute[] {
-    const n = c.negotiated;
-    const internal = n !== undefined && n.peerAsn === this.config.localAsn;
-    const attrs: PathAttribute[] = [{ type: 'origin', origin: 'incomplete' }];
-    if (internal) {
-      attrs.push({ type: 'asPath', segments: [] });
-      attrs.push({ type: 'localPref', localPref: r.localPref ?? 100 });
-    } else if (n?.send.fourOctetAs || this.config.localAsn <= 0xffff) {
-      attrs.push({ type: 'asPath', segments: [{ type: 'sequence', asns: [this.config.localAsn] }] });
-    } else {
-      attrs.push({ type: 'asPath', segments: [{ type: 'sequence', asns: [AS_TRANS] }] });
-      attrs.push({ type: 'as4Path', segments: [{ type: 'sequence', asns: [this.config.localAsn] }] });
-    }
-    if (r.communities.length > 0) attrs.push({ type: 'communities', communities: r.communities });
-    if (r.largeCommunities.length > 0)
-      attrs.push({ type: 'largeCommunities', communities: r.largeCommunities });
-    return attrs;
-  }
-
-  /** Sends the difference between the desired routes and the Adj-RIB-Out. */
-  private syncRoutes(c: Connection): void {
-    const fams = this.sendableFamilies(c);
-    const withdraw: Prefix[] = [];
-    for (const [p] of this.sent) {
-      const want = this.desired.get(p);
-      if (!want || !hasFamily(fams, familyOfPrefix(p))) {
-        withdraw.push(prefixOf(p));
-        this.sent.delete(p);
-      }
-    }
-    const groups = new Map<string, ExportedRoute[]>();
-    for (const [p, r] of this.desired) {
-      if (!hasFamily(fams, familyOfPrefix(p))) continue;
-      const key = attributeKey(r);
-      if (this.sent.get(p) === key) continue;
-      const g = groups.get(key);
-      if (g) g.push(r);
-      else groups.set(key, [r]);
-    }
-    this.sendPacked(c, withdraw, groups);
-  }
-
-  private sendPacked(c: Connection, withdraw: Prefix[], groups: Map<string, ExportedRoute[]>): void {
-    const params = c.negotiated?.send ?? DEFAULT_SESSION;
-    const chunks: Uint8Array[] = [];
-    const push = (updates: readonly BgpMessage[]): void => {
-      for (const u of updates) chunks.push(encodeMessage(u, params));
-    };
-    try {
-      if (withdraw.length > 0) push(packUpdates({ attributes: [], announce: [], withdraw }, params));
-      for (const [key, routes] of groups) {
-        const first = routes[0]!;
-        const v4nh = this.nextHop(c, IPV4_UNICAST);
-        const v6nh = this.nextHop(c, IPV6_UNICAST);
-        push(
-          packUpdates(
-            {
-              attributes: this.baseAttributes(c, first),
-              ...(v4nh ? { ipv4NextHop: v4nh.global } : {}),
-              ...(v6nh ? { ipv6NextHop: v6nh } : {}),
-              announce: routes.map((r) => prefixOf(r.prefix)),
-              withdraw: [],
-            },
-            params,
-          ),
-        );
-        for (const r of routes) this.sent.set(r.prefix, key);
-      }
-    } catch (e) {
-      this.log.error(
-        { peer: this.config.name, err: e instanceof Error ? e.message : String(e) },
-        'cannot build UPDATEs',
-      );
-    }
+  /** Sends the UPDATEs that take the peer to what we want to announce. */
+  private syncRoutes(c: SessionConnection): void {
+    const chunks = this.rib.updates(c);
     if (chunks.length === 0) return;
     this.counters.updatesSent += chunks.length;
-    const total = chunks.reduce((a, b) => a + b.length, 0);
-    const all = new Uint8Array(total);
+    const all = new Uint8Array(chunks.reduce((a, b) => a + b.length, 0));
     let off = 0;
     for (const ch of chunks) {
       all.set(ch, off);
@@ -851,9 +480,9 @@ export class BgpSession {
   }
 
   /** Route refresh: everything we have for the family again, then End-of-RIB. */
-  private resend(c: Connection, fam: Family): void {
-    if (!hasFamily(this.sendableFamilies(c), fam)) return;
-    for (const [p] of this.sent) if (hasFamily([fam], familyOfPrefix(p))) this.sent.delete(p);
+  private resend(c: SessionConnection, fam: Family): void {
+    if (!hasFamily(this.rib.sendableFamilies(c), fam)) return;
+    this.rib.forget(fam);
     this.syncRoutes(c);
     this.sendMessage(c, endOfRib(fam));
     this.counters.updatesSent++;
@@ -863,7 +492,7 @@ export class BgpSession {
   requestRefresh(): void {
     const c = this.established;
     if (!c?.negotiated?.routeRefresh) return;
-    for (const f of this.sendableFamilies(c)) {
+    for (const f of this.rib.sendableFamilies(c)) {
       this.sendMessage(c, { type: 'routeRefresh', afi: f.afi, safi: f.safi, subtype: 0 });
       this.counters.routeRefreshSent++;
     }

@@ -19,15 +19,10 @@ import { BfdRunner, type BfdSpec } from '../bfd/runner.js';
 import { socketConn } from './conn.js';
 import { derivedRouterId } from './router-id.js';
 import { registerBgpMetrics, type PeerMetricsSource } from './metrics.js';
-import { BgpSession, type SessionConfig, type SessionStateName } from './session.js';
-import {
-  silentLog,
-  systemClock,
-  type Clock,
-  type ExportedRoute,
-  type Log,
-  type TimerHandle,
-} from './types.js';
+import { BgpSession } from './session.js';
+import type { SessionConfig, SessionStateName } from './session-config.js';
+import { monotonicClock, type Clock, type TimerHandle } from '../../proto/clock.js';
+import { silentLog, type ExportedRoute, type Log } from './types.js';
 import { Backoff, type BackoffPolicy } from '../../k8s/backoff.js';
 import { background } from '../../k8s/background.js';
 import { unmapIpv4 } from '../../proto/address.js';
@@ -141,7 +136,7 @@ export class BgpSpeaker {
   private stopped = false;
 
   constructor(private readonly opts: BgpSpeakerOptions) {
-    this.clock = opts.clock ?? systemClock;
+    this.clock = opts.clock ?? monotonicClock;
     this.log = opts.log ?? silentLog;
     if (opts.registry) registerBgpMetrics(opts.registry, () => this.metricSources());
   }

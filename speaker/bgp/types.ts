@@ -28,9 +28,6 @@ export const silentLog: Log = {
   error: () => undefined,
 };
 
-export type { Clock, TimerHandle } from '../../proto/clock.js';
-export { monotonicClock as systemClock } from '../../proto/clock.js';
-
 /** Stable text key of a route's attributes (for grouping and diffs). */
 export function attributeKey(r: ExportedRoute): string {
   const lc = r.largeCommunities.map((c) => `${c.globalAdmin}:${c.localData1}:${c.localData2}`).join(',');

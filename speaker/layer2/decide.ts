@@ -1,7 +1,6 @@
 // Per-Service layer 2 decisions from plain data (pure): which Services are announced in layer 2, who
 // is eligible, who owns each one, and what this node announces on which interfaces.
 import type { Config } from '../../config/types.js';
-import type { LabelSelector } from '../../config/selector.js';
 import {
   advertisementsFor,
   electOwner,
@@ -10,24 +9,11 @@ import {
   type ElectionHashes,
 } from './election.js';
 import { eligibleNodes, type EndpointFacts, type IneligibleReason, type NodeFacts } from '../eligibility.js';
-
-export interface ServiceFacts {
-  key: string;
-  namespace: string;
-  name: string;
-  labels: Readonly<Record<string, string>>;
-  ips: readonly string[];
-  pool?: string;
-  /** allow-shared-ip is set (not announced through L2Advertisements with serviceSelectors). */
-  allowSharedIP?: boolean;
-  externalTrafficPolicy: 'Cluster' | 'Local';
-  healthCheckNodePort?: number;
-}
+import type { ServiceFacts } from '../protocol.js';
 
 export interface DecideInput {
   self: string;
   config: Config;
-  serviceSelectors: ReadonlyMap<string, readonly LabelSelector[]>;
   services: readonly ServiceFacts[];
   nodes: readonly NodeFacts[];
   endpoints: (serviceKey: string) => readonly EndpointFacts[];
@@ -50,7 +36,7 @@ export function decideLayer2(input: DecideInput): Map<string, ServiceDecision> {
   const out = new Map<string, ServiceDecision>();
   for (const svc of input.services) {
     if (svc.ips.length === 0) continue;
-    const advs = advertisementsFor(input.config, svc, input.serviceSelectors);
+    const advs = advertisementsFor(input.config, svc);
     if (advs.length === 0) continue;
     const selected = selectedNodes(advs, input.nodes);
     const { eligible, ineligible } = eligibleNodes({

@@ -5,7 +5,7 @@
 // of the Service (both families of a dual-stack Service go with the first IP).
 import { createHash } from 'node:crypto';
 import type { Config, L2Advertisement, Pool } from '../../config/types.js';
-import { anyMatches, type LabelSelector } from '../../config/selector.js';
+import { anyMatches } from '../../config/selector.js';
 import { parseIP } from '../../config/ip.js';
 
 export function electionHash(node: string, firstIp: string): Buffer {
@@ -126,23 +126,18 @@ export function poolOfService(config: Config, svc: L2ServiceRef): string | undef
 
 /**
  * The L2Advertisements covering a Service: their pools include the Service's pool and their
- * serviceSelectors (by advertisement name; none = all) match its labels. None for a Service with
+ * serviceSelectors (none = all) match its labels. None for a Service with
  * allow-shared-ip when any of them has serviceSelectors: MetalLB does not announce it then
  * (speaker/layer2_controller.go: ShouldAnnounce, "sharedIPWithServiceSelector"), since Services sharing
  * an IP could be selected differently.
  */
-export function advertisementsFor(
-  config: Config,
-  svc: L2ServiceRef,
-  serviceSelectors: ReadonlyMap<string, readonly LabelSelector[]> = new Map(),
-): L2Advertisement[] {
+export function advertisementsFor(config: Config, svc: L2ServiceRef): L2Advertisement[] {
   const pool = poolOfService(config, svc);
   if (!pool) return [];
-  const selectorsOf = (a: L2Advertisement): readonly LabelSelector[] => serviceSelectors.get(a.name) ?? [];
   const advs = config.l2Advertisements.filter(
-    (a) => a.pools.includes(pool) && anyMatches(selectorsOf(a), svc.labels),
+    (a) => a.pools.includes(pool) && anyMatches(a.serviceSelectors, svc.labels),
   );
-  if (svc.allowSharedIP && advs.some((a) => selectorsOf(a).length > 0)) return [];
+  if (svc.allowSharedIP && advs.some((a) => a.serviceSelectors.length > 0)) return [];
   return advs;
 }
 

@@ -19,6 +19,7 @@ import {
   unsolicitedNeighborAdvertisement,
 } from '../../proto/ndp.js';
 import { multicastMac, solicitedNodeMulticast } from '../../proto/ipv6.js';
+import { monotonicClock, type Clock, type TimerHandle } from '../../proto/clock.js';
 import { canonicalIp, isIpv4, macToBytes } from '../../proto/address.js';
 import { PacketSocket, PacketType, type FrameHandler } from '../../net/packet.js';
 import {
@@ -62,7 +63,8 @@ export interface ResponderOptions {
   log?: ResponderLog;
   openSocket?: (iface: InterfaceInfo, onFrame: FrameHandler) => FrameSocket;
   scan?: () => InterfaceInfo[];
-  now?: () => number;
+  /** Drives the gratuitous schedule (default monotonicClock). */
+  clock?: Clock;
 }
 
 interface IfaceState {
@@ -91,9 +93,9 @@ export class Layer2Responder {
   private readonly log: ResponderLog;
   private readonly openSocket: (iface: InterfaceInfo, onFrame: FrameHandler) => FrameSocket;
   private readonly scan: () => InterfaceInfo[];
-  private readonly now: () => number;
+  private readonly clock: Clock;
   private rescanTimer: NodeJS.Timeout | undefined;
-  private gratuitousTimer: NodeJS.Timeout | undefined;
+  private gratuitousTimer: TimerHandle | undefined;
   private stopped = false;
   /** Frames that failed to decode or to send (never fatal). */
   errors = 0;
@@ -105,7 +107,7 @@ export class Layer2Responder {
     this.log = opts.log ?? noopLog;
     this.openSocket = opts.openSocket ?? ((i, onFrame) => PacketSocket.open(i.name, i.index, onFrame));
     this.scan = opts.scan ?? (() => scanInterfaces());
-    this.now = opts.now ?? Date.now;
+    this.clock = opts.clock ?? monotonicClock;
     this.rescan();
     const rescanMs = opts.rescanMs ?? 10_000;
     if (rescanMs > 0) {
@@ -148,7 +150,7 @@ export class Layer2Responder {
 
   /** Announces every owned VIP again (e.g. after a membership change, as MetalLB does on any trigger). */
   reannounce(): void {
-    const now = this.now();
+    const now = this.clock.now();
     for (const s of this.ifaces.values())
       for (const ip of [...s.owned4, ...s.owned6]) this.schedule.trigger(`${s.info.name}|${ip}`, now);
     this.pump();
@@ -198,7 +200,7 @@ export class Layer2Responder {
   stop(): void {
     this.stopped = true;
     if (this.rescanTimer) clearInterval(this.rescanTimer);
-    if (this.gratuitousTimer) clearTimeout(this.gratuitousTimer);
+    if (this.gratuitousTimer) this.clock.clearTimer(this.gratuitousTimer);
     for (const s of [...this.ifaces.values()]) this.closeIface(s);
   }
 
@@ -214,7 +216,7 @@ export class Layer2Responder {
 
   /** Brings every interface's owned sets in line with the announcements. */
   private apply(): void {
-    const now = this.now();
+    const now = this.clock.now();
     for (const s of this.ifaces.values()) {
       const want4 = new Set<string>();
       const want6 = new Set<string>();
@@ -273,7 +275,7 @@ export class Layer2Responder {
   /** Sends what the gratuitous schedule says is due and arms the timer for the next deadline. */
   private pump(): void {
     if (this.stopped) return;
-    const now = this.now();
+    const now = this.clock.now();
     for (const key of this.schedule.due(now)) {
       const bar = key.indexOf('|');
       const s = this.ifaces.get(key.slice(0, bar));
@@ -281,12 +283,11 @@ export class Layer2Responder {
       if (!s || !(s.owned4.has(ip) || s.owned6.has(ip))) continue;
       this.sendGratuitous(s, ip);
     }
-    if (this.gratuitousTimer) clearTimeout(this.gratuitousTimer);
+    if (this.gratuitousTimer) this.clock.clearTimer(this.gratuitousTimer);
     this.gratuitousTimer = undefined;
     const next = this.schedule.nextDeadline();
     if (next !== undefined) {
-      this.gratuitousTimer = setTimeout(() => this.pump(), Math.max(0, next - this.now()));
-      this.gratuitousTimer.unref();
+      this.gratuitousTimer = this.clock.setTimer(() => this.pump(), next - this.clock.now());
     }
   }
 

@@ -5,7 +5,9 @@
 import { createSocket, type Socket } from 'node:dgram';
 import { EventEmitter } from 'node:events';
 import { isIPv6 } from 'node:net';
-import { Membership, type Change, type MemberState, type MembershipOptions, type Outgoing } from './core.js';
+import { wallClock, type Clock } from '../../proto/clock.js';
+import { Membership } from './core.js';
+import { type Change, type MemberState, type MembershipOptions, type Outgoing } from './messages.js';
 import { ReplayGuard } from './replay.js';
 import { decodeDatagram, encodeDatagram, type Datagram } from './wire.js';
 
@@ -17,7 +19,8 @@ export interface AgentOptions {
   bindAddress?: string;
   options?: Partial<MembershipOptions>;
   tickMs?: number;
-  now?: () => number;
+  /** Default wallClock: a run's boot stamp must grow from one run of the process to the next. */
+  clock?: Clock;
   onError?: (err: Error) => void;
 }
 
@@ -81,14 +84,14 @@ export class MembershipAgent extends EventEmitter<AgentEvents> implements Member
   private sock4: Socket | undefined;
   private sock6: Socket | undefined;
   private timer: NodeJS.Timeout | undefined;
-  private readonly now: () => number;
+  private readonly clock: Clock;
 
   constructor(private readonly opts: AgentOptions) {
     super();
-    this.now = opts.now ?? Date.now;
+    this.clock = opts.clock ?? wallClock;
     this.key = opts.key;
-    this.boot = Math.max(1, Math.floor(this.now()));
-    this.core = new Membership(opts.self, this.now(), opts.options);
+    this.boot = Math.max(1, Math.floor(this.clock.now()));
+    this.core = new Membership(opts.self, this.clock.now(), opts.options);
   }
 
   async start(): Promise<void> {
@@ -142,7 +145,7 @@ export class MembershipAgent extends EventEmitter<AgentEvents> implements Member
   setPeers(peers: ReadonlyMap<string, string>): void {
     this.peers.clear();
     for (const [n, a] of peers) if (n !== this.opts.self) this.peers.set(n, a);
-    const changes = this.core.setPeers(this.peers.keys(), this.now());
+    const changes = this.core.setPeers(this.peers.keys(), this.clock.now());
     if (changes.length > 0) this.emit('change', changes);
   }
 
@@ -169,7 +172,7 @@ export class MembershipAgent extends EventEmitter<AgentEvents> implements Member
 
   private tick(): void {
     try {
-      const step = this.core.onTick(this.now());
+      const step = this.core.onTick(this.clock.now());
       this.send(step.send);
       if (step.changes.length > 0) this.emit('change', step.changes);
     } catch (err) {
@@ -199,7 +202,7 @@ export class MembershipAgent extends EventEmitter<AgentEvents> implements Member
       return;
     }
     try {
-      const step = this.core.onMessage(d.m, this.now());
+      const step = this.core.onMessage(d.m, this.clock.now());
       this.send(step.send);
       if (step.changes.length > 0) this.emit('change', step.changes);
       if (step.healthChanged.length > 0) this.emit('health', step.healthChanged);
@@ -216,7 +219,7 @@ export class MembershipAgent extends EventEmitter<AgentEvents> implements Member
   /** Tells `to` that its boot `staleBoot` is older than one we have seen (rate-limited). */
   private noticeStale(to: string, staleBoot: number): void {
     const newest = this.guard.bootOf(to);
-    const now = this.now();
+    const now = this.clock.now();
     if (newest === undefined || (this.staleNoticeAt.get(to) ?? -Infinity) > now - 1000) return;
     if (this.staleNoticeAt.size > 4096) this.staleNoticeAt.clear();
     this.staleNoticeAt.set(to, now);

@@ -1,5 +1,5 @@
 // Messages between the speaker's main thread and its membership thread (threaded.ts <-> worker.ts).
-import type { Change } from './core.js';
+import type { Change } from './messages.js';
 import type { AgentOptions, MembershipSnapshot } from './agent.js';
 
 /** The agent's options that can cross to a thread (no functions), and the snapshot period. */

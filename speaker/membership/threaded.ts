@@ -14,7 +14,7 @@ import {
   type MembershipHandle,
   type MembershipSnapshot,
 } from './agent.js';
-import type { Change } from './core.js';
+import type { Change } from './messages.js';
 import type { FromWorker, ToWorker, WorkerInit } from './thread-protocol.js';
 
 const toError = (e: unknown): Error => (e instanceof Error ? e : new Error(String(e)));

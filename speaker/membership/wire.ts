@@ -6,7 +6,7 @@
 // whom, which run of the recipient it was meant for and the sender's run and counter, so a datagram
 // recorded on the wire cannot be played again (replay.ts): BLM1 (no envelope) is not accepted.
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import type { Message, MemberState, Update, View } from './core.js';
+import type { Message, MemberState, Update, View } from './messages.js';
 
 const MAGIC = Buffer.from('BLM2', 'ascii');
 const MAC_LEN = 32;

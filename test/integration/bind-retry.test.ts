@@ -7,7 +7,8 @@ import dgram from 'node:dgram';
 import { connect, createServer, type AddressInfo, type Server } from 'node:net';
 import { BfdRunner } from '../../speaker/bfd/runner.js';
 import { BgpSpeaker, type PeerSpec } from '../../speaker/bgp/speaker.js';
-import { systemClock, type Log } from '../../speaker/bgp/types.js';
+import { monotonicClock } from '../../proto/clock.js';
+import type { Log } from '../../speaker/bgp/types.js';
 import { decodeBfdControl, BFD_SINGLE_HOP_PORT } from '../../proto/bfd.js';
 
 interface Line {
@@ -72,7 +73,7 @@ describe('sockets that cannot be opened at first are tried again', () => {
         minimumTtl: 254,
       },
       log,
-      clock: systemClock,
+      clock: monotonicClock,
       onDown: () => undefined,
       retry: { initialMs: 20, maxMs: 200 },
     });

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { createSocket, type Socket } from 'node:dgram';
 import { MembershipAgent } from '../../speaker/membership/agent.js';
+import { wallClock } from '../../proto/clock.js';
 import { decodeDatagram } from '../../speaker/membership/wire.js';
 
 /**
@@ -23,7 +24,14 @@ describe('membership agents on UDP: recorded datagrams played again', () => {
   const key = randomBytes(32);
   const fast = { probeIntervalMs: 50, probeTimeoutMs: 30, indirectTimeoutMs: 30, suspicionMs: 150 };
   const agent = (self: string, bind: string, now?: () => number): MembershipAgent =>
-    new MembershipAgent({ self, port: PORT, bindAddress: bind, key, options: fast, ...(now ? { now } : {}) });
+    new MembershipAgent({
+      self,
+      port: PORT,
+      bindAddress: bind,
+      key,
+      options: fast,
+      ...(now ? { clock: { ...wallClock, now } } : {}),
+    });
   /** Awaits `cond`, checked again on every datagram and membership change of the agents. */
   const until = async (agents: MembershipAgent[], cond: () => boolean): Promise<void> => {
     while (!cond()) {

@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { ThreadedMembership } from '../../speaker/membership/threaded.js';
-import type { Change } from '../../speaker/membership/core.js';
+import type { Change } from '../../speaker/membership/messages.js';
 
 const PORT = 20_000 + Math.floor(Math.random() * 20_000);
 const A = '127.0.0.1';

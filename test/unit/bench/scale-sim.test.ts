@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { EventQueue, SimNetwork } from '../../../bench/scale/sim.js';
-import { seededRandom } from '../../../speaker/membership/core.js';
+import { seededRandom } from '../../../speaker/membership/messages.js';
 
 describe('scale simulation: EventQueue (simulated clock)', () => {
   it('runs events in time order, same-time events in the order scheduled, and moves the clock with them', () => {

@@ -1,6 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { EventRecorder } from '../../../k8s/events.js';
+import { wallClock } from '../../../proto/clock.js';
 import type { KubeClient } from '../../../k8s/client.js';
 
 /** Records what the recorder would send to the apiserver. */
@@ -29,7 +30,7 @@ describe('EventRecorder', () => {
       controller: 'c',
       instance: 'i',
       windowMs: 60_000,
-      now: () => now,
+      clock: { ...wallClock, now: () => now },
     });
     await rec.emit(svc('a'), 'Normal', 'nodeAssigned', 'from node-1');
     now += 1000;
@@ -51,7 +52,7 @@ describe('EventRecorder', () => {
       controller: 'c',
       instance: 'i',
       windowMs: 10_000,
-      now: () => now,
+      clock: { ...wallClock, now: () => now },
     });
     for (let i = 0; i < 12_000; i++) await rec.emit(svc(`s${i}`), 'Normal', 'nodeAssigned', 'x');
     now += 5_000;

@@ -2,14 +2,10 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseConfig } from '../../../config/parse.js';
 import type { Config } from '../../../config/types.js';
-import {
-  announcementsOf,
-  decideLayer2,
-  type DecideInput,
-  type ServiceFacts,
-} from '../../../speaker/layer2/decide.js';
+import { announcementsOf, decideLayer2, type DecideInput } from '../../../speaker/layer2/decide.js';
 import { electOwner, electionOrder } from '../../../speaker/layer2/election.js';
 import type { NodeFacts } from '../../../speaker/eligibility.js';
+import type { ServiceFacts } from '../../../speaker/protocol.js';
 
 function config(preferredNodeSelectors?: unknown[]): Config {
   const r = parseConfig({
@@ -54,7 +50,6 @@ function input(over: Partial<DecideInput>): DecideInput {
   return {
     self: 'n1',
     config: config(),
-    serviceSelectors: new Map(),
     services: [svc({})],
     nodes,
     endpoints: () => [{ nodeName: 'n2' }],

@@ -2,7 +2,6 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { parseConfig } from '../../../config/parse.js';
-import { LabelSelector } from '../../../config/selector.js';
 import type { Config } from '../../../config/types.js';
 import {
   advertisementsFor,
@@ -119,34 +118,28 @@ describe('which advertisements and nodes cover a Service', () => {
     );
   });
   it('serviceSelectors filter Services', () => {
-    const c = config([{}, {}]);
-    const sel = LabelSelector.parse({ matchLabels: { app: 'db' } });
-    assert.ok(sel.ok);
-    const m = new Map([['adv-1', [sel.selector]]]);
+    const c = config([{}, { serviceSelectors: [{ matchLabels: { app: 'db' } }] }]);
     assert.deepEqual(
-      advertisementsFor(c, svc, m).map((a) => a.name),
+      advertisementsFor(c, svc).map((a) => a.name),
       ['adv-0'],
     );
     assert.deepEqual(
-      advertisementsFor(c, { ...svc, labels: { app: 'db' } }, m).map((a) => a.name),
+      advertisementsFor(c, { ...svc, labels: { app: 'db' } }).map((a) => a.name),
       ['adv-0', 'adv-1'],
     );
   });
   // MetalLB: speaker/layer2_controller.go ShouldAnnounce, serviceHasSharedIP, adsHaveServiceSelectors
   it('a Service with allow-shared-ip is not announced when a covering advertisement has serviceSelectors', () => {
-    const c = config([{}, {}]);
-    const sel = LabelSelector.parse({ matchLabels: { app: 'db' } });
-    assert.ok(sel.ok);
-    const m = new Map([['adv-1', [sel.selector]]]);
+    const c = config([{}, { serviceSelectors: [{ matchLabels: { app: 'db' } }] }]);
     const db = { ...svc, labels: { app: 'db' } };
-    assert.deepEqual(advertisementsFor(c, { ...db, allowSharedIP: true }, m), [], 'adv-1 selects it: none');
+    assert.deepEqual(advertisementsFor(c, { ...db, allowSharedIP: true }), [], 'adv-1 selects it: none');
     assert.deepEqual(
-      advertisementsFor(c, { ...svc, allowSharedIP: true }, m).map((a) => a.name),
+      advertisementsFor(c, { ...svc, allowSharedIP: true }).map((a) => a.name),
       ['adv-0'],
       'adv-1 does not select it: the advertisement without selectors still covers it',
     );
     assert.deepEqual(
-      advertisementsFor(c, { ...db, allowSharedIP: true }).map((a) => a.name),
+      advertisementsFor(config([{}, {}]), { ...db, allowSharedIP: true }).map((a) => a.name),
       ['adv-0', 'adv-1'],
       'no serviceSelectors anywhere: announced',
     );

@@ -3,14 +3,14 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { Sim } from './membership-sim.js';
+import { Membership } from '../../../speaker/membership/core.js';
 import {
   DEFAULT_MEMBERSHIP,
-  Membership,
   seededRandom,
   type Message,
   type Outgoing,
   type Update,
-} from '../../../speaker/membership/core.js';
+} from '../../../speaker/membership/messages.js';
 import { decodeDatagram, encodeDatagram } from '../../../speaker/membership/wire.js';
 
 const KEY = Buffer.from('0123456789abcdef0123456789abcdef');

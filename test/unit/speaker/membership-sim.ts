@@ -1,13 +1,13 @@
 // A simulated LAN for the membership core: N members, a fake clock, loss, latency and partitions.
 // Messages go through the real wire codec (HMAC) so a node with the wrong key is really rejected.
+import { Membership } from '../../../speaker/membership/core.js';
 import {
-  Membership,
   seededRandom,
   type Change,
   type MembershipOptions,
   type Message,
   type Random,
-} from '../../../speaker/membership/core.js';
+} from '../../../speaker/membership/messages.js';
 import { decodeDatagram, encodeDatagram } from '../../../speaker/membership/wire.js';
 
 interface InFlight {

@@ -1,7 +1,8 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { Sim } from './membership-sim.js';
-import { DEFAULT_MEMBERSHIP, Membership } from '../../../speaker/membership/core.js';
+import { Membership } from '../../../speaker/membership/core.js';
+import { DEFAULT_MEMBERSHIP } from '../../../speaker/membership/messages.js';
 import { decodeDatagram, encodeDatagram, type Datagram } from '../../../speaker/membership/wire.js';
 
 const NODES = ['node-1', 'node-2', 'node-3', 'node-4', 'node-5'];

@@ -1,8 +1,9 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { PassScheduler, type PassScope } from '../../../speaker/pass-scheduler.js';
+import type { TimerHandle } from '../../../proto/clock.js';
 
-/** Fake timers: `soon` and `after` queue; advance() runs what is due, in order. */
+/** A fake clock whose time the passes move too: `soon` and its timers queue; advance() runs what is due, in order. */
 function harness(passMs: number, ready = () => true) {
   let t = 0;
   let seq = 0;
@@ -16,18 +17,19 @@ function harness(passMs: number, ready = () => true) {
       t += passMs;
       return true;
     },
-    timers: {
+    clock: {
       now: () => t,
-      after: (fn, ms) => {
+      setTimer: (fn, ms) => {
         const e = { at: t + ms, seq: seq++, fn };
         queue.push(e);
-        return () => {
-          const i = queue.indexOf(e);
-          if (i >= 0) queue.splice(i, 1);
-        };
+        return e as TimerHandle;
       },
-      soon: (fn) => queue.push({ at: t, seq: seq++, fn }),
+      clearTimer: (h) => {
+        const i = queue.indexOf(h as (typeof queue)[number]);
+        if (i >= 0) queue.splice(i, 1);
+      },
     },
+    soon: (fn) => queue.push({ at: t, seq: seq++, fn }),
   });
   const advance = (until: number): void => {
     for (;;) {

@@ -3,7 +3,8 @@
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import assert from 'node:assert/strict';
-import { BgpSession, buildOpen, type Conn, type SessionConfig } from '../../../../speaker/bgp/session.js';
+import { BgpSession } from '../../../../speaker/bgp/session.js';
+import { buildOpen, type Conn, type SessionConfig } from '../../../../speaker/bgp/session-config.js';
 import type { ExportedRoute } from '../../../../speaker/bgp/types.js';
 import {
   decodeMessage,

@@ -1,0 +1,262 @@
+// The layer 2 protocol of the speaker: on each pass, the pure election (decide.ts) picks one owner per
+// Service among the nodes its L2Advertisements select; this node answers ARP/NDP for what it owns
+// (responder.ts), sends gratuitous announcements for what it gained, and writes ServiceL2Status
+// objects, Events and metallb_speaker_announced. A pass over changed Services decides those only.
+import type { KubeClient } from '../../k8s/client.js';
+import type { EventRecorder, ObjectReference } from '../../k8s/events.js';
+import { objRef, type Logger } from '../../k8s/logger.js';
+import { DEFAULT_INTERFACE_EXCLUDES } from '../../net/interfaces.js';
+import { AnnouncedSeries } from '../announced-series.js';
+import type { SpeakerMetrics } from '../metrics.js';
+import type { PassInput, Protocol, ServiceFacts } from '../protocol.js';
+import { announcementsOf, decideLayer2, type ServiceDecision } from './decide.js';
+import { ElectionHashes } from './election.js';
+import { Layer2Responder, type ResponderOptions } from './responder.js';
+import { L2StatusWriter } from './status.js';
+
+export interface Layer2ControllerOptions {
+  readonly client: KubeClient;
+  readonly namespace: string;
+  readonly node: string;
+  readonly log: Logger;
+  readonly metrics: SpeakerMetrics;
+  /** Records an Event without waiting for it. */
+  readonly recordEvent: (...args: Parameters<EventRecorder['emit']>) => void;
+  readonly interfacesExclude?: readonly string[];
+  /**
+   * Answer ARP/NDP (default true). false opens no packet socket (the speaker then needs no NET_RAW)
+   * and decides nothing; only for nodes no L2Advertisement selects.
+   */
+  readonly enabled?: boolean;
+  /** The responder's interface scan, packet sockets and clock (tests give fakes). */
+  readonly responder?: Pick<ResponderOptions, 'scan' | 'openSocket' | 'clock' | 'rescanMs'>;
+}
+
+function sameList(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
+}
+
+function serviceRef(svc: ServiceFacts): ObjectReference {
+  return { apiVersion: 'v1', kind: 'Service', namespace: svc.namespace, name: svc.name };
+}
+
+export class Layer2Controller implements Protocol {
+  readonly name = 'layer2';
+  private readonly self: string;
+  private readonly enabled: boolean;
+  private readonly responder: Layer2Responder;
+  private readonly statuses: L2StatusWriter;
+  /** The decision for every Service announced in layer 2 (whoever owns it). */
+  private decided = new Map<string, ServiceDecision>();
+  /** The decisions this node owns. */
+  private readonly owned = new Map<string, ServiceDecision>();
+  /** Services nobody can announce that we reported (one Event each). */
+  private readonly warned = new Set<string>();
+  /** Service key -> the VIPs its metallb_speaker_announced series carry */
+  private readonly announced: AnnouncedSeries;
+  private readonly hashes = new ElectionHashes();
+
+  constructor(private readonly o: Layer2ControllerOptions) {
+    this.self = o.node;
+    this.enabled = o.enabled ?? true;
+    const { metrics, log } = o;
+    this.responder = new Layer2Responder({
+      excludes: o.interfacesExclude ?? DEFAULT_INTERFACE_EXCLUDES,
+      ...o.responder,
+      ...(this.enabled ? {} : { scan: () => [], rescanMs: 0 }),
+      counters: {
+        request: (ip) => metrics.requests.inc({ ip }),
+        response: (ip) => metrics.responses.inc({ ip }),
+        gratuitous: (ip) => metrics.gratuitous.inc({ ip }),
+      },
+      log: {
+        info: (f, m) => log.info(f, m),
+        warn: (f, m) => log.warn(f, m),
+        debug: (f, m) => log.debug(f, m),
+      },
+    });
+    this.announced = new AnnouncedSeries(metrics.announced, 'layer2', o.node);
+    this.statuses = new L2StatusWriter({
+      client: o.client,
+      namespace: o.namespace,
+      node: o.node,
+      log,
+      metrics,
+      owned: () => this.owned,
+      interfacesFor: (ip) => this.responder.interfacesFor(ip),
+    });
+  }
+
+  async start(): Promise<void> {
+    await this.statuses.start();
+  }
+
+  /** The interfaces answering, for the log. */
+  interfaces(): ReturnType<Layer2Responder['interfaces']> {
+    return this.responder.interfaces();
+  }
+
+  /** Current decisions (for tests and diagnostics). */
+  decisions(): ReadonlyMap<string, ServiceDecision> {
+    return this.decided;
+  }
+
+  wantsHealth(key: string): boolean {
+    return this.decided.has(key);
+  }
+
+  ownedBy(nodes: ReadonlySet<string>): string[] {
+    return [...this.decided].flatMap(([k, d]) => (d.owner !== undefined && nodes.has(d.owner) ? [k] : []));
+  }
+
+  reconcile(input: PassInput): void {
+    try {
+      this.reconcileInner(input);
+    } catch (err) {
+      this.o.log.error(
+        { err: (err as Error).message, stack: (err as Error).stack },
+        'layer 2 reconcile failed',
+      );
+    }
+    this.statuses.syncLater();
+  }
+
+  private reconcileInner(input: PassInput): void {
+    const { self } = this;
+    const { scope, membership } = input;
+    const decide = (services: readonly ServiceFacts[]): Map<string, ServiceDecision> =>
+      decideLayer2({
+        self,
+        config: input.config,
+        services,
+        nodes: input.nodes,
+        endpoints: input.endpoints,
+        health: (node, k) =>
+          node === self ? input.healthy.has(k) : membership ? membership.healthOf(node)?.has(k) : undefined,
+        unknownHealth: membership ? 'ineligible' : 'eligible',
+        hashes: this.hashes,
+      });
+    if (!this.enabled) this.decided.clear();
+    else if (scope === 'all') {
+      this.decided = decide([...input.services.values()]);
+      this.hashes.sweep();
+    } else {
+      const changed: ServiceFacts[] = [];
+      for (const k of scope) {
+        this.decided.delete(k);
+        const f = input.services.get(k);
+        if (f) changed.push(f);
+      }
+      for (const [k, d] of decide(changed)) this.decided.set(k, d);
+    }
+
+    // What changed: on a pass over everything, every key we know; otherwise the Services in scope.
+    const touched =
+      scope === 'all'
+        ? new Set([
+            ...this.decided.keys(),
+            ...this.owned.keys(),
+            ...this.warned,
+            ...this.announced.services(),
+          ])
+        : scope;
+    const { gained, withdrawn, ownershipChanged } = this.takeOwnership(touched, scope === 'all');
+
+    // The data path first: the responder answers for what we own (rebuilt only when that changed), and
+    // the gratuitous announcements for what we gained go out before the logs, Events and metrics.
+    if (ownershipChanged) this.responder.setAnnouncements(announcementsOf(self, this.owned));
+    if (input.reannounce) this.responder.reannounce();
+
+    for (const d of gained) {
+      this.o.log.info(
+        {
+          ...objRef('Service', d.service.namespace, d.service.name),
+          ips: d.service.ips,
+          interfaces: this.responder.interfacesFor(d.service.ips[0] as string),
+        },
+        'announcing',
+      );
+      this.o.recordEvent(
+        serviceRef(d.service),
+        'Normal',
+        'nodeAssigned',
+        `announcing from node "${self}" with protocol "layer2"`,
+      );
+    }
+    for (const d of withdrawn)
+      this.o.log.info(
+        { ...objRef('Service', d.service.namespace, d.service.name), owner: d.owner ?? null },
+        'withdrawn',
+      );
+    this.report(touched, input);
+  }
+
+  /** Moves the touched Services' ownership to this pass's decisions; what this node gained and lost. */
+  private takeOwnership(
+    touched: Iterable<string>,
+    all: boolean,
+  ): { gained: ServiceDecision[]; withdrawn: ServiceDecision[]; ownershipChanged: boolean } {
+    const { self, owned } = this;
+    let ownershipChanged = all;
+    const gained: ServiceDecision[] = [];
+    const withdrawn: ServiceDecision[] = [];
+    for (const k of touched) {
+      const d = this.decided.get(k);
+      if (d && d.owner === self) {
+        const before = owned.get(k);
+        if (!before) gained.push(d);
+        if (
+          !before ||
+          !sameList(before.service.ips, d.service.ips) ||
+          !sameList(before.eligible.get(self) ?? [], d.eligible.get(self) ?? [])
+        )
+          ownershipChanged = true;
+        owned.set(k, d);
+      } else if (owned.delete(k)) {
+        ownershipChanged = true;
+        if (d) withdrawn.push(d);
+      }
+    }
+    return { gained, withdrawn, ownershipChanged };
+  }
+
+  /**
+   * Warnings and metrics. One speaker (the first live one by name) reports Services nobody can
+   * announce, so each gets one Event, not N.
+   */
+  private report(touched: Iterable<string>, input: PassInput): void {
+    const live = input.membership?.live ?? new Set(input.nodes.filter((n) => n.alive).map((n) => n.name));
+    const reporter = [...live].sort()[0];
+    for (const k of touched) {
+      const d = this.decided.get(k);
+      if (d && d.owner === undefined) {
+        if (reporter === this.self && !this.warned.has(k)) {
+          this.warned.add(k);
+          const why = [...d.ineligible].map(([n, r]) => `${n}: ${r}`).join(', ');
+          this.o.recordEvent(
+            serviceRef(d.service),
+            'Warning',
+            'announceFailed',
+            `no node is eligible to announce ${d.service.ips.join(', ')} in layer 2 (${why || 'no nodes'})`,
+          );
+          this.o.log.warn(
+            { ...objRef('Service', d.service.namespace, d.service.name), why },
+            'no eligible node',
+          );
+        }
+      } else this.warned.delete(k);
+
+      // metallb_speaker_announced: only the series that changed
+      this.announced.update(k, this.owned.get(k)?.service.ips ?? []);
+    }
+  }
+
+  shutdown(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  async stop(): Promise<void> {
+    this.responder.stop();
+    await this.statuses.stop();
+  }
+}
