@@ -17,6 +17,7 @@ import { exportRoutes, peersForNode, type ExportMemo, type ExportService } from 
 import { BgpSpeaker, type PeerSpec } from './speaker.js';
 import { AnnouncedSeries, type AnnouncedGauge } from '../announced-series.js';
 import { PeerApplier } from './peer-applier.js';
+import { UnnumberedDiscovery } from './unnumbered.js';
 import { systemClock, type Log } from './types.js';
 
 /** A Service as the speaker's reconcile sees it (speaker/layer2/decide.ts ServiceFacts). */
@@ -123,6 +124,7 @@ export class BgpController {
   private readonly peerApplier: PeerApplier;
   private synced = false;
   private stopped = false;
+  private readonly unnumbered: UnnumberedDiscovery;
 
   constructor(private readonly o: BgpControllerOptions) {
     this.announced = o.announced ? new AnnouncedSeries(o.announced, 'bgp', o.node) : undefined;
@@ -157,6 +159,7 @@ export class BgpController {
       ...(o.registry ? { registry: o.registry } : {}),
       ...(o.listenPort !== undefined ? { listenPort: o.listenPort } : {}),
     });
+    this.unnumbered = new UnnumberedDiscovery({ log: o.log, onChange: o.onChange });
     this.peerApplier = new PeerApplier({
       sessions: this.speaker,
       clock: systemClock,
@@ -335,20 +338,18 @@ export class BgpController {
     nodeIPs: readonly string[],
   ): PeerSpec[] {
     const out: PeerSpec[] = [];
+    const unnumbered: string[] = [];
     for (const p of peersForNode(config.peers, { name: this.o.node, labels: nodeLabels })) {
-      if (!p.peerAddress) {
-        this.o.log.warn(
-          { peer: p.name },
-          'BGPPeer without peerAddress (interface / unnumbered) is not supported; skipped',
-        );
-        continue;
-      }
+      // BGPPeer.interface: the session waits until speaker/bgp/unnumbered.ts learned the peer's address.
+      if (p.interface) unnumbered.push(p.interface);
+      const peerAddress = p.peerAddress ?? (p.interface && this.unnumbered.peerAddress(p.interface));
+      if (!peerAddress) continue;
       const bfd = p.bfdProfile ? config.bfdProfiles.get(p.bfdProfile) : undefined;
       const pw = this.password(p);
       const routerId = p.routerID ?? nodeIPs.find((ip) => !ip.includes(':'));
       out.push({
         name: p.name,
-        peerAddress: p.peerAddress,
+        peerAddress,
         peerPort: p.peerPort,
         myASN: p.myASN,
         ...(p.localASN !== undefined ? { localASN: p.localASN } : {}),
@@ -374,9 +375,12 @@ export class BgpController {
             }
           : {}),
         ...(p.vrf ? { vrf: p.vrf } : {}),
-        dualStack: p.dualStackAddressFamily,
+        // an unnumbered session carries both families (IPv4 with IPv6 next hops, RFC 8950)
+        dualStack: p.dualStackAddressFamily || !p.peerAddress,
+        ...(!p.peerAddress && p.interface ? { interface: p.interface } : {}),
       });
     }
+    this.unnumbered.setInterfaces(unnumbered);
     return out;
   }
 
@@ -592,6 +596,7 @@ export class BgpController {
   async shutdown(): Promise<void> {
     this.stopped = true;
     this.peerApplier.stop();
+    this.unnumbered.stop();
     await this.speaker.shutdown({ preserveGracefulRestart: true });
   }
 

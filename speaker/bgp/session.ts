@@ -47,7 +47,7 @@ import {
 import { shutdownCommunication, shutdownNotification } from '../../proto/bgp/notification.js';
 import { makeOpen, openAsn, type OpenMessage } from '../../proto/bgp/open.js';
 import { packUpdates } from '../../proto/bgp/packing.js';
-import { unmapIpv4 } from '../../proto/address.js';
+import { splitZone, unmapIpv4 } from '../../proto/address.js';
 import { backoffDelay } from '../../k8s/backoff.js';
 import { parsePrefix, type Prefix } from '../../proto/bgp/prefix.js';
 import {
@@ -97,6 +97,11 @@ export interface SessionConfig {
   readonly nextHops?: { readonly ipv4?: string; readonly ipv6?: string; readonly ipv6LinkLocal?: string };
   /** Send IPv6 link-local next hops (directly connected peers). */
   readonly linkLocalNextHop?: boolean;
+  /**
+   * An unnumbered session (BGPPeer.interface) between link-local addresses: both families get
+   * IPv6 next hops from `nextHops` (ipv6 and ipv6LinkLocal of the interface), IPv4 per RFC 8950.
+   */
+  readonly unnumbered?: boolean;
   /** Advertised in the FQDN capability. */
   readonly hostname?: string;
 }
@@ -751,6 +756,11 @@ export class BgpSession {
   private nextHop(c: Connection, f: Family): NextHop | undefined {
     const local = unmapIpv4(c.conn.localAddress);
     const nh = this.config.nextHops ?? {};
+    if (this.config.unnumbered) {
+      if (f.afi === Afi.IPV4 && !(c.negotiated && canUseIpv6NextHopForIpv4(c.negotiated))) return undefined;
+      const ll = nh.ipv6LinkLocal ?? splitZone(local).address;
+      return nh.ipv6 ? { global: nh.ipv6, linkLocal: ll } : { global: ll };
+    }
     if (f.afi === Afi.IPV4) {
       if (v4(local)) return { global: local };
       if (nh.ipv4) return { global: nh.ipv4 };
@@ -821,7 +831,7 @@ export class BgpSession {
           packUpdates(
             {
               attributes: this.baseAttributes(c, first),
-              ...(v4nh ? { ipv4NextHop: v4nh.global } : {}),
+              ...(v4nh ? { ipv4NextHop: this.config.unnumbered ? v4nh : v4nh.global } : {}),
               ...(v6nh ? { ipv6NextHop: v6nh } : {}),
               announce: routes.map((r) => prefixOf(r.prefix)),
               withdraw: [],
