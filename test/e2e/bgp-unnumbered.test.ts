@@ -4,7 +4,8 @@
 // session runs between link-local addresses and carries the IPv4 VIP with an IPv6 next hop
 // (RFC 8950), which FRR's zebra installs in the router's kernel as `via inet6 fe80::…`.
 //  1. a netns pair: FRR (zebra + bgpd) and the standalone speaker; the router pings the VIP;
-//  2. the lab (one node, FRR): the real speaker with a BGPPeer `interface: eth0`, a Service, and
+//  2. a netns pair with BIRD, which is given the node's link-local address (it cannot learn it);
+//  3. the lab (one node, FRR): the real speaker with a BGPPeer `interface: eth0`, a Service, and
 //     curl from the external host through the router.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -14,7 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Lan, type Host } from '../../lab/netns.js';
 import { waitFor, type ManagedProcess } from '../../lab/process.js';
-import { peer, startSpeaker } from './bgp-routers.js';
+import { peer, ribRoute, sessionUp, startBird, startSpeaker, type Router } from './bgp-routers.js';
 import { startLab, type Lab } from '../support/lab.js';
 import { METALLB_NAMESPACE } from '../../lab/deploy.js';
 import * as probes from '../support/lab-probes.js';
@@ -158,6 +159,82 @@ describe('unnumbered BGP with FRR in a netns pair', { timeout: 120_000 }, () => 
     assert.equal((await router.exec('ping', ['-c1', '-W2', VIP])).code, 0);
   });
 });
+
+describe(
+  'unnumbered BGP with BIRD in a netns pair (the peer named by its link-local address)',
+  { timeout: 120_000 },
+  () => {
+    let lan: Lan;
+    const dir = mkdtempSync(join(tmpdir(), 'bollard-bgp-unnumbered-bird-'));
+    let bird: Router | undefined;
+    let speaker: { proc: ManagedProcess } | undefined;
+    let node: Host;
+
+    before(async () => {
+      lan = await Lan.create();
+      node = await lan.addHost('node', { ipv4: '10.83.0.11/24' });
+      const router = await lan.addHost('router', { ipv4: '10.83.0.1/24' });
+      // BIRD 2 has no RA-learned neighbours: it is given the node's link-local address, and learns
+      // nothing else; the speaker finds BIRD's address from the NDP of BIRD's connection attempts.
+      const nodeLl = await waitFor(
+        "node's link-local address",
+        async () =>
+          /inet6 (fe80::[0-9a-f:]+)\/\d+ scope link(?! tentative)/.exec(
+            await node.sh('ip', ['-6', 'addr', 'show', 'dev', node.ifname]),
+          )?.[1],
+        10_000,
+        100,
+      );
+      bird = await startBird(
+        router,
+        join(dir, 'bird'),
+        [
+          'router id 10.83.0.1;',
+          'protocol device { scan time 5; }',
+          'protocol bgp node {',
+          '  local as 64500;',
+          `  neighbor ${nodeLl} as 64513;`,
+          `  interface "${router.ifname}";`,
+          '  direct;',
+          '  connect retry time 2; error wait time 1, 2;',
+          '  ipv4 { import all; export none; extended next hop on; };',
+          '}',
+          '',
+        ].join('\n'),
+      );
+      speaker = await startSpeaker(node, join(dir, 'speaker'), {
+        nodeName: 'node',
+        nodeIPv4: '10.83.0.11',
+        listenPort: 179,
+        peers: [peer({ name: 'up', peerAddress: '', interface: node.ifname, myASN: 64513, peerASN: 64500 })],
+        routes: { up: [{ prefix: `${VIP}/32`, communities: [], largeCommunities: [] }] },
+      });
+    });
+
+    after(async () => {
+      await speaker?.proc.stop(1000);
+      await bird?.stop();
+      await lan?.destroy();
+      rmSync(dir, { recursive: true, force: true });
+    });
+
+    it('BIRD Established; the IPv4 VIP in its RIB via our link-local address (RFC 8950)', async () => {
+      assert.ok(bird);
+      const b = bird;
+      await waitFor(
+        'BIRD session Established',
+        async () => ((await sessionUp(b, '', 'node')) ? true : undefined),
+        60_000,
+        200,
+      );
+      const ll = await linkLocalOf(() =>
+        node.sh('ip', ['-6', 'addr', 'show', 'dev', node.ifname, 'scope', 'link']),
+      );
+      const r = await waitFor(`${VIP} in BIRD`, () => ribRoute(b, `${VIP}/32`), 30_000, 100);
+      assert.deepEqual(r.nextHops, [ll]);
+    });
+  },
+);
 
 describe('unnumbered BGP on the lab with FRR', { timeout: 300_000 }, () => {
   let lab: Lab;
