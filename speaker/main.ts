@@ -182,6 +182,7 @@ export async function runSpeaker(opts: SpeakerOptions): Promise<SpeakerHandle> {
           registry: metrics.registry,
           announced: metrics.announced,
           passwords: config.passwords,
+          onChange: () => schedule('bgp'),
           ...(opts.bgpListenPort !== undefined ? { listenPort: opts.bgpListenPort } : {}),
         });
   // Layer 2 first: its gratuitous announcements after a failover go out before BGP's work.

@@ -15,8 +15,11 @@ import { writeAttribute, type UpdateMessage } from './update.js';
 export interface PackRequest {
   /** Attributes shared by every announced prefix, without NEXT_HOP/MP_REACH_NLRI/MP_UNREACH_NLRI. */
   readonly attributes: readonly PathAttribute[];
-  /** Next hop of IPv4 prefixes: an IPv4 address (NEXT_HOP) or an IPv6 one (MP_REACH_NLRI, RFC 8950). */
-  readonly ipv4NextHop?: string;
+  /**
+   * Next hop of IPv4 prefixes: an IPv4 address (NEXT_HOP) or an IPv6 one (MP_REACH_NLRI, RFC 8950;
+   * a global and a link-local one make the 32-octet next hop of §3).
+   */
+  readonly ipv4NextHop?: string | NextHop;
   /** Next hop of IPv6 prefixes. */
   readonly ipv6NextHop?: NextHop;
   readonly announce: readonly Prefix[];
@@ -95,7 +98,7 @@ export function packUpdates(req: PackRequest, session: SessionParams): UpdateMes
   if (a4.length > 0) {
     if (req.ipv4NextHop === undefined)
       throw new EncodeError('bgp', 'IPv4 prefixes to announce but no ipv4NextHop');
-    if (!req.ipv4NextHop.includes(':')) {
+    if (typeof req.ipv4NextHop === 'string' && !req.ipv4NextHop.includes(':')) {
       const nh: PathAttribute = { type: 'nextHop', nextHop: req.ipv4NextHop };
       const attrs = [...sorted, nh].sort((a, b) => attributeCode(a) - attributeCode(b));
       const base = fixed + attributesSize(attrs, session);
@@ -103,7 +106,8 @@ export function packUpdates(req: PackRequest, session: SessionParams): UpdateMes
         out.push({ type: 'update', withdrawn: [], attributes: attrs, nlri: c });
       }
     } else {
-      out.push(...packMp(a4, v4, { global: req.ipv4NextHop }, sorted, session, ap4, fixed, max));
+      const nh = typeof req.ipv4NextHop === 'string' ? { global: req.ipv4NextHop } : req.ipv4NextHop;
+      out.push(...packMp(a4, v4, nh, sorted, session, ap4, fixed, max));
     }
   }
   if (a6.length > 0) {

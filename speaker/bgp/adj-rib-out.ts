@@ -15,7 +15,7 @@ import { encodeMessage, type BgpMessage } from '../../proto/bgp/message.js';
 import { canUseIpv6NextHopForIpv4, type NegotiatedSession } from '../../proto/bgp/negotiate.js';
 import { packUpdates } from '../../proto/bgp/packing.js';
 import { parsePrefix, type Prefix } from '../../proto/bgp/prefix.js';
-import { unmapIpv4 } from '../../proto/address.js';
+import { splitZone, unmapIpv4 } from '../../proto/address.js';
 import type { SessionConfig } from './session-config.js';
 import { attributeKey, type ExportedRoute, type Log } from './types.js';
 
@@ -85,6 +85,11 @@ export class AdjRibOut {
   nextHop(c: RibPeer, f: Family): NextHop | undefined {
     const local = unmapIpv4(c.conn.localAddress);
     const nh = this.config.nextHops ?? {};
+    if (this.config.unnumbered) {
+      if (f.afi === Afi.IPV4 && !(c.negotiated && canUseIpv6NextHopForIpv4(c.negotiated))) return undefined;
+      const ll = nh.ipv6LinkLocal ?? splitZone(local).address;
+      return nh.ipv6 ? { global: nh.ipv6, linkLocal: ll } : { global: ll };
+    }
     if (f.afi === Afi.IPV4) {
       if (v4(local)) return { global: local };
       if (nh.ipv4) return { global: nh.ipv4 };
@@ -158,7 +163,7 @@ export class AdjRibOut {
           packUpdates(
             {
               attributes: this.baseAttributes(c, first),
-              ...(v4nh ? { ipv4NextHop: v4nh.global } : {}),
+              ...(v4nh ? { ipv4NextHop: this.config.unnumbered ? v4nh : v4nh.global } : {}),
               ...(v6nh ? { ipv6NextHop: v6nh } : {}),
               announce: routes.map((r) => prefixOf(r.prefix)),
               withdraw: [],

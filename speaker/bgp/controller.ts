@@ -16,6 +16,7 @@ import type { PasswordSecrets } from './password-secrets.js';
 import { PeerApplier } from './peer-applier.js';
 import { BgpSpeaker, type PeerSpec } from './speaker.js';
 import { BgpStatusWriter } from './status.js';
+import { UnnumberedDiscovery } from './unnumbered.js';
 import type { Log } from './types.js';
 
 export interface BgpControllerOptions {
@@ -29,6 +30,8 @@ export interface BgpControllerOptions {
   /** The peers' passwords (the Secrets the configuration source read). */
   readonly passwords: Pick<PasswordSecrets, 'password'>;
   readonly listenPort?: number;
+  /** Asks for a pass: an unnumbered peer's link-local address was learned or changed. */
+  readonly onChange?: () => void;
 }
 
 export class BgpController implements Protocol {
@@ -56,6 +59,7 @@ export class BgpController implements Protocol {
   private readonly announced: AnnouncedSeries | undefined;
   private readonly peerApplier: PeerApplier;
   private stopped = false;
+  private readonly unnumbered: UnnumberedDiscovery;
 
   constructor(private readonly o: BgpControllerOptions) {
     this.announced = o.announced ? new AnnouncedSeries(o.announced, 'bgp', o.node) : undefined;
@@ -68,6 +72,7 @@ export class BgpController implements Protocol {
       ...(o.registry ? { registry: o.registry } : {}),
       ...(o.listenPort !== undefined ? { listenPort: o.listenPort } : {}),
     });
+    this.unnumbered = new UnnumberedDiscovery({ log: o.log, onChange: () => o.onChange?.() });
     this.peerApplier = new PeerApplier({ sessions: this.speaker, clock: monotonicClock, log: o.log });
     this.statuses = new BgpStatusWriter({
       client: o.client,
@@ -98,20 +103,18 @@ export class BgpController implements Protocol {
     nodeIPs: readonly string[],
   ): PeerSpec[] {
     const out: PeerSpec[] = [];
+    const unnumbered: string[] = [];
     for (const p of peersForNode(config.peers, { name: this.o.node, labels: nodeLabels })) {
-      if (!p.peerAddress) {
-        this.o.log.warn(
-          { peer: p.name },
-          'BGPPeer without peerAddress (interface / unnumbered) is not supported; skipped',
-        );
-        continue;
-      }
+      // BGPPeer.interface: the session waits until speaker/bgp/unnumbered.ts learned the peer's address.
+      if (p.interface) unnumbered.push(p.interface);
+      const peerAddress = p.peerAddress ?? (p.interface && this.unnumbered.peerAddress(p.interface));
+      if (!peerAddress) continue;
       const bfd = p.bfdProfile ? config.bfdProfiles.get(p.bfdProfile) : undefined;
       const pw = this.o.passwords.password(p);
       const routerId = p.routerID ?? nodeIPs.find((ip) => !ip.includes(':'));
       out.push({
         name: p.name,
-        peerAddress: p.peerAddress,
+        peerAddress,
         peerPort: p.peerPort,
         myASN: p.myASN,
         ...(p.localASN !== undefined ? { localASN: p.localASN } : {}),
@@ -137,9 +140,12 @@ export class BgpController implements Protocol {
             }
           : {}),
         ...(p.vrf ? { vrf: p.vrf } : {}),
-        dualStack: p.dualStackAddressFamily,
+        // an unnumbered session carries both families (IPv4 with IPv6 next hops, RFC 8950)
+        dualStack: p.dualStackAddressFamily || !p.peerAddress,
+        ...(!p.peerAddress && p.interface ? { interface: p.interface } : {}),
       });
     }
+    this.unnumbered.setInterfaces(unnumbered);
     return out;
   }
 
@@ -260,6 +266,7 @@ export class BgpController implements Protocol {
   async shutdown(): Promise<void> {
     this.stopped = true;
     this.peerApplier.stop();
+    this.unnumbered.stop();
     await this.speaker.shutdown({ preserveGracefulRestart: true });
   }
 

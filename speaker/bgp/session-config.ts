@@ -43,6 +43,11 @@ export interface SessionConfig {
   readonly nextHops?: { readonly ipv4?: string; readonly ipv6?: string; readonly ipv6LinkLocal?: string };
   /** Send IPv6 link-local next hops (directly connected peers). */
   readonly linkLocalNextHop?: boolean;
+  /**
+   * An unnumbered session (BGPPeer.interface) between link-local addresses: both families get
+   * IPv6 next hops from `nextHops` (ipv6 and ipv6LinkLocal of the interface), IPv4 per RFC 8950.
+   */
+  readonly unnumbered?: boolean;
   /** Advertised in the FQDN capability. */
   readonly hostname?: string;
 }

@@ -17,6 +17,7 @@ import {
 } from '../../net/tcp/index.js';
 import { BfdRunner, type BfdSpec } from '../bfd/runner.js';
 import { socketConn } from './conn.js';
+import { unnumberedNextHops } from './unnumbered.js';
 import { derivedRouterId } from './router-id.js';
 import { registerBgpMetrics, type PeerMetricsSource } from './metrics.js';
 import { BgpSession } from './session.js';
@@ -48,6 +49,11 @@ export interface PeerSpec {
   readonly bfd?: BfdSpec;
   readonly vrf?: string;
   readonly dualStack: boolean;
+  /**
+   * BGPPeer.interface (unnumbered): peerAddress is the peer's link-local address with this zone
+   * (`fe80::1%eth0`, learned by speaker/bgp/unnumbered.ts); next hops are the interface's IPv6 ones.
+   */
+  readonly interface?: string;
 }
 
 export interface BgpSpeakerOptions {
@@ -230,6 +236,9 @@ export class BgpSpeaker {
       },
       linkLocalNextHop: !spec.ebgpMultiHop,
       hostname: this.opts.nodeName,
+      ...(spec.interface !== undefined
+        ? { unnumbered: true, nextHops: unnumberedNextHops(spec.interface) }
+        : {}),
     };
     const entry: PeerEntry = {
       spec,

@@ -3,6 +3,7 @@
 //   node dist/speaker/bgp/standalone.js FILE
 // FILE: { nodeName, nodeIPv4?, nodeIPv6?, listenPort?, restarted?, preserveGracefulRestart?,
 //         peers: PeerSpec[], routes: { [peer]: ExportedRoute[] } }
+// A peer with `interface` and an empty peerAddress is unnumbered (speaker/bgp/unnumbered.ts).
 // SIGHUP re-reads FILE (peers and routes); SIGUSR1 prints a status line (sessions, counters, RSS,
 // CPU); SIGTERM/SIGINT shut down (Cease / Administrative Shutdown,
 // or a silent close towards graceful-restart peers when preserveGracefulRestart) and exit.
@@ -10,6 +11,7 @@
 import { readFileSync } from 'node:fs';
 import { BgpSpeaker, type PeerSpec } from './speaker.js';
 import type { ExportedRoute, Log } from './types.js';
+import { UnnumberedDiscovery } from './unnumbered.js';
 
 interface StandaloneFile {
   nodeName: string;
@@ -46,14 +48,34 @@ async function main(): Promise<void> {
     restarted: cfg.restarted === true,
     log,
   });
+  // Peers with `interface` and no peerAddress are unnumbered: they start once their address is learned.
+  let applying = Promise.resolve();
+  const unnumbered = new UnnumberedDiscovery({
+    log,
+    onChange: () => {
+      applying = applying
+        .then(apply)
+        .catch((e: unknown) =>
+          line('error', { err: e instanceof Error ? e.message : String(e) }, 'cannot apply the peers'),
+        );
+    },
+  });
   const apply = async (): Promise<void> => {
-    await speaker.setPeers(cfg.peers);
+    const ifaces = cfg.peers.flatMap((p) => (!p.peerAddress && p.interface ? [p.interface] : []));
+    unnumbered.setInterfaces(ifaces);
+    const peers = cfg.peers.flatMap((p) => {
+      if (p.peerAddress || !p.interface) return [p];
+      const a = unnumbered.peerAddress(p.interface);
+      return a ? [{ ...p, peerAddress: a, dualStack: true }] : [];
+    });
+    await speaker.setPeers(peers);
     speaker.update(new Map(Object.entries(cfg.routes)));
   };
   let stopping = false;
   const stop = (sig: string): void => {
     if (stopping) return;
     stopping = true;
+    unnumbered.stop();
     const t0 = performance.now();
     const done = (err?: unknown): void => {
       if (err !== undefined)
