@@ -4,7 +4,6 @@
 import { X509Certificate } from 'node:crypto';
 import { ApiError, type KubeClient } from '../../k8s/client.js';
 import type { Logger } from '../../k8s/logger.js';
-import { makeCA, makeServingCert } from './x509.js';
 
 export interface TLSMaterial {
   readonly ca: string;
@@ -115,14 +114,16 @@ export class WebhookCerts {
   }
 
   /** A fresh CA and serving certificate. The CA's key signs once and is dropped: it is never stored. */
-  private make(): TLSMaterial {
+  private async make(): Promise<TLSMaterial> {
+    // The X.509 writer (and its library) is loaded only here, when a certificate is issued.
+    const { makeCA, makeServingCert } = await import('./x509.js');
     const now = new Date(this.now());
-    const ca = makeCA({
+    const ca = await makeCA({
       commonName: `bollard-webhook-ca@${Math.floor(now.getTime() / 1000)}`,
       validDays: this.o.caValidDays ?? 3650,
       now,
     });
-    const cert = makeServingCert(ca, {
+    const cert = await makeServingCert(ca, {
       commonName: `${this.o.serviceName ?? 'bollard-webhook'}.${this.o.namespace}.svc`,
       validDays: this.o.certValidDays ?? 365,
       dnsNames: this.dnsNames,
@@ -152,7 +153,7 @@ export class WebhookCerts {
         : undefined;
       const why = this.why(have);
       if (!why && have) return have;
-      const m = this.make();
+      const m = await this.make();
       const previousCa = have?.ca && this.stillValid(have.ca) ? have.ca : undefined;
       const body: SecretObj = {
         metadata: {
