@@ -75,14 +75,13 @@ function keyUsage(pem: string): { critical: boolean; usages: string[] } {
 describe('WebhookCerts issues the CA and serving certificate', () => {
   it('SANs for the Service names and IPs, validity from the clock, CA:TRUE, key usages, signed by the CA', async () => {
     const store = secretStore();
-    const clock = clockAtStart();
     const certs = new WebhookCerts({
       client: store.client,
       namespace: 'metallb-system',
       serviceName: 'bollard-webhook',
       ips: ['127.0.0.1', '::ffff:10.1.2.3', 'fd00::5'],
       dnsNames: ['webhook.example.test'],
-      now: () => clock.now(),
+      clock: clockAtStart(),
       log: pino({ level: 'silent' }),
     });
     const m = await certs.ensure();
@@ -133,7 +132,7 @@ describe('WebhookCerts issues the CA and serving certificate', () => {
       client: store.client,
       namespace: 'metallb-system',
       ips: ['127.0.0.1'],
-      now: () => clock.now(),
+      clock,
       log: pino({ level: 'silent' }),
     });
     const first = await certs.ensure();
