@@ -12,6 +12,8 @@ import { background } from '../k8s/background.js';
 import type { EventRecorder, EventType, ObjectReference } from '../k8s/events.js';
 import { METALLB, configCondition, patchStatusWithRetry, writeConfigurationState } from '../k8s/status.js';
 import type { Logger } from '../k8s/logger.js';
+import { Backoff } from '../k8s/backoff.js';
+import { monotonicClock, type Clock, type TimerHandle } from '../proto/clock.js';
 import { parseConfig, summarizeErrors } from '../config/parse.js';
 import { canonicalIP } from '../config/ip.js';
 import type { ConfigError } from '../config/errors.js';
@@ -47,6 +49,8 @@ export interface ReconcilerOptions {
   concurrency?: number;
   /** How often pool status is written at most (default 1 s). */
   poolStatusIntervalMs?: number;
+  /** Timers: the configuration reload debounce, retries, the pool status pass (default monotonicClock). */
+  clock?: Clock;
 }
 
 const CONFIG_KINDS = {
@@ -81,7 +85,11 @@ export class Reconciler {
   private allocator = new Allocator();
   private config: Config | undefined;
   private configErrors: ConfigError[] = [];
-  private configTimer: NodeJS.Timeout | undefined;
+  private configTimer: TimerHandle | undefined;
+  private readonly clock: Clock;
+  /** Retries of a ConfigurationState write that failed. */
+  private readonly configStateBackoff = new Backoff({ initialMs: 2000, maxMs: 30_000 });
+  private configStateRetry: TimerHandle | undefined;
   /** Pool status (and the pool and queue gauges), every second; one pass at a time. */
   private readonly poolStatus: Periodic;
   private poolStatusDirty = true;
@@ -99,6 +107,7 @@ export class Reconciler {
   private lastConfigState = '';
 
   constructor(private readonly o: ReconcilerOptions) {
+    this.clock = o.clock ?? monotonicClock;
     const onError = (what: string) => (err: Error) => {
       o.metrics.updateErrors.inc();
       o.log.warn({ err: err.message, informer: what }, `watch of ${what} failed; retrying`);
@@ -126,6 +135,7 @@ export class Reconciler {
     this.crs = crs;
     this.poolStatus = new Periodic({
       intervalMs: o.poolStatusIntervalMs ?? 1000,
+      clock: this.clock,
       pass: () => this.writePoolStatus(),
       onError: (err) => {
         o.metrics.updateErrors.inc();
@@ -137,6 +147,7 @@ export class Reconciler {
     });
     this.queue = new WorkQueue({
       concurrency: o.concurrency ?? 32,
+      clock: this.clock,
       handler: (key) => this.reconcile(key),
       onError: (key, err, retry) => {
         o.metrics.updateErrors.inc();
@@ -194,7 +205,8 @@ export class Reconciler {
   async stop(): Promise<void> {
     this.stopped = true;
     this.stopLeading('stopping');
-    clearTimeout(this.configTimer);
+    this.clearTimer(this.configTimer);
+    this.clearTimer(this.configStateRetry);
     this.poolStatus.stop();
     await Promise.all([
       this.services.stop(),
@@ -315,8 +327,12 @@ export class Reconciler {
       { object: { kind, namespace: o.metadata.namespace, name: o.metadata.name }, event },
       'configuration reload scheduled',
     );
-    clearTimeout(this.configTimer);
-    this.configTimer = setTimeout(() => this.loadConfig(), 50);
+    this.clearTimer(this.configTimer);
+    this.configTimer = this.clock.setTimer(() => this.loadConfig(), 50);
+  }
+
+  private clearTimer(t: TimerHandle | undefined): void {
+    if (t) this.clock.clearTimer(t);
   }
 
   // ------------------------------------------------------------------------------------------ config
@@ -421,6 +437,7 @@ export class Reconciler {
         { ...status, conditions: [configCondition('poolReconcilerValid', status.errorSummary)] },
       );
       this.lastConfigState = sig;
+      this.configStateBackoff.succeed();
     } catch (err) {
       this.o.metrics.updateErrors.inc();
       this.o.log.warn(
@@ -430,7 +447,11 @@ export class Reconciler {
         },
         'could not write ConfigurationState',
       );
-      setTimeout(() => this.publishConfigStateLater(term), 2000).unref();
+      this.clearTimer(this.configStateRetry);
+      this.configStateRetry = this.clock.setTimer(
+        () => this.publishConfigStateLater(term),
+        this.configStateBackoff.fail(),
+      );
     }
   }
 
