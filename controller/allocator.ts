@@ -4,85 +4,31 @@
 // are indexed by first address, so allocate, claim and release are O(log n) in the number of assignments,
 // and memory is proportional to the assignments, not to the pools' size (an IPv6 /48 pool is fine).
 import { formatIP, parseIP, isBuggyIP, type Family, type IP } from '../config/ip.js';
-import { poolServes, poolServesWhyNot } from '../config/parse.js';
+import { poolServes } from '../config/parse.js';
 import type { Pool } from '../config/types.js';
 import { FreeSet } from './freeset.js';
 import { OrderedMap } from './ordered.js';
 import { familyName, type ServiceRequest } from './request.js';
+import type {
+  Assignment,
+  Cleared,
+  EnsureResult,
+  PoolState,
+  PoolStats,
+  PoolVerdict,
+  Use,
+} from './allocator-types.js';
+import { explainPool, type AllocatorView } from './allocator-explain.js';
+import { SharingIndex, sharingConflict } from './sharing.js';
 
-/** A Service's view of sharing an IP. */
-interface User {
-  key: string;
-  sharingKey: string | undefined;
-  ports: ServiceRequest['ports'];
-  etpLocal: boolean;
-  selector: string;
-}
-
-/** One address in use, by one or more Services. */
-interface Use {
-  ip: string;
-  family: Family;
-  value: bigint;
-  pool: string;
-  users: Map<string, User>;
-}
-
-export interface Assignment {
-  readonly key: string;
-  readonly pool: string;
-  /** Canonical IPs, IPv4 first. */
-  readonly ips: readonly string[];
-}
-
-/** Why an existing assignment was dropped. */
-export interface Cleared {
-  readonly ips: readonly string[];
-  readonly reason: string;
-}
-
-export type EnsureResult =
-  | { ok: true; assignment: Assignment; changed: boolean; cleared?: Cleared }
-  | { ok: false; reason: string; cleared?: Cleared };
-
-export interface PoolStats {
-  pool: string;
-  /** Services holding addresses from the pool (Services sharing an address count one each). */
-  services: number;
-  assigned: Record<Family, bigint>;
-  available: Record<Family, bigint>;
-  total: Record<Family, bigint>;
-}
-
-/** Why one pool does or does not serve a Service (bollard explain; the allocator's own decisions). */
-export type PoolVerdictKind =
-  | 'holds'
-  | 'available'
-  | 'not-requested'
-  | 'auto-assign-off'
-  | 'not-selected'
-  | 'wrong-family'
-  | 'exhausted'
-  | 'sharing-conflict'
-  | 'requested-ip-unavailable';
-
-export interface PoolVerdict {
-  readonly pool: string;
-  readonly verdict: PoolVerdictKind;
-  /** The allocator could take an address from this pool for the Service now (or already did). */
-  readonly usable: boolean;
-  readonly reason: string;
-  /** serviceAllocation.priority (lower first; undefined = none). */
-  readonly priority: number | undefined;
-  /** Services in the way (sharing conflicts). */
-  readonly conflicts: readonly string[];
-}
-
-interface PoolState {
-  pool: Pool;
-  free: Record<Family, FreeSet>;
-  inUse: Record<Family, bigint>;
-}
+export type {
+  Assignment,
+  Cleared,
+  EnsureResult,
+  PoolStats,
+  PoolVerdict,
+  PoolVerdictKind,
+} from './allocator-types.js';
 
 export class Allocator {
   private pools = new Map<string, PoolState>();
@@ -93,8 +39,7 @@ export class Allocator {
   };
   private readonly uses = new Map<string, Use>();
   private readonly assignments = new Map<string, Assignment>();
-  /** pool|family|sharingKey -> IPs in use with that key (for sharing lookups). */
-  private readonly shared = new Map<string, Set<string>>();
+  private readonly sharing = new SharingIndex();
 
   constructor(pools: readonly Pool[] = []) {
     this.setPools(pools);
@@ -135,16 +80,16 @@ export class Allocator {
           if (!dropped.has(k))
             dropped.set(k, { ips: this.assignments.get(k)?.ips ?? [use.ip], reason: why ?? '' });
         // Orphaned: releasing it must not hand the address back to any pool.
-        this.unindexShared(use);
+        this.sharing.remove(use);
         use.pool = '';
         continue;
       }
       st.free[use.family].take(use.value);
       st.inUse[use.family]++;
       if (use.pool !== st.pool.name) {
-        this.unindexShared(use);
+        this.sharing.remove(use);
         use.pool = st.pool.name;
-        this.indexShared(use);
+        this.sharing.add(use);
       }
     }
     // An assignment must stay within one pool (both families from the same one).
@@ -206,52 +151,6 @@ export class Allocator {
     }));
   }
 
-  // ------------------------------------------------------------------------------------------ sharing
-
-  private sharedKey(pool: string, family: Family, sk: string): string {
-    return `${pool}|${family}|${sk}`;
-  }
-
-  private indexShared(use: Use): void {
-    for (const u of use.users.values()) {
-      if (!u.sharingKey) continue;
-      const k = this.sharedKey(use.pool, use.family, u.sharingKey);
-      let s = this.shared.get(k);
-      if (!s) this.shared.set(k, (s = new Set()));
-      s.add(use.ip);
-    }
-  }
-
-  private unindexShared(use: Use): void {
-    for (const u of use.users.values()) {
-      if (!u.sharingKey) continue;
-      const k = this.sharedKey(use.pool, use.family, u.sharingKey);
-      const s = this.shared.get(k);
-      s?.delete(use.ip);
-      if (s && s.size === 0) this.shared.delete(k);
-    }
-  }
-
-  /** Why req may not share `use`, or undefined if it may. */
-  private sharingConflict(req: ServiceRequest, use: Use): string | undefined {
-    for (const o of use.users.values()) {
-      if (o.key === req.key) continue;
-      if (!req.sharingKey || !o.sharingKey)
-        return `${use.ip} is used by ${o.key}${o.sharingKey || req.sharingKey ? '; both Services need the same allow-shared-ip key to share it' : ''}`;
-      if (req.sharingKey !== o.sharingKey)
-        return `${use.ip} is used by ${o.key} with allow-shared-ip "${o.sharingKey}", not "${req.sharingKey}"`;
-      if (req.etpLocal !== o.etpLocal)
-        return `${use.ip} is used by ${o.key} with externalTrafficPolicy ${o.etpLocal ? 'Local' : 'Cluster'}; Local and Cluster Services never share an IP`;
-      if (req.etpLocal && req.selector !== o.selector)
-        return `${use.ip} is used by ${o.key} with externalTrafficPolicy Local and a different selector; Local Services share only with identical selectors`;
-      for (const p of req.ports) {
-        if (o.ports.some((q) => q.protocol === p.protocol && q.port === p.port))
-          return `${use.ip} is used by ${o.key} on ${p.protocol}/${p.port}`;
-      }
-    }
-    return undefined;
-  }
-
   // ------------------------------------------------------------------------------------------ mutation
 
   private addUser(req: ServiceRequest, ip: IP, pool: string): void {
@@ -265,7 +164,7 @@ export class Allocator {
         st.free[ip.family].take(ip.value);
         st.inUse[ip.family]++;
       }
-    } else this.unindexShared(use);
+    } else this.sharing.remove(use);
     use.users.set(req.key, {
       key: req.key,
       sharingKey: req.sharingKey,
@@ -273,7 +172,7 @@ export class Allocator {
       etpLocal: req.etpLocal,
       selector: req.selector,
     });
-    this.indexShared(use);
+    this.sharing.add(use);
   }
 
   /** Releases whatever the Service holds. Returns the IPs released. */
@@ -284,10 +183,10 @@ export class Allocator {
     for (const ip of a.ips) {
       const use = this.uses.get(ip);
       if (!use) continue;
-      this.unindexShared(use);
+      this.sharing.remove(use);
       use.users.delete(key);
       if (use.users.size > 0) {
-        this.indexShared(use);
+        this.sharing.add(use);
         continue;
       }
       this.uses.delete(ip);
@@ -334,7 +233,7 @@ export class Allocator {
         return { ok: false, reason: `${ip} is excluded by avoidBuggyIPs in pool ${owner}` };
       const use = this.uses.get(formatIP(p.family, p.value));
       if (use) {
-        const why = this.sharingConflict(req, use);
+        const why = sharingConflict(req, use);
         if (why) return { ok: false, reason: why };
       }
       pool = owner;
@@ -419,107 +318,31 @@ export class Allocator {
     const order = cand.ok ? cand.pools.map((st) => st.pool.name) : [];
     const names = [...order, ...[...this.pools.keys()].filter((n) => !order.includes(n))];
     const cur = this.assignments.get(req.key);
-    return names.map((name) => this.explainPool(req, this.pools.get(name) as PoolState, cur));
+    const view = this.view();
+    return names.map((name) => explainPool(view, req, this.pools.get(name) as PoolState, cur));
   }
 
-  private explainPool(req: ServiceRequest, st: PoolState, cur: Assignment | undefined): PoolVerdict {
-    const p = st.pool;
-    const base = { pool: p.name, priority: p.serviceAllocation?.priority || undefined, conflicts: [] };
-    const v = (
-      verdict: PoolVerdictKind,
-      reason: string,
-      usable = false,
-      conflicts: string[] = [],
-    ): PoolVerdict => ({
-      ...base,
-      verdict,
-      usable,
-      reason,
-      conflicts,
-    });
-    if (cur && cur.pool === p.name)
-      return v('holds', `the Service holds ${cur.ips.join(', ')} from this pool`, true);
-    if (req.requestedIPs.length > 0) {
-      const mine = req.requestedIPs.filter((ip) => this.poolFor(ip) === p.name);
-      if (mine.length === 0)
-        return v(
-          'not-requested',
-          `the Service requests ${req.requestedIPs.join(', ')}, which ${req.requestedIPs.length > 1 ? 'are' : 'is'} not in this pool`,
-        );
-      const c = this.checkIPs(req, req.requestedIPs);
-      if (!c.ok) {
-        const users = mine.flatMap((ip) => this.usersOf(ip)).filter((k) => k !== req.key);
-        return v('requested-ip-unavailable', c.reason, false, users);
-      }
-      return v(
-        'available',
-        `the requested ${mine.join(', ')} ${mine.length > 1 ? 'are' : 'is'} in this pool and free to use`,
-        true,
-      );
-    }
-    if (req.pool !== undefined && req.pool !== p.name)
-      return v('not-requested', `the Service asks for pool ${req.pool} (metallb.io/address-pool annotation)`);
-    if (req.pool === undefined && !p.autoAssign)
-      return v(
-        'auto-assign-off',
-        'autoAssign is false: the pool serves only Services that name it in the metallb.io/address-pool annotation',
-      );
-    const why = poolServesWhyNot(p, req.namespace, req.namespaceLabels, req.labels);
-    if (why) return v('not-selected', why);
-    const has = req.families.filter((f) => p.size[f] > 0n);
-    const missing = req.families.filter((f) => p.size[f] === 0n);
-    if (has.length === 0 || (missing.length > 0 && req.policy !== 'PreferDualStack'))
-      return v(
-        'wrong-family',
-        `the pool has no ${missing.map(familyName).join(' or ')} addresses; the Service needs ${req.families.map(familyName).join(' and ')}${req.policy !== 'SingleStack' ? ` (${req.policy})` : ''}`,
-      );
-    const picked: string[] = [];
-    const full: Family[] = [];
-    for (const f of has) {
-      const low = this.lowestFor(req, st, f);
-      if (low === undefined) full.push(f);
-      else picked.push(formatIP(f, low));
-    }
-    if (full.length === 0)
-      return v(
-        'available',
-        `${picked.join(', ')} ${picked.length > 1 ? 'are' : 'is'} the lowest usable address${picked.length > 1 ? 'es' : ''}`,
-        true,
-      );
-    // Full: say who is in the way for a sharing key, else how full it is.
-    const conflicts: string[] = [];
-    const details: string[] = [];
-    if (req.sharingKey) {
-      for (const f of full) {
-        for (const ip of this.shared.get(this.sharedKey(p.name, f, req.sharingKey)) ?? []) {
-          const use = this.uses.get(ip);
-          if (!use || use.users.has(req.key)) continue;
-          const c = this.sharingConflict(req, use);
-          if (!c) continue;
-          details.push(c);
-          for (const k of use.users.keys()) if (k !== req.key && !conflicts.includes(k)) conflicts.push(k);
-        }
-      }
-    }
-    const exhausted = this.exhausted(st, full);
-    if (details.length > 0)
-      return v(
-        'sharing-conflict',
-        `${exhausted}, and the addresses with allow-shared-ip "${req.sharingKey}" cannot be shared: ${details.join('; ')}`,
-        false,
-        conflicts,
-      );
-    return v('exhausted', exhausted);
+  /** The read-only view explainPool works on. */
+  private view(): AllocatorView {
+    return {
+      poolFor: (ip) => this.poolFor(ip),
+      usersOf: (ip) => this.usersOf(ip),
+      use: (ip) => this.uses.get(ip),
+      sharing: this.sharing,
+      checkIPs: (req, ips) => this.checkIPs(req, ips),
+      lowestFor: (req, st, family) => this.lowestFor(req, st, family),
+      exhausted: (st, families) => this.exhausted(st, families),
+    };
   }
 
   /** The lowest address of `family` in the pool that req can use (free, or shareable under its key). */
   private lowestFor(req: ServiceRequest, st: PoolState, family: Family): bigint | undefined {
     let best = st.free[family].lowest();
     if (req.sharingKey) {
-      const ips = this.shared.get(this.sharedKey(st.pool.name, family, req.sharingKey));
+      const ips = this.sharing.ips(st.pool.name, family, req.sharingKey);
       for (const ip of ips ?? []) {
         const use = this.uses.get(ip);
-        if (!use || use.users.has(req.key) || this.sharingConflict(req, use)) continue;
+        if (!use || use.users.has(req.key) || sharingConflict(req, use)) continue;
         if (best === undefined || use.value < best) best = use.value;
       }
     }
@@ -599,7 +422,7 @@ export class Allocator {
       if (!req.families.includes(fam)) return `${ip} is ${familyName(fam)}, which the Service no longer uses`;
       const use = this.uses.get(ip);
       if (use) {
-        const why = this.sharingConflict(req, use);
+        const why = sharingConflict(req, use);
         if (why) return why;
       }
     }
@@ -641,7 +464,7 @@ export class Allocator {
     for (const ip of a.ips) {
       const use = this.uses.get(ip);
       if (!use) continue;
-      this.unindexShared(use);
+      this.sharing.remove(use);
       use.users.set(req.key, {
         key: req.key,
         sharingKey: req.sharingKey,
@@ -649,7 +472,7 @@ export class Allocator {
         etpLocal: req.etpLocal,
         selector: req.selector,
       });
-      this.indexShared(use);
+      this.sharing.add(use);
     }
   }
 

@@ -2,14 +2,18 @@
 // still running is skipped (the next tick after it ends runs the next pass), so a slow apiserver does
 // not pile passes up or let an older pass's writes land after a newer one's. A pass that fails is
 // reported, and the next tick runs as usual.
+import { monotonicClock, type Clock, type TimerHandle } from '../proto/clock.js';
+
 export interface PeriodicOptions {
   readonly intervalMs: number;
+  /** The ticks' timer (default monotonicClock). */
+  readonly clock?: Clock;
   readonly pass: () => Promise<void>;
   readonly onError: (err: Error) => void;
 }
 
 export class Periodic {
-  private timer: NodeJS.Timeout | undefined;
+  private timer: TimerHandle | undefined;
   private running = false;
   private current: Promise<void> = Promise.resolve();
   /** Ticks skipped because a pass was still running (for tests and diagnostics). */
@@ -17,14 +21,26 @@ export class Periodic {
 
   constructor(private readonly o: PeriodicOptions) {}
 
+  private get clock(): Clock {
+    return this.o.clock ?? monotonicClock;
+  }
+
   start(): void {
     if (this.timer) return;
-    this.timer = setInterval(() => this.tick(), this.o.intervalMs);
+    this.arm();
   }
 
   stop(): void {
-    clearInterval(this.timer);
+    if (this.timer) this.clock.clearTimer(this.timer);
     this.timer = undefined;
+  }
+
+  /** One tick every intervalMs: the next is set as each one fires. */
+  private arm(): void {
+    this.timer = this.clock.setTimer(() => {
+      this.arm();
+      this.tick();
+    }, this.o.intervalMs);
   }
 
   /** Resolves once the pass under way (if any) has ended and its outcome was handled. */

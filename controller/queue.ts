@@ -2,6 +2,7 @@
 // workers at once; a key added while it is being processed is processed again afterwards; failures are
 // retried with per-key exponential backoff. One slow key never stalls the others.
 import { backoffDelay } from '../k8s/backoff.js';
+import { monotonicClock, type Clock, type TimerHandle } from '../proto/clock.js';
 
 export interface WorkQueueOptions {
   concurrency: number;
@@ -9,6 +10,8 @@ export interface WorkQueueOptions {
   onError?: (key: string, err: Error, retryInMs: number) => void;
   backoffInitialMs?: number;
   backoffMaxMs?: number;
+  /** The timers of delayed adds and retries (default monotonicClock). */
+  clock?: Clock;
 }
 
 export class WorkQueue {
@@ -18,12 +21,16 @@ export class WorkQueue {
   private readonly processing = new Set<string>();
   private readonly dirty = new Set<string>();
   private readonly failures = new Map<string, number>();
-  private readonly timers = new Map<string, NodeJS.Timeout>();
+  private readonly timers = new Map<string, TimerHandle>();
   private active = 0;
   private running = false;
   private idleWaiters: (() => void)[] = [];
 
-  constructor(private readonly opts: WorkQueueOptions) {}
+  private readonly clock: Clock;
+
+  constructor(private readonly opts: WorkQueueOptions) {
+    this.clock = opts.clock ?? monotonicClock;
+  }
 
   /** Keys waiting (not counting those being processed). */
   get depth(): number {
@@ -47,7 +54,7 @@ export class WorkQueue {
     this.queued.clear();
     this.dirty.clear();
     this.failures.clear();
-    for (const t of this.timers.values()) clearTimeout(t);
+    for (const t of this.timers.values()) this.clock.clearTimer(t);
     this.timers.clear();
     this.notifyIdle();
   }
@@ -69,7 +76,7 @@ export class WorkQueue {
     if (!this.running || this.timers.has(key)) return;
     this.timers.set(
       key,
-      setTimeout(() => {
+      this.clock.setTimer(() => {
         this.timers.delete(key);
         this.add(key);
       }, ms),

@@ -4,22 +4,31 @@
 // rebuilds the allocator from every Service's status (oldest Service first, so a conflict is resolved the
 // same way every time), then reconciles everything. Writes are status patches with a resourceVersion
 // precondition, the ip-allocated-from-pool annotation, Events, pool status and the ConfigurationState.
-import type { KubernetesObject } from '@kubernetes/client-node';
-import { ApiError, resourcePath, RESOURCES, type KubeClient } from '../k8s/client.js';
+import type { KubeClient } from '../k8s/client.js';
 import { Informer, specOrLabelsChanged } from '../k8s/informer.js';
-import { logListenerError } from '../k8s/informer-delivery.js';
-import { background } from '../k8s/background.js';
-import type { EventRecorder, EventType, ObjectReference } from '../k8s/events.js';
-import { METALLB, configCondition, patchStatusWithRetry, writeConfigurationState } from '../k8s/status.js';
+import type { EventRecorder } from '../k8s/events.js';
 import type { Logger } from '../k8s/logger.js';
-import { parseConfig, summarizeErrors } from '../config/parse.js';
-import { canonicalIP } from '../config/ip.js';
+import { monotonicClock, type Clock, type TimerHandle } from '../proto/clock.js';
+import { parseConfig } from '../config/parse.js';
 import type { ConfigError } from '../config/errors.js';
-import type { CRObject, Config } from '../config/types.js';
+import type { Config } from '../config/types.js';
 import { Allocator, type Cleared } from './allocator.js';
 import type { ControllerMetrics } from './metrics.js';
 import { WorkQueue } from './queue.js';
 import { Periodic } from './periodic.js';
+import {
+  CONFIG_KINDS,
+  configInput,
+  configObject,
+  controllerInformers,
+  listServices,
+  type CR,
+  type ConfigKey,
+  type Namespace,
+  type Service,
+} from './informers.js';
+import { StatusWriter, configStateStatus, sameList } from './status-writer.js';
+import { ControllerEvents } from './events.js';
 import {
   ANN_ALLOCATED_FROM,
   ANNOTATION_PREFIX,
@@ -29,12 +38,7 @@ import {
   serviceKey,
   serviceRequest,
   statusIPs,
-  type ServiceLike,
 } from './request.js';
-
-type Service = ServiceLike & KubernetesObject & { metadata: ServiceLike['metadata'] };
-type Namespace = KubernetesObject & { metadata: { name: string; labels?: Record<string, string> } };
-type CR = KubernetesObject & CRObject;
 
 export interface ReconcilerOptions {
   client: KubeClient;
@@ -47,31 +51,8 @@ export interface ReconcilerOptions {
   concurrency?: number;
   /** How often pool status is written at most (default 1 s). */
   poolStatusIntervalMs?: number;
-}
-
-const CONFIG_KINDS = {
-  ipAddressPools: { ref: METALLB.ipAddressPools, kind: 'IPAddressPool' },
-  l2Advertisements: { ref: METALLB.l2Advertisements, kind: 'L2Advertisement' },
-  bgpAdvertisements: { ref: METALLB.bgpAdvertisements, kind: 'BGPAdvertisement' },
-  bgpPeers: { ref: METALLB.bgpPeers, kind: 'BGPPeer' },
-  bfdProfiles: { ref: METALLB.bfdProfiles, kind: 'BFDProfile' },
-  communities: { ref: METALLB.communities, kind: 'Community' },
-} as const;
-type ConfigKey = keyof typeof CONFIG_KINDS;
-
-function svcRef(s: Service): ObjectReference {
-  return {
-    apiVersion: 'v1',
-    kind: 'Service',
-    namespace: s.metadata.namespace,
-    name: s.metadata.name,
-    uid: s.metadata.uid,
-    resourceVersion: s.metadata.resourceVersion,
-  };
-}
-
-function sameList(a: readonly string[], b: readonly string[]): boolean {
-  return a.length === b.length && a.every((x, i) => x === b[i]);
+  /** Timers: the configuration reload debounce, retries, the pool status pass (default monotonicClock). */
+  clock?: Clock;
 }
 
 export class Reconciler {
@@ -81,12 +62,15 @@ export class Reconciler {
   private allocator = new Allocator();
   private config: Config | undefined;
   private configErrors: ConfigError[] = [];
-  private configTimer: NodeJS.Timeout | undefined;
+  private configTimer: TimerHandle | undefined;
+  private readonly clock: Clock;
   /** Pool status (and the pool and queue gauges), every second; one pass at a time. */
   private readonly poolStatus: Periodic;
   private poolStatusDirty = true;
-  private readonly writtenPoolStatus = new Map<string, string>();
   private readonly queue: WorkQueue;
+  private readonly events: ControllerEvents;
+  /** The writes to the apiserver: Service status, pool status, ConfigurationState. */
+  private readonly status: StatusWriter;
   /** Why a Service's previous IPs were dropped outside ensure() (pool change, restart conflict). */
   private readonly pendingClear = new Map<string, Cleared>();
   /** Services that could not get an address; retried when addresses are freed. */
@@ -96,36 +80,31 @@ export class Reconciler {
   private term = 0;
   private synced = false;
   private stopped = false;
-  private lastConfigState = '';
 
   constructor(private readonly o: ReconcilerOptions) {
-    const onError = (what: string) => (err: Error) => {
-      o.metrics.updateErrors.inc();
-      o.log.warn({ err: err.message, informer: what }, `watch of ${what} failed; retrying`);
-    };
-    const onListenerError = logListenerError(o.log);
-    this.services = new Informer<Service>(o.client, {
-      resource: RESOURCES.services,
-      onError: onError('services'),
-      onListenerError,
+    this.clock = o.clock ?? monotonicClock;
+    const informers = controllerInformers(o);
+    this.services = informers.services;
+    this.namespaces = informers.namespaces;
+    this.crs = informers.crs;
+    this.events = new ControllerEvents({
+      events: o.events,
+      log: o.log,
+      namespace: o.namespace,
+      uidOf: (kind, namespace, name) => configObject(this.crs, kind, namespace, name)?.metadata?.uid,
     });
-    this.namespaces = new Informer<Namespace>(o.client, {
-      resource: RESOURCES.namespaces,
-      onError: onError('namespaces'),
-      onListenerError,
+    this.status = new StatusWriter({
+      client: o.client,
+      namespace: o.namespace,
+      log: o.log,
+      metrics: o.metrics,
+      clock: this.clock,
+      acting: (term) => this.acting(term),
+      configState: () => configStateStatus(this.config !== undefined, this.configErrors),
     });
-    const crs = {} as Record<ConfigKey, Informer<CR>>;
-    for (const [k, v] of Object.entries(CONFIG_KINDS) as [ConfigKey, (typeof CONFIG_KINDS)[ConfigKey]][]) {
-      crs[k] = new Informer<CR>(o.client, {
-        resource: v.ref,
-        namespace: o.namespace,
-        onError: onError(v.ref.plural),
-        onListenerError,
-      });
-    }
-    this.crs = crs;
     this.poolStatus = new Periodic({
       intervalMs: o.poolStatusIntervalMs ?? 1000,
+      clock: this.clock,
       pass: () => this.writePoolStatus(),
       onError: (err) => {
         o.metrics.updateErrors.inc();
@@ -137,6 +116,7 @@ export class Reconciler {
     });
     this.queue = new WorkQueue({
       concurrency: o.concurrency ?? 32,
+      clock: this.clock,
       handler: (key) => this.reconcile(key),
       onError: (key, err, retry) => {
         o.metrics.updateErrors.inc();
@@ -194,7 +174,8 @@ export class Reconciler {
   async stop(): Promise<void> {
     this.stopped = true;
     this.stopLeading('stopping');
-    clearTimeout(this.configTimer);
+    this.clearTimer(this.configTimer);
+    this.status.stop();
     this.poolStatus.stop();
     await Promise.all([
       this.services.stop(),
@@ -215,16 +196,15 @@ export class Reconciler {
     // may not yet carry the previous leader's last writes, and IPs it gave would be given twice.
     let fresh: Service[] | undefined;
     try {
-      fresh = await this.listServices();
+      fresh = await listServices(this.o.client);
     } catch (err) {
       this.o.log.warn({ err: (err as Error).message }, 'could not list Services; rebuilding from the cache');
     }
     if (!this.acting(term)) return;
     this.rebuild(fresh);
-    this.lastConfigState = '';
-    this.writtenPoolStatus.clear();
+    this.status.forget();
     this.poolStatusDirty = true;
-    this.publishConfigStateLater(term);
+    this.status.configStateLater(term);
     this.queue.start();
     for (const s of this.services.list()) this.queue.add(serviceKey(s));
     this.o.log.info(
@@ -249,20 +229,6 @@ export class Reconciler {
   }
 
   /** Rebuilds the allocator from every Service's status.loadBalancer.ingress, oldest Service first. */
-  private async listServices(): Promise<Service[]> {
-    const out: Service[] = [];
-    let cont: string | undefined;
-    do {
-      const page = await this.o.client.get<{ items: Service[]; metadata?: { continue?: string } }>(
-        resourcePath(RESOURCES.services),
-        { limit: 500, continue: cont },
-      );
-      out.push(...page.items);
-      cont = page.metadata?.continue || undefined;
-    } while (cont);
-    return out;
-  }
-
   private rebuild(services?: readonly Service[]): void {
     this.allocator = new Allocator(this.config ? [...this.config.pools.values()] : []);
     this.pendingClear.clear();
@@ -315,22 +281,18 @@ export class Reconciler {
       { object: { kind, namespace: o.metadata.namespace, name: o.metadata.name }, event },
       'configuration reload scheduled',
     );
-    clearTimeout(this.configTimer);
-    this.configTimer = setTimeout(() => this.loadConfig(), 50);
+    this.clearTimer(this.configTimer);
+    this.configTimer = this.clock.setTimer(() => this.loadConfig(), 50);
+  }
+
+  private clearTimer(t: TimerHandle | undefined): void {
+    if (t) this.clock.clearTimer(t);
   }
 
   // ------------------------------------------------------------------------------------------ config
 
   private loadConfig(): void {
-    const list = (k: ConfigKey) => this.crs[k].list();
-    const res = parseConfig({
-      ipAddressPools: list('ipAddressPools'),
-      l2Advertisements: list('l2Advertisements'),
-      bgpAdvertisements: list('bgpAdvertisements'),
-      bgpPeers: list('bgpPeers'),
-      bfdProfiles: list('bfdProfiles'),
-      communities: list('communities'),
-    });
+    const res = parseConfig(configInput(this.crs));
     this.o.metrics.updates.inc();
     for (const w of res.warnings)
       this.o.log.warn(
@@ -352,8 +314,8 @@ export class Reconciler {
         );
       if (this.leading) {
         const term = this.term;
-        for (const e of res.errors) this.configEvent(e);
-        this.publishConfigStateLater(term);
+        for (const e of res.errors) this.events.invalidConfig(e);
+        this.status.configStateLater(term);
       }
       return;
     }
@@ -366,79 +328,11 @@ export class Reconciler {
     const dropped = this.allocator.setPools([...res.config.pools.values()]);
     for (const [k, c] of dropped) this.pendingClear.set(k, c);
     this.poolStatusDirty = true;
-    this.publishConfigStateLater(this.term);
+    this.status.configStateLater(this.term);
     for (const s of this.services.list()) if (isOurs(s, this.o.lbClass)) this.enqueue(serviceKey(s));
   }
 
-  private configEvent(e: ConfigError): void {
-    const key = Object.entries(CONFIG_KINDS).find(([, v]) => v.kind === e.kind)?.[0] as ConfigKey | undefined;
-    const obj = key ? this.crs[key].get(e.namespace, e.objectName) : undefined;
-    const apiVersion = e.kind === 'BGPPeer' ? 'metallb.io/v1beta2' : 'metallb.io/v1beta1';
-    this.recordEvent(
-      {
-        apiVersion,
-        kind: e.kind,
-        namespace: e.namespace || this.o.namespace,
-        name: e.objectName,
-        uid: obj?.metadata?.uid,
-      },
-      'Warning',
-      'InvalidConfiguration',
-      `${e.field ? e.field + ': ' : ''}${e.reason}; the last valid configuration stays in force`,
-      'Validate',
-    );
-  }
-
-  /** Records an Event without waiting for it (failures are the recorder's to report). */
-  private recordEvent(...args: Parameters<EventRecorder['emit']>): void {
-    const [regarding, , reason] = args;
-    background(this.o.log, 'record Event', this.o.events.emit(...args), {
-      object: { kind: regarding.kind, namespace: regarding.namespace, name: regarding.name },
-      reason,
-    });
-  }
-
-  private publishConfigStateLater(term: number): void {
-    background(this.o.log, 'publish ConfigurationState', this.publishConfigState(term), {
-      object: { kind: 'ConfigurationState', namespace: this.o.namespace, name: 'controller' },
-    });
-  }
-
-  private async publishConfigState(term: number): Promise<void> {
-    const invalid = this.configErrors.length > 0;
-    const status = {
-      result: invalid ? ('Invalid' as const) : this.config ? ('Valid' as const) : ('Unknown' as const),
-      errorSummary: invalid ? summarizeErrors(this.configErrors) : '',
-    };
-    const sig = JSON.stringify(status);
-    if (sig === this.lastConfigState || !this.acting(term)) return;
-    try {
-      await writeConfigurationState(
-        this.o.client,
-        this.o.namespace,
-        'controller',
-        { type: 'Controller' },
-        { ...status, conditions: [configCondition('poolReconcilerValid', status.errorSummary)] },
-      );
-      this.lastConfigState = sig;
-    } catch (err) {
-      this.o.metrics.updateErrors.inc();
-      this.o.log.warn(
-        {
-          err: (err as Error).message,
-          object: { kind: 'ConfigurationState', namespace: this.o.namespace, name: 'controller' },
-        },
-        'could not write ConfigurationState',
-      );
-      setTimeout(() => this.publishConfigStateLater(term), 2000).unref();
-    }
-  }
-
   // ------------------------------------------------------------------------------------------ reconcile
-
-  private event(s: Service, type: EventType, reason: string, note: string): void {
-    this.recordEvent(svcRef(s), type, reason, note);
-  }
 
   private freed(): void {
     this.poolStatusDirty = true;
@@ -479,7 +373,7 @@ export class Reconciler {
     const rr = serviceRequest(svc, this.nsLabels(svc));
     for (const d of rr.deprecated) {
       const name = d.slice(DEPRECATED_PREFIX.length);
-      this.event(
+      this.events.service(
         svc,
         'Warning',
         'deprecatedAnnotation',
@@ -492,20 +386,30 @@ export class Reconciler {
       const released = this.allocator.release(key);
       if (released.length) this.freed();
       this.failed.delete(key);
-      this.event(svc, 'Warning', 'AllocationFailed', `Failed to allocate IP for "${key}": ${rr.reason}`);
+      this.events.service(
+        svc,
+        'Warning',
+        'AllocationFailed',
+        `Failed to allocate IP for "${key}": ${rr.reason}`,
+      );
       this.o.metrics.allocations.inc({ result: 'failed' });
       this.o.log.warn(
         { service: key, reason: rr.reason },
         `cannot allocate for Service ${key}: ${rr.reason}`,
       );
-      await this.write(svc, [], undefined, term);
+      await this.status.service(svc, [], undefined, term);
       return 'invalid';
     }
     this.adoptStatus(key, svc, rr.request);
     const res = this.allocator.ensure(rr.request);
     const cleared = res.cleared ?? pending;
     if (cleared && !sameList(cleared.ips, res.ok ? res.assignment.ips : [])) {
-      this.event(svc, 'Warning', 'ClearAssignment', `Cleared ${cleared.ips.join(', ')}: ${cleared.reason}`);
+      this.events.service(
+        svc,
+        'Warning',
+        'ClearAssignment',
+        `Cleared ${cleared.ips.join(', ')}: ${cleared.reason}`,
+      );
       this.o.log.warn(
         { service: key, ips: cleared.ips, reason: cleared.reason },
         `cleared the IPs of Service ${key}`,
@@ -514,22 +418,32 @@ export class Reconciler {
     }
     if (!res.ok) {
       this.failed.add(key);
-      this.event(svc, 'Warning', 'AllocationFailed', `Failed to allocate IP for "${key}": ${res.reason}`);
+      this.events.service(
+        svc,
+        'Warning',
+        'AllocationFailed',
+        `Failed to allocate IP for "${key}": ${res.reason}`,
+      );
       this.o.metrics.allocations.inc({ result: 'failed' });
       this.o.log.warn(
         { service: key, reason: res.reason },
         `cannot allocate for Service ${key}: ${res.reason}`,
       );
-      await this.write(svc, [], undefined, term);
+      await this.status.service(svc, [], undefined, term);
       return 'failed';
     }
     this.failed.delete(key);
     const { ips, pool } = res.assignment;
     const had = statusIPs(svc);
     if (res.changed) this.poolStatusDirty = true;
-    const wrote = await this.write(svc, ips, pool, term);
+    const wrote = await this.status.service(svc, ips, pool, term);
     if (wrote && !sameList(had, ips)) {
-      this.event(svc, 'Normal', 'IPAllocated', `Assigned IP ${JSON.stringify(ips)} from pool ${pool}`);
+      this.events.service(
+        svc,
+        'Normal',
+        'IPAllocated',
+        `Assigned IP ${JSON.stringify(ips)} from pool ${pool}`,
+      );
       this.o.metrics.allocations.inc({ result: 'allocated' });
       this.o.log.info({ service: key, ips, pool }, `assigned ${ips.join(', ')} to Service ${key}`);
     }
@@ -574,72 +488,13 @@ export class Reconciler {
       svc.spec?.type !== 'LoadBalancer'
         ? `the Service is no longer of type LoadBalancer (now ${svc.spec?.type ?? 'ClusterIP'})`
         : `the Service's loadBalancerClass is now ${svc.spec?.loadBalancerClass ?? '(none)'}`;
-    this.event(svc, 'Normal', 'ClearAssignment', `Released ${released.join(', ')}: ${why}`);
+    this.events.service(svc, 'Normal', 'ClearAssignment', `Released ${released.join(', ')}: ${why}`);
     this.o.log.info({ service: key, ips: released, reason: why }, `released the IPs of Service ${key}`);
     // Clear our status only when the Service left type LoadBalancer; another class's controller owns it otherwise.
-    if (svc.spec?.type !== 'LoadBalancer') await this.write(svc, [], undefined, term);
+    if (svc.spec?.type !== 'LoadBalancer') await this.status.service(svc, [], undefined, term);
     else if (svc.metadata.annotations?.[ANN_ALLOCATED_FROM] !== undefined)
-      await this.patchAnnotation(svc, undefined, term);
+      await this.status.allocatedFrom(svc, undefined, term);
     return 'released';
-  }
-
-  /** Writes status and annotation when they differ from what is wanted. Returns whether status was written or already right. */
-  private async write(
-    svc: Service,
-    ips: readonly string[],
-    pool: string | undefined,
-    term: number,
-  ): Promise<boolean> {
-    const current = svc.status?.loadBalancer?.ingress ?? [];
-    const want = ips.map((ip) => ({ ip, ipMode: 'VIP' }));
-    const same =
-      current.length === want.length &&
-      current.every((c, i) => c.ip !== undefined && canonicalIP(c.ip) === want[i]?.ip && c.ipMode === 'VIP');
-    let rv = svc.metadata.resourceVersion;
-    if (!same) {
-      if (!this.acting(term)) return false;
-      try {
-        const updated = await patchStatusWithRetry<Service>(
-          this.o.client,
-          RESOURCES.services,
-          svc.metadata.namespace,
-          svc.metadata.name,
-          rv,
-          { loadBalancer: { ingress: want } },
-          {
-            // On a conflict, write only if the status is still the one this decision was made from:
-            // otherwise someone (a previous leader) wrote an IP we had not seen yet, and overwriting it
-            // would move the Service. The informer brings the fresh object and we decide again.
-            still: (fresh) =>
-              this.acting(term) &&
-              fresh.metadata.uid === svc.metadata.uid &&
-              sameList(statusIPs(fresh), statusIPs(svc)),
-          },
-        );
-        if (!updated) return false;
-        this.o.metrics.updates.inc();
-        rv = updated.metadata.resourceVersion;
-      } catch (err) {
-        if (err instanceof ApiError && err.notFound) return false; // deleted meanwhile; the delete event follows
-        throw err;
-      }
-    }
-    if ((svc.metadata.annotations?.[ANN_ALLOCATED_FROM] ?? undefined) !== pool)
-      await this.patchAnnotation(svc, pool, term);
-    return true;
-  }
-
-  private async patchAnnotation(svc: Service, pool: string | undefined, term: number): Promise<void> {
-    if (!this.acting(term)) return;
-    try {
-      await this.o.client.patch(resourcePath(RESOURCES.services, svc.metadata.namespace, svc.metadata.name), {
-        metadata: { annotations: { [ANN_ALLOCATED_FROM]: pool ?? null } },
-      });
-      this.o.metrics.updates.inc();
-    } catch (err) {
-      if (err instanceof ApiError && err.notFound) return;
-      throw err;
-    }
   }
 
   // ------------------------------------------------------------------------------------------ pool status
@@ -650,34 +505,6 @@ export class Reconciler {
     this.o.metrics.queueDepth.set(this.queue.depth);
     if (!this.poolStatusDirty || !this.leading) return;
     this.poolStatusDirty = false;
-    const term = this.term;
-    const cap = (v: bigint) => (v > 9223372036854775807n ? 9223372036854775807n : v).toString();
-    for (const s of stats) {
-      const body = `{"status":{"assignedIPv4":${cap(s.assigned[4])},"assignedIPv6":${cap(s.assigned[6])},"availableIPv4":${cap(s.available[4])},"availableIPv6":${cap(s.available[6])}}}`;
-      if (this.writtenPoolStatus.get(s.pool) === body || !this.acting(term)) continue;
-      try {
-        await this.o.client.request(
-          'PATCH',
-          resourcePath(METALLB.ipAddressPools, this.o.namespace, s.pool, 'status'),
-          {
-            body,
-            contentType: 'application/merge-patch+json',
-          },
-        );
-        this.writtenPoolStatus.set(s.pool, body);
-      } catch (err) {
-        this.poolStatusDirty = true;
-        if (!(err instanceof ApiError && err.notFound)) {
-          this.o.metrics.updateErrors.inc();
-          this.o.log.warn(
-            {
-              err: (err as Error).message,
-              object: { kind: 'IPAddressPool', namespace: this.o.namespace, name: s.pool },
-            },
-            'could not write pool status',
-          );
-        }
-      }
-    }
+    if (!(await this.status.pools(stats, this.term))) this.poolStatusDirty = true;
   }
 }

@@ -4,7 +4,7 @@
 import { X509Certificate } from 'node:crypto';
 import { ApiError, type KubeClient } from '../../k8s/client.js';
 import type { Logger } from '../../k8s/logger.js';
-import { makeCA, makeServingCert } from './x509.js';
+import { wallClock, type Clock } from '../../proto/clock.js';
 
 export interface TLSMaterial {
   readonly ca: string;
@@ -30,7 +30,8 @@ export interface WebhookCertOptions {
   caValidDays?: number;
   /** Renew when less than this is left (default a third of the validity). */
   renewBeforeMs?: number;
-  now?: () => number;
+  /** Wall time (certificate validity is wall time; default wallClock). */
+  clock?: Clock;
   log: Logger;
 }
 
@@ -51,12 +52,12 @@ const unb64 = (s: string | undefined): string => (s ? Buffer.from(s, 'base64').t
 export class WebhookCerts {
   readonly secretName: string;
   readonly webhookConfigName: string;
-  private readonly now: () => number;
+  private readonly clock: Clock;
 
   constructor(private readonly o: WebhookCertOptions) {
     this.secretName = o.secretName ?? 'bollard-webhook-cert';
     this.webhookConfigName = o.webhookConfigName ?? 'bollard-validating-webhook';
-    this.now = o.now ?? Date.now;
+    this.clock = o.clock ?? wallClock;
   }
 
   get dnsNames(): string[] {
@@ -90,7 +91,7 @@ export class WebhookCerts {
       ] as const) {
         const nb = Date.parse(c.validFrom);
         const na = Date.parse(c.validTo);
-        if (this.now() >= na - renewBefore(na, nb)) return `the ${what} expires on ${c.validTo}`;
+        if (this.clock.now() >= na - renewBefore(na, nb)) return `the ${what} expires on ${c.validTo}`;
       }
       for (const d of this.dnsNames)
         if (!cert.checkHost(d, { wildcards: false })) return `the certificate lacks ${d}`;
@@ -103,7 +104,7 @@ export class WebhookCerts {
 
   private stillValid(pem: string): boolean {
     try {
-      return Date.parse(new X509Certificate(pem).validTo) > this.now();
+      return Date.parse(new X509Certificate(pem).validTo) > this.clock.now();
     } catch {
       return false;
     }
@@ -115,14 +116,16 @@ export class WebhookCerts {
   }
 
   /** A fresh CA and serving certificate. The CA's key signs once and is dropped: it is never stored. */
-  private make(): TLSMaterial {
-    const now = new Date(this.now());
-    const ca = makeCA({
+  private async make(): Promise<TLSMaterial> {
+    // The X.509 writer (and its library) is loaded only here, when a certificate is issued.
+    const { makeCA, makeServingCert } = await import('./x509.js');
+    const now = new Date(this.clock.now());
+    const ca = await makeCA({
       commonName: `bollard-webhook-ca@${Math.floor(now.getTime() / 1000)}`,
       validDays: this.o.caValidDays ?? 3650,
       now,
     });
-    const cert = makeServingCert(ca, {
+    const cert = await makeServingCert(ca, {
       commonName: `${this.o.serviceName ?? 'bollard-webhook'}.${this.o.namespace}.svc`,
       validDays: this.o.certValidDays ?? 365,
       dnsNames: this.dnsNames,
@@ -152,7 +155,7 @@ export class WebhookCerts {
         : undefined;
       const why = this.why(have);
       if (!why && have) return have;
-      const m = this.make();
+      const m = await this.make();
       const previousCa = have?.ca && this.stillValid(have.ca) ? have.ca : undefined;
       const body: SecretObj = {
         metadata: {

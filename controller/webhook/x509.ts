@@ -1,79 +1,12 @@
-// Minimal X.509 v3 certificate writer on Node's crypto (which can sign and parse, but not write
-// certificates): DER encoding of exactly the structures we need — a self-signed CA and a serving
-// certificate with subjectAltNames — signed with ECDSA P-256 / SHA-256. No dependency.
-import {
-  X509Certificate,
-  createPrivateKey,
-  createPublicKey,
-  generateKeyPairSync,
-  randomBytes,
-  sign,
-  type KeyObject,
-} from 'node:crypto';
+// The webhook's certificates: a self-signed CA and a serving certificate with subjectAltNames, ECDSA
+// P-256 / SHA-256, written by PKI.js (pkijs, with asn1js for the few values it takes as ASN.1). Node's
+// crypto makes the keys and signs through WebCrypto, and parses certificates, but cannot write one.
+// Only controller/webhook/certs.ts loads this module, with `await import()`, and only when it issues
+// certificates: nothing else (the speaker above all) pays for the library.
+import { KeyObject, X509Certificate, createPrivateKey, randomBytes, webcrypto } from 'node:crypto';
+import * as asn1js from 'asn1js';
+import * as pkijs from 'pkijs';
 import { parseIp } from '../../proto/address.js';
-
-// ------------------------------------------------------------------------------------------ DER
-
-function len(n: number): Buffer {
-  if (n < 0x80) return Buffer.from([n]);
-  const bytes: number[] = [];
-  for (let v = n; v > 0; v >>= 8) bytes.unshift(v & 0xff);
-  return Buffer.from([0x80 | bytes.length, ...bytes]);
-}
-
-function tlv(tag: number, body: Buffer): Buffer {
-  return Buffer.concat([Buffer.from([tag]), len(body.length), body]);
-}
-
-const seq = (...items: Buffer[]): Buffer => tlv(0x30, Buffer.concat(items));
-const set = (...items: Buffer[]): Buffer => tlv(0x31, Buffer.concat(items));
-const ctx = (n: number, body: Buffer, constructed = true): Buffer =>
-  tlv((constructed ? 0xa0 : 0x80) | n, body);
-
-/** A positive INTEGER from big-endian bytes (minimal encoding). */
-function integer(bytes: Buffer): Buffer {
-  let i = 0;
-  while (i < bytes.length - 1 && bytes[i] === 0) i++;
-  let b = bytes.subarray(i);
-  if ((b[0] ?? 0) & 0x80) b = Buffer.concat([Buffer.from([0]), b]);
-  return tlv(0x02, b);
-}
-
-function oid(text: string): Buffer {
-  const parts = text.split('.').map(Number);
-  const out: number[] = [40 * (parts[0] ?? 0) + (parts[1] ?? 0)];
-  for (const p of parts.slice(2)) {
-    const stack: number[] = [p & 0x7f];
-    for (let v = p >>> 7; v > 0; v >>>= 7) stack.unshift(0x80 | (v & 0x7f));
-    out.push(...stack);
-  }
-  return tlv(0x06, Buffer.from(out));
-}
-
-const utf8 = (s: string): Buffer => tlv(0x0c, Buffer.from(s, 'utf8'));
-const bool = (v: boolean): Buffer => tlv(0x01, Buffer.from([v ? 0xff : 0]));
-const octets = (b: Buffer): Buffer => tlv(0x04, b);
-const bits = (b: Buffer, unused = 0): Buffer => tlv(0x03, Buffer.concat([Buffer.from([unused]), b]));
-
-function time(d: Date): Buffer {
-  const y = d.getUTCFullYear();
-  const p = (n: number) => String(n).padStart(2, '0');
-  const body = `${p(d.getUTCMonth() + 1)}${p(d.getUTCDate())}${p(d.getUTCHours())}${p(d.getUTCMinutes())}${p(d.getUTCSeconds())}Z`;
-  // RFC 5280: UTCTime through 2049, GeneralizedTime from 2050.
-  return y < 2050 ? tlv(0x17, Buffer.from(`${p(y % 100)}${body}`)) : tlv(0x18, Buffer.from(`${y}${body}`));
-}
-
-const ECDSA_SHA256 = seq(oid('1.2.840.10045.4.3.2'));
-
-function name(cn: string): Buffer {
-  return seq(set(seq(oid('2.5.4.3'), utf8(cn))));
-}
-
-function extension(id: string, critical: boolean, value: Buffer): Buffer {
-  return seq(oid(id), ...(critical ? [bool(true)] : []), octets(value));
-}
-
-// ------------------------------------------------------------------------------------------ certificates
 
 export interface KeyPair {
   readonly key: KeyObject;
@@ -90,70 +23,141 @@ export interface CertOptions {
   readonly ips?: readonly string[];
 }
 
-function pem(label: string, der: Buffer): string {
-  const b64 = der
+const EC = { name: 'ECDSA', namedCurve: 'P-256' } as const;
+// pkijs names the DOM's WebCrypto types, which Node's are (this project compiles without the DOM lib).
+type EngineCrypto = pkijs.CryptoEngineParameters['crypto'];
+type SigningKey = Parameters<pkijs.Certificate['sign']>[0];
+const engine = new pkijs.CryptoEngine({ name: 'node', crypto: webcrypto as unknown as EngineCrypto });
+
+// RFC 5280 object identifiers.
+const OID = {
+  commonName: '2.5.4.3',
+  basicConstraints: '2.5.29.19',
+  keyUsage: '2.5.29.15',
+  extKeyUsage: '2.5.29.37',
+  subjectAltName: '2.5.29.17',
+  serverAuth: '1.3.6.1.5.5.7.3.1',
+} as const;
+
+// GeneralName choices (RFC 5280 §4.2.1.6).
+const DNS_NAME = 2;
+const IP_ADDRESS = 7;
+
+function pem(label: string, der: ArrayBuffer): string {
+  const b64 = Buffer.from(der)
     .toString('base64')
     .replace(/(.{64})/g, '$1\n')
     .replace(/\n$/, '');
   return `-----BEGIN ${label}-----\n${b64}\n-----END ${label}-----\n`;
 }
 
-function build(
-  opts: CertOptions,
-  subjectKey: KeyObject,
-  issuer: { name: string; key: KeyObject },
-  ca: boolean,
-): string {
-  const now = opts.now ?? new Date();
-  const notBefore = new Date(now.getTime() - 5 * 60_000); // tolerate clock skew
-  const notAfter = new Date(now.getTime() + opts.validDays * 86_400_000);
-  const spki = createPublicKey(subjectKey).export({ type: 'spki', format: 'der' });
-  const exts: Buffer[] = [];
-  if (ca) {
-    exts.push(extension('2.5.29.19', true, seq(bool(true))));
-    exts.push(extension('2.5.29.15', true, bits(Buffer.from([0x06]), 1))); // keyCertSign | cRLSign
-  } else {
-    exts.push(extension('2.5.29.19', true, seq()));
-    exts.push(extension('2.5.29.15', true, bits(Buffer.from([0x80]), 7))); // digitalSignature
-    exts.push(extension('2.5.29.37', false, seq(oid('1.3.6.1.5.5.7.3.1')))); // serverAuth
-    const sans = [
-      ...(opts.dnsNames ?? []).map((d) => ctx(2, Buffer.from(d, 'ascii'), false)),
-      ...(opts.ips ?? []).flatMap((text) => {
-        // iPAddress SANs are the 4 or 16 bytes (RFC 5280 §4.2.1.6); text that is no address is left out.
-        const ip = parseIp(text);
-        return ip ? [ctx(7, Buffer.from(ip.bytes), false)] : [];
-      }),
-    ];
-    if (sans.length > 0) exts.push(extension('2.5.29.17', false, seq(...sans)));
-  }
-  const tbs = seq(
-    ctx(0, integer(Buffer.from([2]))), // v3
-    integer(Buffer.concat([Buffer.from([0x01]), randomBytes(15)])),
-    ECDSA_SHA256,
-    name(issuer.name),
-    seq(time(notBefore), time(notAfter)),
-    name(opts.commonName),
-    spki,
-    ctx(3, seq(...exts)),
-  );
-  const sig = sign('sha256', tbs, { key: issuer.key, dsaEncoding: 'der' });
-  return pem('CERTIFICATE', seq(tbs, ECDSA_SHA256, bits(sig)));
+function name(cn: string): pkijs.RelativeDistinguishedNames {
+  return new pkijs.RelativeDistinguishedNames({
+    typesAndValues: [
+      new pkijs.AttributeTypeAndValue({ type: OID.commonName, value: new asn1js.Utf8String({ value: cn }) }),
+    ],
+  });
 }
 
-function newKey(): { key: KeyObject; keyPem: string } {
-  const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
-  return { key: privateKey, keyPem: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString() };
+/** RFC 5280: UTCTime through 2049, GeneralizedTime from 2050; whole seconds. */
+function time(ms: number): pkijs.Time {
+  const value = new Date(Math.floor(ms / 1000) * 1000);
+  const type = value.getUTCFullYear() < 2050 ? pkijs.TimeType.UTCTime : pkijs.TimeType.GeneralizedTime;
+  return new pkijs.Time({ type, value });
+}
+
+function extension(extnID: string, critical: boolean, value: { toBER(): ArrayBuffer }): pkijs.Extension {
+  return new pkijs.Extension({ extnID, critical, extnValue: value.toBER() });
+}
+
+/** keyUsage bits, numbered as RFC 5280 §4.2.1.3 numbers them (0 = digitalSignature). */
+function keyUsage(...bitNumbers: number[]): asn1js.BitString {
+  const last = Math.max(...bitNumbers);
+  const bytes = new Uint8Array(Math.floor(last / 8) + 1);
+  for (const n of bitNumbers) bytes[n >> 3] = (bytes[n >> 3] ?? 0) | (0x80 >> (n & 7));
+  return new asn1js.BitString({ valueHex: bytes, unusedBits: 7 - (last & 7) });
+}
+const DIGITAL_SIGNATURE = 0;
+const KEY_CERT_SIGN = 5;
+const CRL_SIGN = 6;
+
+function extensions(opts: CertOptions, ca: boolean): pkijs.Extension[] {
+  if (ca)
+    return [
+      extension(OID.basicConstraints, true, new pkijs.BasicConstraints({ cA: true }).toSchema()),
+      extension(OID.keyUsage, true, keyUsage(KEY_CERT_SIGN, CRL_SIGN)),
+    ];
+  const altNames = [
+    ...(opts.dnsNames ?? []).map((value) => new pkijs.GeneralName({ type: DNS_NAME, value })),
+    // iPAddress SANs are the 4 or 16 bytes proto/address reads from any text form (an IPv4-mapped IPv6
+    // address stays 16 bytes); text that is no address is left out.
+    ...(opts.ips ?? []).flatMap((text) => {
+      const ip = parseIp(text);
+      return ip
+        ? [new pkijs.GeneralName({ type: IP_ADDRESS, value: new asn1js.OctetString({ valueHex: ip.bytes }) })]
+        : [];
+    }),
+  ];
+  return [
+    extension(OID.basicConstraints, true, new pkijs.BasicConstraints({ cA: false }).toSchema()),
+    extension(OID.keyUsage, true, keyUsage(DIGITAL_SIGNATURE)),
+    extension(OID.extKeyUsage, false, new pkijs.ExtKeyUsage({ keyPurposes: [OID.serverAuth] }).toSchema()),
+    ...(altNames.length > 0
+      ? [extension(OID.subjectAltName, false, new pkijs.AltName({ altNames }).toSchema())]
+      : []),
+  ];
+}
+
+async function build(
+  opts: CertOptions,
+  subjectKey: webcrypto.CryptoKey,
+  issuer: { name: string; key: webcrypto.CryptoKey },
+  ca: boolean,
+): Promise<string> {
+  const now = (opts.now ?? new Date()).getTime();
+  const cert = new pkijs.Certificate();
+  cert.version = 2; // v3
+  // A positive 128-bit serial number, never starting with a zero byte.
+  cert.serialNumber = new asn1js.Integer({ valueHex: Buffer.concat([Buffer.from([0x01]), randomBytes(15)]) });
+  cert.issuer = name(issuer.name);
+  cert.subject = name(opts.commonName);
+  cert.notBefore = time(now - 5 * 60_000); // tolerate clock skew
+  cert.notAfter = time(now + opts.validDays * 86_400_000);
+  cert.extensions = extensions(opts, ca);
+  await cert.subjectPublicKeyInfo.importKey(subjectKey as unknown as SigningKey, engine);
+  await cert.sign(issuer.key as unknown as SigningKey, 'SHA-256', engine);
+  return pem('CERTIFICATE', cert.toSchema(true).toBER());
+}
+
+interface NewKey {
+  readonly privateKey: webcrypto.CryptoKey;
+  readonly publicKey: webcrypto.CryptoKey;
+  readonly key: KeyObject;
+  readonly keyPem: string;
+}
+
+async function newKey(): Promise<NewKey> {
+  const { privateKey, publicKey } = await webcrypto.subtle.generateKey(EC, true, ['sign', 'verify']);
+  const key = KeyObject.from(privateKey);
+  return { privateKey, publicKey, key, keyPem: key.export({ type: 'pkcs8', format: 'pem' }).toString() };
 }
 
 /** A self-signed CA. */
-export function makeCA(opts: CertOptions): KeyPair {
-  const k = newKey();
-  return { ...k, cert: build(opts, k.key, { name: opts.commonName, key: k.key }, true) };
+export async function makeCA(opts: CertOptions): Promise<KeyPair> {
+  const k = await newKey();
+  const cert = await build(opts, k.publicKey, { name: opts.commonName, key: k.privateKey }, true);
+  return { key: k.key, keyPem: k.keyPem, cert };
 }
 
 /** A serving certificate signed by `ca`. */
-export function makeServingCert(ca: { cert: string; keyPem: string }, opts: CertOptions): KeyPair {
-  const k = newKey();
+export async function makeServingCert(
+  ca: { cert: string; keyPem: string },
+  opts: CertOptions,
+): Promise<KeyPair> {
+  const k = await newKey();
   const issuer = new X509Certificate(ca.cert).subject.replace(/^CN=/, '');
-  return { ...k, cert: build(opts, k.key, { name: issuer, key: createPrivateKey(ca.keyPem) }, false) };
+  const pkcs8 = createPrivateKey(ca.keyPem).export({ type: 'pkcs8', format: 'der' });
+  const caKey = await webcrypto.subtle.importKey('pkcs8', pkcs8, EC, false, ['sign']);
+  const cert = await build(opts, k.publicKey, { name: issuer, key: caKey }, false);
+  return { key: k.key, keyPem: k.keyPem, cert };
 }

@@ -7,6 +7,8 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { createWriteStream, mkdirSync, readFileSync, readdirSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
+import { once } from 'node:events';
 import { join } from 'node:path';
 import { X509Certificate } from 'node:crypto';
 import { pino } from 'pino';
@@ -208,6 +210,41 @@ describe('validating admission webhook on a real apiserver', () => {
       ).body,
     ) as { webhooks: { clientConfig: { caBundle?: string } }[] };
     assert.equal(vwc.webhooks[0]?.clientConfig.caBundle, s.data['ca.crt']);
+  });
+
+  it('a TLS client trusting only the published caBundle completes a handshake, by IP and by Service name', async () => {
+    const vwc = JSON.parse(
+      (
+        await cp.request(
+          'GET',
+          '/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations/bollard-validating-webhook',
+        )
+      ).body,
+    ) as { webhooks: { clientConfig: { caBundle?: string } }[] };
+    const bundle = Buffer.from(vwc.webhooks[0]?.clientConfig.caBundle ?? '', 'base64').toString();
+    // The identity checked is the IP (127.0.0.1 SAN), then the Service's DNS name sent as SNI.
+    for (const servername of [undefined, 'bollard-webhook.metallb-system.svc']) {
+      const sock = tlsConnect({ host: '127.0.0.1', port, ca: bundle, ...(servername ? { servername } : {}) });
+      try {
+        await once(sock, 'secureConnect');
+        assert.ok(sock.authorized, `${servername ?? '127.0.0.1'}: ${String(sock.authorizationError)}`);
+        const peer = sock.getPeerX509Certificate();
+        assert.ok(peer?.verify(new X509Certificate(bundle).publicKey));
+        assert.ok(peer?.checkHost('bollard-webhook.metallb-system.svc.cluster.local'));
+      } finally {
+        sock.destroy();
+      }
+    }
+    // A client trusting another CA refuses the server.
+    const { makeCA } = await import('../../controller/webhook/x509.js');
+    const other = await makeCA({ commonName: 'not-the-webhook-ca', validDays: 1 });
+    const sock = tlsConnect({ host: '127.0.0.1', port, ca: other.cert });
+    try {
+      const [err] = (await once(sock, 'error')) as [NodeJS.ErrnoException];
+      assert.equal(err.code, 'UNABLE_TO_VERIFY_LEAF_SIGNATURE');
+    } finally {
+      sock.destroy();
+    }
   });
 
   it('rejects a bad range and overlapping pools', async () => {

@@ -3,6 +3,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { Periodic } from '../../../controller/periodic.js';
+import { FakeClock } from '../../support/fake-clock.js';
 
 /** A pass the test ends by hand. */
 function gate() {
@@ -17,12 +18,13 @@ function gate() {
 
 describe('Periodic', () => {
   it('a slow pass is not overlapped by later ticks; the next pass runs after it ended', async (t) => {
-    t.mock.timers.enable({ apis: ['setInterval'] });
+    const clock = new FakeClock();
     const gates: ReturnType<typeof gate>[] = [];
     let active = 0;
     let most = 0;
     const p = new Periodic({
       intervalMs: 1000,
+      clock,
       pass: async () => {
         const g = gate();
         gates.push(g);
@@ -38,25 +40,26 @@ describe('Periodic', () => {
     });
     t.after(() => p.stop());
     p.start();
-    t.mock.timers.tick(1000);
+    clock.advance(1000);
     assert.equal(gates.length, 1, 'the first pass started');
-    t.mock.timers.tick(5000); // the apiserver is slow: five ticks while the pass hangs
+    clock.advance(5000); // the apiserver is slow: five ticks while the pass hangs
     assert.equal(gates.length, 1, 'no second pass while the first runs');
     assert.equal(p.skipped, 5);
     gates[0]?.open();
     await p.idle();
-    t.mock.timers.tick(1000);
+    clock.advance(1000);
     assert.equal(gates.length, 2, 'the next tick after it ended runs a pass');
     gates[1]?.open();
     assert.equal(most, 1);
   });
 
   it('a pass that fails is reported, and the next tick runs a pass again', async (t) => {
-    t.mock.timers.enable({ apis: ['setInterval'] });
+    const clock = new FakeClock();
     const errors: string[] = [];
     let passes = 0;
     const p = new Periodic({
       intervalMs: 1000,
+      clock,
       pass: () => {
         passes++;
         if (passes === 1) return Promise.reject(new Error('apiserver away'));
@@ -67,14 +70,14 @@ describe('Periodic', () => {
     });
     t.after(() => p.stop());
     p.start();
-    t.mock.timers.tick(1000);
+    clock.advance(1000);
     await p.idle();
     assert.deepEqual(errors, ['apiserver away']);
-    t.mock.timers.tick(1000);
+    clock.advance(1000);
     await p.idle();
     assert.equal(passes, 2);
     assert.deepEqual(errors, ['apiserver away', 'thrown before any await']);
-    t.mock.timers.tick(1000);
+    clock.advance(1000);
     await p.idle();
     assert.equal(passes, 3);
     assert.equal(errors.length, 2);

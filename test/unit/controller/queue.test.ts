@@ -1,8 +1,9 @@
 // The work queue, driven by its own events: handlers wait on gates the test opens, and the retry
-// backoff runs on node:test's mock timers. Nothing here waits on the wall clock.
+// backoff runs on a FakeClock. Nothing here waits on the wall clock.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { WorkQueue } from '../../../controller/queue.js';
+import { FakeClock } from '../../support/fake-clock.js';
 
 /** A promise and the function that resolves it. */
 function deferred<T = void>(): { promise: Promise<T>; resolve: (v: T) => void } {
@@ -100,8 +101,8 @@ describe('WorkQueue', () => {
     assert.equal(active, 0);
   });
 
-  it('retries failures with backoff', async (t) => {
-    t.mock.timers.enable({ apis: ['setTimeout'] });
+  it('retries failures with backoff', async () => {
+    const clock = new FakeClock();
     let calls = 0;
     const errors: number[] = [];
     let failed = deferred();
@@ -109,6 +110,7 @@ describe('WorkQueue', () => {
     const q = new WorkQueue({
       concurrency: 1,
       backoffInitialMs: 5,
+      clock,
       handler: async () => {
         calls++;
         if (calls < 3) throw new Error('conflict');
@@ -123,14 +125,14 @@ describe('WorkQueue', () => {
     q.add('a');
     await failed.promise;
     failed = deferred();
-    t.mock.timers.tick(4);
+    clock.advance(4);
     assert.equal(calls, 1, 'no retry before the backoff has passed');
-    t.mock.timers.tick(1);
+    clock.advance(1);
     assert.equal(calls, 2);
     await failed.promise;
-    t.mock.timers.tick(9);
+    clock.advance(9);
     assert.equal(calls, 2, 'the second delay is twice the first');
-    t.mock.timers.tick(1);
+    clock.advance(1);
     await succeeded.promise;
     assert.equal(calls, 3);
     assert.deepEqual(errors, [5, 10]);

@@ -223,10 +223,10 @@ describe('admit', () => {
 });
 
 describe('x509', () => {
-  it('a CA and a serving certificate for DNS names and IPs, verified by Node', () => {
+  it('a CA and a serving certificate for DNS names and IPs, verified by Node', async () => {
     const now = new Date('2030-06-01T00:00:00Z');
-    const ca = makeCA({ commonName: 'test-ca', validDays: 10, now });
-    const leaf = makeServingCert(ca, {
+    const ca = await makeCA({ commonName: 'test-ca', validDays: 10, now });
+    const leaf = await makeServingCert(ca, {
       commonName: 'svc',
       validDays: 5,
       dnsNames: ['svc.ns.svc'],
@@ -244,14 +244,14 @@ describe('x509', () => {
     assert.ok(c.checkIP('fd00::1'));
     assert.equal(new Date(c.validTo).toISOString(), '2030-06-06T00:00:00.000Z');
     // 2050 and later use GeneralizedTime.
-    const far = makeCA({ commonName: 'far', validDays: 365 * 30, now });
+    const far = await makeCA({ commonName: 'far', validDays: 365 * 30, now });
     assert.equal(new Date(new X509Certificate(far.cert).validTo).getUTCFullYear(), 2060);
   });
 
-  it('IP SANs hold the bytes proto/address reads from any text form; text that is no address is left out', () => {
+  it('IP SANs hold the bytes proto/address reads from any text form; text that is no address is left out', async () => {
     const now = new Date('2030-06-01T00:00:00Z');
-    const ca = makeCA({ commonName: 'test-ca', validDays: 10, now });
-    const leaf = makeServingCert(ca, {
+    const ca = await makeCA({ commonName: 'test-ca', validDays: 10, now });
+    const leaf = await makeServingCert(ca, {
       commonName: 'svc',
       validDays: 5,
       ips: ['::ffff:10.0.0.1', '2001:DB8:0:0::1', '1:0:0:1:0:0:0:1', 'fe80::1%eth0', 'not-an-ip'],
