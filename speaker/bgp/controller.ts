@@ -370,6 +370,7 @@ export class BgpController {
                 passiveMode: bfd.passiveMode,
                 minimumTtl: bfd.minimumTtl,
                 echoMode: bfd.echoMode,
+                echoIntervalMs: bfd.echoInterval,
               },
             }
           : {}),
