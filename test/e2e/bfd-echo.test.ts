@@ -1,8 +1,9 @@
 // BFD echo mode (RFC 5880 §6.4, RFC 5881 §4) between Bollard's speaker and FRR's bfdd, in network
 // namespaces. FRR's profile has echo-mode; Bollard's BFD profile has echoMode. The session comes Up,
 // each side's echoes come back through the other's forwarding plane (FRR counts its echoes in; the
-// speaker logs the first echo back), and when the hosts stop forwarding UDP 3785 while control
-// packets still flow, both sides take the session Down with diag 2, Echo Function Failed.
+// speaker logs the first echo back); when one host stops forwarding UDP 3785 while control packets
+// still flow, the side whose echoes no longer come back takes the session Down with diag 2, Echo
+// Function Failed, and the other hears it (diag 3).
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -115,44 +116,92 @@ describe('BFD echo mode with FRR bfdd', { timeout: 120_000 }, () => {
     assert.equal(active?.detectMs, 150);
   });
 
-  it('echoes no longer forwarded back (UDP 3785 dropped in FORWARD on both hosts), control still flowing: both sides go Down with diag 2 (Echo Function Failed)', async () => {
-    const f = frr!;
-    const s = speaker!;
-    const rule = ['FORWARD', '-p', 'udp', '--dport', '3785', '-j', 'DROP'];
-    const hosts = [lan.host('node'), lan.host('router')];
-    const since = Date.now();
-    for (const h of hosts) await h.sh('iptables', ['-I', ...rule]);
-    const down = await waitFor(
-      'speaker: BFD Down, diag 2',
-      () =>
-        logLines(s.log).find(
-          (l) => l.msg === 'BFD session Down' && l.from === 'Up' && Number(l.time) >= since,
-        ),
-      30_000,
-      20,
-    );
-    assert.equal(down.diag, 2, 'Echo Function Failed');
-    const frrDown = await waitFor(
-      'FRR: Down with "echo function failed"',
+  /** Waits until the session is Up again with the speaker's echoes coming back, after `since`. */
+  const settled = async (since: number): Promise<void> => {
+    await waitFor(
+      'Up again with echoes back',
       async () => {
-        const p = await f.peer(NODE);
-        return p && p.status !== 'up' && p.diagnostic === 'echo function failed' ? p : undefined;
+        const lines = logLines(speaker!.log).filter((l) => Number(l.time) >= since);
+        const active = lines.findLastIndex((l) => l.msg === 'BFD echo active');
+        const back = lines.findLastIndex((l) => l.msg === 'BFD echo came back');
+        const p = await frr!.peer(NODE);
+        return back > active && p?.status === 'up' ? true : undefined;
       },
       30_000,
-      20,
-    );
-    assert.equal(frrDown.diagnostic, 'echo function failed');
-    // Control packets were not blocked: FRR still hears the speaker.
-    const before = (await f.counters(NODE))!['control-packet-input'];
-    await waitFor(
-      'FRR still receives control packets',
-      async () => ((await f.counters(NODE))!['control-packet-input'] > before ? true : undefined),
-      10_000,
       50,
     );
-    process.stdout.write(
-      `# speaker declared echo failure ${Number(down.time) - since} ms after the drop rule\n`,
-    );
-    for (const h of hosts) await h.sh('iptables', ['-D', ...rule]);
+  };
+  const drop = ['FORWARD', '-p', 'udp', '--dport', '3785', '-j', 'DROP'];
+
+  it("the router stops looping the speaker's echoes (UDP 3785 not forwarded there), control still flowing: the speaker goes Down with diag 2, FRR hears it", async () => {
+    const f = frr!;
+    const s = speaker!;
+    const router = lan.host('router');
+    const since = Date.now();
+    const downsBefore = f.downReasons().length;
+    await router.sh('iptables', ['-I', ...drop]);
+    try {
+      const down = await waitFor(
+        'speaker: BFD Down after the rule',
+        () =>
+          logLines(s.log).find(
+            (l) => l.msg === 'BFD session Down' && l.from === 'Up' && Number(l.time) >= since,
+          ),
+        30_000,
+        20,
+      );
+      assert.equal(down.diag, 2, 'Echo Function Failed');
+      process.stdout.write(
+        `# speaker declared echo failure ${Number(down.time) - since} ms after the drop rule\n`,
+      );
+      const reason = await waitFor(
+        'FRR: Up -> Down after the rule',
+        () => f.downReasons()[downsBefore],
+        30_000,
+        20,
+      );
+      assert.equal(reason, 'neighbor-down', 'FRR went Down because the speaker said so');
+    } finally {
+      await router.sh('iptables', ['-D', ...drop]);
+    }
+    await settled(Date.now());
+  });
+
+  it("the node stops looping FRR's echoes (UDP 3785 not forwarded there), control still flowing: FRR goes Down with echo-failed, the speaker hears it (diag 3)", async () => {
+    const f = frr!;
+    const s = speaker!;
+    const node = lan.host('node');
+    const since = Date.now();
+    const downsBefore = f.downReasons().length;
+    await node.sh('iptables', ['-I', ...drop]);
+    try {
+      const reason = await waitFor(
+        'FRR: Up -> Down after the rule',
+        () => f.downReasons()[downsBefore],
+        30_000,
+        20,
+      );
+      assert.equal(reason, 'echo-failed', 'FRR detected its own echoes missing');
+      const down = await waitFor(
+        'speaker: BFD Down after the rule',
+        () =>
+          logLines(s.log).find(
+            (l) => l.msg === 'BFD session Down' && l.from === 'Up' && Number(l.time) >= since,
+          ),
+        30_000,
+        20,
+      );
+      assert.equal(down.diag, 3, 'Neighbor Signaled Session Down');
+      // Control packets were never blocked: FRR still hears the speaker.
+      const before = (await f.counters(NODE))!['control-packet-input'];
+      await waitFor(
+        'FRR still receives control packets',
+        async () => ((await f.counters(NODE))!['control-packet-input'] > before ? true : undefined),
+        10_000,
+        50,
+      );
+    } finally {
+      await node.sh('iptables', ['-D', ...drop]);
+    }
   });
 });

@@ -16,6 +16,8 @@ export interface FrrBfd {
   peer(address: string): Promise<FrrBfdPeer | undefined>;
   /** `show bfd peer X counters json`. */
   counters(address: string): Promise<FrrBfdCounters | undefined>;
+  /** The reasons of bfdd's Up -> Down transitions so far, in order (its `state-change` debug lines). */
+  downReasons(): string[];
   stop(): Promise<void>;
 }
 
@@ -115,6 +117,10 @@ export async function startFrrBfd(host: Host, dir: string, bfdConfig: string): P
     cli,
     peer: (a) => json<FrrBfdPeer>(`show bfd peer ${a} json`),
     counters: (a) => json<FrrBfdCounters>(`show bfd peer ${a} counters json`),
+    downReasons: () =>
+      [
+        ...readFileSync(join(dir, 'bfdd.log'), 'utf8').matchAll(/state-change: .* up -> down reason:(\S+)/g),
+      ].map((m) => m[1]!),
     stop: async () => {
       await bfdd.stop(3000);
       await zebra.stop(3000);
@@ -131,7 +137,8 @@ export function frrBfdConfig(o: {
 }): string {
   return [
     'hostname router',
-    'log stdout informational',
+    // `debug bfd peer` logs every state change with its reason (FRR 8: "reason:echo-failed").
+    'log stdout debugging',
     'debug bfd peer',
     'bfd',
     ' profile lab',
