@@ -1,6 +1,7 @@
 // Raw Ethernet frames on one interface through an AF_PACKET socket (the native addon in net/addon/).
 // The kernel filters with classic BPF so only ARP and ICMPv6 Neighbor Solicitation/Advertisement
-// frames reach JavaScript; receive is event-driven (libuv poll on a non-blocking fd).
+// frames reach JavaScript (or, with the "bfd-echo" filter, IPv4 UDP to port 3785); receive is
+// event-driven (libuv poll on a non-blocking fd).
 import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -25,8 +26,17 @@ interface NativeHandle {
   readonly __brand?: 'packet-handle';
 }
 
+/** Which frames the kernel passes up: ARP + NDP (the layer 2 speaker), or IPv4 UDP to 3785 (BFD echo). */
+export type PacketFilter = 'arp-ndp' | 'bfd-echo';
+
 interface NativeAddon {
-  open(ifindex: number, onFrame: (frame: Buffer, pktType: number) => void): NativeHandle;
+  open(
+    ifindex: number,
+    onFrame: (frame: Buffer, pktType: number) => void,
+    filter?: PacketFilter,
+  ): NativeHandle;
+  /** Absent in builds from before the filter argument. */
+  readonly filters?: readonly string[];
   send(handle: NativeHandle, frame: Uint8Array): number;
   addMembership(handle: NativeHandle, mac: Buffer): void;
   dropMembership(handle: NativeHandle, mac: Buffer): void;
@@ -50,6 +60,15 @@ function findAddon(): string {
     'load',
     'net/addon/build/Release/bollard_packet.node not found; run `npm run build:addon`',
   );
+}
+
+/** Whether the built addon knows `filter` (an addon built before it existed does not: rebuild it). */
+export function packetFilterAvailable(filter: PacketFilter): boolean {
+  try {
+    return loadAddon().filters?.includes(filter) === true;
+  } catch {
+    return false;
+  }
 }
 
 /** Loads the native addon (once). Throws PacketSocketError if it was not built. */
@@ -81,17 +100,30 @@ export class PacketSocket {
     this.handle = handle;
   }
 
-  /** Opens a socket on `ifindex`; `onFrame` gets every ARP / NS / NA frame (incoming and our own outgoing, see pktType). */
-  static open(ifname: string, ifindex: number, onFrame: FrameHandler): PacketSocket {
+  /**
+   * Opens a socket on `ifindex`; `onFrame` gets every frame the filter passes (default: ARP / NS / NA),
+   * incoming and our own outgoing (see pktType).
+   */
+  static open(ifname: string, ifindex: number, onFrame: FrameHandler, filter?: PacketFilter): PacketSocket {
     const native = loadAddon();
+    if (filter !== undefined && filter !== 'arp-ndp' && native.filters?.includes(filter) !== true)
+      throw new PacketSocketError(
+        ifname,
+        'open',
+        `the built addon has no "${filter}" filter; run \`npm run build:addon\``,
+      );
     try {
-      const h = native.open(ifindex, (frame, pktType) => {
-        try {
-          onFrame(frame, pktType);
-        } catch {
-          // A handler must not take the socket down; handlers report their own errors.
-        }
-      });
+      const h = native.open(
+        ifindex,
+        (frame, pktType) => {
+          try {
+            onFrame(frame, pktType);
+          } catch {
+            // A handler must not take the socket down; handlers report their own errors.
+          }
+        },
+        filter,
+      );
       return new PacketSocket(ifname, ifindex, h);
     } catch (err) {
       throw wrapErr(ifname, 'open', err);

@@ -1,7 +1,10 @@
 // bollard_packet: an AF_PACKET socket bound to one interface, for the layer 2 speaker.
 //
-//  open(ifindex, onFrame)  -> handle; a non-blocking SOCK_RAW packet socket, a classic BPF filter in
-//                             the kernel (ARP, and ICMPv6 Neighbor Solicitation/Advertisement only),
+//  open(ifindex, onFrame[, filter])
+//                          -> handle; a non-blocking SOCK_RAW packet socket, a classic BPF filter in
+//                             the kernel (filter "arp-ndp", the default: ARP, and ICMPv6 Neighbor
+//                             Solicitation/Advertisement only; "bfd-echo": unfragmented IPv4 UDP to
+//                             port 3785, the BFD echoes of RFC 5881 §4),
 //                             bound to ifindex, polled by libuv: every frame that passes is delivered
 //                             as onFrame(buffer, pktType) on the JS thread (pktType: PACKET_HOST=0,
 //                             BROADCAST=1, MULTICAST=2, OTHERHOST=3, OUTGOING=4).
@@ -11,6 +14,7 @@
 //                             solicited-node groups, 33:33:ff:xx:xx:xx).
 //  stats(handle)           -> { received, dropped } (PACKET_STATISTICS, since the last call).
 //  close(handle)           -> stops polling and closes the socket (idempotent; also on GC).
+//  filters                 -> the filter names open() knows (absent in builds before "bfd-echo").
 //
 // Plain N-API C (node_api.h) so no dependency is needed to build it.
 #ifndef NAPI_VERSION
@@ -74,6 +78,21 @@ static struct sock_filter ndp_arp_filter[] = {
     /* 7 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 136, 1, 0),
     /* 8 */ BPF_STMT(BPF_RET | BPF_K, 0),
     /* 9 */ BPF_STMT(BPF_RET | BPF_K, 0x40000),
+};
+
+// ldh [12] == IPv4; ldb [23] == UDP; no fragment offset; x = IHL*4; ldh [x+16] (UDP dport) == 3785.
+static struct sock_filter bfd_echo_filter[] = {
+    /* 0 */ BPF_STMT(BPF_LD | BPF_H | BPF_ABS, 12),
+    /* 1 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, ETH_P_IP, 0, 8),
+    /* 2 */ BPF_STMT(BPF_LD | BPF_B | BPF_ABS, 23),
+    /* 3 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 17, 0, 6),
+    /* 4 */ BPF_STMT(BPF_LD | BPF_H | BPF_ABS, 20),
+    /* 5 */ BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, 0x1fff, 4, 0),
+    /* 6 */ BPF_STMT(BPF_LDX | BPF_B | BPF_MSH, 14),
+    /* 7 */ BPF_STMT(BPF_LD | BPF_H | BPF_IND, 16),
+    /* 8 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 3785, 0, 1),
+    /* 9 */ BPF_STMT(BPF_RET | BPF_K, 0x40000),
+    /* 10 */ BPF_STMT(BPF_RET | BPF_K, 0),
 };
 
 static void on_poll_closed(uv_handle_t* h) {
@@ -154,12 +173,33 @@ static packet_sock* unwrap(napi_env env, napi_value obj) {
 }
 
 static napi_value js_open(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2];
+  size_t argc = 3;
+  napi_value argv[3];
   NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   if (argc < 2) {
-    napi_throw_type_error(env, NULL, "open(ifindex, onFrame)");
+    napi_throw_type_error(env, NULL, "open(ifindex, onFrame[, filter])");
     return NULL;
+  }
+  struct sock_fprog prog = {.len = sizeof ndp_arp_filter / sizeof ndp_arp_filter[0], .filter = ndp_arp_filter};
+  if (argc >= 3) {
+    napi_valuetype ft;
+    NAPI_CALL(env, napi_typeof(env, argv[2], &ft));
+    if (ft != napi_undefined) {
+      char fname[16];
+      size_t flen = 0;
+      if (ft != napi_string ||
+          napi_get_value_string_utf8(env, argv[2], fname, sizeof fname, &flen) != napi_ok) {
+        napi_throw_type_error(env, NULL, "filter must be a string");
+        return NULL;
+      }
+      if (strcmp(fname, "bfd-echo") == 0) {
+        prog.len = sizeof bfd_echo_filter / sizeof bfd_echo_filter[0];
+        prog.filter = bfd_echo_filter;
+      } else if (strcmp(fname, "arp-ndp") != 0) {
+        napi_throw_type_error(env, NULL, "unknown filter");
+        return NULL;
+      }
+    }
   }
   int32_t ifindex = 0;
   if (napi_get_value_int32(env, argv[0], &ifindex) != napi_ok || ifindex <= 0) {
@@ -175,7 +215,6 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
 
   int fd = socket(AF_PACKET, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, htons(ETH_P_ALL));
   if (fd < 0) return throw_errno(env, "socket(AF_PACKET)", errno);
-  struct sock_fprog prog = {.len = sizeof ndp_arp_filter / sizeof ndp_arp_filter[0], .filter = ndp_arp_filter};
   if (setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof prog) < 0) {
     int e = errno;
     close(fd);
@@ -368,6 +407,14 @@ static napi_value init(napi_env env, napi_value exports) {
       {"close", NULL, js_close, NULL, NULL, NULL, napi_default, NULL},
   };
   if (napi_define_properties(env, exports, sizeof props / sizeof props[0], props) != napi_ok) return NULL;
+  napi_value filters, name;
+  const char* names[] = {"arp-ndp", "bfd-echo"};
+  NAPI_CALL(env, napi_create_array_with_length(env, 2, &filters));
+  for (uint32_t i = 0; i < 2; i++) {
+    NAPI_CALL(env, napi_create_string_utf8(env, names[i], NAPI_AUTO_LENGTH, &name));
+    NAPI_CALL(env, napi_set_element(env, filters, i, name));
+  }
+  NAPI_CALL(env, napi_set_named_property(env, exports, "filters", filters));
   return exports;
 }
 

@@ -1,8 +1,17 @@
 /**
- * The BFD session state machine of RFC 5880 §6.2/§6.8 (asynchronous mode, no Demand, no Echo) as
- * pure functions over a session value: give it the clock `now` (ms) and an injected `random()` in
- * [0, 1), and it says which packets to send, when the next one is due, when detection expires, and
- * which state changes happened. Sockets (RFC 5881 single-hop / RFC 5883 multihop) live elsewhere.
+ * The BFD session state machine of RFC 5880 §6.2/§6.8 (asynchronous mode with the Echo function, no
+ * Demand) as pure functions over a session value: give it the clock `now` (ms) and an injected
+ * `random()` in [0, 1), and it says which packets to send, when the next one is due, when detection
+ * expires, and which state changes happened. Sockets (RFC 5881 single-hop / RFC 5883 multihop) and the
+ * echo frames live elsewhere.
+ *
+ * Echo (RFC 5880 §6.4, §6.8.9): while the session is Up, `desiredMinEchoTxUs` is set and the remote
+ * advertises a non-zero Required Min Echo RX Interval, the session asks for an echo every
+ * max(desiredMinEchoTxUs, remote Required Min Echo RX) (a `send-echo` action) and expects them back:
+ * when none has come back for Detect Mult × that interval (the echo detection time, a local matter
+ * per §6.8.5), the session goes Down with diag 2 (Echo Function Failed). Control packets keep their
+ * rate. What we advertise as our own Required Min Echo RX is `requiredMinEchoRxUs`: non-zero says
+ * we loop the remote's echoes.
  */
 import { BfdDiag, type BfdControlPacket, type BfdState } from './packet.js';
 
@@ -19,6 +28,10 @@ export interface BfdConfig {
   readonly passive?: boolean;
   /** Authentication in use: packets must (and without it must not) carry the A bit. */
   readonly authenticated?: boolean;
+  /** bfd.RequiredMinEchoRxInterval, microseconds: non-zero says we loop the remote's echoes (default 0). */
+  readonly requiredMinEchoRxUs?: number;
+  /** Our echo transmit interval, microseconds; non-zero turns the Echo function on (default 0). */
+  readonly desiredMinEchoTxUs?: number;
 }
 
 interface Intervals {
@@ -45,10 +58,20 @@ export interface BfdSession {
   readonly nextTxAt?: number;
   /** ms; when detection time runs out (undefined: not armed). */
   readonly detectAt?: number;
+  /** The remote's Required Min Echo RX Interval, microseconds (0: it does not loop echoes). */
+  readonly remoteMinEchoRxUs: number;
+  /** Microseconds between our echoes while the Echo function is active (undefined: not active). */
+  readonly echoTxUs?: number;
+  /** ms; when the next echo is due. */
+  readonly nextEchoAt?: number;
+  /** ms; when the echo detection time runs out (no echo came back since). */
+  readonly echoDetectAt?: number;
 }
 
 export type BfdAction =
   | { readonly type: 'send'; readonly packet: BfdControlPacket }
+  /** Send one echo packet (the caller builds it: its contents are a local matter). */
+  | { readonly type: 'send-echo' }
   | { readonly type: 'state-change'; readonly from: BfdState; readonly to: BfdState; readonly diag: number };
 
 export interface BfdResult {
@@ -81,6 +104,7 @@ export function createBfdSession(config: BfdConfig, now: number, random: () => n
     remoteDesiredMinTxUs: 0,
     remoteMinRxUs: 1,
     remoteDetectMult: 0,
+    remoteMinEchoRxUs: 0,
     advertised: adv,
     active: adv,
     polling: false,
@@ -125,8 +149,42 @@ export function controlPacket(s: BfdSession, final = false): BfdControlPacket {
     yourDiscriminator: s.remoteDiscriminator,
     desiredMinTxInterval: s.advertised.desiredMinTxUs,
     requiredMinRxInterval: s.advertised.requiredMinRxUs,
-    requiredMinEchoRxInterval: 0,
+    requiredMinEchoRxInterval: s.config.requiredMinEchoRxUs ?? 0,
   };
+}
+
+/**
+ * §6.8.9: the echo transmit interval, microseconds: max(ours, the remote's Required Min Echo RX); 0 when
+ * the Echo function is not active (not Up, not configured, or the remote does not loop echoes).
+ */
+export function echoIntervalUs(s: BfdSession): number {
+  const ours = s.config.desiredMinEchoTxUs ?? 0;
+  if (s.state !== 'Up' || ours <= 0 || s.remoteMinEchoRxUs === 0) return 0;
+  return Math.max(ours, s.remoteMinEchoRxUs);
+}
+
+/** Echo detection time, microseconds: our Detect Mult × the echo interval (0: echo not active). */
+export function echoDetectionTimeUs(s: BfdSession): number {
+  return s.config.detectMult * echoIntervalUs(s);
+}
+
+function withoutEcho(s: BfdSession): BfdSession {
+  const { echoTxUs: _a, nextEchoAt: _b, echoDetectAt: _c, ...rest } = s;
+  return rest;
+}
+
+/** Starts, restarts (the interval changed) or stops the Echo function to match the session. */
+function syncEcho(s: BfdSession, now: number): BfdSession {
+  const us = echoIntervalUs(s);
+  if (us === 0) return s.echoTxUs === undefined ? s : withoutEcho(s);
+  if (s.echoTxUs === us) return s;
+  return { ...s, echoTxUs: us, nextEchoAt: now, echoDetectAt: now + (s.config.detectMult * us) / 1000 };
+}
+
+/** One of our echoes came back (the caller checked it carries our discriminator): detection re-armed. */
+export function bfdEchoReceive(s: BfdSession, now: number): BfdSession {
+  if (s.echoTxUs === undefined) return s;
+  return { ...s, echoDetectAt: now + (s.config.detectMult * s.echoTxUs) / 1000 };
 }
 
 function changeState(s: BfdSession, to: BfdState, diag: number, actions: BfdAction[]): BfdSession {
@@ -172,6 +230,7 @@ export function bfdReceive(s: BfdSession, p: BfdControlPacket, now: number, rand
     remoteMinRxUs: p.requiredMinRxInterval,
     remoteDesiredMinTxUs: p.desiredMinTxInterval,
     remoteDetectMult: p.detectMult,
+    remoteMinEchoRxUs: p.requiredMinEchoRxInterval,
   };
   if (p.final && n.polling) n = { ...n, polling: false, active: n.advertised };
   if (n.state === 'AdminDown') return { session: n, actions };
@@ -195,7 +254,7 @@ export function bfdReceive(s: BfdSession, p: BfdControlPacket, now: number, rand
       actions.push({ type: 'send', packet: controlPacket(n) });
     n = { ...n, nextTxAt: now + jitteredTxMs(n, random) };
   }
-  return { session: n, actions };
+  return { session: syncEcho(n, now), actions };
 }
 
 function withoutTx(s: BfdSession): BfdSession {
@@ -208,16 +267,29 @@ function withoutDetect(s: BfdSession): BfdSession {
   return rest;
 }
 
-/** Runs due timers at `now`: detection expiry (Init/Up -> Down, diag 1) and the periodic transmission. */
+/**
+ * Runs due timers at `now`: detection expiry (Init/Up -> Down, diag 1), echo detection expiry (Up ->
+ * Down, diag 2), the periodic transmission and the next echo.
+ */
 export function bfdTick(s: BfdSession, now: number, random: () => number): BfdResult {
   const actions: BfdAction[] = [];
   let n = s;
+  if (n.echoDetectAt !== undefined && now >= n.echoDetectAt && n.state === 'Up') {
+    n = withoutEcho(changeState(n, 'Down', BfdDiag.ECHO_FUNCTION_FAILED, actions));
+    // The remote hears of it at once, not at the next periodic packet.
+    actions.push({ type: 'send', packet: controlPacket(n) });
+  }
   if (n.detectAt !== undefined && now >= n.detectAt) {
     if (n.state === 'Init' || n.state === 'Up') {
       n = changeState(n, 'Down', BfdDiag.CONTROL_DETECTION_TIME_EXPIRED, actions);
     }
     // §6.8.1: the remote discriminator is forgotten when the session times out.
     n = withoutDetect({ ...n, remoteDiscriminator: 0, remoteState: 'Down', remoteMinRxUs: 1 });
+  }
+  n = syncEcho(n, now);
+  if (n.echoTxUs !== undefined && n.nextEchoAt !== undefined && now >= n.nextEchoAt) {
+    actions.push({ type: 'send-echo' });
+    n = { ...n, nextEchoAt: now + n.echoTxUs / 1000 };
   }
   const mayTx = !(n.config.passive && n.remoteDiscriminator === 0);
   if (!mayTx) return { session: withoutTx(n), actions };
@@ -232,7 +304,9 @@ export function bfdTick(s: BfdSession, now: number, random: () => number): BfdRe
 
 /** Earliest time the caller must call `bfdTick`. */
 export function bfdNextWakeup(s: BfdSession): number | undefined {
-  const t = [s.nextTxAt, s.detectAt].filter((x): x is number => x !== undefined);
+  const t = [s.nextTxAt, s.detectAt, s.nextEchoAt, s.echoDetectAt].filter(
+    (x): x is number => x !== undefined,
+  );
   return t.length === 0 ? undefined : Math.min(...t);
 }
 
@@ -241,7 +315,7 @@ export function bfdAdminDown(s: BfdSession): BfdResult {
   const actions: BfdAction[] = [];
   const n = changeState(s, 'AdminDown', BfdDiag.ADMINISTRATIVELY_DOWN, actions);
   if (actions.length > 0) actions.push({ type: 'send', packet: controlPacket(n) });
-  return { session: withoutDetect(n), actions };
+  return { session: withoutEcho(withoutDetect(n)), actions };
 }
 
 /** Re-enable an administratively down session: it goes to Down and starts over. */

@@ -3,6 +3,7 @@
 // multihop (port 4784, the BFDProfile's minimumTtl enforced the same way). The state machine is
 // proto/bfd's; this file only moves packets and runs its timers. Sockets that cannot be opened (the
 // port taken, the VRF device not there yet) are tried again with backoff until they open or stop().
+// With the profile's echoMode on an IPv4 single-hop session, the Echo function runs too (./echo.ts).
 import type dgram from 'node:dgram';
 import { randomInt } from 'node:crypto';
 import {
@@ -11,13 +12,17 @@ import {
   BFD_SOURCE_PORT_MAX,
   BFD_SOURCE_PORT_MIN,
   bfdAdminDown,
+  bfdEchoReceive,
   bfdNextWakeup,
   bfdReceive,
   bfdTick,
   createBfdSession,
   decodeBfdControl,
   encodeBfdControl,
+  echoDetectionTimeUs,
+  encodeBfdEcho,
   type BfdAction,
+  type BfdEchoPayload,
   type BfdSession,
 } from '../../proto/bfd.js';
 import { bindUdp, familyOf, TcpOptionError, type IpFamily } from '../../net/tcp/index.js';
@@ -26,6 +31,8 @@ import { background } from '../../k8s/background.js';
 import type { Clock, TimerHandle } from '../../proto/clock.js';
 import type { Log } from '../bgp/types.js';
 import { unmapIpv4 } from '../../proto/address.js';
+import { ipv4Forwarding } from '../../net/neighbors.js';
+import { EchoPort, echoSupported, localAddressToward, type EchoSendResult } from './echo.js';
 
 /** BFDProfile values (MetalLB units: milliseconds). */
 export interface BfdSpec {
@@ -35,7 +42,10 @@ export interface BfdSpec {
   readonly passiveMode: boolean;
   /** Multihop only: lowest TTL accepted. */
   readonly minimumTtl: number;
+  /** Run the Echo function (IPv4 single-hop only). */
   readonly echoMode?: boolean;
+  /** Our echo transmit interval and the Required Min Echo RX we advertise (MetalLB's echoInterval). */
+  readonly echoIntervalMs?: number;
 }
 
 export interface BfdRunnerOptions {
@@ -128,6 +138,8 @@ export interface BfdStats {
   output: number;
   upEvents: number;
   downEvents: number;
+  echoInput: number;
+  echoOutput: number;
 }
 
 export class BfdRunner {
@@ -137,7 +149,19 @@ export class BfdRunner {
   private retryTimer: TimerHandle | undefined;
   private readonly openBackoff: Backoff;
   private stopped = false;
-  private readonly counters = { input: 0, output: 0, upEvents: 0, downEvents: 0 };
+  private readonly counters = {
+    input: 0,
+    output: 0,
+    upEvents: 0,
+    downEvents: 0,
+    echoInput: 0,
+    echoOutput: 0,
+  };
+  private echo: EchoPort | undefined;
+  private echoSeq = 0;
+  private lastEchoProblem: EchoSendResult | undefined;
+  /** An echo has come back since the Echo function last became active. */
+  private echoReturned = false;
   private readonly family: IpFamily;
   private readonly port: number;
   private readonly minTtl: number;
@@ -165,6 +189,27 @@ export class BfdRunner {
   /** Creates the session and opens the sockets; resolves after the first attempt (a failure is retried). */
   async start(): Promise<void> {
     const s = this.o.spec;
+    // RFC 5883 §3: no echo over multihop; IPv6 echo is refused by the configuration (as MetalLB does).
+    const wanted = s.echoMode === true && !this.o.multihop && this.family === 4;
+    const echo = wanted && echoSupported();
+    if (wanted && !echo)
+      this.o.log.error(
+        { peer: this.o.peer },
+        'BFD echoMode: the packet socket addon has no "bfd-echo" filter (built before it: run `npm run build:addon`); running without echo',
+      );
+    const echoUs = (s.echoIntervalMs ?? 50) * 1000;
+    if (s.echoMode === true && !echo)
+      this.o.log.warn(
+        { peer: this.o.peer, multihop: this.o.multihop, family: this.family },
+        'BFD echoMode applies to IPv4 single-hop sessions only; running without echo',
+      );
+    // Advertising a Required Min Echo RX says we loop the peer's echoes: the kernel does, if it forwards.
+    const forwarding = echo ? ipv4Forwarding() : undefined;
+    if (echo && forwarding !== true)
+      this.o.log.warn(
+        { peer: this.o.peer },
+        "BFD echoMode: IPv4 forwarding is off on this node, so the peer's echoes cannot be looped back; advertising Required Min Echo RX 0 (our own echoes still run)",
+      );
     this.session = createBfdSession(
       {
         myDiscriminator: randomInt(1, 0xffffffff),
@@ -172,10 +217,16 @@ export class BfdRunner {
         requiredMinRxUs: s.receiveIntervalMs * 1000,
         detectMult: s.detectMultiplier,
         passive: s.passiveMode,
+        ...(echo ? { desiredMinEchoTxUs: echoUs } : {}),
+        ...(echo && forwarding === true ? { requiredMinEchoRxUs: echoUs } : {}),
       },
       this.o.clock.now(),
       Math.random,
     );
+    if (echo) {
+      const discr = this.session.config.myDiscriminator;
+      this.echo = new EchoPort(this.o.peerAddress, discr, (p) => this.onEcho(p), this.o.localAddress);
+    }
     await this.openSockets();
   }
 
@@ -186,6 +237,8 @@ export class BfdRunner {
         this.onPacket(msg),
       );
       await rx.socket;
+      if (this.echo && !this.echo.local)
+        this.echo.setLocalAddress(await localAddressToward(this.o.peerAddress, this.o.device));
       tx = await this.bindTx();
     } catch (e) {
       if (this.stopped) return;
@@ -253,6 +306,36 @@ export class BfdRunner {
     this.apply(r.session, r.actions);
   }
 
+  private onEcho(p: BfdEchoPayload): void {
+    if (!this.session || this.stopped) return;
+    this.counters.echoInput++;
+    const now = this.o.clock.now();
+    if (!this.echoReturned && this.session.echoTxUs !== undefined) {
+      this.echoReturned = true;
+      this.o.log.info(
+        { peer: this.o.peer, rttMs: Math.round((now * 1000 - p.sentAtUs) / 10) / 100 },
+        'BFD echo came back',
+      );
+    }
+    this.session = bfdEchoReceive(this.session, now);
+    this.arm();
+  }
+
+  private sendEcho(): void {
+    if (!this.echo || !this.session) return;
+    const payload = encodeBfdEcho({
+      discriminator: this.session.config.myDiscriminator,
+      sequence: this.echoSeq++,
+      sentAtUs: Math.round(this.o.clock.now() * 1000),
+    });
+    const r = this.echo.send(payload);
+    if (r === 'sent') this.counters.echoOutput++;
+    // Logged once per kind of problem, not per echo; a missing echo counts toward echo detection.
+    if (r !== 'sent' && r !== this.lastEchoProblem)
+      this.o.log.warn({ peer: this.o.peer, reason: r, err: this.echo.lastError }, 'cannot send BFD echo');
+    this.lastEchoProblem = r === 'sent' ? undefined : r;
+  }
+
   private tick(): void {
     if (!this.session || this.stopped) return;
     const r = bfdTick(this.session, this.o.clock.now(), Math.random);
@@ -260,9 +343,22 @@ export class BfdRunner {
   }
 
   private apply(session: BfdSession, actions: readonly BfdAction[]): void {
+    const wasEcho = this.session?.echoTxUs;
     this.session = session;
+    if (session.echoTxUs !== undefined && session.echoTxUs !== wasEcho) {
+      this.echoReturned = false;
+      this.o.log.info(
+        {
+          peer: this.o.peer,
+          intervalMs: session.echoTxUs / 1000,
+          detectMs: echoDetectionTimeUs(session) / 1000,
+        },
+        'BFD echo active',
+      );
+    }
     for (const a of actions) {
       if (a.type === 'send') this.send(encodeBfdControl(a.packet));
+      else if (a.type === 'send-echo') this.sendEcho();
       else {
         this.o.log.info({ peer: this.o.peer, from: a.from, to: a.to, diag: a.diag }, `BFD session ${a.to}`);
         if (a.to === 'Up') {
@@ -307,6 +403,7 @@ export class BfdRunner {
     if (this.timer !== undefined) this.o.clock.clearTimer(this.timer);
     if (this.retryTimer !== undefined) this.o.clock.clearTimer(this.retryTimer);
     releaseRx(this.family, this.port, this.minTtl, this.o.device, this.o.peerAddress);
+    this.echo?.close();
     const tx = this.tx;
     this.tx = undefined;
     if (tx) setTimeout(() => tx.close(), 50).unref();

@@ -136,6 +136,7 @@ export class BgpController implements Protocol {
                 passiveMode: bfd.passiveMode,
                 minimumTtl: bfd.minimumTtl,
                 echoMode: bfd.echoMode,
+                echoIntervalMs: bfd.echoInterval,
               },
             }
           : {}),

@@ -203,7 +203,7 @@ class Pair {
     for (const x of actions) {
       if (x.type === 'state-change')
         this.events.push({ who, from: x.from, to: x.to, diag: x.diag, at: this.now });
-      else {
+      else if (x.type === 'send') {
         if (who === 'a') this.sentByA.push(x.packet);
         if (!this.linkUp) continue;
         const bytes = encodeBfdControl(x.packet);
