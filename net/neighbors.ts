@@ -1,7 +1,35 @@
-// What the BFD echo function needs from the kernel besides sockets: the peer's MAC from the IPv4
+// The kernel's neighbour tables, and what else the speaker reads of them besides sockets. For BFD echo: the peer's MAC from the IPv4
 // neighbour (ARP) table (/proc/net/arp of the current network namespace) and whether this namespace
-// forwards IPv4 (so a peer's echo, addressed to the peer itself, is routed straight back to it).
+// forwards IPv4 (so a peer's echo, addressed to the peer itself, is routed straight back to it). For
+// unnumbered BGP: the IPv6 neighbours of one interface, as `ip -j -6 neigh show dev IFACE` prints
+// them (iproute2's JSON; the pure reading is proto/ndp-router.ts candidatesFromIpNeigh).
+import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+
+export class NeighbourTableError extends Error {
+  constructor(
+    readonly ifname: string,
+    readonly reason: string,
+  ) {
+    super(`${ifname}: cannot read the IPv6 neighbour table: ${reason}`);
+    this.name = 'NeighbourTableError';
+  }
+}
+
+/** The JSON text of the interface's IPv6 neighbours; rejects with NeighbourTableError. */
+export function readIpv6Neighbours(ifname: string, timeoutMs = 5000): Promise<string> {
+  return new Promise((resolve, reject) => {
+    execFile(
+      'ip',
+      ['-j', '-6', 'neigh', 'show', 'dev', ifname],
+      { timeout: timeoutMs, encoding: 'utf8' },
+      (err, stdout, stderr) => {
+        if (err) reject(new NeighbourTableError(ifname, stderr.trim() || err.message));
+        else resolve(stdout.trim() === '' ? '[]' : stdout);
+      },
+    );
+  });
+}
 
 export interface ArpEntry {
   readonly ip: string;

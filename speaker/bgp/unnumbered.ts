@@ -10,7 +10,7 @@
 //  - tells the caller (onChange) when the peer address of an interface changes, so the controller
 //    builds the session to `fe80::…%IFACE`.
 import { scanInterfaces, type InterfaceInfo } from '../../net/interfaces.js';
-import { readIpv6Neighbours } from '../../net/neighbours.js';
+import { readIpv6Neighbours } from '../../net/neighbors.js';
 import { PacketSocket } from '../../net/packet.js';
 import { decodeEthernet, EtherType } from '../../proto/ethernet.js';
 import { ipv6Frame } from '../../proto/ndp.js';
