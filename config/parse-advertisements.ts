@@ -1,5 +1,6 @@
 // L2Advertisements and BGPAdvertisements: their pools, node selectors, interfaces, aggregation, communities
 // and localPref, and the conflicts between advertisements.
+import type { BGPAdvertisementSpec, L2AdvertisementSpec } from './crd-specs.gen.js';
 import { ConfigError } from './errors.js';
 import { rangeToCIDRs, type Family } from './ip.js';
 import { LabelSelector, type LabelSelectorSpec } from './selector.js';
@@ -17,7 +18,7 @@ import { poolEntries, selectPools } from './parse-pools.js';
 import { parseCommunityLiteral } from './parse-communities.js';
 
 export function parseL2(c: Ctx, pools: ReadonlyMap<string, Pool>, warnings: ConfigError[]): L2Advertisement {
-  const spec = specOf(c.obj);
+  const spec = specOf<L2AdvertisementSpec>(c.obj);
   // One that does not parse is an error, never dropped (dropped, the advertisement would cover every Service).
   const serviceSelectors = selectorList(c, spec.serviceSelectors, 'spec.serviceSelectors');
   return {
@@ -82,7 +83,7 @@ export function parseBGPAdv(
   aliases: ReadonlyMap<string, Community>,
   warnings: ConfigError[],
 ): BGPAdvertisement {
-  const spec = specOf(c.obj);
+  const spec = specOf<BGPAdvertisementSpec>(c.obj);
   const serviceSelectors = selectorList(c, spec.serviceSelectors, 'spec.serviceSelectors');
   // (MetalLB's CRD: aggregationLength at least 1; aggregationLengthV6 without a minimum)
   const aggregationLength = optInt(c, spec, 'aggregationLength', 1, 32) ?? 32;

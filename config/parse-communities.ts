@@ -1,4 +1,5 @@
 // BGP communities: the literal forms ("a:b", "large:a:b:c") and the Community objects' aliases.
+import type { CommunitySpec } from './crd-specs.gen.js';
 import { ConfigError } from './errors.js';
 import type { CRObject, Community } from './types.js';
 import { MAX_ASN, Ctx, specOf } from './parse-fields.js';
@@ -39,7 +40,7 @@ export function parseCommunities(
   const origin = new Map<string, string>();
   for (const o of objs) {
     const c = new Ctx('Community', o, errors, warnings);
-    const list = specOf(o).communities;
+    const list = specOf<CommunitySpec>(o).communities;
     if (list === undefined || list === null) continue;
     if (!Array.isArray(list)) {
       c.fail('spec.communities', 'must be a list of {name, value}');

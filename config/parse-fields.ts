@@ -5,7 +5,12 @@ import { LabelSelector, type LabelSelectorSpec } from './selector.js';
 import { selectorRepeats } from './selector-duplicates.js';
 import type { CRObject, ConfigKind } from './types.js';
 
-export type Spec = Record<string, unknown>;
+/**
+ * A spec as the apiserver serves it: only the field names its CRD defines (config/crd-specs.gen.ts,
+ * generated from the same schema as the CRDs), every value unchecked until a read below checks it.
+ */
+export type Unchecked<S> = { readonly [K in keyof S]?: unknown };
+export type Spec = Readonly<Record<string, unknown>>;
 
 export const MAX_ASN = 4294967295;
 
@@ -36,13 +41,13 @@ export class Ctx {
   }
 }
 
-export function specOf(o: CRObject): Spec {
+export function specOf<S>(o: CRObject): Unchecked<S> {
   const s = o.spec;
-  return s && typeof s === 'object' && !Array.isArray(s) ? (s as Spec) : {};
+  return s && typeof s === 'object' && !Array.isArray(s) ? (s as Unchecked<S>) : {};
 }
 
-export function optString(c: Ctx, spec: Spec, key: string): string | undefined {
-  const v = spec[key];
+export function optString<S>(c: Ctx, spec: Unchecked<S>, key: keyof S & string): string | undefined {
+  const v: unknown = spec[key];
   if (v === undefined || v === null || v === '') return undefined;
   if (typeof v !== 'string') {
     c.fail(`spec.${key}`, `must be a string, got ${typeof v}`);
@@ -51,8 +56,8 @@ export function optString(c: Ctx, spec: Spec, key: string): string | undefined {
   return v;
 }
 
-export function optBool(c: Ctx, spec: Spec, key: string, def: boolean): boolean {
-  const v = spec[key];
+export function optBool<S>(c: Ctx, spec: Unchecked<S>, key: keyof S & string, def: boolean): boolean {
+  const v: unknown = spec[key];
   if (v === undefined || v === null) return def;
   if (typeof v !== 'boolean') {
     c.fail(`spec.${key}`, `must be true or false, got ${JSON.stringify(v)}`);
@@ -61,8 +66,14 @@ export function optBool(c: Ctx, spec: Spec, key: string, def: boolean): boolean 
   return v;
 }
 
-export function optInt(c: Ctx, spec: Spec, key: string, min: number, max: number): number | undefined {
-  const v = spec[key];
+export function optInt<S>(
+  c: Ctx,
+  spec: Unchecked<S>,
+  key: keyof S & string,
+  min: number,
+  max: number,
+): number | undefined {
+  const v: unknown = spec[key];
   if (v === undefined || v === null) return undefined;
   if (typeof v !== 'number' || !Number.isInteger(v)) {
     c.fail(`spec.${key}`, `must be an integer, got ${JSON.stringify(v)}`);
@@ -75,8 +86,13 @@ export function optInt(c: Ctx, spec: Spec, key: string, min: number, max: number
   return v;
 }
 
-export function stringList(c: Ctx, spec: Spec, key: string, field = `spec.${key}`): string[] {
-  const v = spec[key];
+export function stringList<S>(
+  c: Ctx,
+  spec: Unchecked<S>,
+  key: keyof S & string,
+  field = `spec.${key}`,
+): string[] {
+  const v: unknown = spec[key];
   if (v === undefined || v === null) return [];
   if (!Array.isArray(v)) {
     c.fail(field, 'must be a list of strings');

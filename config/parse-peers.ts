@@ -1,5 +1,6 @@
 // BGPPeers and BFDProfiles: addresses, ASNs, timers, passwords from Secrets, router IDs, node selectors;
 // duplicate sessions, and BFD echo on IPv6.
+import type { BFDProfileSpec, BGPPeerSpec } from './crd-specs.gen.js';
 import { ConfigError } from './errors.js';
 import { parseDuration } from './duration.js';
 import { formatIP, parseIP } from './ip.js';
@@ -43,7 +44,7 @@ export function parsePeer(
   bfd: ReadonlyMap<string, BFDProfile>,
   secrets: readonly SecretObject[] | undefined,
 ): BGPPeer {
-  const spec = specOf(c.obj);
+  const spec = specOf<BGPPeerSpec>(c.obj);
   const myASN = optInt(c, spec, 'myASN', 0, MAX_ASN);
   if (spec.myASN === undefined) c.fail('spec.myASN', 'required');
   // MetalLB (peerFromCR): 0 is a missing local AS
@@ -210,7 +211,7 @@ export function checkDuplicatePeers(
 }
 
 export function parseBFD(c: Ctx): BFDProfile {
-  const spec = specOf(c.obj);
+  const spec = specOf<BFDProfileSpec>(c.obj);
   return {
     name: c.name,
     namespace: c.namespace,

@@ -1,5 +1,6 @@
 // IPAddressPools: addresses, autoAssign, avoidBuggyIPs, serviceAllocation; overlaps between pools; the
 // pools an advertisement selects; and whether a pool serves a Service (serviceAllocation rules).
+import type { IPAddressPoolSpec } from './crd-specs.gen.js';
 import { ConfigError } from './errors.js';
 import { buggyCount, parseAddressRange, rangeSize, type CIDR, type Family, type IPRange } from './ip.js';
 import { anyMatches } from './selector.js';
@@ -23,7 +24,7 @@ export interface PoolRange {
 }
 
 export function parsePool(c: Ctx): Pool | undefined {
-  const spec = specOf(c.obj);
+  const spec = specOf<IPAddressPoolSpec>(c.obj);
   const before = countErrors(c);
   const addresses = stringList(c, spec, 'addresses');
   if (spec.addresses === undefined)
