@@ -67,7 +67,17 @@ class RouteMonitor {
       logFile: log,
     });
     const m = new RouteMonitor(host, proc, log);
-    await m.mark(); // the monitor is listening once it reports a change
+    // `ip monitor` says nothing when it starts listening: it is listening once it reports a change.
+    // A mark added before that goes unseen, so marks are added until one is reported (a retry of
+    // the event, not a wait in its place).
+    for (let i = 0; ; i++) {
+      try {
+        await m.mark(1000);
+        break;
+      } catch (err) {
+        if (i >= 30) throw err;
+      }
+    }
     return m;
   }
   private lines(): string[] {
@@ -78,7 +88,7 @@ class RouteMonitor {
     }
   }
   /** Adds a blackhole route and waits until the monitor reports it; resolves with its line number. */
-  async mark(): Promise<number> {
+  async mark(timeoutMs = 20_000): Promise<number> {
     const dst = `198.51.100.${++this.marks}`;
     await this.host.sh('ip', ['route', 'add', 'blackhole', `${dst}/32`]);
     return this.proc.whileRunning(
@@ -88,7 +98,7 @@ class RouteMonitor {
           const i = this.lines().findIndex((l) => /^\[[^\]]+\] blackhole (\S+)/.exec(l)?.[1] === dst);
           return i >= 0 ? i : undefined;
         },
-        20_000,
+        timeoutMs,
         10,
       ),
     );
