@@ -230,7 +230,7 @@ async function dial(host: string, port: number, deadlineMs: number): Promise<Wir
       sock.setNoDelay(true);
       const w = new Wire(sock);
       // the speaker answers an accepted connection with its OPEN; a rejected one is closed
-      if (await w.until(() => w.count(1) > 0 || w.closed, 5000)) {
+      if (await w.until(() => w.count(1) > 0 || w.closed, 30_000)) {
         if (w.count(1) > 0) return w;
       }
       sock.destroy();
