@@ -345,14 +345,14 @@ describe('chaos on the lab (3 nodes, BIRD)', { timeout: 900_000 }, () => {
           const s = await cs();
           return s.result === 'Invalid' && re.test(s.errorSummary ?? '') ? s : undefined;
         },
-        60_000,
+        180_000,
         250,
       );
     const valid = () =>
       waitFor(
         'speaker ConfigurationState Valid again',
         async () => ((await cs()).result === 'Valid' ? true : undefined),
-        90_000,
+        180_000,
         250,
       );
     const peerObj = (name: string, secret: string) => ({

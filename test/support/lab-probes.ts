@@ -183,13 +183,20 @@ export function speakersLostApiserver(lab: Lab, nodes: readonly string[]): () =>
       .split('\n')
       .filter((l) => l.includes('"msg":"watch error; retrying"') && l.includes('"resource":"services"'))
       .length;
+  const t0 = Date.now();
   return async () => {
-    for (const l of logs)
-      await waitFor(
-        `${l.node}'s speaker lost the apiserver (two failed watches of Services)`,
-        () => (errors(l.file, l.from) >= 2 ? true : undefined),
-        60_000,
-        50,
-      );
+    await Promise.all(
+      logs.map(async (l) => {
+        await waitFor(
+          `${l.node}'s speaker lost the apiserver (two failed watches of Services)`,
+          () => (errors(l.file, l.from) >= 2 ? true : undefined),
+          180_000,
+          50,
+        );
+        process.stdout.write(
+          `# ${l.node}'s speaker logged losing the apiserver ${Date.now() - t0} ms after the mark\n`,
+        );
+      }),
+    );
   };
 }
