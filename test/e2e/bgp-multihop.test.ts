@@ -1,14 +1,14 @@
 // eBGP multihop through a second router hop: the node reaches BIRD on r2 only through r1. Without
-// ebgpMultiHop our packets leave with TTL 1 and die at r1 (the session never comes up); with it they
-// leave with TTL 255 and the session is Established with the VIP in r2's RIB; multihop BFD (RFC 5883)
-// comes Up across the hop.
+// ebgpMultiHop our packets leave with TTL 1 and die at r1 (its ICMP time exceeded is the proof; the
+// session does not come up); with it they leave with TTL 255 and the session is Established with the
+// VIP in r2's RIB; multihop BFD (RFC 5883) comes Up across the hop.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Host, Lan, run } from '../../lab/netns.js';
-import { delay, waitFor, type ManagedProcess } from '../../lab/process.js';
+import { waitFor, type ManagedProcess } from '../../lab/process.js';
 import {
   peer,
   ribRoute,
@@ -18,6 +18,7 @@ import {
   type Router,
   type StandaloneConfig,
 } from './bgp-routers.js';
+import { Sniffer } from '../support/sniff.js';
 
 describe('eBGP multihop through a second router hop', { timeout: 120_000 }, () => {
   let lan: Lan;
@@ -102,8 +103,29 @@ describe('eBGP multihop through a second router hop', { timeout: 120_000 }, () =
   });
 
   it('without ebgpMultiHop (TTL 1) the session does not come up', async () => {
-    speaker = await startSpeaker(lan.host('node'), join(dir, 'node'), config(false));
-    await delay(4000);
+    // The marker: r1 answers our SYN to r2 with ICMP time exceeded (it died at the first hop), and the
+    // speaker dialled again from another port (so the first dial failed); the session is not up.
+    const sniff = await Sniffer.start(
+      lan.host('node'),
+      'eth0',
+      ['icmp or (tcp[tcpflags] & tcp-syn != 0 and dst host 10.80.0.2 and dst port 179)'],
+      join(dir, 'node-eth0.tcpdump'),
+    );
+    try {
+      speaker = await startSpeaker(lan.host('node'), join(dir, 'node'), config(false));
+      await sniff.waitLines(
+        'ICMP time exceeded from r1',
+        /10\.79\.0\.1 > 10\.79\.0\.11: ICMP time exceeded/,
+        (l) => l.length > 0,
+      );
+      await sniff.waitLines(
+        'two dials to r2',
+        /> 10\.80\.0\.2\.179: Flags \[S\]/,
+        (l) => new Set(l.map((x) => /\.(\d+) >/.exec(x)?.[1])).size >= 2,
+      );
+    } finally {
+      await sniff.stop();
+    }
     assert.equal(await sessionUp(bird, '10.79.0.11', 'node'), false);
   });
 

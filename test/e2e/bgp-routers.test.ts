@@ -10,7 +10,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Lan } from '../../lab/netns.js';
-import { delay, waitFor, type ManagedProcess } from '../../lab/process.js';
+import { waitFor, type ManagedProcess } from '../../lab/process.js';
 import {
   community,
   peer,
@@ -293,21 +293,47 @@ describe('BGP sessions with BIRD, FRR and GoBGP', { timeout: 180_000 }, () => {
   });
 
   it('a route refresh from BIRD is answered with our routes again', async () => {
+    // BIRD keeps no copy of what it received (no `import table`), so `reload in` sends a
+    // ROUTE-REFRESH and the routes must come again on the wire: its "Import updates: received"
+    // counter for the session grows by at least the routes we announce to it.
+    const received = async (): Promise<number> => {
+      const out = await bird.cli(['show', 'protocols', 'all', 'node_v4']);
+      return [...out.matchAll(/Import updates:\s+(\d+)/g)].reduce((n, m) => n + Number(m[1]), 0);
+    };
+    const ours = (config.routes['bird-v4'] ?? []).length;
+    assert.ok(ours > 0);
+    const before = await received();
     await bird.cli(['reload', 'in', 'node_v4']);
-    await delay(300);
+    const after = await waitFor(
+      'our routes received again by BIRD',
+      async () => {
+        const n = await received();
+        return n >= before + ours ? n : undefined;
+      },
+      30_000,
+      50,
+    );
+    process.stdout.write(
+      `# BIRD import updates received: ${before} -> ${after} (${ours} routes announced)\n`,
+    );
     assert.ok(await ribRoute(bird, '192.0.2.10/32'));
+    const statusLines = (): string[] =>
+      readFileSync(speaker.log, 'utf8')
+        .split('\n')
+        .filter((l) => l.includes('"msg":"status"'));
+    const seen = statusLines().length;
     speaker.proc.signal('SIGUSR1');
     const status = await waitFor(
-      'status line',
-      () =>
-        readFileSync(speaker.log, 'utf8')
-          .split('\n')
-          .filter((l) => l.includes('"msg":"status"'))
-          .map(
-            (l) => JSON.parse(l) as { peers: { name: string; counters: { routeRefreshReceived: number } }[] },
-          )
-          .pop(),
-      5000,
+      'a new status line',
+      () => {
+        const l = statusLines();
+        return l.length > seen
+          ? (JSON.parse(l[l.length - 1]!) as {
+              peers: { name: string; counters: { routeRefreshReceived: number } }[];
+            })
+          : undefined;
+      },
+      30_000,
       50,
     );
     assert.equal(status.peers.find((p) => p.name === 'bird-v4')?.counters.routeRefreshReceived, 1);
@@ -350,7 +376,6 @@ describe('BGP sessions with BIRD, FRR and GoBGP', { timeout: 180_000 }, () => {
       100,
     );
     await waitFor('192.0.2.10/32 back', () => ribRoute(bird, '192.0.2.10/32'), 10_000, 100);
-    await delay(500);
   });
 
   it('a peer sending a malformed message gets a NOTIFICATION and only its session resets', async () => {
@@ -378,9 +403,10 @@ describe('BGP sessions with BIRD, FRR and GoBGP', { timeout: 180_000 }, () => {
         });
       });
       srv.listen(179, '10.77.0.66');
-      setTimeout(() => { console.log('TIMEOUT'); process.exit(1); }, 20000);
+      // a watchdog, not a wait: it ends the script if the NOTIFICATION never comes
+      setTimeout(() => { console.log('TIMEOUT'); process.exit(1); }, 60000);
     `;
-    const r = await evil.exec(process.execPath, ['-e', script], 30_000);
+    const r = await evil.exec(process.execPath, ['-e', script], 90_000);
     assert.match(r.stdout, /NOTIFICATION 1\/1/, `fake peer said: ${r.stdout} ${r.stderr}`);
     const after = (await bird.cli(['show', 'protocols', 'node_v4']))
       .split('\n')

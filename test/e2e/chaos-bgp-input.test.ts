@@ -2,7 +2,8 @@
 // `evil` host) connects to a Bollard speaker again and again and sends malformed OPENs, headers and
 // UPDATEs, an oversized message, unknown attributes and an UPDATE flood. For each, the NOTIFICATION's
 // code/subcode read off the wire must be the one the RFC names, or — where RFC 7606 says
-// treat-as-withdraw / accept — the session must stay up (KEEPALIVEs keep coming). Meanwhile the same
+// treat-as-withdraw / accept — the session must stay up (a ROUTE-REFRESH sent after the message is
+// answered with our routes, no NOTIFICATION, no close). Meanwhile the same
 // speaker's session with a real BIRD never resets and BIRD keeps the route, and the process stays up.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -130,7 +131,7 @@ describe('bad input on the BGP wire: a misbehaving peer', { timeout: 300_000 }, 
           wrong.push(
             `${r.scenario}: want NOTIFICATION ${want.notification.join('/')}, got ${JSON.stringify(r)}`,
           );
-      } else if (r.notification || r.closed || r.keepalives < 1)
+      } else if (r.notification || r.closed || !r.refreshed)
         wrong.push(`${r.scenario}: the session must stay up, got ${JSON.stringify(r)}`);
     }
     assert.deepEqual(wrong, []);
@@ -143,12 +144,15 @@ describe('bad input on the BGP wire: a misbehaving peer', { timeout: 300_000 }, 
 
   it('an UPDATE flood (20,000 messages) leaves that session up, the other session and the process untouched', async () => {
     const since = await birdSince();
-    const [r] = await inject(['update-flood'], { floodCount: 20_000, observeMs: 4000 });
+    const [r] = await inject(['update-flood'], { floodCount: 20_000 });
     assert.ok(r, 'a result');
     assert.equal(r.error, undefined, r.error);
     assert.equal(r.notification, undefined, JSON.stringify(r.notification));
     assert.equal(r.closed, false, 'the flooded session stayed up');
-    assert.ok(r.keepalives >= 1, `the speaker kept sending KEEPALIVEs (${r.keepalives})`);
+    assert.ok(r.refreshed, 'after the flood the speaker answered a ROUTE-REFRESH with its routes');
+    process.stdout.write(
+      `# flood: ${r.sent} UPDATEs, answered after ${r.ms} ms, ${r.keepalives} KEEPALIVEs meanwhile\n`,
+    );
     assert.ok(speaker.running, 'the speaker process is up');
     assert.equal(await birdSince(), since, "the speaker's session with BIRD never reset");
     assert.ok(await ribRoute(bird, '192.0.2.50/32'), 'BIRD still has the route');

@@ -1,7 +1,10 @@
 // A misbehaving BGP peer: a raw TCP client that connects to a speaker and, per scenario, sends a
 // malformed OPEN, header or UPDATE (or a flood of UPDATEs), then reports what the speaker answered,
 // read off the wire: the NOTIFICATION's code/subcode, whether it closed the connection, and whether the
-// session kept running (KEEPALIVEs kept coming, no NOTIFICATION) when the RFC says it must.
+// session kept running when the RFC says it must. "Kept running" is proven by an answer, not by a quiet
+// while: after the tolerated message the injector sends a ROUTE-REFRESH, and the speaker, which reads
+// a connection's messages in order, answers it by sending its routes again only if the session is
+// still up once it has dealt with the message before.
 // Messages are built here byte by byte (not with proto/, the code under test).
 //
 // Run inside a network namespace (the peer's address must be the one the speaker expects):
@@ -20,8 +23,6 @@ export interface InjectorArgs {
   speakerAsn: number;
   routerId: string;
   scenarios: string[];
-  /** How long a session must stay quiet and alive after a tolerated message (default 2500 ms). */
-  observeMs?: number;
   /** UPDATEs in the flood scenario (default 20000). */
   floodCount?: number;
 }
@@ -33,6 +34,8 @@ export interface ScenarioResult {
   closed: boolean;
   /** KEEPALIVEs received after the offending message. */
   keepalives: number;
+  /** The speaker answered the ROUTE-REFRESH sent after the offending message (UPDATEs came after it). */
+  refreshed: boolean;
   /** Messages the injector sent in the scenario's payload. */
   sent: number;
   error?: string;
@@ -95,6 +98,7 @@ interface OpenOpts {
 function open(o: OpenOpts): Buffer {
   const caps = Buffer.concat([
     Buffer.from([1, 4, 0, 1, 0, 1]), // MP IPv4 unicast
+    Buffer.from([2, 0]), // route refresh (RFC 2918)
     Buffer.from([65, 4]),
     Buffer.from([(o.asn >>> 24) & 0xff, (o.asn >>> 16) & 0xff, (o.asn >>> 8) & 0xff, o.asn & 0xff]),
   ]);
@@ -109,6 +113,8 @@ function open(o: OpenOpts): Buffer {
 }
 
 const KEEPALIVE = msg(4, Buffer.alloc(0));
+/** ROUTE-REFRESH for IPv4 unicast (RFC 2918). */
+const ROUTE_REFRESH = msg(5, Buffer.from([0, 1, 0, 1]));
 
 function attr(flags: number, type: number, value: Buffer): Buffer {
   return Buffer.concat([Buffer.from([flags, type, value.length]), value]);
@@ -171,14 +177,14 @@ class Wire {
     for (const f of w) f();
   }
 
-  /** Resolves when `pred` holds or `ms` passes; returns whether it held. */
+  /** Resolves when `pred` holds (checked on every message and on close) or `ms` passes; returns whether it held. */
   async until(pred: () => boolean, ms: number): Promise<boolean> {
     const deadline = Date.now() + ms;
     while (!pred()) {
       const left = deadline - Date.now();
       if (left <= 0) return false;
       await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, Math.min(left, 100));
+        const t = setTimeout(resolve, left); // the deadline only: messages and the close wake it
         this.waiters.push(() => {
           clearTimeout(t);
           resolve();
@@ -224,12 +230,12 @@ async function dial(host: string, port: number, deadlineMs: number): Promise<Wir
       sock.setNoDelay(true);
       const w = new Wire(sock);
       // the speaker answers an accepted connection with its OPEN; a rejected one is closed
-      if (await w.until(() => w.count(1) > 0 || w.closed, 5000)) {
+      if (await w.until(() => w.count(1) > 0 || w.closed, 30_000)) {
         if (w.count(1) > 0) return w;
       }
       sock.destroy();
     }
-    await new Promise((r) => setTimeout(r, 200));
+    await new Promise((r) => setTimeout(r, 200)); // retry delay: the speaker may not be dialable yet
   }
   throw new Error(`no OPEN from ${host}:${port} (${last || 'connection closed'})`);
 }
@@ -237,7 +243,6 @@ async function dial(host: string, port: number, deadlineMs: number): Promise<Wir
 async function runScenario(a: InjectorArgs, scenario: string): Promise<ScenarioResult> {
   const t0 = Date.now();
   const port = a.port ?? 179;
-  const observe = a.observeMs ?? 2500;
   const w = await dial(a.target, port, 30_000);
   const good = open({ asn: a.asn, id: a.routerId });
   let sent = 0;
@@ -378,15 +383,22 @@ async function runScenario(a: InjectorArgs, scenario: string): Promise<ScenarioR
   }
   const mark = w.messages.length;
   const expected = EXPECTED[scenario];
+  let refreshed = false;
   if (expected && 'notification' in expected) {
-    await w.until(() => w.closed, 10_000);
+    await w.until(() => w.closed, 60_000);
   } else {
-    // the session must stay up: keep sending KEEPALIVEs and watch the speaker's
+    // The session must stay up. Ask for the routes again: an UPDATE after the ROUTE-REFRESH is the
+    // speaker's answer, given after it dealt with everything sent before (a reset would have sent a
+    // NOTIFICATION and closed instead). Our KEEPALIVEs keep the 3 s hold time meanwhile (a protocol
+    // timer, not a wait).
     const ka = setInterval(() => {
       // write() settles even once the speaker has closed the session (w.until sees the close).
       w.write(KEEPALIVE).catch(() => undefined);
     }, 1000);
-    await w.until(() => w.closed, observe);
+    await w.write(ROUTE_REFRESH);
+    const asked = w.messages.length;
+    refreshed = await w.until(() => w.count(2, asked) > 0 || w.closed, 120_000);
+    refreshed = refreshed && !w.closed && w.count(2, asked) > 0;
     clearInterval(ka);
   }
   const res: ScenarioResult = {
@@ -394,6 +406,7 @@ async function runScenario(a: InjectorArgs, scenario: string): Promise<ScenarioR
     ...(w.notification() ? { notification: w.notification() } : {}),
     closed: w.closed,
     keepalives: w.count(4, mark),
+    refreshed,
     sent,
     ms: Date.now() - t0,
   };
@@ -406,7 +419,15 @@ export async function inject(a: InjectorArgs, out: (r: ScenarioResult) => void):
     try {
       out(await runScenario(a, s));
     } catch (err) {
-      out({ scenario: s, closed: true, keepalives: 0, sent: 0, error: (err as Error).message, ms: 0 });
+      out({
+        scenario: s,
+        closed: true,
+        keepalives: 0,
+        refreshed: false,
+        sent: 0,
+        error: (err as Error).message,
+        ms: 0,
+      });
     }
   }
 }

@@ -8,6 +8,7 @@
 // the solicited-node group of random addresses and of the targets. Malformed frames: truncated ARP,
 // ARP with a wrong hardware length, ARP/IPv6 ethertypes with random bytes, a truncated NS.
 import { randomBytes } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { PacketSocket } from '../../net/packet.js';
 import { scanInterfaces } from '../../net/interfaces.js';
@@ -25,6 +26,8 @@ export interface FloodArgs {
   ndpTargets?: string[];
   /** Frames per second to aim for (0 or absent: as fast as possible). */
   rate?: number;
+  /** A file to create just before the first frame goes out: the marker that the flood is on. */
+  startedFile?: string;
 }
 
 export interface FloodResult {
@@ -137,6 +140,7 @@ export async function flood(a: FloodArgs): Promise<FloodResult> {
   const frames = buildFrames(a, i.mac, i.ipv4[0], v6ll);
   if (frames.length === 0) throw new Error('nothing to send');
   const sock = PacketSocket.open(i.name, i.index, () => undefined);
+  if (a.startedFile) writeFileSync(a.startedFile, '');
   let sent = 0;
   let errors = 0;
   const t0 = performance.now();

@@ -32,7 +32,14 @@ export interface ChurnOptions {
   floor: number;
   selector: Record<string, string>;
   ratePerSecond: number;
+  /** How long the churn runs (the bench), unless `operations` is given. */
   seconds: number;
+  /**
+   * Run exactly this many operations instead (tests: the amount of work does not depend on how fast
+   * the machine is). The rate is still the pace; when 500 are in flight the next one waits for a
+   * slot instead of being skipped.
+   */
+  operations?: number;
   /** Called about every `everyMs` while the churn runs (the bench samples memory). */
   tick?: { everyMs: number; run: () => void };
 }
@@ -42,7 +49,7 @@ export interface ChurnResult {
   errors: number;
   /** Wall time of the answered operations, ms. */
   latencies: number[];
-  /** Operations not started because 500 were already in flight. */
+  /** Operations not started because 500 were already in flight, or no Service was free to touch. */
   skipped: number;
   seconds: number;
 }
@@ -78,7 +85,10 @@ export async function churn(admin: KubeClient, o: ChurnOptions): Promise<ChurnRe
         // one operation at a time per name: a label update racing its Service's deletion would fail
         // for the harness's sake, not Bollard's
         const name = pick();
-        if (name === undefined) return;
+        if (name === undefined) {
+          res.skipped++;
+          return;
+        }
         busy.add(name);
         try {
           if (r < 2 / 3 && live.length > o.floor) {
@@ -99,13 +109,19 @@ export async function churn(admin: KubeClient, o: ChurnOptions): Promise<ChurnRe
   const end = t0 + o.seconds * 1000;
   const inflight = new Set<Promise<void>>();
   let lastTick = t0;
-  while (Date.now() < end) {
+  let launched = 0;
+  const more = (): boolean => (o.operations !== undefined ? launched < o.operations : Date.now() < end);
+  while (more()) {
     const tick = Date.now();
-    for (let k = 0; k < Math.max(1, Math.round(o.ratePerSecond / 10)); k++) {
+    for (let k = 0; k < Math.max(1, Math.round(o.ratePerSecond / 10)) && more(); k++) {
       if (inflight.size >= 500) {
-        res.skipped++;
-        continue;
+        if (o.operations === undefined) {
+          res.skipped++;
+          continue;
+        }
+        await Promise.race(inflight);
       }
+      launched++;
       const p = op().finally(() => inflight.delete(p));
       inflight.add(p);
     }
@@ -113,7 +129,7 @@ export async function churn(admin: KubeClient, o: ChurnOptions): Promise<ChurnRe
       lastTick = Date.now();
       o.tick.run();
     }
-    await delay(Math.max(0, 100 - (Date.now() - tick)));
+    await delay(Math.max(0, 100 - (Date.now() - tick))); // pacing the load, not waiting for an event
   }
   await Promise.all(inflight);
   res.seconds = (Date.now() - t0) / 1000;
