@@ -361,6 +361,7 @@ export class Reconciler {
     if (!svc) {
       this.failed.delete(key);
       this.pendingClear.delete(key);
+      this.status.serviceGone(key);
       if (this.allocator.release(key).length > 0) {
         this.o.log.info({ service: key }, `released the IPs of deleted Service ${key}`);
         this.freed();

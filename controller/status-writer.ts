@@ -49,6 +49,16 @@ export interface StatusWriterOptions {
 
 export class StatusWriter {
   private readonly writtenPoolStatus = new Map<string, string>();
+  /**
+   * The ip-allocated-from-pool value last patched onto each Service (by uid), until the informer shows
+   * it: our status write comes back through the watch before the annotation's event does, and without
+   * this the Service would get the same annotation patch twice. By Service key; `uid` tells a
+   * re-created Service apart.
+   */
+  private readonly annotationInFlight = new Map<
+    string,
+    { uid: string | undefined; pool: string | undefined }
+  >();
   private lastConfigState = '';
   /** Retries of a ConfigurationState write that failed. */
   private readonly configStateBackoff = new Backoff({ initialMs: 2000, maxMs: 30_000 });
@@ -57,8 +67,14 @@ export class StatusWriter {
   constructor(private readonly o: StatusWriterOptions) {}
 
   /** A new term: what earlier terms wrote is not trusted to be there; everything is written again. */
+  /** The Service is gone: nothing of it is in flight any more. */
+  serviceGone(key: string): void {
+    this.annotationInFlight.delete(key);
+  }
+
   forget(): void {
     this.lastConfigState = '';
+    this.annotationInFlight.clear();
     this.writtenPoolStatus.clear();
   }
 
@@ -108,8 +124,19 @@ export class StatusWriter {
         throw err;
       }
     }
-    if ((svc.metadata.annotations?.[ANN_ALLOCATED_FROM] ?? undefined) !== pool)
-      await this.allocatedFrom(svc, pool, term);
+    const key = `${svc.metadata.namespace}/${svc.metadata.name}`;
+    const inFlight = this.annotationInFlight.get(key);
+    if ((svc.metadata.annotations?.[ANN_ALLOCATED_FROM] ?? undefined) === pool)
+      this.annotationInFlight.delete(key);
+    else if (inFlight?.uid !== svc.metadata.uid || inFlight?.pool !== pool) {
+      this.annotationInFlight.set(key, { uid: svc.metadata.uid, pool });
+      try {
+        await this.allocatedFrom(svc, pool, term);
+      } catch (err) {
+        this.annotationInFlight.delete(key);
+        throw err;
+      }
+    }
     return true;
   }
 

@@ -2,6 +2,7 @@
 // speaker's namespace, labelled with the node and the Service), naming the peers it goes to. Only the
 // Services whose status is due are written: their peers changed, or someone changed their objects;
 // what fails is due again 5 s later (the apiserver may be away).
+import { sameJson } from '../../k8s/same-json.js';
 import { ApiError, resourcePath, type KubeClient } from '../../k8s/client.js';
 import { Informer } from '../../k8s/informer.js';
 import { logListenerError } from '../../k8s/informer-delivery.js';
@@ -167,7 +168,7 @@ export class BgpStatusWriter {
       const name = created.metadata?.name ?? '';
       if (!this.byKey.has(k)) this.byKey.set(k, new Map([[name, created]]));
       await client.patch(path(created.metadata?.name, 'status'), { status });
-    } else if (JSON.stringify(first.status ?? {}) !== JSON.stringify(status)) {
+    } else if (!sameJson(first.status ?? {}, status)) {
       await client.patch(path(first.metadata?.name, 'status'), { status });
     }
     for (const x of extra) await client.delete(path(x.metadata?.name));

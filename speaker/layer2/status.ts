@@ -2,6 +2,7 @@
 // speaker's namespace, labelled with the node and the Service), naming the interfaces it answers on.
 // Written after each pass and whenever someone deletes one of ours; what fails is written by a later
 // pass (the periodic one at the latest).
+import { sameJson } from '../../k8s/same-json.js';
 import { ApiError, resourcePath, type KubeClient } from '../../k8s/client.js';
 import { Informer } from '../../k8s/informer.js';
 import { logListenerError } from '../../k8s/informer-delivery.js';
@@ -111,7 +112,7 @@ export class L2StatusWriter {
           });
           await client.patch(path(created.metadata?.name, 'status'), { status });
           metrics.k8sUpdates.inc();
-        } else if (JSON.stringify(first.status ?? {}) !== JSON.stringify(status)) {
+        } else if (!sameJson(first.status ?? {}, status)) {
           await client.patch(path(first.metadata?.name, 'status'), { status });
           metrics.k8sUpdates.inc();
         }
