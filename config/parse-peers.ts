@@ -2,7 +2,7 @@
 // duplicate sessions, and BFD echo on IPv6.
 import type { BFDProfileSpec, BGPPeerSpec } from './crd-specs.gen.js';
 import { ConfigError } from './errors.js';
-import { parseDuration } from './duration.js';
+import { parseDuration, wholeSecondsMs } from './duration.js';
 import { formatIP, parseIP } from './ip.js';
 import { commonNode } from './node-overlap.js';
 import type { BFDProfile, BGPAdvertisement, BGPPeer, ConfigNode, Pool, SecretObject } from './types.js';
@@ -78,10 +78,14 @@ export function parsePeer(
   const routerID = bgpIdentifier(c, optString(c, spec, 'routerID'));
   const peerPort = optInt(c, spec, 'peerPort', 1, 16384) ?? 179;
 
+  // MetalLB (config.go parseTimers): hold time rounded to whole seconds must be 0 or at least 3s; the
+  // keepalive must not exceed the hold time; FRR gets both in whole seconds (500ms runs as 0).
   let hold = parseDurationField(c, spec, 'holdTime');
   let keepalive = parseDurationField(c, spec, 'keepaliveTime');
-  if (hold !== undefined && hold !== 0 && hold < 3000)
-    c.fail('spec.holdTime', `${String(spec.holdTime)} is invalid: must be 0 or at least 3s`);
+  const holdBad = hold !== undefined && wholeSecondsMs(hold) !== 0 && wholeSecondsMs(hold) < 3000;
+  if (holdBad) c.fail('spec.holdTime', `${String(spec.holdTime)} is invalid: must be 0 or at least 3s`);
+  if (keepalive !== undefined && keepalive < 0)
+    c.fail('spec.keepaliveTime', `${String(spec.keepaliveTime)} is invalid: must not be negative`);
   if (hold === undefined && keepalive === undefined) {
     hold = DEFAULT_HOLD_MS;
     keepalive = DEFAULT_HOLD_MS / 3;
@@ -90,11 +94,13 @@ export function parsePeer(
   } else if (keepalive === undefined) {
     keepalive = hold / 3;
   }
-  if (keepalive !== undefined && hold !== undefined && keepalive > hold)
+  if (!holdBad && keepalive !== undefined && hold !== undefined && keepalive > hold)
     c.fail(
       'spec.keepaliveTime',
       `${String(spec.keepaliveTime)} is invalid: must not exceed holdTime ${String(spec.holdTime ?? hold / 1000 + 's')}`,
     );
+  if (hold !== undefined) hold = wholeSecondsMs(hold);
+  if (keepalive !== undefined) keepalive = wholeSecondsMs(keepalive);
   if (hold === 0 && keepalive !== 0) c.fail('spec.keepaliveTime', 'must be 0 when holdTime is 0');
 
   const connectTimeMs = parseDurationField(c, spec, 'connectTime');

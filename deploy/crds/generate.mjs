@@ -202,7 +202,8 @@ const peerColumns = [
 ];
 const asn = (d) => int(d, { format: 'int64', minimum: 0, maximum: 4294967295 });
 // A Go duration, as metav1.Duration parses it ("0" included, as MetalLB takes holdTime: "0").
-const duration = (d) => str(d, { pattern: '^(0|([0-9]+(\\.[0-9]+)?(ns|us|µs|ms|s|m|h))+)$' });
+// Go's time.ParseDuration grammar (config/duration.ts): sign, .5m and 1.s forms, µs and μs
+const duration = (d) => str(d, { pattern: '^[-+]?(0|(([0-9]+(\\.[0-9]*)?|\\.[0-9]+)(ns|us|µs|μs|ms|s|m|h))+)$' });
 const peerCommon = {
   myASN: asn('AS number of the local end.'),
   peerASN: asn('AS number expected from the peer. Exactly one of peerASN and dynamicASN.'),

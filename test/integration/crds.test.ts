@@ -160,6 +160,22 @@ describe('metallb.io CRDs on a real apiserver', () => {
     assert.match(bad.body, /holdTime/);
   });
 
+  it("accepts every form of Go's time.ParseDuration that MetalLB takes (sign, .5m, 90.s, μs, under 1s)", async () => {
+    const forms = ['+90s', '.5m', '90.s', '90000000\u03bcs', '90000000\u00b5s', '500ms', '1h0m0.5s'];
+    for (const [i, holdTime] of forms.entries()) {
+      const made = await create(
+        cp,
+        obj(
+          'BGPPeer',
+          `r-hold-go-${i}`,
+          { myASN: 64500, peerASN: 64501, peerAddress: `10.0.1.${i + 1}`, holdTime },
+          'metallb.io/v1beta2',
+        ),
+      );
+      assert.equal(made.spec?.holdTime, holdTime);
+    }
+  });
+
   it('serves BGPPeer v1beta1 too, stored as v1beta2 (conversion None)', async () => {
     await create(cp, obj('BGPPeer', 'old', { myASN: 64500, peerASN: 64500, peerAddress: '10.0.0.3' }, v1b1));
     const asV2 = await get(cp, obj('BGPPeer', 'old', {}, 'metallb.io/v1beta2'));

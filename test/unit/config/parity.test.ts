@@ -696,6 +696,55 @@ describe('parity: BGPPeer holdTime', () => {
           assert.deepEqual([c.peers.get('p')?.holdTimeMs, c.peers.get('p')?.keepaliveTimeMs], [0, 0]),
       },
     },
+    ...(
+      [
+        ['500ms', 0, 0],
+        ['3.5s', 3000, 1000],
+        ['+90s', 90_000, 30_000],
+        ['.5m', 30_000, 10_000],
+        ['90.s', 90_000, 30_000],
+        ['90000000\u03bcs', 90_000, 30_000],
+        ['90000000\u00b5s', 90_000, 30_000],
+        ['1h0m0.5s', 3_600_000, 1_200_000],
+      ] as const
+    ).map(([holdTime, hold, keepalive]) => ({
+      rule: `holdTime "${holdTime}" is accepted and runs as ${hold / 1000}s (whole seconds, as FRR gets it)`,
+      metallb:
+        'internal/config/config.go: parseTimers (time.ParseDuration; rounded to seconds: 0 or at least 3s)',
+      input: { bgpPeers: [peer('p', { holdTime })] },
+      expect: {
+        ok: true as const,
+        check: (c: Config) =>
+          assert.deepEqual(
+            [c.peers.get('p')?.holdTimeMs, c.peers.get('p')?.keepaliveTimeMs],
+            [hold, keepalive],
+          ),
+      },
+    })),
+    {
+      rule: 'holdTime "2.5s" is refused (2s after rounding)',
+      metallb: 'internal/config/config.go: parseTimers',
+      input: { bgpPeers: [peer('p', { holdTime: '2.5s' })] },
+      expect: {
+        errors: ['BGPPeer metallb-system/p: spec.holdTime: 2.5s is invalid: must be 0 or at least 3s'],
+      },
+    },
+    {
+      rule: 'holdTime "-5s" is refused',
+      metallb: 'internal/config/config.go: parseTimers',
+      input: { bgpPeers: [peer('p', { holdTime: '-5s' })] },
+      expect: {
+        errors: ['BGPPeer metallb-system/p: spec.holdTime: -5s is invalid: must be 0 or at least 3s'],
+      },
+    },
+    {
+      rule: 'holdTime "90" (no unit) is refused, as time.ParseDuration refuses it',
+      metallb: 'metav1.Duration: time.ParseDuration',
+      input: { bgpPeers: [peer('p', { holdTime: '90' })] },
+      expect: {
+        errors: ['BGPPeer metallb-system/p: spec.holdTime: invalid duration "90" (e.g. 90s, 1m30s)'],
+      },
+    },
   ]);
 });
 
