@@ -1,0 +1,526 @@
+// Bollard beside MetalLB on the same machine in the same run (issue 17): MetalLB's controller is built
+// from the Go module proxy at the version pinned in lab/build/metallb (lab/metallb.ts), and both
+// controllers are measured on identical fresh control planes, alternating A/B/A/B.
+//   npm run bench -- versus [--quick] [--sizes=1000,10000] [--rounds=2]
+// Per system and round: N Services created -> all assigned (Services/s, controller CPU seconds from
+// /proc/<pid>/stat, peak RSS = VmHWM), the apiserver's requests per Service by verb and resource
+// (from `apiserver_request_total`, minus the requests this bench made itself), and, at the first size,
+// the writes per Service for a create, an update that changes nothing either controller reads (a new
+// label), and a delete. One table of medians and ratios at the end.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { existsSync, readdirSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { parseAllDocuments } from 'yaml';
+import { startControlPlane, type ControlPlane } from '../lab/controlplane.js';
+import { ManagedProcess, delay, waitFor } from '../lab/process.js';
+import { ensureMetalLB, type MetalLBBinaries } from '../lab/metallb.js';
+
+const NS = 'metallb-system';
+const POOL = '10.128.0.0/15';
+const here = fileURLToPath(new URL('.', import.meta.url));
+const root = existsSync(join(here, '..', 'deploy')) ? join(here, '..') : join(here, '..', '..');
+
+function flag(args: string[], name: string, def: string): string {
+  const f = args.find((a) => a.startsWith(`--${name}=`));
+  return f ? f.slice(name.length + 3) : def;
+}
+
+/** Counts by "VERB resource[/subresource]" (group-qualified when not core). */
+type Counts = Map<string, number>;
+
+const WRITE_VERBS = new Set(['POST', 'PUT', 'PATCH', 'DELETE', 'APPLY', 'DELETECOLLECTION']);
+
+function keyOf(verb: string, group: string, resource: string, subresource: string): string {
+  const res = (group ? `${resource}.${group}` : resource) + (subresource ? `/${subresource}` : '');
+  return `${verb} ${res}`;
+}
+
+function parseRequestTotals(text: string): Counts {
+  const out: Counts = new Map();
+  for (const line of text.split('\n')) {
+    if (!line.startsWith('apiserver_request_total{')) continue;
+    const close = line.lastIndexOf('}');
+    const labels: Record<string, string> = {};
+    for (const m of line.slice(24, close).matchAll(/(\w+)="([^"]*)"/g))
+      labels[m[1] as string] = m[2] as string;
+    if (!labels.resource) continue; // non-resource URLs (/metrics, /readyz…)
+    const k = keyOf(labels.verb ?? '?', labels.group ?? '', labels.resource, labels.subresource ?? '');
+    out.set(k, (out.get(k) ?? 0) + Number(line.slice(close + 1).trim()));
+  }
+  return out;
+}
+
+function diff(after: Counts, before: Counts, own: Counts): Counts {
+  const out: Counts = new Map();
+  for (const [k, v] of after) {
+    const d = v - (before.get(k) ?? 0) - (own.get(k) ?? 0);
+    if (d > 0) out.set(k, d);
+  }
+  return out;
+}
+
+function sumWrites(c: Counts, exclude: (k: string) => boolean = () => false): number {
+  let n = 0;
+  for (const [k, v] of c) if (WRITE_VERBS.has(k.split(' ')[0] as string) && !exclude(k)) n += v;
+  return n;
+}
+
+const isLease = (k: string): boolean => k.includes('leases.coordination.k8s.io');
+
+function fmtCounts(c: Counts, per: number, writesOnly: boolean): string {
+  return (
+    [...c]
+      .filter(([k]) => !writesOnly || WRITE_VERBS.has(k.split(' ')[0] as string))
+      .sort((a, b) => b[1] - a[1])
+      .map(([k, v]) => `${k} ${(v / per).toFixed(2)}`)
+      .join(', ') || 'none'
+  );
+}
+
+/** A client that counts its own requests in the apiserver's terms, so they can be subtracted. */
+class Client {
+  readonly own: Counts = new Map();
+  constructor(readonly cp: ControlPlane) {}
+
+  private note(verb: string, resource: string): void {
+    const k = `${verb} ${resource}`;
+    this.own.set(k, (this.own.get(k) ?? 0) + 1);
+  }
+
+  async metrics(): Promise<Counts> {
+    const r = await this.cp.request('GET', '/metrics');
+    if (r.status !== 200) throw new Error(`GET /metrics: ${r.status}`);
+    return parseRequestTotals(r.body);
+  }
+
+  async send(method: string, path: string, body: unknown, verb: string, resource: string, ok: number[]) {
+    for (let attempt = 0; ; attempt++) {
+      this.note(verb, resource);
+      const r = await this.cp.request(
+        method,
+        path,
+        body,
+        method === 'PATCH' ? 'application/merge-patch+json' : 'application/json',
+      );
+      if (ok.includes(r.status)) return r;
+      if (attempt > 5) throw new Error(`${method} ${path}: ${r.status} ${r.body}`);
+      await delay(200);
+    }
+  }
+
+  /** Services in `ns`: how many there are and how many have an ingress IP. */
+  async countServices(ns: string): Promise<{ total: number; withIP: number }> {
+    let total = 0;
+    let withIP = 0;
+    let cont = '';
+    do {
+      const r = await this.send(
+        'GET',
+        `/api/v1/namespaces/${ns}/services?limit=2000${cont ? '&continue=' + encodeURIComponent(cont) : ''}`,
+        undefined,
+        'LIST',
+        'services',
+        [200],
+      );
+      const body = JSON.parse(r.body) as {
+        items: { status?: { loadBalancer?: { ingress?: unknown[] } } }[];
+        metadata?: { continue?: string };
+      };
+      total += body.items.length;
+      for (const s of body.items) if ((s.status?.loadBalancer?.ingress?.length ?? 0) > 0) withIP++;
+      cont = body.metadata?.continue ?? '';
+    } while (cont);
+    return { total, withIP };
+  }
+
+  /** Runs `fn(i)` for i in 0..n-1 with 64 requests in flight. */
+  async each(n: number, fn: (i: number) => Promise<unknown>): Promise<void> {
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: 64 }, async () => {
+        for (;;) {
+          const i = next++;
+          if (i >= n) return;
+          await fn(i);
+        }
+      }),
+    );
+  }
+}
+
+async function applyFile(c: Client, file: string): Promise<void> {
+  const plural: Record<string, string> = {
+    CustomResourceDefinition: '/apis/apiextensions.k8s.io/v1/customresourcedefinitions',
+    ServiceAccount: `/api/v1/namespaces/${NS}/serviceaccounts`,
+    ClusterRole: '/apis/rbac.authorization.k8s.io/v1/clusterroles',
+    ClusterRoleBinding: '/apis/rbac.authorization.k8s.io/v1/clusterrolebindings',
+    Role: `/apis/rbac.authorization.k8s.io/v1/namespaces/${NS}/roles`,
+    RoleBinding: `/apis/rbac.authorization.k8s.io/v1/namespaces/${NS}/rolebindings`,
+  };
+  for (const d of parseAllDocuments(readFileSync(file, 'utf8'))) {
+    const o = d.toJS() as { kind: string } | null;
+    if (!o) continue;
+    const path = plural[o.kind];
+    if (!path) throw new Error(`${file}: no path for kind ${o.kind}`);
+    await c.cp.ensure(path, o);
+  }
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      const port = typeof addr === 'object' && addr ? addr.port : 0;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+interface System {
+  name: 'Bollard' | 'MetalLB';
+  version: string;
+  /** CRDs, namespace, RBAC; returns the controller, started. */
+  start(c: Client): Promise<ManagedProcess>;
+}
+
+function bollard(): System {
+  const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string };
+  return {
+    name: 'Bollard',
+    version: pkg.version,
+    async start(c) {
+      const entry = join(root, 'dist', 'controller', 'cli-entry.js');
+      if (!existsSync(entry)) throw new Error(`${entry} missing; run npx tsc -p .`);
+      for (const f of readdirSync(join(root, 'deploy', 'crds')).filter((x) => x.startsWith('metallb.io_')))
+        await applyFile(c, join(root, 'deploy', 'crds', f));
+      await c.cp.ensure('/api/v1/namespaces', { metadata: { name: NS } });
+      await applyFile(c, join(root, 'deploy', 'rbac', 'controller.yaml'));
+      const kubeconfig = await c.cp.kubeconfigFor(NS, 'controller');
+      return ManagedProcess.start(
+        process.execPath,
+        [
+          entry,
+          '--kubeconfig',
+          kubeconfig,
+          '--namespace',
+          NS,
+          '--metrics-bind',
+          '127.0.0.1:0',
+          '--log-level',
+          'warn',
+        ],
+        { name: 'bollard-controller', logFile: join(c.cp.dir, 'logs', 'bollard-controller.log') },
+      );
+    },
+  };
+}
+
+function metallb(bins: MetalLBBinaries): System {
+  return {
+    name: 'MetalLB',
+    version: bins.version,
+    async start(c) {
+      for (const f of bins.crds) await applyFile(c, f);
+      await c.cp.ensure('/api/v1/namespaces', { metadata: { name: NS } });
+      // MetalLB runs with the admin kubeconfig (its RBAC is kustomize templates in its module);
+      // webhooks off, as there is no Service in front of it here.
+      return ManagedProcess.start(
+        bins.controller,
+        [
+          `--namespace=${NS}`,
+          '--webhook-mode=disabled',
+          '--disable-cert-rotation',
+          `--port=${await freePort()}`,
+          '--log-level=warn',
+        ],
+        {
+          name: 'metallb-controller',
+          logFile: join(c.cp.dir, 'logs', 'metallb-controller.log'),
+          env: { ...process.env, KUBECONFIG: c.cp.adminKubeconfig },
+        },
+      );
+    },
+  };
+}
+
+const HZ = 100; // USER_HZ on Linux
+
+function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(f[11]) + Number(f[12])) / HZ; // utime, stime (fields 14, 15)
+}
+
+function peakRssMiB(pid: number): number {
+  const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) / 1024 : NaN;
+}
+
+/** Waits until the apiserver's write counters (leases aside) stop moving for `quietMs`. */
+async function settle(c: Client, quietMs = 2000): Promise<Counts> {
+  let last = await c.metrics();
+  let lastWrites = sumWrites(last, isLease);
+  let since = Date.now();
+  for (;;) {
+    await delay(500);
+    const now = await c.metrics();
+    const w = sumWrites(now, isLease);
+    if (w !== lastWrites) {
+      lastWrites = w;
+      since = Date.now();
+    } else if (Date.now() - since >= quietMs) return now;
+    last = now;
+  }
+}
+
+function service(i: number): unknown {
+  return {
+    metadata: { name: `s${i}` },
+    spec: {
+      type: 'LoadBalancer',
+      allocateLoadBalancerNodePorts: false,
+      ports: [{ port: 80, protocol: 'TCP' }],
+      selector: { app: `s${i}` },
+    },
+  };
+}
+
+interface ControllerRun {
+  n: number;
+  servicesPerS: number;
+  cpuS: number;
+  peakRssMiB: number;
+  requestsPerService: Counts;
+  writes?: { create: Counts; update: Counts; delete: Counts };
+}
+
+async function controllerRound(
+  sys: System,
+  sizes: number[],
+  say: (l: string) => void,
+): Promise<ControllerRun[]> {
+  const cp = await startControlPlane();
+  const c = new Client(cp);
+  let ctl: ManagedProcess | undefined;
+  const out: ControllerRun[] = [];
+  try {
+    ctl = await sys.start(c);
+    const proc = ctl;
+    await proc.whileRunning(
+      waitFor(
+        'IPAddressPool accepted',
+        async () => {
+          const r = await cp.request('POST', `/apis/metallb.io/v1beta1/namespaces/${NS}/ipaddresspools`, {
+            apiVersion: 'metallb.io/v1beta1',
+            kind: 'IPAddressPool',
+            metadata: { name: 'bench' },
+            spec: { addresses: [POOL] },
+          });
+          return r.status === 201 || r.status === 409 ? true : undefined;
+        },
+        60_000,
+      ),
+    );
+    // Ready = a canary Service got its IP (both controllers have read the pool).
+    await cp.ensure('/api/v1/namespaces', { metadata: { name: 'canary' } });
+    await cp.ensure('/api/v1/namespaces/canary/services', service(0));
+    await proc.whileRunning(
+      waitFor(
+        'canary IP',
+        async () => ((await c.countServices('canary')).withIP === 1 ? true : undefined),
+        120_000,
+        200,
+      ),
+    );
+    const pid = proc.pid as number;
+    for (const [idx, n] of sizes.entries()) {
+      const ns = `bench-${n}`;
+      await cp.ensure('/api/v1/namespaces', { metadata: { name: ns } });
+      const m0 = await settle(c);
+      c.own.clear();
+      const cpu0 = cpuSeconds(pid);
+      const t0 = Date.now();
+      await c.each(n, (i) =>
+        c.send('POST', `/api/v1/namespaces/${ns}/services`, service(i), 'POST', 'services', [201]),
+      );
+      await proc.whileRunning(
+        waitFor(
+          `${n} Services with IPs`,
+          async () => ((await c.countServices(ns)).withIP === n ? true : undefined),
+          60 * 60_000,
+          250,
+        ),
+      );
+      const s = (Date.now() - t0) / 1000;
+      const m1 = await settle(c);
+      const run: ControllerRun = {
+        n,
+        servicesPerS: n / s,
+        cpuS: cpuSeconds(pid) - cpu0,
+        peakRssMiB: peakRssMiB(pid),
+        requestsPerService: diff(m1, m0, c.own),
+      };
+      say(
+        `# ${sys.name} ${n} Services: all assigned ${s.toFixed(1)} s after the first create = ${run.servicesPerS.toFixed(0)}/s; CPU ${run.cpuS.toFixed(1)} s; peak RSS ${run.peakRssMiB.toFixed(0)} MiB`,
+      );
+      say(`#   requests per Service: ${fmtCounts(run.requestsPerService, n, false)}`);
+      if (idx === 0) {
+        const create = run.requestsPerService;
+        c.own.clear();
+        await c.each(n, (i) =>
+          c.send(
+            'PATCH',
+            `/api/v1/namespaces/${ns}/services/s${i}`,
+            { metadata: { labels: { touched: 'yes' } } },
+            'PATCH',
+            'services',
+            [200],
+          ),
+        );
+        const m2 = await settle(c);
+        const update = diff(m2, m1, c.own);
+        c.own.clear();
+        await c.each(n, (i) =>
+          c.send(
+            'DELETE',
+            `/api/v1/namespaces/${ns}/services/s${i}`,
+            undefined,
+            'DELETE',
+            'services',
+            [200, 202, 404],
+          ),
+        );
+        await proc.whileRunning(
+          waitFor(
+            'Services gone',
+            async () => ((await c.countServices(ns)).total === 0 ? true : undefined),
+            30 * 60_000,
+            250,
+          ),
+        );
+        const m3 = await settle(c);
+        const del = diff(m3, m2, c.own);
+        run.writes = { create, update, delete: del };
+        for (const [what, counts] of Object.entries(run.writes))
+          say(`#   ${sys.name} writes per Service, ${what}: ${fmtCounts(counts, n, true)}`);
+      }
+      out.push(run);
+    }
+  } finally {
+    await ctl?.stop();
+    await cp.stop();
+  }
+  return out;
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
+}
+
+interface Row {
+  what: string;
+  unit: string;
+  bollard: number;
+  metallb: number;
+  /** Whether a larger figure is better (Services/s) or worse (CPU, RSS, requests). */
+  higherIsBetter: boolean;
+}
+
+function printTable(rows: Row[], say: (l: string) => void): void {
+  say('');
+  say('| figure | Bollard | MetalLB | Bollard / MetalLB |');
+  say('| --- | ---: | ---: | ---: |');
+  for (const r of rows) {
+    const ratio = r.metallb === 0 ? (r.bollard === 0 ? '1' : '∞') : (r.bollard / r.metallb).toFixed(2);
+    const f = (x: number): string => (Math.abs(x) >= 100 ? x.toFixed(0) : x.toFixed(x % 1 === 0 ? 0 : 2));
+    say(
+      `| ${r.what} (${r.unit}${r.higherIsBetter ? ', higher is better' : ''}) | ${f(r.bollard)} | ${f(r.metallb)} | ${ratio} |`,
+    );
+  }
+}
+
+export async function run(args: string[]): Promise<void> {
+  const quick = args.includes('--quick');
+  const sizes = flag(args, 'sizes', quick ? '1000' : '1000,10000')
+    .split(',')
+    .map(Number)
+    .filter((n) => n > 0);
+  const rounds = Number(flag(args, 'rounds', '2'));
+  const say = (l: string): void => console.log(l);
+  const bins = ensureMetalLB();
+  const systems = [bollard(), metallb(bins)];
+  say(
+    `# Bollard ${systems[0]?.version} vs MetalLB ${bins.version} (native mode, built from the Go module proxy)`,
+  );
+  say(`# sizes ${sizes.join(', ')}; ${rounds} rounds, alternating ${systems.map((s) => s.name).join('/')}`);
+  const results = new Map<string, ControllerRun[][]>(systems.map((s) => [s.name, []]));
+  for (let r = 0; r < rounds; r++)
+    for (const sys of systems) {
+      say(`# round ${r + 1}: ${sys.name}`);
+      results.get(sys.name)?.push(await controllerRound(sys, sizes, say));
+    }
+  const pick = (name: string, n: number, f: (x: ControllerRun) => number | undefined): number =>
+    median(
+      (results.get(name) ?? [])
+        .map((rs) => rs.find((x) => x.n === n))
+        .map((x) => (x ? f(x) : undefined))
+        .filter((x): x is number => x !== undefined),
+    );
+  const rows: Row[] = [];
+  const both = (
+    what: string,
+    unit: string,
+    higher: boolean,
+    f: (x: ControllerRun) => number | undefined,
+    n: number,
+  ): void => {
+    rows.push({
+      what,
+      unit,
+      bollard: pick('Bollard', n, f),
+      metallb: pick('MetalLB', n, f),
+      higherIsBetter: higher,
+    });
+  };
+  for (const n of sizes) {
+    const label = `controller, ${n.toLocaleString('en')} Services → all assigned`;
+    both(`${label}: rate`, 'Services/s', true, (x) => x.servicesPerS, n);
+    both(`${label}: CPU`, 's', false, (x) => x.cpuS, n);
+    both(`${label}: peak RSS`, 'MiB', false, (x) => x.peakRssMiB, n);
+    both(
+      `${label}: API requests per Service`,
+      'all verbs, leases aside',
+      false,
+      (x) => {
+        let t = 0;
+        for (const [k, v] of x.requestsPerService) if (!isLease(k)) t += v;
+        return t / n;
+      },
+      n,
+    );
+    both(
+      `${label}: API writes per Service`,
+      'leases aside',
+      false,
+      (x) => sumWrites(x.requestsPerService, isLease) / n,
+      n,
+    );
+  }
+  const n0 = sizes[0] as number;
+  for (const what of ['create', 'update', 'delete'] as const) {
+    both(
+      `writes per Service, ${what === 'update' ? 'no-op update (a new label)' : what}`,
+      `${n0.toLocaleString('en')} Services, leases aside`,
+      false,
+      (x) => (x.writes ? sumWrites(x.writes[what], isLease) / n0 : undefined),
+      n0,
+    );
+  }
+  printTable(rows, say);
+}
