@@ -15,7 +15,19 @@ import { createServer } from 'node:net';
 import { parseAllDocuments } from 'yaml';
 import { startControlPlane, type ControlPlane } from '../lab/controlplane.js';
 import { ManagedProcess, delay, waitFor } from '../lab/process.js';
-import { ensureMetalLB, type MetalLBBinaries } from '../lab/metallb.js';
+import {
+  ensureMetalLB,
+  metallbSpeakerPod,
+  metallbSpeakerPodStatus,
+  startMetalLBSpeaker,
+  METALLB_METRICS_PORT,
+  type MetalLBBinaries,
+} from '../lab/metallb.js';
+import { Lab } from '../lab/lab.js';
+import { readManifests, serviceAccountOf } from '../lab/deploy.js';
+import { startController, startSpeaker, SPEAKER_METRICS_PORT } from '../lab/components.js';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 
 const NS = 'metallb-system';
 const POOL = '10.128.0.0/15';
@@ -32,9 +44,9 @@ type Counts = Map<string, number>;
 
 const WRITE_VERBS = new Set(['POST', 'PUT', 'PATCH', 'DELETE', 'APPLY', 'DELETECOLLECTION']);
 
-function keyOf(verb: string, group: string, resource: string, subresource: string): string {
+function keyOf(verb: string, group: string, resource: string, subresource: string, code: string): string {
   const res = (group ? `${resource}.${group}` : resource) + (subresource ? `/${subresource}` : '');
-  return `${verb} ${res}`;
+  return `${verb} ${res}${code.startsWith('2') ? '' : ` [${code}]`}`;
 }
 
 function parseRequestTotals(text: string): Counts {
@@ -46,7 +58,13 @@ function parseRequestTotals(text: string): Counts {
     for (const m of line.slice(24, close).matchAll(/(\w+)="([^"]*)"/g))
       labels[m[1] as string] = m[2] as string;
     if (!labels.resource) continue; // non-resource URLs (/metrics, /readyz…)
-    const k = keyOf(labels.verb ?? '?', labels.group ?? '', labels.resource, labels.subresource ?? '');
+    const k = keyOf(
+      labels.verb ?? '?',
+      labels.group ?? '',
+      labels.resource,
+      labels.subresource ?? '',
+      labels.code ?? '200',
+    );
     out.set(k, (out.get(k) ?? 0) + Number(line.slice(close + 1).trim()));
   }
   return out;
@@ -67,7 +85,12 @@ function sumWrites(c: Counts, exclude: (k: string) => boolean = () => false): nu
   return n;
 }
 
-const isLease = (k: string): boolean => k.includes('leases.coordination.k8s.io');
+/**
+ * Requests that are not per-Service work of the controller under test: Lease renewals (leader election,
+ * by time not by Service), and the IPAddress objects the apiserver itself writes for each ClusterIP.
+ */
+const isBackground = (k: string): boolean =>
+  k.includes('leases.coordination.k8s.io') || k.includes('ipaddresses.networking.k8s.io');
 
 function fmtCounts(c: Counts, per: number, writesOnly: boolean): string {
   return (
@@ -84,8 +107,8 @@ class Client {
   readonly own: Counts = new Map();
   constructor(readonly cp: ControlPlane) {}
 
-  private note(verb: string, resource: string): void {
-    const k = `${verb} ${resource}`;
+  private note(verb: string, resource: string, status: number): void {
+    const k = `${verb} ${resource}${status >= 200 && status < 300 ? '' : ` [${status}]`}`;
     this.own.set(k, (this.own.get(k) ?? 0) + 1);
   }
 
@@ -97,13 +120,13 @@ class Client {
 
   async send(method: string, path: string, body: unknown, verb: string, resource: string, ok: number[]) {
     for (let attempt = 0; ; attempt++) {
-      this.note(verb, resource);
       const r = await this.cp.request(
         method,
         path,
         body,
         method === 'PATCH' ? 'application/merge-patch+json' : 'application/json',
       );
+      this.note(verb, resource, r.status);
       if (ok.includes(r.status)) return r;
       if (attempt > 5) throw new Error(`${method} ${path}: ${r.status} ${r.body}`);
       await delay(200);
@@ -260,15 +283,15 @@ function peakRssMiB(pid: number): number {
   return m ? Number(m[1]) / 1024 : NaN;
 }
 
-/** Waits until the apiserver's write counters (leases aside) stop moving for `quietMs`. */
+/** Waits until the apiserver's write counters (leases and ClusterIP bookkeeping aside) stop moving for `quietMs`. */
 async function settle(c: Client, quietMs = 2000): Promise<Counts> {
   let last = await c.metrics();
-  let lastWrites = sumWrites(last, isLease);
+  let lastWrites = sumWrites(last, isBackground);
   let since = Date.now();
   for (;;) {
     await delay(500);
     const now = await c.metrics();
-    const w = sumWrites(now, isLease);
+    const w = sumWrites(now, isBackground);
     if (w !== lastWrites) {
       lastWrites = w;
       since = Date.now();
@@ -417,6 +440,263 @@ async function controllerRound(
   return out;
 }
 
+// ---- speakers: layer 2, in the lab (processes mode: nodes are network namespaces) ----
+
+interface SpeakerRun {
+  /** Mean over the nodes' speakers. */
+  rssMiB: Record<number, number>;
+  /** CPU seconds per speaker (mean) from the last size to this one (0: from start to ready). */
+  cpuS: Record<number, number>;
+}
+
+function rssMiB(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) / 1024 : NaN;
+}
+
+const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
+
+/** Starts one system's controller and speakers in the lab; returns the speaker processes. */
+async function startSystemInLab(
+  lab: Lab,
+  sys: System['name'],
+  bins: MetalLBBinaries,
+): Promise<{ controller: ManagedProcess; speakers: ManagedProcess[] }> {
+  const nodes = lab.topology.nodes;
+  if (sys === 'Bollard') {
+    const file = (n: string): string => join(root, 'deploy', 'rbac', `${n}.yaml`);
+    await lab.apply(...readManifests(file('controller')), ...readManifests(file('speaker')));
+    const csa = serviceAccountOf(file('controller'));
+    const ssa = serviceAccountOf(file('speaker'));
+    if (!csa || !ssa) throw new Error('deploy/rbac names no ServiceAccounts');
+    const controller = startController({
+      kubeconfig: await lab.kubeconfigFor(csa.namespace, csa.name),
+      namespace: NS,
+      metricsPort: await freePort(),
+      logDir: lab.logDir,
+    });
+    if (!controller) throw new Error('Bollard controller entry point missing; run npx tsc -p .');
+    const skc = await lab.kubeconfigFor(ssa.namespace, ssa.name, { inNode: true });
+    const speakers = nodes.map((n) => {
+      const p = startSpeaker(lab.host(n.name), {
+        kubeconfig: skc,
+        namespace: NS,
+        metricsHost: n.ipv4.ip,
+        logDir: lab.logDir,
+      });
+      if (!p) throw new Error('Bollard speaker entry point missing');
+      return p;
+    });
+    return { controller, speakers };
+  }
+  // MetalLB: its CRDs over the lab's (same API), its memberlist secret, a Pod object per speaker.
+  await lab.apply(...bins.crds.flatMap((f) => readManifests(f)));
+  const secretDir = join(lab.dir, 'metallb-memberlist');
+  mkdirSync(secretDir, { recursive: true });
+  writeFileSync(join(secretDir, 'secretkey'), randomBytes(96).toString('base64'), { mode: 0o600 });
+  const admin = readFileSync(lab.cp.adminKubeconfig, 'utf8');
+  const inNode = join(lab.dir, 'metallb-node.kubeconfig');
+  writeFileSync(inNode, admin.split(lab.cp.server).join(lab.topology.nodeApiserver), { mode: 0o600 });
+  // no controller-manager in the processes lab: the ServiceAccount admission wants `default` to exist
+  await lab.cp.ensure(`/api/v1/namespaces/${NS}/serviceaccounts`, { metadata: { name: 'default' } });
+  for (const n of nodes) {
+    const pod = metallbSpeakerPod(NS, n.name);
+    await lab.cp.ensure(`/api/v1/namespaces/${NS}/pods`, pod);
+    const r = await lab.cp.request(
+      'PATCH',
+      `/api/v1/namespaces/${NS}/pods/metallb-speaker-${n.name}/status`,
+      metallbSpeakerPodStatus(n.ipv4.ip),
+      'application/merge-patch+json',
+    );
+    if (r.status !== 200) throw new Error(`pod status for ${n.name}: ${r.status} ${r.body}`);
+  }
+  const controller = ManagedProcess.start(
+    bins.controller,
+    [
+      `--namespace=${NS}`,
+      '--webhook-mode=disabled',
+      '--disable-cert-rotation',
+      `--port=${await freePort()}`,
+      '--log-level=warn',
+    ],
+    {
+      name: 'metallb-controller',
+      logFile: join(lab.logDir, 'metallb-controller.log'),
+      env: { ...process.env, KUBECONFIG: lab.cp.adminKubeconfig },
+    },
+  );
+  const speakers = nodes.map((n) =>
+    startMetalLBSpeaker(lab.host(n.name), {
+      binary: bins.speaker,
+      kubeconfig: inNode,
+      namespace: NS,
+      nodeIP: n.ipv4.ip,
+      secretDir,
+      logDir: lab.logDir,
+    }),
+  );
+  return { controller, speakers };
+}
+
+async function speakerRound(
+  sys: System['name'],
+  bins: MetalLBBinaries,
+  sizes: number[],
+  nodeCount: number,
+  say: (l: string) => void,
+): Promise<SpeakerRun> {
+  const lab = await Lab.start({
+    nodes: nodeCount,
+    router: 'none',
+    ipv6: false,
+    components: false,
+    kubeProxy: false,
+  });
+  const procs: ManagedProcess[] = [];
+  const out: SpeakerRun = { rssMiB: {}, cpuS: {} };
+  try {
+    const c = new Client(lab.cp);
+    await lab.cp.ensure('/api/v1/namespaces', { metadata: { name: NS } });
+    const { controller, speakers } = await startSystemInLab(lab, sys, bins);
+    procs.push(controller, ...speakers);
+    const nodes = lab.topology.nodes;
+    // ready: every speaker serves its metrics on the node's address
+    await Promise.all(
+      nodes.map((n, i) =>
+        (speakers[i] as ManagedProcess).whileRunning(
+          waitFor(
+            `${n.name} speaker metrics`,
+            async () => {
+              const port = sys === 'Bollard' ? SPEAKER_METRICS_PORT : METALLB_METRICS_PORT;
+              const r = await lab
+                .host(n.name)
+                .exec('curl', ['-sf', '-m', '1', '-o', '/dev/null', `http://${n.ipv4.ip}:${port}/metrics`]);
+              return r.code === 0 ? true : undefined;
+            },
+            120_000,
+            250,
+          ),
+        ),
+      ),
+    );
+    await c.send(
+      'POST',
+      `/apis/metallb.io/v1beta1/namespaces/${NS}/ipaddresspools`,
+      {
+        apiVersion: 'metallb.io/v1beta1',
+        kind: 'IPAddressPool',
+        metadata: { name: 'bench' },
+        spec: { addresses: [POOL] },
+      },
+      'POST',
+      'ipaddresspools.metallb.io',
+      [201, 409],
+    );
+    await c.send(
+      'POST',
+      `/apis/metallb.io/v1beta1/namespaces/${NS}/l2advertisements`,
+      {
+        apiVersion: 'metallb.io/v1beta1',
+        kind: 'L2Advertisement',
+        metadata: { name: 'bench' },
+        spec: { ipAddressPools: ['bench'] },
+      },
+      'POST',
+      'l2advertisements.metallb.io',
+      [201, 409],
+    );
+    const pids = speakers.map((p) => p.pid as number);
+    let cpu = pids.map(() => 0);
+    const ns = 'bench';
+    await lab.cp.ensure('/api/v1/namespaces', { metadata: { name: ns } });
+    let made = 0;
+    for (const n of [0, ...sizes]) {
+      // selector-less Services, each with an EndpointSlice naming one ready endpoint on a node
+      await c.each(n - made, async (j) => {
+        const i = made + j;
+        const node = nodes[i % nodes.length];
+        await c.send(
+          'POST',
+          `/api/v1/namespaces/${ns}/services`,
+          {
+            metadata: { name: `s${i}` },
+            spec: {
+              type: 'LoadBalancer',
+              allocateLoadBalancerNodePorts: false,
+              ports: [{ port: 80, protocol: 'TCP' }],
+            },
+          },
+          'POST',
+          'services',
+          [201],
+        );
+        await c.send(
+          'POST',
+          `/apis/discovery.k8s.io/v1/namespaces/${ns}/endpointslices`,
+          {
+            apiVersion: 'discovery.k8s.io/v1',
+            kind: 'EndpointSlice',
+            metadata: { name: `s${i}`, labels: { 'kubernetes.io/service-name': `s${i}` } },
+            addressType: 'IPv4',
+            endpoints: [
+              {
+                addresses: [`10.244.${node?.index ?? 1}.${10 + (i % 200)}`],
+                conditions: { ready: true },
+                nodeName: node?.name,
+              },
+            ],
+            ports: [{ port: 80, protocol: 'TCP', name: '' }],
+          },
+          'POST',
+          'endpointslices.discovery.k8s.io',
+          [201],
+        );
+      });
+      made = n;
+      await controller.whileRunning(
+        waitFor(
+          `${n} Services with IPs`,
+          async () => ((await c.countServices(ns)).withIP === n ? true : undefined),
+          60 * 60_000,
+          500,
+        ),
+      );
+      // taken in: every Service has its ServiceL2Status (both speakers write one per announced Service)
+      const l2 = await controller.whileRunning(
+        waitFor(
+          `${n} ServiceL2Status objects`,
+          async () => {
+            const r = await c.send(
+              'GET',
+              `/apis/metallb.io/v1beta1/namespaces/${NS}/servicel2statuses`,
+              undefined,
+              'LIST',
+              'servicel2statuses.metallb.io',
+              [200],
+            );
+            const items = (JSON.parse(r.body) as { items: unknown[] }).items.length;
+            return items >= n ? items : undefined;
+          },
+          20 * 60_000,
+          500,
+        ),
+      );
+      await settle(c, 3000);
+      const now = pids.map(cpuSeconds);
+      out.rssMiB[n] = mean(pids.map(rssMiB));
+      out.cpuS[n] = mean(now.map((x, k) => x - (cpu[k] as number)));
+      cpu = now;
+      say(
+        `# ${sys} speakers (layer 2, ${nodes.length} nodes), ${n} Services: RSS ${pids.map((p) => rssMiB(p).toFixed(0)).join(', ')} MiB; CPU ${out.cpuS[n].toFixed(1)} s each (mean) since the previous step; ${l2} ServiceL2Status`,
+      );
+    }
+  } finally {
+    for (const p of procs.reverse()) await p.stop();
+    await lab.stop();
+  }
+  return out;
+}
+
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   const m = Math.floor(s.length / 2);
@@ -452,6 +732,12 @@ export async function run(args: string[]): Promise<void> {
     .map(Number)
     .filter((n) => n > 0);
   const rounds = Number(flag(args, 'rounds', '2'));
+  const speakerSizes = flag(args, 'speaker-sizes', quick ? '1000' : '1000,10000')
+    .split(',')
+    .map(Number)
+    .filter((n) => n > 0);
+  const nodeCount = Number(flag(args, 'nodes', '2'));
+  const parts = flag(args, 'parts', 'controller,speaker').split(',');
   const say = (l: string): void => console.log(l);
   const bins = ensureMetalLB();
   const systems = [bollard(), metallb(bins)];
@@ -460,10 +746,13 @@ export async function run(args: string[]): Promise<void> {
   );
   say(`# sizes ${sizes.join(', ')}; ${rounds} rounds, alternating ${systems.map((s) => s.name).join('/')}`);
   const results = new Map<string, ControllerRun[][]>(systems.map((s) => [s.name, []]));
+  const speakerResults = new Map<string, SpeakerRun[]>(systems.map((s) => [s.name, []]));
   for (let r = 0; r < rounds; r++)
     for (const sys of systems) {
       say(`# round ${r + 1}: ${sys.name}`);
-      results.get(sys.name)?.push(await controllerRound(sys, sizes, say));
+      if (parts.includes('controller')) results.get(sys.name)?.push(await controllerRound(sys, sizes, say));
+      if (parts.includes('speaker'))
+        speakerResults.get(sys.name)?.push(await speakerRound(sys.name, bins, speakerSizes, nodeCount, say));
     }
   const pick = (name: string, n: number, f: (x: ControllerRun) => number | undefined): number =>
     median(
@@ -488,37 +777,57 @@ export async function run(args: string[]): Promise<void> {
       higherIsBetter: higher,
     });
   };
-  for (const n of sizes) {
+  for (const n of parts.includes('controller') ? sizes : []) {
     const label = `controller, ${n.toLocaleString('en')} Services → all assigned`;
     both(`${label}: rate`, 'Services/s', true, (x) => x.servicesPerS, n);
     both(`${label}: CPU`, 's', false, (x) => x.cpuS, n);
     both(`${label}: peak RSS`, 'MiB', false, (x) => x.peakRssMiB, n);
     both(
       `${label}: API requests per Service`,
-      'all verbs, leases aside',
+      'all verbs, leases and ClusterIP bookkeeping aside',
       false,
       (x) => {
         let t = 0;
-        for (const [k, v] of x.requestsPerService) if (!isLease(k)) t += v;
+        for (const [k, v] of x.requestsPerService) if (!isBackground(k)) t += v;
         return t / n;
       },
       n,
     );
     both(
       `${label}: API writes per Service`,
-      'leases aside',
+      'leases and ClusterIP bookkeeping aside',
       false,
-      (x) => sumWrites(x.requestsPerService, isLease) / n,
+      (x) => sumWrites(x.requestsPerService, isBackground) / n,
       n,
     );
   }
+  for (const n of [0, ...speakerSizes]) {
+    const sp = (name: string, f: (x: SpeakerRun) => number | undefined): number =>
+      median((speakerResults.get(name) ?? []).map(f).filter((x): x is number => x !== undefined));
+    if ((speakerResults.get('Bollard') ?? []).length === 0) break;
+    const label = `speaker, layer 2, ${n.toLocaleString('en')} Services`;
+    rows.push({
+      what: `${label}: RSS per speaker`,
+      unit: 'MiB',
+      bollard: sp('Bollard', (x) => x.rssMiB[n]),
+      metallb: sp('MetalLB', (x) => x.rssMiB[n]),
+      higherIsBetter: false,
+    });
+    rows.push({
+      what: `${label}: CPU per speaker ${n === 0 ? 'from start to idle' : 'to take them in'}`,
+      unit: 's',
+      bollard: sp('Bollard', (x) => x.cpuS[n]),
+      metallb: sp('MetalLB', (x) => x.cpuS[n]),
+      higherIsBetter: false,
+    });
+  }
   const n0 = sizes[0] as number;
-  for (const what of ['create', 'update', 'delete'] as const) {
+  for (const what of parts.includes('controller') ? (['create', 'update', 'delete'] as const) : []) {
     both(
       `writes per Service, ${what === 'update' ? 'no-op update (a new label)' : what}`,
-      `${n0.toLocaleString('en')} Services, leases aside`,
+      `${n0.toLocaleString('en')} Services, leases and ClusterIP bookkeeping aside`,
       false,
-      (x) => (x.writes ? sumWrites(x.writes[what], isLease) / n0 : undefined),
+      (x) => (x.writes ? sumWrites(x.writes[what], isBackground) / n0 : undefined),
       n0,
     );
   }

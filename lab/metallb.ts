@@ -5,6 +5,7 @@ import { createHash } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
+import { ManagedProcess, type SpawnOptions } from './process.js';
 import { repoPath } from './repo.js';
 import { cacheRoot, ensureDebianPackages, ToolchainError } from './toolchain.js';
 
@@ -110,4 +111,69 @@ export function ensureMetalLB(say: Say = defaultSay): MetalLBBinaries {
     throw err;
   }
   return layout(dir, version);
+}
+
+/** The label MetalLB's speakers find each other by (memberlist), on the Pod objects made for them. */
+export const METALLB_SPEAKER_LABELS = 'app=metallb,component=speaker';
+export const METALLB_MEMBERLIST_PORT = 7946;
+export const METALLB_METRICS_PORT = 7472;
+
+export interface MetalLBSpeakerOptions {
+  binary: string;
+  /** A kubeconfig that works inside the node (the node's apiserver forwarder). */
+  kubeconfig: string;
+  namespace: string;
+  /** The node's own address: memberlist binds here, metrics on <ip>:7472. */
+  nodeIP: string;
+  /** A folder holding `secretkey` (MetalLB's memberlist secret, as its DaemonSet mounts it). */
+  secretDir: string;
+  logDir: string;
+}
+
+/** Starts MetalLB's speaker in a lab node (hostNetwork-like), in native BGP mode with memberlist. */
+export function startMetalLBSpeaker(
+  host: { name: string; spawn: (cmd: string, args: readonly string[], o: SpawnOptions) => ManagedProcess },
+  opts: MetalLBSpeakerOptions,
+): ManagedProcess {
+  return host.spawn(
+    opts.binary,
+    [
+      `--node-name=${host.name}`,
+      `--pod-name=metallb-speaker-${host.name}`,
+      `--namespace=${opts.namespace}`,
+      `--host=${opts.nodeIP}`,
+      `--port=${METALLB_METRICS_PORT}`,
+      `--ml-bindaddr=${opts.nodeIP}`,
+      `--ml-bindport=${METALLB_MEMBERLIST_PORT}`,
+      `--ml-labels=${METALLB_SPEAKER_LABELS}`,
+      `--ml-secret-key-path=${opts.secretDir}`,
+      '--log-level=warn',
+    ],
+    {
+      name: `${host.name}/metallb-speaker`,
+      logFile: join(opts.logDir, `${host.name}-metallb-speaker.log`),
+      env: { ...process.env, KUBECONFIG: opts.kubeconfig, METALLB_BGP_TYPE: 'native' },
+    },
+  );
+}
+
+/**
+ * The Pod object a speaker would have in a cluster: MetalLB's memberlist lists its peers' Pods by
+ * label and joins their `status.podIP`. Created by the admin; the status is patched to the node's IP.
+ */
+export function metallbSpeakerPod(namespace: string, node: string): Record<string, unknown> {
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: {
+      name: `metallb-speaker-${node}`,
+      namespace,
+      labels: Object.fromEntries(METALLB_SPEAKER_LABELS.split(',').map((kv) => kv.split('='))),
+    },
+    spec: { nodeName: node, hostNetwork: true, containers: [{ name: 'speaker', image: 'metallb/speaker' }] },
+  };
+}
+
+export function metallbSpeakerPodStatus(ip: string): Record<string, unknown> {
+  return { status: { phase: 'Running', podIP: ip, podIPs: [{ ip }], hostIP: ip } };
 }
