@@ -86,11 +86,14 @@ function sumWrites(c: Counts, exclude: (k: string) => boolean = () => false): nu
 }
 
 /**
- * Requests that are not per-Service work of the controller under test: Lease renewals (leader election,
- * by time not by Service), and the IPAddress objects the apiserver itself writes for each ClusterIP.
+ * Requests that are not per-Service work of the system under test: Lease renewals (leader election and
+ * Bollard's speaker membership: by time, not by Service), the IPAddress objects the apiserver itself
+ * writes for each ClusterIP, and the lab's Node heartbeats.
  */
 const isBackground = (k: string): boolean =>
-  k.includes('leases.coordination.k8s.io') || k.includes('ipaddresses.networking.k8s.io');
+  k.includes('leases.coordination.k8s.io') ||
+  k.includes('ipaddresses.networking.k8s.io') ||
+  k.includes(' nodes/status'); // the processes lab's stand-in kubelets
 
 function fmtCounts(c: Counts, per: number, writesOnly: boolean): string {
   return (
@@ -447,6 +450,8 @@ interface SpeakerRun {
   rssMiB: Record<number, number>;
   /** CPU seconds per speaker (mean) from the last size to this one (0: from start to ready). */
   cpuS: Record<number, number>;
+  /** API writes per Service by the controller and all speakers together (leases and ClusterIPs aside). */
+  writesPerService: Record<number, number>;
 }
 
 function rssMiB(pid: number): number {
@@ -553,7 +558,7 @@ async function speakerRound(
     kubeProxy: false,
   });
   const procs: ManagedProcess[] = [];
-  const out: SpeakerRun = { rssMiB: {}, cpuS: {} };
+  const out: SpeakerRun = { rssMiB: {}, cpuS: {}, writesPerService: {} };
   try {
     const c = new Client(lab.cp);
     await lab.cp.ensure('/api/v1/namespaces', { metadata: { name: NS } });
@@ -611,6 +616,8 @@ async function speakerRound(
     await lab.cp.ensure('/api/v1/namespaces', { metadata: { name: ns } });
     let made = 0;
     for (const n of [0, ...sizes]) {
+      const m0 = await settle(c);
+      c.own.clear();
       // selector-less Services, each with an EndpointSlice naming one ready endpoint on a node
       await c.each(n - made, async (j) => {
         const i = made + j;
@@ -681,7 +688,12 @@ async function speakerRound(
           500,
         ),
       );
-      await settle(c, 3000);
+      const m1 = await settle(c, 3000);
+      if (n > 0) {
+        const d = diff(m1, m0, c.own);
+        out.writesPerService[n] = sumWrites(d, isBackground) / n;
+        say(`#   ${sys} controller + speakers, writes per Service: ${fmtCounts(d, n, true)}`);
+      }
       const now = pids.map(cpuSeconds);
       out.rssMiB[n] = mean(pids.map(rssMiB));
       out.cpuS[n] = mean(now.map((x, k) => x - (cpu[k] as number)));
@@ -820,6 +832,14 @@ export async function run(args: string[]): Promise<void> {
       metallb: sp('MetalLB', (x) => x.cpuS[n]),
       higherIsBetter: false,
     });
+    if (n > 0)
+      rows.push({
+        what: `${label}: API writes per Service, controller + ${nodeCount} speakers`,
+        unit: 'leases and ClusterIP bookkeeping aside',
+        bollard: sp('Bollard', (x) => x.writesPerService[n]),
+        metallb: sp('MetalLB', (x) => x.writesPerService[n]),
+        higherIsBetter: false,
+      });
   }
   const n0 = sizes[0] as number;
   for (const what of parts.includes('controller') ? (['create', 'update', 'delete'] as const) : []) {
