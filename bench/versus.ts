@@ -286,10 +286,14 @@ function peakRssMiB(pid: number): number {
   return m ? Number(m[1]) / 1024 : NaN;
 }
 
-/** Waits until the apiserver's write counters (leases and ClusterIP bookkeeping aside) stop moving for `quietMs`. */
-async function settle(c: Client, quietMs = 2000): Promise<Counts> {
-  let last = await c.metrics();
-  let lastWrites = sumWrites(last, isBackground);
+/**
+ * Waits until the apiserver's write counters (background aside) stop moving for `quietMs`, or gives up
+ * after `maxMs` and says which writes kept going (a system that never stops writing is a finding).
+ */
+async function settle(c: Client, say: (l: string) => void, quietMs = 2000, maxMs = 30_000): Promise<Counts> {
+  const t0 = Date.now();
+  const first = await c.metrics();
+  let lastWrites = sumWrites(first, isBackground);
   let since = Date.now();
   for (;;) {
     await delay(500);
@@ -299,7 +303,14 @@ async function settle(c: Client, quietMs = 2000): Promise<Counts> {
       lastWrites = w;
       since = Date.now();
     } else if (Date.now() - since >= quietMs) return now;
-    last = now;
+    if (Date.now() - t0 >= maxMs) {
+      const s = (Date.now() - t0) / 1000;
+      const d = diff(now, first, c.own);
+      say(
+        `#   ! writes did not stop within ${s.toFixed(0)} s: ${(sumWrites(d, isBackground) / s).toFixed(0)} writes/s (${fmtCounts(d, s, true)} per s)`,
+      );
+      return now;
+    }
   }
 }
 
@@ -366,7 +377,7 @@ async function controllerRound(
     for (const [idx, n] of sizes.entries()) {
       const ns = `bench-${n}`;
       await cp.ensure('/api/v1/namespaces', { metadata: { name: ns } });
-      const m0 = await settle(c);
+      const m0 = await settle(c, say);
       c.own.clear();
       const cpu0 = cpuSeconds(pid);
       const t0 = Date.now();
@@ -382,7 +393,7 @@ async function controllerRound(
         ),
       );
       const s = (Date.now() - t0) / 1000;
-      const m1 = await settle(c);
+      const m1 = await settle(c, say);
       const run: ControllerRun = {
         n,
         servicesPerS: n / s,
@@ -407,7 +418,7 @@ async function controllerRound(
             [200],
           ),
         );
-        const m2 = await settle(c);
+        const m2 = await settle(c, say);
         const update = diff(m2, m1, c.own);
         c.own.clear();
         await c.each(n, (i) =>
@@ -428,7 +439,7 @@ async function controllerRound(
             250,
           ),
         );
-        const m3 = await settle(c);
+        const m3 = await settle(c, say);
         const del = diff(m3, m2, c.own);
         run.writes = { create, update, delete: del };
         for (const [what, counts] of Object.entries(run.writes))
@@ -616,7 +627,7 @@ async function speakerRound(
     await lab.cp.ensure('/api/v1/namespaces', { metadata: { name: ns } });
     let made = 0;
     for (const n of [0, ...sizes]) {
-      const m0 = await settle(c);
+      const m0 = await settle(c, say);
       c.own.clear();
       // selector-less Services, each with an EndpointSlice naming one ready endpoint on a node
       await c.each(n - made, async (j) => {
@@ -688,7 +699,7 @@ async function speakerRound(
           500,
         ),
       );
-      const m1 = await settle(c, 3000);
+      const m1 = await settle(c, say, 3000);
       if (n > 0) {
         const d = diff(m1, m0, c.own);
         out.writesPerService[n] = sumWrites(d, isBackground) / n;
