@@ -290,7 +290,7 @@ function peakRssMiB(pid: number): number {
  * Waits until the apiserver's write counters (background aside) stop moving for `quietMs`, or gives up
  * after `maxMs` and says which writes kept going (a system that never stops writing is a finding).
  */
-async function settle(c: Client, say: (l: string) => void, quietMs = 2000, maxMs = 30_000): Promise<Counts> {
+async function settle(c: Client, say: (l: string) => void, quietMs = 2000, maxMs = 150_000): Promise<Counts> {
   const t0 = Date.now();
   const first = await c.metrics();
   let lastWrites = sumWrites(first, isBackground);
