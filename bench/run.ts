@@ -15,7 +15,7 @@ const available = readdirSync(here)
   .filter((f) => f.endsWith('.js') && f !== 'run.js')
   .map((f) => f.slice(0, -3))
   .sort();
-const LONG = new Set(['fuzz', 'chaos', 'soak', 'scale', 'cluster']);
+const LONG = new Set(['fuzz', 'chaos', 'soak', 'scale', 'cluster', 'versus']);
 
 async function main(): Promise<void> {
   const argv = process.argv.slice(2);
