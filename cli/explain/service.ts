@@ -365,7 +365,18 @@ export function explainService(s: Snapshot, ref: string): ServiceExplanation {
     labels: req.labels,
     ips,
     ...(pool ? { pool } : {}),
+    ...(req.sharingKey ? { allowSharedIP: true } : {}),
   });
+  if (req.sharingKey && l2Advs.length === 0 && pool !== undefined) {
+    const bySelector = config.l2Advertisements.filter(
+      (a) =>
+        a.pools.includes(pool) && a.serviceSelectors.length > 0 && anyMatches(a.serviceSelectors, req.labels),
+    );
+    if (bySelector.length > 0)
+      problems.push(
+        `not announced in layer 2: a Service with allow-shared-ip is not announced through an L2Advertisement with serviceSelectors (${bySelector.map((a) => a.name).join(', ')}), as in MetalLB; use an L2Advertisement without serviceSelectors for this pool, or drop allow-shared-ip`,
+      );
+  }
   const bgpAdvs = config.bgpAdvertisements.filter(
     (a) => pool !== undefined && a.pools.includes(pool) && anyMatches(bgpSel.get(a.name) ?? [], req.labels),
   );

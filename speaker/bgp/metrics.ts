@@ -19,7 +19,18 @@ export interface PeerMetricsSource {
   counters(): SessionCounters;
   announced(): number;
   pending(): number;
-  bfd?(): { up: boolean; input: number; output: number; upEvents: number; downEvents: number } | undefined;
+  bfd?():
+    | {
+        up: boolean;
+        input: number;
+        output: number;
+        upEvents: number;
+        downEvents: number;
+        /** Echo packets of ours that came back, and that we sent (echo mode). */
+        echoInput: number;
+        echoOutput: number;
+      }
+    | undefined;
 }
 
 /** The `vrf` label of a peer in the default VRF (FRR's name for it). */
@@ -173,6 +184,16 @@ export function registerBgpMetrics(registry: Registry, sources: () => readonly P
     'metallb_bfd_control_packet_output',
     'Number of sent BFD control packets',
     (s) => s.bfd?.()?.output,
+  );
+  bfdCounter(
+    'metallb_bfd_echo_packet_input',
+    'Number of received BFD echo packets',
+    (s) => s.bfd?.()?.echoInput,
+  );
+  bfdCounter(
+    'metallb_bfd_echo_packet_output',
+    'Number of sent BFD echo packets',
+    (s) => s.bfd?.()?.echoOutput,
   );
   bfdCounter('metallb_bfd_session_up_events', 'Number of BFD session up events', (s) => s.bfd?.()?.upEvents);
   bfdCounter(

@@ -210,6 +210,38 @@ describe('explain service (pure)', () => {
     assert.deepEqual(e.problems, []);
   });
 
+  it('allow-shared-ip through an L2Advertisement with serviceSelectors: not announced, and explain says why', () => {
+    const labels = { tier: 'web' };
+    const ann = { 'metallb.io/allow-shared-ip': 'k' };
+    const s = snapshot({
+      services: [svc('app', 'web', { ips: ['192.0.2.10'], ann, labels })],
+      endpointSlices: [slice('web', ['n1'])],
+      config: {
+        ipAddressPools: [cr('IPAddressPool', 'lan', { addresses: ['192.0.2.10-192.0.2.11'] })],
+        l2Advertisements: [
+          cr('L2Advertisement', 'web-only', {
+            ipAddressPools: ['lan'],
+            serviceSelectors: [{ matchLabels: labels }],
+          }),
+        ],
+        bgpAdvertisements: [],
+      },
+    });
+    const e = explainService(s, 'app/web');
+    assert.equal(e.layer2, undefined);
+    assert.ok(
+      e.problems.some((p) => p.includes('allow-shared-ip') && p.includes('web-only')),
+      e.problems.join('\n'),
+    );
+    // without the annotation the same advertisement announces it
+    const plain = explainService(
+      { ...s, services: [svc('app', 'web', { ips: ['192.0.2.10'], labels })] },
+      'app/web',
+    );
+    assert.ok(plain.layer2);
+    assert.ok(!plain.problems.some((p) => p.includes('allow-shared-ip')));
+  });
+
   it('two nodes answering ARP is a problem, and so is an announcer the election does not pick', () => {
     const base = {
       services: [svc('app', 'web', { ips: ['192.0.2.10'] })],

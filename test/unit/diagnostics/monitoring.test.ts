@@ -37,7 +37,7 @@ async function registered(): Promise<{ controller: Set<string>; speaker: Set<str
       }),
       announced: () => 0,
       pending: () => 0,
-      bfd: () => ({ up: true, input: 0, output: 0, upEvents: 0, downEvents: 0 }),
+      bfd: () => ({ up: true, input: 0, output: 0, upEvents: 0, downEvents: 0, echoInput: 0, echoOutput: 0 }),
     },
   ]);
   const expand = (names: Set<string>, text: string): Set<string> => {

@@ -28,7 +28,15 @@ describe('BGP metrics', () => {
       counters: () => counters,
       announced: () => 5,
       pending: () => 0,
-      bfd: () => ({ up: true, input: 10, output: 11, upEvents: 1, downEvents: 0 }),
+      bfd: () => ({
+        up: true,
+        input: 10,
+        output: 11,
+        upEvents: 1,
+        downEvents: 0,
+        echoInput: 7,
+        echoOutput: 8,
+      }),
     };
     registerBgpMetrics(registry, () => [src]);
     let text = await registry.metrics();
@@ -51,6 +59,8 @@ describe('BGP metrics', () => {
       ['metallb_bfd_session_up', 1],
       ['metallb_bfd_control_packet_input', 10],
       ['metallb_bfd_control_packet_output', 11],
+      ['metallb_bfd_echo_packet_input', 7],
+      ['metallb_bfd_echo_packet_output', 8],
       ['metallb_bfd_session_up_events', 1],
       ['metallb_bfd_session_down_events', 0],
     ] as const) {
@@ -86,7 +96,15 @@ describe('BGP metrics', () => {
         address: '192.0.2.1',
         port: 179,
         vrf: 'red',
-        bfd: () => ({ up: false, input: 0, output: 3, upEvents: 0, downEvents: 0 }),
+        bfd: () => ({
+          up: false,
+          input: 0,
+          output: 3,
+          upEvents: 0,
+          downEvents: 0,
+          echoInput: 0,
+          echoOutput: 0,
+        }),
       },
     ]);
     const text = await registry.metrics();
