@@ -7,12 +7,13 @@ import { EventEmitter } from 'node:events';
 import type { KubernetesObject } from '@kubernetes/client-node';
 import { Backoff } from './backoff.js';
 import { ApiError, resourcePath, type KubeClient, type ResourceRef } from './client.js';
-
-/** What an informer needs of a client: list pages and watch streams (a KubeClient; a feed in tests). */
-export type ListWatchClient = Pick<KubeClient, 'get' | 'watch'>;
+import { withoutForeignMetadata } from './projection.js';
 import { ListenerDelivery, type InformerEvents, type ListenerFailure } from './informer-delivery.js';
 
 export type { InformerEvents, ListenerFailure } from './informer-delivery.js';
+
+/** What an informer needs of a client: list pages and watch streams (a KubeClient; a feed in tests). */
+export type ListWatchClient = Pick<KubeClient, 'get' | 'watch'>;
 
 export interface InformerOptions<T extends KubernetesObject = KubernetesObject> {
   resource: ResourceRef;
@@ -37,8 +38,9 @@ export interface InformerOptions<T extends KubernetesObject = KubernetesObject> 
    */
   onListenerError?: (err: Error, failure: ListenerFailure) => void;
   /**
-   * Applied to every object before it is cached; default: drop metadata.managedFields, which
-   * nothing in Bollard reads and which is most of a small object's size.
+   * Applied to every object before it is cached, and what listeners get: a projection to the fields the
+   * program reads (k8s/projection.ts). Default: drop metadata.managedFields and the annotations that
+   * are not MetalLB's, which nothing in Bollard reads and which are most of a small object's size.
    */
   transform?: (obj: T) => T;
 }
@@ -46,12 +48,6 @@ export interface InformerOptions<T extends KubernetesObject = KubernetesObject> 
 interface WatchEvent {
   type: 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK' | 'ERROR';
   object: KubernetesObject & { code?: number; message?: string; reason?: string };
-}
-
-/** The default transform: the object without metadata.managedFields. */
-export function withoutManagedFields<T extends KubernetesObject>(obj: T): T {
-  if (obj.metadata?.managedFields) delete obj.metadata.managedFields;
-  return obj;
 }
 
 interface ListResult<T> {
@@ -110,7 +106,7 @@ export class Informer<T extends KubernetesObject> extends EventEmitter<InformerE
     private readonly opts: InformerOptions<T>,
   ) {
     super();
-    this.transform = opts.transform ?? withoutManagedFields;
+    this.transform = opts.transform ?? withoutForeignMetadata;
     const backoff = { initialMs: opts.backoffInitialMs ?? 200, maxMs: opts.backoffMaxMs ?? 10_000 };
     this.backoff = new Backoff(backoff);
     this.delivery = new ListenerDelivery<T>({

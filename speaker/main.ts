@@ -7,6 +7,7 @@
 import { hostname } from 'node:os';
 import { KubeClient, RESOURCES, resourcePath, ApiError } from '../k8s/client.js';
 import { Informer, specOrLabelsChanged } from '../k8s/informer.js';
+import { speakerEndpointSlice, speakerNode, speakerService, statusObject } from '../k8s/projection.js';
 import { logListenerError } from '../k8s/informer-delivery.js';
 import { background } from '../k8s/background.js';
 import { makeLogger, objRef, type Logger } from '../k8s/logger.js';
@@ -171,16 +172,19 @@ export async function runSpeaker(opts: SpeakerOptions): Promise<SpeakerHandle> {
   const onListenerError = logListenerError(log);
   const services = new Informer<ServiceObj & { metadata?: { name?: string } }>(client, {
     resource: RESOURCES.services,
+    transform: speakerService,
     onError: onInformerError('services'),
     onListenerError,
   });
   const slices = new Informer<EndpointSliceObj>(client, {
     resource: RESOURCES.endpointSlices,
+    transform: speakerEndpointSlice,
     onError: onInformerError('endpointslices'),
     onListenerError,
   });
   const nodes = new Informer<NodeObj>(client, {
     resource: RESOURCES.nodes,
+    transform: speakerNode,
     onError: onInformerError('nodes'),
     onListenerError,
   });
@@ -205,6 +209,7 @@ export async function runSpeaker(opts: SpeakerOptions): Promise<SpeakerHandle> {
   });
   const statuses = new Informer<L2StatusObj>(client, {
     resource: METALLB.serviceL2Statuses,
+    transform: statusObject,
     namespace,
     labelSelector: `metallb.io/node=${self}`,
     onError: onInformerError('servicel2statuses'),
