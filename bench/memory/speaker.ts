@@ -1,6 +1,6 @@
 // `npm run bench -- memory --speaker [--sizes=0,1000] [--dist=DIR]… [--flags='…']…`: a real speaker process
-// (layer 2, every interface excluded, no BGP, no membership: Node Ready decides) against a real kube-
-// apiserver holding 3 Nodes, a pool, an L2Advertisement and N assigned LoadBalancer Services with an
+// (layer 2, every interface excluded, no BGP, no membership: Node Ready decides) against a real
+// kube-apiserver holding 3 Nodes, a pool, an L2Advertisement and N assigned LoadBalancer Services with an
 // EndpointSlice each. For each N: the speaker's RSS, peak RSS, V8 heap used and CPU from its start until
 // its ServiceL2Status objects stopped changing (3 polls 1 s apart), read from /proc and /metrics. --dist:
 // the compiled tree to run (another checkout's dist/, for before/after); --flags: node flags.
@@ -69,6 +69,8 @@ async function addServices(admin: KubeClient, from: number, to: number): Promise
       },
       spec: {
         type: 'LoadBalancer',
+        // the NodePort range (2,768 ports) would not hold 10,000 Services
+        allocateLoadBalancerNodePorts: false,
         selector: { app: name },
         ports: [{ name: 'http', port: 80, targetPort: 8080, protocol: 'TCP' }],
       },
