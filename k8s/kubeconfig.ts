@@ -220,7 +220,12 @@ function fileExists(path: string): boolean {
 export function defaultAccess(env: NodeJS.ProcessEnv = process.env): ClusterAccess {
   const files = (env.KUBECONFIG ?? '').split(delimiter).filter((f) => f !== '');
   if (files.length > 0) return fromKubeconfigFiles(files);
-  const home = env.HOME ?? homedir();
+  let home = env.HOME;
+  try {
+    home ??= homedir();
+  } catch {
+    // a uid without a passwd entry and no $HOME (the controller's 65532 in some runtimes): no home
+  }
   const config = home ? join(home, '.kube', 'config') : '';
   if (config && fileExists(config)) return fromKubeconfigFiles([config]);
   return inCluster(env) ?? { server: 'http://localhost:8080', origin: 'default' };
