@@ -2,7 +2,7 @@
 // (layer 2, every interface excluded, no BGP, no membership: Node Ready decides) against a real
 // kube-apiserver holding 3 Nodes, a pool, an L2Advertisement and N assigned LoadBalancer Services with an
 // EndpointSlice each. For each N: the speaker's RSS, peak RSS, V8 heap used and CPU from its start until
-// its ServiceL2Status objects stopped changing (3 polls 1 s apart), read from /proc and /metrics. --dist:
+// its ServiceL2Status objects stopped changing (3 polls 1 s apart, at least one written when N > 0), read from /proc and /metrics. --dist:
 // the compiled tree to run (another checkout's dist/, for before/after); --flags: node flags.
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -94,6 +94,7 @@ async function addServices(admin: KubeClient, from: number, to: number): Promise
 }
 
 async function runSpeaker(
+  services: number,
   admin: KubeClient,
   kubeconfig: string,
   dist: string,
@@ -135,7 +136,8 @@ async function runSpeaker(
         const n = await statuses();
         same = n === last ? same + 1 : 0;
         last = n;
-        return same >= 3 ? true : undefined;
+        // with Services, none written yet is a speaker still listing, not one that has settled
+        return same >= 3 && (services === 0 || n > 0) ? true : undefined;
       },
       600_000,
       1000,
@@ -197,7 +199,7 @@ export async function runSpeakerMemory(args: string[]): Promise<void> {
       for (const dist of dists.length > 0 ? dists : [repoPath('dist')])
         for (const flags of flagSets.length > 0 ? flagSets : [[]])
           console.log(
-            `  ${dist}${flags.length ? ' ' + flags.join(' ') : ''}: ${await runSpeaker(admin, cp.adminKubeconfig, dist, flags)}`,
+            `  ${dist}${flags.length ? ' ' + flags.join(' ') : ''}: ${await runSpeaker(n, admin, cp.adminKubeconfig, dist, flags)}`,
           );
     }
   } finally {
