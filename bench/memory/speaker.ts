@@ -1,9 +1,10 @@
 // `npm run bench -- memory --speaker [--sizes=0,1000] [--dist=DIR]… [--flags='…']…`: a real speaker process
-// (layer 2, every interface excluded, no BGP, no membership: Node Ready decides) against a real
-// kube-apiserver holding 3 Nodes, a pool, an L2Advertisement and N assigned LoadBalancer Services with an
+// (layer 2, every interface excluded, no BGP, no membership: Node Ready decides) against a real kube-
+// apiserver holding 3 Nodes, a pool, an L2Advertisement and N assigned LoadBalancer Services with an
 // EndpointSlice each. For each N: the speaker's RSS, peak RSS, V8 heap used and CPU from its start until
-// its ServiceL2Status objects stopped changing (3 polls 1 s apart, at least one written when N > 0), read from /proc and /metrics. --dist:
-// the compiled tree to run (another checkout's dist/, for before/after); --flags: node flags.
+// its ServiceL2Status objects stopped changing (3 polls 1 s apart, at least one written when N > 0), read
+// from /proc and /metrics. --dist: the compiled tree to run (another checkout's dist/, for before/after);
+// --flags: node flags.
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
