@@ -1,5 +1,5 @@
-// How an informer hands its events to its listeners. The watch callback of @kubernetes/client-node
-// swallows what is thrown in it, so nothing thrown by a listener may reach it: each listener is called
+// How an informer hands its events to its listeners. What a listener throws must not end the watch
+// (the watch callback would stop the stream and restart it from the last event): each listener is called
 // on its own, one that throws does not keep the event from the others, and the failure is counted
 // (bollard_informer_listener_errors_total{resource}), reported with the object, and the event is
 // delivered to that listener again with backoff until it takes it. Later events for the same object

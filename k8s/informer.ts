@@ -4,12 +4,16 @@
 // the old cache and the new list is delivered as add/update/delete, so a delete that happened while
 // the watch was down still arrives. A listener that throws gets its event again (informer-delivery.ts).
 import { EventEmitter } from 'node:events';
-import { Watch, type KubernetesObject } from '@kubernetes/client-node';
+import type { KubernetesObject } from '@kubernetes/client-node';
 import { Backoff } from './backoff.js';
 import { ApiError, resourcePath, type KubeClient, type ResourceRef } from './client.js';
+import { withoutForeignMetadata } from './projection.js';
 import { ListenerDelivery, type InformerEvents, type ListenerFailure } from './informer-delivery.js';
 
 export type { InformerEvents, ListenerFailure } from './informer-delivery.js';
+
+/** What an informer needs of a client: list pages and watch streams (a KubeClient; a feed in tests). */
+export type ListWatchClient = Pick<KubeClient, 'get' | 'watch'>;
 
 export interface InformerOptions<T extends KubernetesObject = KubernetesObject> {
   resource: ResourceRef;
@@ -34,8 +38,9 @@ export interface InformerOptions<T extends KubernetesObject = KubernetesObject> 
    */
   onListenerError?: (err: Error, failure: ListenerFailure) => void;
   /**
-   * Applied to every object before it is cached; default: drop metadata.managedFields, which
-   * nothing in Bollard reads and which is most of a small object's size.
+   * Applied to every object before it is cached, and what listeners get: a projection to the fields the
+   * program reads (k8s/projection.ts). Default: drop metadata.managedFields and the annotations that
+   * are not MetalLB's, which nothing in Bollard reads and which are most of a small object's size.
    */
   transform?: (obj: T) => T;
 }
@@ -43,12 +48,6 @@ export interface InformerOptions<T extends KubernetesObject = KubernetesObject> 
 interface WatchEvent {
   type: 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK' | 'ERROR';
   object: KubernetesObject & { code?: number; message?: string; reason?: string };
-}
-
-/** The default transform: the object without metadata.managedFields. */
-export function withoutManagedFields<T extends KubernetesObject>(obj: T): T {
-  if (obj.metadata?.managedFields) delete obj.metadata.managedFields;
-  return obj;
 }
 
 interface ListResult<T> {
@@ -103,11 +102,11 @@ export class Informer<T extends KubernetesObject> extends EventEmitter<InformerE
   watches = 0;
 
   constructor(
-    private readonly client: KubeClient,
+    private readonly client: ListWatchClient,
     private readonly opts: InformerOptions<T>,
   ) {
     super();
-    this.transform = opts.transform ?? withoutManagedFields;
+    this.transform = opts.transform ?? withoutForeignMetadata;
     const backoff = { initialMs: opts.backoffInitialMs ?? 200, maxMs: opts.backoffMaxMs ?? 10_000 };
     this.backoff = new Backoff(backoff);
     this.delivery = new ListenerDelivery<T>({
@@ -263,86 +262,59 @@ export class Informer<T extends KubernetesObject> extends EventEmitter<InformerE
   private async watchOnce(): Promise<void> {
     const base = this.opts.watchTimeoutSeconds ?? 300;
     const timeoutSeconds = Math.floor(base + Math.random() * base);
-    const watch = new Watch(this.client.kubeConfig);
+    const controller = new AbortController();
     let failure: Error | undefined;
-    let controller: AbortController | undefined;
     this.watches++;
     this.lastActivity = Date.now();
-    await new Promise<void>((resolve) => {
-      let finished = false;
-      const finish = (err?: Error) => {
-        if (finished) return;
-        finished = true;
-        clearInterval(watchdog);
-        if (err) failure = err;
-        controller?.abort();
-        resolve();
-      };
-      this.abortWatch = () => finish();
-      // A watch that says nothing for longer than its own timeout plus slack has stalled silently.
-      const stallMs = (timeoutSeconds + 30) * 1000;
-      const watchdog = setInterval(
-        () => {
-          if (Date.now() - this.lastActivity > stallMs) finish(new Error(`watch stalled for ${stallMs} ms`));
+    const finish = (err?: Error): void => {
+      if (controller.signal.aborted) return;
+      if (err) failure = err;
+      controller.abort();
+    };
+    this.abortWatch = () => finish();
+    // A watch that says nothing for longer than its own timeout plus slack has stalled silently.
+    const stallMs = (timeoutSeconds + 30) * 1000;
+    const watchdog = setInterval(
+      () => {
+        if (Date.now() - this.lastActivity > stallMs) finish(new Error(`watch stalled for ${stallMs} ms`));
+      },
+      Math.min(stallMs, 5000),
+    );
+    try {
+      await this.client.watch(
+        resourcePath(this.opts.resource, this.opts.namespace),
+        {
+          resourceVersion: this.resourceVersion,
+          allowWatchBookmarks: true,
+          timeoutSeconds,
+          labelSelector: this.opts.labelSelector,
+          fieldSelector: this.opts.fieldSelector,
         },
-        Math.min(stallMs, 5000),
+        (line) => {
+          this.lastActivity = Date.now();
+          const object = line.object as WatchEvent['object'];
+          if (line.type === 'ERROR') {
+            throw new ApiError(
+              'WATCH',
+              this.opts.resource.plural,
+              object.code ?? 0,
+              object.reason ?? '',
+              object.message ?? '',
+            );
+          }
+          // What apply throws ends this watch; the next one starts from the last event applied, so this
+          // one comes again.
+          this.apply({ type: line.type as WatchEvent['type'], object });
+        },
+        controller.signal,
       );
-      watch
-        .watch(
-          resourcePath(this.opts.resource, this.opts.namespace),
-          {
-            resourceVersion: this.resourceVersion,
-            allowWatchBookmarks: true,
-            timeoutSeconds,
-            labelSelector: this.opts.labelSelector,
-            fieldSelector: this.opts.fieldSelector,
-          },
-          (type: string, object: WatchEvent['object']) => {
-            this.lastActivity = Date.now();
-            if (finished) return;
-            if (type === 'ERROR') {
-              const code = object.code ?? 0;
-              finish(
-                new ApiError(
-                  'WATCH',
-                  this.opts.resource.plural,
-                  code,
-                  object.reason ?? '',
-                  object.message ?? '',
-                ),
-              );
-              return;
-            }
-            // client-node swallows what is thrown here: a failure ends this watch instead, and the
-            // next one starts from the last event applied, so this one comes again.
-            try {
-              this.apply({ type: type as WatchEvent['type'], object });
-            } catch (err) {
-              finish(err instanceof Error ? err : new Error(String(err)));
-            }
-          },
-          (err: unknown) => {
-            if (err && !(err instanceof Error && err.name === 'AbortError')) {
-              const status = (err as { statusCode?: number }).statusCode ?? 0;
-              finish(
-                new ApiError(
-                  'WATCH',
-                  this.opts.resource.plural,
-                  status,
-                  (err as Error).message ?? String(err),
-                  '',
-                ),
-              );
-            } else finish();
-          },
-        )
-        .then((c) => {
-          controller = c;
-          if (finished) c.abort();
-        })
-        .catch((err: unknown) => finish(err instanceof Error ? err : new Error(String(err))));
-    });
-    this.abortWatch = undefined;
+    } catch (err) {
+      finish(err instanceof Error ? err : new Error(String(err)));
+    } finally {
+      clearInterval(watchdog);
+      controller.abort();
+      this.abortWatch = undefined;
+    }
     if (failure) throw failure;
   }
 }

@@ -10,6 +10,7 @@ import { hostname } from 'node:os';
 import { monotonicClock } from '../proto/clock.js';
 import { KubeClient, RESOURCES } from '../k8s/client.js';
 import { Informer } from '../k8s/informer.js';
+import { speakerEndpointSlice, speakerNode, speakerService } from '../k8s/projection.js';
 import { logListenerError } from '../k8s/informer-delivery.js';
 import { background } from '../k8s/background.js';
 import { makeLogger, objRef, type Logger } from '../k8s/logger.js';
@@ -120,7 +121,7 @@ export async function runSpeaker(opts: SpeakerOptions): Promise<SpeakerHandle> {
   const informer = <T extends object>(
     resource: (typeof RESOURCES)[keyof typeof RESOURCES],
     what: string,
-    extra: { namespace?: string; fieldSelector?: string } = {},
+    extra: { namespace?: string; fieldSelector?: string; transform?: (o: T) => T } = {},
   ): Informer<T> =>
     new Informer<T>(client, {
       resource,
@@ -128,9 +129,14 @@ export async function runSpeaker(opts: SpeakerOptions): Promise<SpeakerHandle> {
       onError: (err) => log.warn({ err: err.message, resource: what }, 'watch error; retrying'),
       onListenerError,
     });
-  const services = informer<ServiceObj & { metadata?: { name?: string } }>(RESOURCES.services, 'services');
-  const slices = informer<EndpointSliceObj>(RESOURCES.endpointSlices, 'endpointslices');
-  const nodes = informer<NodeObj>(RESOURCES.nodes, 'nodes');
+  // each keeps only the fields a decision reads (k8s/projection.ts)
+  const services = informer<ServiceObj & { metadata?: { name?: string } }>(RESOURCES.services, 'services', {
+    transform: speakerService,
+  });
+  const slices = informer<EndpointSliceObj>(RESOURCES.endpointSlices, 'endpointslices', {
+    transform: speakerEndpointSlice,
+  });
+  const nodes = informer<NodeObj>(RESOURCES.nodes, 'nodes', { transform: speakerNode });
   const secrets = informer<SecretObj>(RESOURCES.secrets, 'secrets', {
     namespace,
     fieldSelector: `metadata.name=${MEMBERLIST_SECRET}`,

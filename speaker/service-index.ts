@@ -66,12 +66,17 @@ export function serviceOfSlice(sl: EndpointSliceObj): string | undefined {
 }
 
 function endpointFactsOf(sl: EndpointSliceObj): EndpointFacts[] {
-  return (sl.endpoints ?? []).map((e) => ({
-    ...(e.nodeName ? { nodeName: e.nodeName } : {}),
-    ...(e.conditions?.ready === false ? { ready: false } : {}),
-    ...(e.conditions?.serving != null ? { serving: e.conditions.serving } : {}),
-    ...(e.conditions?.terminating != null ? { terminating: e.conditions.terminating } : {}),
-  }));
+  // Built by assignment: a spread of conditional parts ({...(x ? {a} : {})}) makes a dictionary-mode
+  // object, about four times the size (1.4 kB per Service of three endpoints; see k8s/projection.ts).
+  return (sl.endpoints ?? []).map((e) => {
+    const f: EndpointFacts = {};
+    if (e.nodeName) f.nodeName = e.nodeName;
+    const c = e.conditions;
+    if (c?.ready === false) f.ready = false;
+    if (c?.serving != null) f.serving = c.serving;
+    if (c?.terminating != null) f.terminating = c.terminating;
+    return f;
+  });
 }
 
 /** EndpointSlices by Service. `set`/`remove` return the Services whose endpoints changed. */

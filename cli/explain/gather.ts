@@ -1,6 +1,5 @@
 // The I/O of `bollard explain`: one read of the cluster (as the user's kubeconfig allows) and one
 // scrape of each speaker's /metrics. Everything after this is pure (service.ts, pool.ts, node.ts).
-import { KubeConfig } from '@kubernetes/client-node';
 import { ApiError, KubeClient, RESOURCES, resourcePath } from '../../k8s/client.js';
 import { METALLB } from '../../k8s/status.js';
 import type { CRObject } from '../../config/types.js';
@@ -157,6 +156,8 @@ async function scrapeSpeakers(
 export async function gather(opts: GatherOptions): Promise<Snapshot> {
   let client: KubeClient;
   try {
+    // The whole library, loaded only here: the CLI reads any kubeconfig a user has (exec plugins, proxies…).
+    const { KubeConfig } = await import('@kubernetes/client-node');
     const kc = new KubeConfig();
     if (opts.kubeconfig) kc.loadFromFile(opts.kubeconfig);
     else kc.loadFromDefault();

@@ -9,6 +9,7 @@ import { logListenerError } from '../../k8s/informer-delivery.js';
 import { background } from '../../k8s/background.js';
 import type { Logger } from '../../k8s/logger.js';
 import { METALLB } from '../../k8s/status.js';
+import { statusObject } from '../../k8s/projection.js';
 import type { SpeakerMetrics } from '../metrics.js';
 import type { L2StatusObj } from '../k8s-types.js';
 import { serviceKey } from '../service-index.js';
@@ -34,6 +35,7 @@ export class L2StatusWriter {
   constructor(private readonly o: L2StatusOptions) {
     this.statuses = new Informer<L2StatusObj>(o.client, {
       resource: METALLB.serviceL2Statuses,
+      transform: statusObject,
       namespace: o.namespace,
       labelSelector: `metallb.io/node=${o.node}`,
       onError: (err) =>
