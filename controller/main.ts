@@ -14,7 +14,7 @@ import { WebhookCerts } from './webhook/certs.js';
 import { startWebhookServer, type WebhookServer } from './webhook/server.js';
 
 export interface ControllerOptions {
-  /** Path to a kubeconfig; default in-cluster, then $KUBECONFIG / ~/.kube/config. */
+  /** Path to a kubeconfig; default $KUBECONFIG, then ~/.kube/config, then in-cluster. */
   kubeconfig?: string;
   /** Install namespace: the CRs, the Lease, the memberlist Secret and ConfigurationState live here. */
   namespace?: string;
