@@ -63,7 +63,10 @@ async function runFromFlags(o: ControllerFlags): Promise<void> {
 export function controllerCommand(name = 'controller'): Command {
   return new Command(name)
     .description('assign LoadBalancer IPs from metallb.io IPAddressPools (leader-elected)')
-    .option('--kubeconfig <path>', 'kubeconfig file (default: $KUBECONFIG, then ~/.kube/config, then in-cluster)')
+    .option(
+      '--kubeconfig <path>',
+      'kubeconfig file (default: $KUBECONFIG, then ~/.kube/config, then in-cluster)',
+    )
     .option('--namespace <ns>', 'install namespace', 'metallb-system')
     .option('--lb-class <class>', 'handle only Services with this loadBalancerClass', '')
     .option('--metrics-bind <host:port>', 'address for /metrics, /healthz, /readyz', '127.0.0.1:7472')

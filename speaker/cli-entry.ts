@@ -69,7 +69,10 @@ export function speakerCommand(name = 'speaker'): Command {
     .description(
       'per-node agent: answers ARP/NDP and speaks BGP for the LoadBalancer IPs this node announces',
     )
-    .option('--kubeconfig <path>', 'kubeconfig file (default: $KUBECONFIG, then ~/.kube/config, then in-cluster)')
+    .option(
+      '--kubeconfig <path>',
+      'kubeconfig file (default: $KUBECONFIG, then ~/.kube/config, then in-cluster)',
+    )
     .requiredOption('--node <name>', 'this node (the Node object name)', process.env.NODE_NAME)
     .option('--namespace <ns>', 'install namespace', 'metallb-system')
     .option('--metrics-bind <host:port>', 'address for /metrics, /healthz, /readyz', '0.0.0.0:7472')
