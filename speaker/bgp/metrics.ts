@@ -4,6 +4,7 @@
 // canonical text without brackets (`fd00::1:179`), as MetalLB prints them. BFD series carry
 // `peer="<address>"` (no port) and `vrf`, as MetalLB's FRR mode. `bollard_bgp_peer_info` maps the
 // `peer`/`vrf` pair to the BGPPeer's name.
+import type { BfdStats } from '../bfd/runner.js';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { canonicalIp } from '../../proto/address.js';
 import type { SessionCounters } from './session.js';
@@ -19,18 +20,7 @@ export interface PeerMetricsSource {
   counters(): SessionCounters;
   announced(): number;
   pending(): number;
-  bfd?():
-    | {
-        up: boolean;
-        input: number;
-        output: number;
-        upEvents: number;
-        downEvents: number;
-        /** Echo packets of ours that came back, and that we sent (echo mode). */
-        echoInput: number;
-        echoOutput: number;
-      }
-    | undefined;
+  bfd?(): BfdStats | undefined;
 }
 
 /** The `vrf` label of a peer in the default VRF (FRR's name for it). */
