@@ -1011,3 +1011,66 @@ describe('parity: L2Advertisement preferredNodeSelectors', () => {
     },
   ]);
 });
+
+describe('superset: accepted where MetalLB native refuses (FRR-mode features, done natively)', () => {
+  runCases([
+    {
+      rule: 'peers on one node with different routerIDs, or different myASNs in one VRF, are accepted',
+      metallb:
+        'FRR mode: one FRR instance per node (its validation refuses these); native mode: independent sessions',
+      input: {
+        bgpPeers: [
+          peer('a', { peerAddress: '10.0.0.1', routerID: '10.9.0.1' }),
+          peer('b', { peerAddress: '10.0.0.2', routerID: '10.9.0.2' }),
+          peer('c', { peerAddress: '10.0.0.3', myASN: 64510 }),
+        ],
+      },
+      expect: {
+        ok: true,
+        check: (c) => {
+          assert.deepEqual(
+            ['a', 'b', 'c'].map((n) => [c.peers.get(n)?.routerID, c.peers.get(n)?.myASN]),
+            [
+              ['10.9.0.1', 64500],
+              ['10.9.0.2', 64500],
+              [undefined, 64510],
+            ],
+          );
+        },
+      },
+    },
+    {
+      rule: 'BFD, VRF, keepaliveTime, connectTime, graceful restart, dualStackAddressFamily, dynamicASN and large communities are accepted',
+      metallb: 'DiscardFRROnly refuses them in native mode; the FRR modes accept them',
+      input: {
+        ipAddressPools: [cr('pool', { addresses: ['10.1.0.0/28', 'fc00::/124'] })],
+        bfdProfiles: [cr('bfd', { receiveInterval: 300 })],
+        bgpPeers: [
+          peer('p', {
+            bfdProfile: 'bfd',
+            vrf: 'red',
+            keepaliveTime: '10s',
+            connectTime: '5s',
+            enableGracefulRestart: true,
+            dualStackAddressFamily: true,
+            peerASN: undefined,
+            dynamicASN: 'external',
+          }),
+        ],
+        bgpAdvertisements: [cr('adv', { ipAddressPools: ['pool'], communities: ['large:64500:1:2'] })],
+      },
+      expect: {
+        ok: true,
+        check: (c) => {
+          const p = c.peers.get('p');
+          assert.deepEqual(
+            [p?.bfdProfile, p?.vrf, p?.keepaliveTimeMs, p?.connectTimeMs, p?.enableGracefulRestart],
+            ['bfd', 'red', 10_000, 5000, true],
+          );
+          assert.deepEqual([p?.dualStackAddressFamily, p?.dynamicASN], [true, 'external']);
+          assert.equal(c.bgpAdvertisements[0]?.communities[0]?.kind, 'large');
+        },
+      },
+    },
+  ]);
+});
