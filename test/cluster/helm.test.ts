@@ -25,6 +25,7 @@ import {
   awaitServing,
   bollardPods,
   leaderPod,
+  watchArp,
 } from './support.js';
 
 // async: the lab's egress proxy (the apiserver's way to the speakers) runs in this process
@@ -155,9 +156,17 @@ describe('cluster: Bollard installed by Helm on real kubelet nodes', () => {
   it('moves the VIP when the owning node\u2019s speaker pod is deleted (the kubelet sends SIGTERM)', async () => {
     const [owner = ''] = await announcers(lab, l2v4);
     assert.ok(owner);
-    await lab.stopProcess(owner, 'speaker');
-    const next = await awaitMovedAndServing(lab, 'client', l2v4, owner);
-    assert.notEqual(next, owner);
+    // the DaemonSet's new pod on the same node may take the VIP back within a second: the move is
+    // awaited on the wire (another node's gratuitous ARP), not by polling the client's neighbour entry
+    const arp = await watchArp(lab, l2v4);
+    try {
+      await lab.stopProcess(owner, 'speaker');
+      const next = await arp.awaitAnnouncedBy(owner);
+      assert.notEqual(next, owner);
+    } finally {
+      await arp.stop();
+    }
+    await awaitServing(lab, 'client', l2v4);
     await awaitBollardReady(lab);
   });
 
@@ -166,8 +175,14 @@ describe('cluster: Bollard installed by Helm on real kubelet nodes', () => {
     const [owner = ''] = await announcers(lab, l2v4);
     const before = (await bollardPods(lab, 'speaker')).find((p) => p.node === owner);
     assert.ok(before);
-    await lab.kill(owner, 'speaker');
-    await awaitMovedAndServing(lab, 'client', l2v4, owner);
+    const arp = await watchArp(lab, l2v4);
+    try {
+      await lab.kill(owner, 'speaker');
+      await arp.awaitAnnouncedBy(owner);
+    } finally {
+      await arp.stop();
+    }
+    await awaitServing(lab, 'client', l2v4);
     // the kubelet restarts the container in the same pod
     await waitFor(
       'speaker container restarted',

@@ -6,6 +6,7 @@ import { METALLB_NAMESPACE } from '../../lab/deploy.js';
 import { waitFor } from '../../lab/process.js';
 import { listPods, type PodSummary } from '../../lab/workloads.js';
 import { httpGet } from '../support/lab-probes.js';
+import { Sniffer } from '../support/sniff.js';
 
 /** The nodes announcing a VIP now (client's neighbour entry for layer 2, router's next hops for BGP). */
 export async function announcers(lab: Lab, vip: string): Promise<string[]> {
@@ -53,6 +54,38 @@ export async function awaitMovedAndServing(
   ).catch((err: unknown) => {
     throw new Error(`${(err as Error).message}; last request: ${last}`);
   });
+}
+
+/**
+ * Watches the client's wire for a layer 2 VIP's announcements (gratuitous ARP, or the answers to the
+ * client's own requests) from then on. `awaitAnnouncedBy` resolves with the first node other than
+ * `from` whose MAC announced the VIP: the failover as the LAN saw it, even if the VIP moves back to
+ * `from` right after (a DaemonSet's new speaker on the same node takes its Services back).
+ */
+export async function watchArp(
+  lab: Lab,
+  vip: string,
+): Promise<{ awaitAnnouncedBy(notFrom: string): Promise<string>; stop(): Promise<void> }> {
+  const byMac = new Map(lab.topology.nodes.map((n) => [n.mac.toLowerCase(), n.name]));
+  const sniffer = await Sniffer.start(
+    lab.host('client'),
+    'eth0',
+    ['-e', 'arp'],
+    `${lab.logDir}/client-arp-${vip}-${Date.now()}.log`,
+  );
+  const esc = vip.replace(/\./g, '\\.');
+  const said = new RegExp(`(Request who-has ${esc} tell ${esc}|Reply ${esc} is-at)`);
+  const senders = (lines: string[]): string[] =>
+    lines.map((l) => byMac.get(/([0-9a-f]{2}(?::[0-9a-f]{2}){5}) >/.exec(l)?.[1] ?? '') ?? '');
+  return {
+    async awaitAnnouncedBy(notFrom: string): Promise<string> {
+      const lines = await sniffer.waitLines(`${vip} announced by a node other than ${notFrom}`, said, (ls) =>
+        senders(ls).some((n) => n !== '' && n !== notFrom),
+      );
+      return senders(lines).find((n) => n !== '' && n !== notFrom) as string;
+    },
+    stop: () => sniffer.stop(),
+  };
 }
 
 /** Resolves once `host` gets HTTP 200 from the VIP. */
