@@ -7,6 +7,7 @@ import { logListenerError } from '../k8s/informer-delivery.js';
 import type { ObjectReference } from '../k8s/events.js';
 import type { Logger } from '../k8s/logger.js';
 import { METALLB } from '../k8s/status.js';
+import { controllerService } from '../k8s/projection.js';
 import type { CRObject, ConfigInput } from '../config/types.js';
 import type { ControllerMetrics } from './metrics.js';
 import type { ServiceLike } from './request.js';
@@ -44,6 +45,7 @@ export function controllerInformers(o: {
   const onListenerError = logListenerError(o.log);
   const services = new Informer<Service>(o.client, {
     resource: RESOURCES.services,
+    transform: controllerService,
     onError: onError('services'),
     onListenerError,
   });

@@ -8,7 +8,7 @@ import { background } from '../k8s/background.js';
 import { startMetricsServer, type MetricsServer } from '../k8s/metrics-server.js';
 import { ensureMemberlistSecret } from './membership.js';
 import { ControllerMetrics } from './metrics.js';
-import { Reconciler } from './reconciler.js';
+import { Reconciler, type ReconcilerOptions } from './reconciler.js';
 import { registerAssignmentMetric } from './assignment-metrics.js';
 import { WebhookCerts } from './webhook/certs.js';
 import { startWebhookServer, type WebhookServer } from './webhook/server.js';
@@ -43,6 +43,8 @@ export interface ControllerOptions {
   /** Set on every webhook of the configuration with the caBundle (default: leave as deployed). */
   webhookFailurePolicy?: 'Fail' | 'Ignore';
   webhookCheckIntervalMs?: number;
+  /** How Bollard answers a foreign writer of a Service's status (tests shorten the quiet period). */
+  foreignWriterPolicy?: ReconcilerOptions['foreignWriterPolicy'];
 }
 
 export interface RunningController {
@@ -87,6 +89,7 @@ export async function runController(opts: ControllerOptions = {}): Promise<Runni
     metrics,
     events,
     concurrency: opts.concurrency,
+    ...(opts.foreignWriterPolicy ? { foreignWriterPolicy: opts.foreignWriterPolicy } : {}),
   });
   registerAssignmentMetric(metrics.registry, () =>
     reconciler.isLeader ? reconciler.currentAllocator.allAssignments() : undefined,

@@ -20,6 +20,8 @@ export class ControllerMetrics {
   readonly queueDepth: Gauge;
   readonly isLeader: Gauge;
   readonly allocations: Counter<'result'>;
+  /** Conflicts with other LoadBalancer implementations (controller/conflicts.ts), by kind. */
+  readonly conflicts: Gauge<'kind'>;
   private knownPools = new Set<string>();
 
   constructor(opts: { defaultMetrics?: boolean } = {}) {
@@ -87,6 +89,12 @@ export class ControllerMetrics {
       name: 'bollard_controller_allocations_total',
       help: 'Allocation outcomes.',
       labelNames: ['result'] as const,
+      registers: r,
+    });
+    this.conflicts = new Gauge({
+      name: 'bollard_conflicts',
+      help: 'Conflicts with other LoadBalancer implementations: foreign_status_writer = Services whose status.loadBalancer another client rewrites; other_load_balancer = workloads of another implementation serving Services without a loadBalancerClass.',
+      labelNames: ['kind'] as const,
       registers: r,
     });
     registerSharedMetrics(this.registry);

@@ -29,6 +29,8 @@ import {
 } from './informers.js';
 import { StatusWriter, configStateStatus, sameList } from './status-writer.js';
 import { ControllerEvents } from './events.js';
+import { ConflictMonitor } from './conflict-monitor.js';
+import type { ForeignWriterPolicy } from './conflicts.js';
 import {
   ANN_ALLOCATED_FROM,
   ANNOTATION_PREFIX,
@@ -53,6 +55,8 @@ export interface ReconcilerOptions {
   poolStatusIntervalMs?: number;
   /** Timers: the configuration reload debounce, retries, the pool status pass (default monotonicClock). */
   clock?: Clock;
+  /** How Bollard answers a foreign writer of a Service's status (controller/conflicts.ts defaults). */
+  foreignWriterPolicy?: ForeignWriterPolicy;
 }
 
 export class Reconciler {
@@ -71,6 +75,8 @@ export class Reconciler {
   private readonly events: ControllerEvents;
   /** The writes to the apiserver: Service status, pool status, ConfigurationState. */
   private readonly status: StatusWriter;
+  /** Other LoadBalancer implementations and foreign writers of our Services' status. */
+  readonly conflicts: ConflictMonitor;
   /** Why a Service's previous IPs were dropped outside ensure() (pool change, restart conflict). */
   private readonly pendingClear = new Map<string, Cleared>();
   /** Services that could not get an address; retried when addresses are freed. */
@@ -101,6 +107,20 @@ export class Reconciler {
       clock: this.clock,
       acting: (term) => this.acting(term),
       configState: () => configStateStatus(this.config !== undefined, this.configErrors),
+    });
+    this.conflicts = new ConflictMonitor({
+      client: o.client,
+      log: o.log,
+      metrics: o.metrics,
+      events: this.events,
+      lbClass: o.lbClass,
+      clock: this.clock,
+      ...(o.foreignWriterPolicy ? { policy: o.foreignWriterPolicy } : {}),
+      requeue: (key) => this.enqueue(key),
+      requeueAll: () => {
+        if (!this.leading) return;
+        for (const s of this.services.list()) if (isOurs(s, this.o.lbClass)) this.enqueue(serviceKey(s));
+      },
     });
     this.poolStatus = new Periodic({
       intervalMs: o.poolStatusIntervalMs ?? 1000,
@@ -165,6 +185,7 @@ export class Reconciler {
       this.services.start(),
       this.namespaces.start(),
       ...Object.values(this.crs).map((i) => i.start()),
+      this.conflicts.start(),
     ]);
     this.loadConfig();
     this.synced = true;
@@ -181,6 +202,7 @@ export class Reconciler {
       this.services.stop(),
       this.namespaces.stop(),
       ...Object.values(this.crs).map((i) => i.stop()),
+      this.conflicts.stop(),
     ]);
   }
 
@@ -362,6 +384,7 @@ export class Reconciler {
       this.failed.delete(key);
       this.pendingClear.delete(key);
       this.status.serviceGone(key);
+      this.conflicts.forget(key);
       if (this.allocator.release(key).length > 0) {
         this.o.log.info({ service: key }, `released the IPs of deleted Service ${key}`);
         this.freed();
@@ -401,7 +424,10 @@ export class Reconciler {
       await this.status.service(svc, [], undefined, term);
       return 'invalid';
     }
-    this.adoptStatus(key, svc, rr.request);
+    // Someone else rewrote the status over our assignment: not a previous leader's write to adopt; our
+    // status goes back only when the conflict's delay allows (no write loop with the other writer).
+    const { foreign, write } = this.conflicts.mayWrite(svc, this.allocator.assignment(key)?.ips);
+    if (!foreign) this.adoptStatus(key, svc, rr.request);
     const res = this.allocator.ensure(rr.request);
     const cleared = res.cleared ?? pending;
     if (cleared && !sameList(cleared.ips, res.ok ? res.assignment.ips : [])) {
@@ -437,8 +463,9 @@ export class Reconciler {
     const { ips, pool } = res.assignment;
     const had = statusIPs(svc);
     if (res.changed) this.poolStatusDirty = true;
-    const wrote = await this.status.service(svc, ips, pool, term);
-    if (wrote && !sameList(had, ips)) {
+    const wrote = write && (await this.status.service(svc, ips, pool, term));
+    if (this.acting(term)) await this.conflicts.sync(svc, sameList([...had].sort(), [...ips].sort()));
+    if (wrote && !sameList(had, ips) && !foreign) {
       this.events.service(
         svc,
         'Normal',
@@ -481,6 +508,7 @@ export class Reconciler {
   /** A Service that is not (or no longer) ours: release what we held; clean up only what we wrote. */
   private async notOurs(key: string, svc: Service, term: number): Promise<string> {
     this.failed.delete(key);
+    this.conflicts.forget(key);
     this.pendingClear.delete(key);
     const released = this.allocator.release(key);
     if (released.length === 0) return 'not-ours';

@@ -15,6 +15,7 @@ import type { PoolStats } from './allocator.js';
 import type { ControllerMetrics } from './metrics.js';
 import { ANN_ALLOCATED_FROM, statusIPs } from './request.js';
 import type { Service } from './informers.js';
+import { CONTROLLER_FIELD_MANAGER } from './conflicts.js';
 
 export function sameList(a: readonly string[], b: readonly string[]): boolean {
   return a.length === b.length && a.every((x, i) => x === b[i]);
@@ -107,6 +108,7 @@ export class StatusWriter {
           rv,
           { loadBalancer: { ingress: want } },
           {
+            fieldManager: CONTROLLER_FIELD_MANAGER,
             // On a conflict, write only if the status is still the one this decision was made from:
             // otherwise someone (a previous leader) wrote an IP we had not seen yet, and overwriting it
             // would move the Service. The informer brings the fresh object and we decide again.

@@ -172,3 +172,42 @@ export function statusObject<T extends StatusObjectView>(o: T): T {
   if (o.status !== undefined) out.status = o.status;
   return out as T;
 }
+
+interface ManagedFieldsEntry {
+  manager?: string;
+  operation?: string;
+  subresource?: string;
+  time?: string;
+  fieldsV1?: unknown;
+}
+
+/** Whether a managedFields entry's fieldsV1 owns something under status.loadBalancer. */
+function ownsLoadBalancerStatus(fieldsV1: unknown): boolean {
+  if (typeof fieldsV1 !== 'object' || fieldsV1 === null) return false;
+  const status = (fieldsV1 as Record<string, unknown>)['f:status'];
+  return typeof status === 'object' && status !== null && 'f:loadBalancer' in status;
+}
+
+/**
+ * A Service as the controller keeps it: as served, without the annotations that are not MetalLB's, and
+ * with managedFields cut to the entries that own part of status.loadBalancer (manager, operation,
+ * subresource, time; not their field sets): who else writes the status Bollard writes
+ * (controller/conflicts.ts).
+ */
+export function controllerService<T extends WithMeta>(obj: T): T {
+  const mf = obj.metadata?.managedFields;
+  withoutForeignMetadata(obj);
+  if (!Array.isArray(mf) || !obj.metadata) return obj;
+  const kept: Omit<ManagedFieldsEntry, 'fieldsV1'>[] = [];
+  for (const e of mf as ManagedFieldsEntry[]) {
+    if (!ownsLoadBalancerStatus(e.fieldsV1)) continue;
+    const x: Omit<ManagedFieldsEntry, 'fieldsV1'> = {};
+    if (e.manager !== undefined) x.manager = e.manager;
+    if (e.operation !== undefined) x.operation = e.operation;
+    if (e.subresource !== undefined) x.subresource = e.subresource;
+    if (e.time !== undefined) x.time = e.time;
+    kept.push(x);
+  }
+  if (kept.length > 0) obj.metadata.managedFields = kept;
+  return obj;
+}

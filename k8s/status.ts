@@ -49,16 +49,18 @@ export async function patchStatusWithRetry<T extends WithMeta>(
   name: string,
   resourceVersion: string | undefined,
   status: unknown,
-  opts: { attempts?: number; still?: (fresh: T) => boolean } = {},
+  opts: { attempts?: number; still?: (fresh: T) => boolean; fieldManager?: string } = {},
 ): Promise<T | undefined> {
   let rv = resourceVersion;
   const attempts = opts.attempts ?? 4;
   for (let i = 0; ; i++) {
     try {
-      return await client.patch<T>(resourcePath(ref, namespace, name, 'status'), {
-        metadata: rv ? { resourceVersion: rv } : {},
-        status,
-      });
+      return await client.patch<T>(
+        resourcePath(ref, namespace, name, 'status'),
+        { metadata: rv ? { resourceVersion: rv } : {}, status },
+        'merge',
+        opts.fieldManager ? { fieldManager: opts.fieldManager } : undefined,
+      );
     } catch (err) {
       if (!(err instanceof ApiError) || !err.conflict || i + 1 >= attempts) throw err;
       const fresh = await client.get<T>(resourcePath(ref, namespace, name));
