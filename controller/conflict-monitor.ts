@@ -13,7 +13,7 @@ import {
   conditionOf,
   nextCondition,
   patchServiceCondition,
-  type ServiceCondition,
+  type ServedCondition,
 } from '../k8s/service-conditions.js';
 import { wallClock, type Clock, type TimerHandle } from '../proto/clock.js';
 import {
@@ -195,7 +195,7 @@ export class ConflictMonitor {
     this.setGauges();
     const want = implementationCondition(this.foreign.conflict(key), this.others);
     const served = conditionOf(
-      (svc.status as { conditions?: Partial<ServiceCondition>[] } | undefined)?.conditions,
+      (svc.status as { conditions?: ServedCondition[] } | undefined)?.conditions,
       IMPLEMENTATION_CONFLICT,
     );
     const generation = (svc.metadata as { generation?: number }).generation;

@@ -70,13 +70,34 @@ export interface ServiceView extends WithMeta {
     externalTrafficPolicy?: string;
     healthCheckNodePort?: number;
   };
-  status?: { loadBalancer?: { ingress?: { ip?: string; hostname?: string }[] } };
+  status?: {
+    loadBalancer?: { ingress?: { ip?: string; hostname?: string }[] };
+    conditions?: BollardCondition[];
+  };
+}
+
+/** A condition of Bollard's own on a Service (type bollard.io/…), as metav1.Condition. */
+export interface BollardCondition {
+  type?: string;
+  status?: string;
+  reason?: string;
+  message?: string;
+  lastTransitionTime?: string;
+  observedGeneration?: number;
+}
+
+/** Bollard's conditions (bollard.io/…) of a Service, the only ones a speaker compares before writing. */
+function bollardConditions(c: readonly BollardCondition[] | undefined): BollardCondition[] | undefined {
+  const out = c?.filter((x) => typeof x.type === 'string' && x.type.startsWith('bollard.io/'));
+  return out && out.length > 0 ? out : undefined;
 }
 
 /** A Service as the speaker reads it (speaker/service-index.ts serviceFactsOf). */
 export function speakerService<T extends ServiceView>(o: T): T {
   const s = o.spec;
   const out: ServiceView = { metadata: leanMeta(o.metadata, 'ours') };
+  const generation = (o.metadata as { generation?: number } | undefined)?.generation;
+  if (generation !== undefined) (out.metadata as { generation?: number }).generation = generation;
   if (s) {
     const spec: NonNullable<ServiceView['spec']> = {};
     if (s.type !== undefined) spec.type = s.type;
@@ -86,8 +107,11 @@ export function speakerService<T extends ServiceView>(o: T): T {
     out.spec = spec;
   }
   const ingress = o.status?.loadBalancer?.ingress;
+  const conditions = bollardConditions(o.status?.conditions);
+  if (conditions) out.status = { conditions };
   if (ingress && ingress.length > 0)
     out.status = {
+      ...out.status,
       loadBalancer: {
         ingress: ingress.map((i) => {
           const x: { ip?: string; hostname?: string } = {};

@@ -15,6 +15,16 @@ export interface ServiceCondition {
   observedGeneration?: number;
 }
 
+/** A condition as served or cached (nothing in it trusted to be well-formed). */
+export interface ServedCondition {
+  type?: string;
+  status?: string;
+  reason?: string;
+  message?: string;
+  lastTransitionTime?: string;
+  observedGeneration?: number;
+}
+
 /** What a writer wants the condition to say now (the time is filled in by `nextCondition`). */
 export interface WantedCondition {
   status: ConditionStatus;
@@ -24,9 +34,9 @@ export interface WantedCondition {
 
 /** The condition of `type` among a Service's conditions, if any. */
 export function conditionOf(
-  conditions: readonly Partial<ServiceCondition>[] | undefined,
+  conditions: readonly ServedCondition[] | undefined,
   type: string,
-): Partial<ServiceCondition> | undefined {
+): ServedCondition | undefined {
   return conditions?.find((c) => c.type === type);
 }
 
@@ -51,7 +61,7 @@ export interface ConditionChange {
  */
 export function nextCondition(
   type: string,
-  served: Partial<ServiceCondition> | undefined,
+  served: ServedCondition | undefined,
   want: WantedCondition | undefined,
   nowMs: number,
   generation: number | undefined,

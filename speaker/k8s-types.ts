@@ -1,6 +1,7 @@
 // The parts of Kubernetes objects the speaker reads (as the apiserver serves them; nothing trusted).
 export interface Meta {
   name?: string;
+  generation?: number;
   namespace?: string;
   uid?: string;
   resourceVersion?: string;
@@ -19,7 +20,18 @@ export interface ServiceObj {
     externalTrafficPolicy?: string;
     healthCheckNodePort?: number;
   };
-  status?: { loadBalancer?: { ingress?: { ip?: string; hostname?: string }[] } };
+  status?: {
+    loadBalancer?: { ingress?: { ip?: string; hostname?: string }[] };
+    /** Bollard's own conditions (bollard.io/…), as the projection keeps them. */
+    conditions?: {
+      type?: string;
+      status?: string;
+      reason?: string;
+      message?: string;
+      lastTransitionTime?: string;
+      observedGeneration?: number;
+    }[];
+  };
 }
 
 export interface EndpointSliceObj {

@@ -26,6 +26,7 @@ import { MembershipLink } from './membership/link.js';
 import type { MembershipOptions } from './membership/messages.js';
 import { HealthProber, type HealthTarget } from './health.js';
 import { SpeakerMetrics } from './metrics.js';
+import { KubeProxyConflicts } from './kube-proxy-conflict.js';
 import { endpointUsable } from './eligibility.js';
 import { serviceKey } from './service-index.js';
 import { ServiceView, nodeFactsOf, nodeSignature } from './service-view.js';
@@ -191,6 +192,28 @@ export async function runSpeaker(opts: SpeakerOptions): Promise<SpeakerHandle> {
           onChange: () => schedule('bgp'),
           ...(opts.bgpListenPort !== undefined ? { listenPort: opts.bgpListenPort } : {}),
         });
+  // kube-proxy IPVS without strictARP on this node: a condition on the layer 2 Services it announces.
+  const kubeProxy = new KubeProxyConflicts({
+    client,
+    node: self,
+    log,
+    recordEvent,
+    interfaces: () => layer2.interfaces().map((i) => i.name),
+    announced: () =>
+      [...layer2.decisions().values()]
+        .filter((d) => d.owner === self)
+        .map((d) => {
+          const svc = services.get(d.service.namespace, d.service.name);
+          return {
+            namespace: d.service.namespace,
+            name: d.service.name,
+            conditions: svc?.status?.conditions,
+            ...(svc?.metadata?.generation !== undefined ? { generation: svc.metadata.generation } : {}),
+          };
+        }),
+    setGauge: (n) => metrics.conflicts.set({ kind: 'ipvs_without_strict_arp' }, n),
+    onChange: () => schedule('periodic'),
+  });
   // Layer 2 first: its gratuitous announcements after a failover go out before BGP's work.
   const protocols: Protocol[] = bgp ? [layer2, bgp] : [layer2];
 
@@ -267,6 +290,7 @@ export async function runSpeaker(opts: SpeakerOptions): Promise<SpeakerHandle> {
     };
     reannounceQueued = false;
     for (const p of protocols) p.reconcile(input);
+    kubeProxy.syncLater();
 
     // Health targets: this node's kube-proxy for the Local Services a protocol announces and this node
     // has endpoints for.
@@ -356,6 +380,7 @@ export async function runSpeaker(opts: SpeakerOptions): Promise<SpeakerHandle> {
   config.load();
   syncMembership();
   schedule('start');
+  kubeProxy.start();
   // A periodic pass: retries failed writes, picks up interface changes.
   const periodic = setInterval(() => schedule('periodic'), 5000);
   log.info({ interfaces: layer2.interfaces() }, 'speaker running');
@@ -367,6 +392,7 @@ export async function runSpeaker(opts: SpeakerOptions): Promise<SpeakerHandle> {
       // BGP first: Cease to every peer within milliseconds of SIGTERM.
       await Promise.all(protocols.map((p) => p.shutdown()));
       clearInterval(periodic);
+      kubeProxy.stop();
       passes.stop();
       prober.stop();
       membership.stop();

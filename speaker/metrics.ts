@@ -15,6 +15,8 @@ export class SpeakerMetrics {
   readonly k8sUpdateErrors: Counter;
   readonly passDuration: Histogram<'scope'>;
   readonly passTriggers: Counter<'trigger'>;
+  /** Conflicts this speaker sees (speaker/kube-proxy-conflict.ts), by kind. */
+  readonly conflicts: Gauge<'kind'>;
   private agent: MembershipHandle | undefined;
   private node = '';
   private health: () => ReadonlyMap<string, boolean | undefined> = () => new Map();
@@ -24,6 +26,13 @@ export class SpeakerMetrics {
     // process_resident_memory_bytes, nodejs_eventloop_lag_p99_seconds, … (as the controller has)
     collectDefaultMetrics({ register: this.registry });
     registerSharedMetrics(this.registry);
+    this.conflicts = new Gauge({
+      name: 'bollard_conflicts',
+      help: 'Conflicts seen by this speaker: ipvs_without_strict_arp = layer 2 Services it announces while kube-proxy IPVS without strictARP makes this node answer ARP for every Service IP.',
+      labelNames: ['kind'],
+      registers,
+    });
+    this.conflicts.set({ kind: 'ipvs_without_strict_arp' }, 0);
     this.announced = new Gauge({
       name: 'metallb_speaker_announced',
       help: 'Services being announced from this node (1 per VIP)',
