@@ -1,6 +1,7 @@
-// A real kube-proxy (iptables mode) inside each node's namespace, talking to the apiserver through
+// A real kube-proxy (iptables mode, or IPVS with or without strictARP) inside each node's namespace, talking to the apiserver through
 // the node's forwarder with a ServiceAccount bound to system:node-proxier. Flags keep it off global
 // state: no conntrack table sizing (--conntrack-max-per-core=0) and no conntrack timeouts.
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { LabHost } from './hosts.js';
 import { waitFor, type ManagedProcess } from './process.js';
@@ -12,13 +13,25 @@ export interface KubeProxyOptions {
   kubeconfig: string;
   clusterCIDRs: readonly string[];
   logDir: string;
+  /** Proxy mode (default iptables). IPVS needs the kernel's IP_VS (`ipvsAvailable`). */
+  mode?: KubeProxyMode;
+  /** IPVS mode: --ipvs-strict-arp (kube-proxy sets arp_ignore=1 and arp_announce=2). Default false. */
+  strictARP?: boolean;
+}
+
+export type KubeProxyMode = 'iptables' | 'ipvs';
+
+/** Whether this kernel has IPVS (built in or loaded): what kube-proxy's IPVS mode needs. */
+export function ipvsAvailable(): boolean {
+  return existsSync('/proc/net/ip_vs');
 }
 
 export function kubeProxyArgs(node: string, opts: KubeProxyOptions): string[] {
   return [
     `--kubeconfig=${opts.kubeconfig}`,
     `--hostname-override=${node}`,
-    '--proxy-mode=iptables',
+    `--proxy-mode=${opts.mode ?? 'iptables'}`,
+    ...(opts.mode === 'ipvs' && opts.strictARP ? ['--ipvs-strict-arp'] : []),
     `--cluster-cidr=${opts.clusterCIDRs.join(',')}`,
     '--conntrack-max-per-core=0',
     '--conntrack-tcp-timeout-established=0',

@@ -33,7 +33,7 @@ import {
 import { EndpointController, type Service } from './endpoints.js';
 import { LabError } from './errors.js';
 import { LabHost } from './hosts.js';
-import { startKubeProxy } from './kubeproxy.js';
+import { ipvsAvailable, startKubeProxy, type KubeProxyMode } from './kubeproxy.js';
 import { type ExecResult } from './netns.js';
 import { buildNetwork, type LabNetwork } from './network.js';
 import { NodeAgent } from './nodes.js';
@@ -106,6 +106,13 @@ export interface LabOptions extends TopologyOptions {
    * for thousands of Services on the same cores measure the machine, not Bollard.
    */
   kubeProxy?: boolean;
+  /**
+   * kube-proxy's mode (default iptables). `ipvs` binds every Service IP to kube-ipvs0 in each node; without
+   * `kubeProxyStrictARP` every node then answers ARP for the VIPs (bollard.io/KubeProxyConflict).
+   * Refused when the kernel has no IPVS.
+   */
+  kubeProxyMode?: KubeProxyMode;
+  kubeProxyStrictARP?: boolean;
   /**
    * Run Bollard's controller and each speaker in a memory cgroup with this limit (MiB), as the
    * deploy manifests' resources.limits.memory: Node sizes its heap from it, the kernel enforces it.
@@ -282,6 +289,10 @@ export class Lab {
   static async start(opts: LabOptions = {}): Promise<Lab> {
     const t0 = Date.now();
     const say = opts.say ?? (() => undefined);
+    if (opts.kubeProxyMode === 'ipvs' && opts.kubeProxy !== false && !ipvsAvailable())
+      throw new Error(
+        'kube-proxy --proxy-mode=ipvs needs IPVS in the kernel (CONFIG_IP_VS, module ip_vs): /proc/net/ip_vs is missing',
+      );
     const topo = makeTopology(opts);
     // a crashed run's real nodes first: their processes hold the mounts under its folder
     await removeStaleNodeCgroups(pidAlive);
@@ -453,6 +464,8 @@ export class Lab {
                 kubeconfig: proxyKubeconfig,
                 clusterCIDRs: topo.clusterCIDRs,
                 logDir: this.logDir,
+                ...(opts.kubeProxyMode ? { mode: opts.kubeProxyMode } : {}),
+                ...(opts.kubeProxyStrictARP ? { strictARP: true } : {}),
               }),
           }),
         ),

@@ -106,16 +106,17 @@ function sysctls(conf: string, iface: string): ArpSysctls {
   };
 }
 
-/** Reads this network namespace's state (/sys/class/net, /proc/sys/net/ipv4/conf). */
+/**
+ * Reads the state of the network namespace the speaker runs in from /proc/sys/net/ipv4/conf (one folder
+ * per device, kube-ipvs0 included). Not /sys/class/net: sysfs shows the namespace that mounted it.
+ */
 export function readNodeArpState(
   interfaces: readonly string[],
-  root: { sysNet: string; procConf: string } = {
-    sysNet: '/sys/class/net',
-    procConf: '/proc/sys/net/ipv4/conf',
-  },
+  procConf = '/proc/sys/net/ipv4/conf',
 ): NodeArpState {
+  const root = { procConf };
   return {
-    ipvsDevice: existsSync(`${root.sysNet}/${IPVS_DEVICE}`),
+    ipvsDevice: existsSync(`${procConf}/${IPVS_DEVICE}`),
     all: sysctls(root.procConf, 'all'),
     interfaces: new Map(interfaces.map((i) => [i, sysctls(root.procConf, i)])),
   };

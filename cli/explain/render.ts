@@ -1,6 +1,7 @@
 // Plain-words rendering of the explanations (pure).
 import type { NodeExplanation, PoolExplanation } from './pool.js';
 import type { ServiceExplanation } from './service.js';
+import { renderConflicts } from './conflicts.js';
 
 const mark = (ok: boolean): string => (ok ? '✓' : '✗');
 
@@ -71,6 +72,7 @@ export function renderService(e: ServiceExplanation): string {
       for (const p of n.peers) out.push(`      ${mark(p.carries)} peer ${p.peer}: ${p.detail}`);
     }
   }
+  out.push(...renderConflicts(e.conflicts));
   out.push('', 'Speakers:');
   if (e.speakers.length === 0)
     out.push('  none found (no Node InternalIP, or pass --speaker-metrics host:port,…)');

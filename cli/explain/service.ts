@@ -38,6 +38,7 @@ import {
   type Liveness,
 } from './facts.js';
 import { ExplainError, type Snapshot } from './types.js';
+import { withConflicts, type ConflictLine } from './conflicts.js';
 
 export interface AdvertisementVerdict {
   readonly kind: 'L2Advertisement' | 'BGPAdvertisement';
@@ -65,6 +66,8 @@ export interface PeerVerdict {
 export interface ServiceExplanation {
   readonly service: string;
   readonly handled: boolean;
+  /** bollard.io/ImplementationConflict and KubeProxyConflict as written on the Service (conflicts.ts). */
+  readonly conflicts?: readonly ConflictLine[];
   /** The Service's state in one line: pending, assigned and announced, assigned but not reachable… */
   readonly verdict: 'pending' | 'announced' | 'not-announced' | 'not-handled';
   /** What is wrong, worst first (empty = nothing found). */
@@ -180,6 +183,10 @@ function l2AdvVerdicts(
 }
 
 export function explainService(s: Snapshot, ref: string): ServiceExplanation {
+  return withConflicts(explainServiceChain(s, ref), findService(s, ref));
+}
+
+function explainServiceChain(s: Snapshot, ref: string): ServiceExplanation {
   const svc = findService(s, ref);
   if (!svc) throw new ExplainError(`Service ${ref}`, 'not found');
   const key = serviceKey(svc);

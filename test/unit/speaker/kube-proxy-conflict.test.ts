@@ -1,6 +1,6 @@
 // kube-proxy IPVS without strictARP, the pure part: the verdict over a node's kube-ipvs0 device and the
 // effective arp_ignore/arp_announce (the larger of `all` and the interface's), the condition it gives the
-// Services the node announces, and reading the state from sysfs/procfs-shaped files.
+// Services the node announces, and reading the state from procfs-shaped files.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -62,14 +62,13 @@ describe('readNodeArpState', () => {
   it('reads the device and the sysctls from the given roots', (t) => {
     const root = mkdtempSync(join(tmpdir(), 'arp-state-'));
     t.after(() => rmSync(root, { recursive: true, force: true }));
-    const sysNet = join(root, 'sys');
     const procConf = join(root, 'conf');
-    for (const d of [join(sysNet, 'kube-ipvs0'), join(procConf, 'all'), join(procConf, 'eth0')])
+    for (const d of [join(procConf, 'kube-ipvs0'), join(procConf, 'all'), join(procConf, 'eth0')])
       mkdirSync(d, { recursive: true });
     writeFileSync(join(procConf, 'all', 'arp_ignore'), '1\n');
     writeFileSync(join(procConf, 'all', 'arp_announce'), '2\n');
     writeFileSync(join(procConf, 'eth0', 'arp_ignore'), '0\n');
-    const st = readNodeArpState(['eth0'], { sysNet, procConf });
+    const st = readNodeArpState(['eth0'], procConf);
     assert.equal(st.ipvsDevice, true);
     assert.deepEqual(st.all, { arpIgnore: 1, arpAnnounce: 2 });
     assert.deepEqual(st.interfaces.get('eth0'), { arpIgnore: 0, arpAnnounce: undefined });
