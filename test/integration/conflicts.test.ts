@@ -5,8 +5,8 @@
 //   answers each foreign write with at most one write of its own, at a growing interval (counted on a
 //   watch of the Service: no write loop); when the other writer stops, Bollard's status holds and the
 //   condition clears;
-// - a k3s ServiceLB DaemonSet (svclb-*), then a kube-vip one, appear: OtherLoadBalancer on the Service;
-//   gone: cleared.
+// - a k3s ServiceLB DaemonSet (svclb-*), then a kube-vip DaemonSet, then MetalLB's controller Deployment
+//   appear: OtherLoadBalancer on the Service, an Event, the metric, the explain line; gone: cleared.
 // Detection delays are printed as `# ` lines, never asserted.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -18,6 +18,9 @@ import { waitFor } from '../../lab/process.js';
 import { runController, type RunningController } from '../../controller/main.js';
 import { KubeClient, RESOURCES, resourcePath } from '../../k8s/client.js';
 import { repoPath } from '../support/repo.js';
+import { gather } from '../../cli/explain/gather.js';
+import { explainService } from '../../cli/explain/service.js';
+import { renderService } from '../../cli/explain/render.js';
 import {
   applyManifest,
   create,
@@ -91,6 +94,24 @@ describe('implementation conflicts on a real apiserver', () => {
     return m ? Number(m[1]) : undefined;
   }
 
+  /** `bollard explain service` (admin kubeconfig, no speakers): its Conflicts lines. */
+  async function explainConflicts(name: string): Promise<string[]> {
+    const snap = await gather({
+      kubeconfig: cp.adminKubeconfig,
+      namespace: NS,
+      lbClass: '',
+      speakerMetrics: [],
+      speakerPort: 7472,
+      eventsNamespace: APP_NS,
+    });
+    const text = renderService(explainService(snap, `${APP_NS}/${name}`));
+    const lines = text.split('\n');
+    const at = lines.indexOf('Conflicts:');
+    const out = at < 0 ? [] : lines.slice(at, lines.indexOf('', at));
+    for (const l of [lines[0] ?? '', ...out]) console.log(`# explain: ${l}`);
+    return out;
+  }
+
   async function svcNow(name: string): Promise<Obj | undefined> {
     return get(cp, lbService(APP_NS, name));
   }
@@ -151,6 +172,11 @@ describe('implementation conflicts on a real apiserver', () => {
           `# foreign status writer: condition True ${firstDetection.toFixed(0)} ms after its write`,
         );
         assert.equal(await metric('foreign_status_writer'), 1);
+        const lines = await explainConflicts('fought');
+        assert.match(
+          lines[1] ?? '',
+          /✗ bollard\.io\/ImplementationConflict=True ForeignStatusWriter since .*rewritten by other-lb/,
+        );
       }
       // Bollard's answer: its IP back, on the watch
       await new Promise<void>((resolve, reject) => {
@@ -198,12 +224,12 @@ describe('implementation conflicts on a real apiserver', () => {
     await watching;
   });
 
-  it('another implementation installed (k3s ServiceLB, kube-vip): OtherLoadBalancer; removed: cleared', async () => {
+  it('another implementation installed (k3s ServiceLB, kube-vip, MetalLB): OtherLoadBalancer; removed: cleared', async () => {
     await create(cp, lbService(APP_NS, 'plain'));
     await waitForIPs(cp, APP_NS, 'plain', 1);
-    const ds = (name: string, image: string) => ({
+    const ds = (kind: string, name: string, image: string) => ({
       apiVersion: 'apps/v1',
-      kind: 'DaemonSet',
+      kind,
       metadata: {
         name,
         namespace: 'kube-system',
@@ -217,13 +243,14 @@ describe('implementation conflicts on a real apiserver', () => {
         },
       },
     });
-    const dsPath = '/apis/apps/v1/namespaces/kube-system/daemonsets';
-    for (const [name, image, impl] of [
-      ['svclb-plain-3f2a1b0c', 'rancher/klipper-lb:v0.4.9', 'k3s ServiceLB'],
-      ['kube-vip-ds', 'ghcr.io/kube-vip/kube-vip:v0.8.0', 'kube-vip'],
+    for (const [kind, name, image, impl] of [
+      ['DaemonSet', 'svclb-plain-3f2a1b0c', 'rancher/klipper-lb:v0.4.9', 'k3s ServiceLB'],
+      ['DaemonSet', 'kube-vip-ds', 'ghcr.io/kube-vip/kube-vip:v0.8.0', 'kube-vip'],
+      ['Deployment', 'controller', 'quay.io/metallb/controller:v0.14.8', 'MetalLB'],
     ] as const) {
+      const dsPath = `/apis/apps/v1/namespaces/kube-system/${kind.toLowerCase()}s`;
       const t0 = performance.now();
-      const r = await cp.request('POST', dsPath, ds(name, image));
+      const r = await cp.request('POST', dsPath, ds(kind, name, image));
       assert.ok(r.status === 201, r.body);
       const cond = await waitFor(
         `OtherLoadBalancer (${impl})`,
@@ -235,11 +262,16 @@ describe('implementation conflicts on a real apiserver', () => {
         50,
       );
       console.log(
-        `# ${impl}: OtherLoadBalancer ${(performance.now() - t0).toFixed(0)} ms after its DaemonSet was created`,
+        `# ${impl}: OtherLoadBalancer ${(performance.now() - t0).toFixed(0)} ms after its ${kind} was created`,
       );
       assert.equal(cond.reason, 'OtherLoadBalancer');
       assert.match(cond.message, new RegExp(impl));
       assert.equal(await metric('other_load_balancer'), 1);
+      const lines = await explainConflicts('plain');
+      assert.match(
+        lines[1] ?? '',
+        new RegExp(`✗ bollard\\.io/ImplementationConflict=True OtherLoadBalancer since .*${impl}`),
+      );
       const events = await waitFor(
         'OtherLoadBalancer Event',
         async () => {
