@@ -46,11 +46,12 @@ const APPS = {
 } as const satisfies Record<string, ResourceRef>;
 
 /** A workload as kept: lean metadata and the images of its pod template, nothing else. */
-type Workload = KubernetesObject & { metadata: MetaView; images?: string[] };
+type Workload = KubernetesObject & { metadata: MetaView; images?: string[]; replicas?: number };
 
 interface ServedWorkload extends KubernetesObject {
   metadata?: MetaView;
   spec?: {
+    replicas?: number;
     template?: { spec?: { containers?: { image?: string }[]; initContainers?: { image?: string }[] } };
   };
 }
@@ -60,7 +61,11 @@ function workloadProjection(o: ServedWorkload): Workload {
   const images = [...(podSpec?.containers ?? []), ...(podSpec?.initContainers ?? [])]
     .map((c) => c.image)
     .filter((i): i is string => typeof i === 'string');
-  return { metadata: leanMeta(o.metadata), images };
+  return {
+    metadata: leanMeta(o.metadata),
+    images,
+    ...(typeof o.spec?.replicas === 'number' ? { replicas: o.spec.replicas } : {}),
+  };
 }
 
 export interface ConflictMonitorOptions {
@@ -144,6 +149,7 @@ export class ConflictMonitor {
           name: w.metadata.name ?? '',
           labels: w.metadata.labels ?? {},
           images: w.images ?? [],
+          ...(i === 1 && w.replicas !== undefined ? { replicas: w.replicas } : {}),
         });
     const others = otherImplementations(facts);
     const sig = JSON.stringify(others);

@@ -135,6 +135,8 @@ export interface WorkloadFacts {
   name: string;
   labels: Readonly<Record<string, string>>;
   images: readonly string[];
+  /** A Deployment's spec.replicas (0 = it runs nothing: MetalLB's controller scaled down during a migration). */
+  replicas?: number;
 }
 
 export interface OtherImplementation {
@@ -157,7 +159,7 @@ function isBollard(w: WorkloadFacts): boolean {
 
 /** Which implementation a workload is, if it is one Bollard clashes with. */
 export function implementationOf(w: WorkloadFacts): string | undefined {
-  if (isBollard(w)) return undefined;
+  if (isBollard(w) || (w.kind === 'Deployment' && w.replicas === 0)) return undefined;
   const name = w.name.toLowerCase();
   const images = w.images.map((i) => i.toLowerCase());
   if (

@@ -136,6 +136,13 @@ describe('other implementations', () => {
       ),
       'MetalLB',
     );
+    // MetalLB's controller scaled to zero (a migration's step 2) runs nothing
+    assert.equal(
+      implementationOf(
+        w({ kind: 'Deployment', name: 'controller', labels: { app: 'metallb' }, replicas: 0 }),
+      ),
+      undefined,
+    );
     // Bollard's own speaker and controller (MetalLB-compatible, but not another implementation)
     assert.equal(
       implementationOf(
