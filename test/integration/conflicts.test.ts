@@ -96,14 +96,21 @@ describe('implementation conflicts on a real apiserver', () => {
 
   /** `bollard explain service` (admin kubeconfig, no speakers): its Conflicts lines. */
   async function explainConflicts(name: string): Promise<string[]> {
-    const snap = await gather({
-      kubeconfig: cp.adminKubeconfig,
-      namespace: NS,
-      lbClass: '',
-      speakerMetrics: [],
-      speakerPort: 7472,
-      eventsNamespace: APP_NS,
-    });
+    // (a CRD's watch cache may still answer 429 "storage is (re)initializing" right after start)
+    const snap = await waitFor(
+      'explain snapshot',
+      () =>
+        gather({
+          kubeconfig: cp.adminKubeconfig,
+          namespace: NS,
+          lbClass: '',
+          speakerMetrics: [],
+          speakerPort: 7472,
+          eventsNamespace: APP_NS,
+        }),
+      20_000,
+      200,
+    );
     const text = renderService(explainService(snap, `${APP_NS}/${name}`));
     const lines = text.split('\n');
     const at = lines.indexOf('Conflicts:');
