@@ -114,7 +114,7 @@ describe('deploy/ on a real apiserver', () => {
     assert.match(out, /servicemonitor\.monitoring\.coreos\.com\/bollard-controller created/);
   });
 
-  it('the speaker is refused Service status and Secrets other than its own; the controller is refused Pods', async () => {
+  it('the speaker may patch only Service status (its conditions) and its own Secret; the controller is refused Pods', async () => {
     await admin.create('/api/v1/namespaces', { metadata: { name: 'shop' } }).catch(() => undefined);
     await admin.create('/api/v1/namespaces/shop/services', {
       metadata: { name: 'web' },
@@ -137,10 +137,27 @@ describe('deploy/ on a real apiserver', () => {
       await speaker.get('/api/v1/namespaces/metallb-system/secrets/memberlist');
       await controller.get('/api/v1/namespaces/shop/services/web');
       // …and what it must not do is refused.
+      // the speaker patches its own conditions into a Service's status (strategic merge by type)…
+      await speaker.patch(
+        '/api/v1/namespaces/shop/services/web/status',
+        {
+          status: {
+            conditions: [
+              {
+                type: 'bollard.io/KubeProxyConflict',
+                status: 'False',
+                reason: 'NoConflict',
+                message: 'test',
+                lastTransitionTime: '2026-12-03T00:00:00Z',
+              },
+            ],
+          },
+        },
+        'strategic',
+      );
+      // …but cannot update the Service itself
       await assert.rejects(
-        speaker.patch('/api/v1/namespaces/shop/services/web/status', {
-          status: { loadBalancer: { ingress: [{ ip: '192.0.2.1' }] } },
-        }),
+        speaker.patch('/api/v1/namespaces/shop/services/web', { metadata: { labels: { x: 'y' } } }),
         refused,
       );
       await assert.rejects(speaker.get('/api/v1/namespaces/metallb-system/secrets/someone-elses'), refused);

@@ -41,6 +41,8 @@ const SPEAKER_NEEDS: Access[] = [
   a('get', 'secrets', { ...inNs, name: 'memberlist' }),
   a('create', 'servicel2statuses', { group: 'metallb.io', ...inNs }),
   a('create', 'events', { group: 'events.k8s.io', namespace: 'default' }),
+  // its own conditions on the Services it announces (bollard.io/KubeProxyConflict)
+  a('patch', 'services', { subresource: 'status', namespace: 'default' }),
 ];
 const CONTROLLER_NEEDS: Access[] = [
   a('patch', 'services', { subresource: 'status', namespace: 'default' }),
@@ -48,6 +50,8 @@ const CONTROLLER_NEEDS: Access[] = [
   a('update', 'leases', { group: 'coordination.k8s.io', ...inNs, name: 'metallb-controller' }),
   a('create', 'secrets', inNs),
   a('list', 'nodes'), // the webhook, for the rules decided on the Nodes
+  a('watch', 'daemonsets', { group: 'apps' }), // another LoadBalancer implementation installed
+  a('watch', 'deployments', { group: 'apps' }),
 ];
 // What neither may ever do.
 const NOBODY: Access[] = [
@@ -86,8 +90,9 @@ const NOBODY: Access[] = [
 ];
 const SPEAKER_NEVER: Access[] = [
   ...NOBODY,
-  a('patch', 'services', { subresource: 'status', namespace: 'default' }),
+  a('update', 'services', { subresource: 'status', namespace: 'default' }),
   a('update', 'services', { namespace: 'default' }),
+  a('patch', 'services', { namespace: 'default' }),
   a('create', 'secrets', inNs),
   a('update', 'leases', { group: 'coordination.k8s.io', ...inNs, name: 'metallb-controller' }),
   a('patch', 'ipaddresspools', { group: 'metallb.io', subresource: 'status', ...inNs }),
@@ -97,6 +102,8 @@ const CONTROLLER_NEVER: Access[] = [
   a('get', 'secrets', { ...inNs, name: 'some-bgp-password' }),
   a('update', 'secrets', { ...inNs, name: 'memberlist' }),
   a('list', 'pods'),
+  a('update', 'daemonsets', { group: 'apps', namespace: 'kube-system' }),
+  a('get', 'deployments', { group: 'apps', namespace: 'kube-system', name: 'coredns' }),
   a('create', 'servicel2statuses', { group: 'metallb.io', ...inNs }),
   a('update', 'leases', { group: 'coordination.k8s.io', ...inNs, name: 'other-lease' }),
 ];
