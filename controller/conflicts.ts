@@ -14,17 +14,14 @@ export const IMPLEMENTATION_CONFLICT = 'bollard.io/ImplementationConflict';
 export const REASON_FOREIGN_STATUS_WRITER = 'ForeignStatusWriter';
 export const REASON_OTHER_LOAD_BALANCER = 'OtherLoadBalancer';
 export const REASON_NO_CONFLICT = 'NoConflict';
-/** The field manager of the controller's writes to a Service's status. */
-export const CONTROLLER_FIELD_MANAGER = 'bollard-controller';
+import { CONTROLLER_FIELD_MANAGER } from '../k8s/projection.js';
+export { CONTROLLER_FIELD_MANAGER };
 
 // ------------------------------------------------------------------------------------ foreign writer
 
 /** A managedFields entry as the controller keeps it (k8s/projection.ts controllerService): only those that own part of status.loadBalancer. */
 export interface StatusManager {
   manager?: string;
-  operation?: string;
-  subresource?: string;
-  time?: string;
 }
 
 /**

@@ -212,25 +212,23 @@ function ownsLoadBalancerStatus(fieldsV1: unknown): boolean {
   return typeof status === 'object' && status !== null && 'f:loadBalancer' in status;
 }
 
+/** The field manager of the controller's writes to a Service's status. */
+export const CONTROLLER_FIELD_MANAGER = 'bollard-controller';
+
 /**
  * A Service as the controller keeps it: as served, without the annotations that are not MetalLB's, and
- * with managedFields cut to the entries that own part of status.loadBalancer (manager, operation,
- * subresource, time; not their field sets): who else writes the status Bollard writes
- * (controller/conflicts.ts).
+ * with managedFields cut to the names of the other managers that own part of status.loadBalancer (not
+ * their field sets, not the controller's own entry): who else writes the status Bollard writes
+ * (controller/conflicts.ts). Usually nothing is kept.
  */
 export function controllerService<T extends WithMeta>(obj: T): T {
   const mf = obj.metadata?.managedFields;
   withoutForeignMetadata(obj);
   if (!Array.isArray(mf) || !obj.metadata) return obj;
-  const kept: Omit<ManagedFieldsEntry, 'fieldsV1'>[] = [];
+  const kept: { manager?: string }[] = [];
   for (const e of mf as ManagedFieldsEntry[]) {
-    if (!ownsLoadBalancerStatus(e.fieldsV1)) continue;
-    const x: Omit<ManagedFieldsEntry, 'fieldsV1'> = {};
-    if (e.manager !== undefined) x.manager = e.manager;
-    if (e.operation !== undefined) x.operation = e.operation;
-    if (e.subresource !== undefined) x.subresource = e.subresource;
-    if (e.time !== undefined) x.time = e.time;
-    kept.push(x);
+    if (e.manager === CONTROLLER_FIELD_MANAGER || !ownsLoadBalancerStatus(e.fieldsV1)) continue;
+    kept.push(e.manager !== undefined ? { manager: e.manager } : {});
   }
   if (kept.length > 0) obj.metadata.managedFields = kept;
   return obj;
