@@ -10,6 +10,7 @@ import { logListenerError } from '../k8s/informer-delivery.js';
 import { leanMeta, type MetaView } from '../k8s/projection.js';
 import type { Logger } from '../k8s/logger.js';
 import {
+  ConditionsInFlight,
   conditionOf,
   nextCondition,
   patchServiceCondition,
@@ -96,6 +97,7 @@ export class ConflictMonitor {
   private readonly budget: EventBudget;
   private readonly timers = new Map<string, { due: number; handle: TimerHandle }>();
   private readonly wall: Clock;
+  private readonly inFlight = new ConditionsInFlight();
 
   constructor(private readonly o: ConflictMonitorOptions) {
     this.foreign = new ForeignWriters(o.policy ?? DEFAULT_FOREIGN_WRITER_POLICY);
@@ -213,15 +215,9 @@ export class ConflictMonitor {
       generation,
       NO_IMPLEMENTATION_CONFLICT,
     );
-    if (!change.write) return;
+    if (!change.write || !this.inFlight.needed(key, svc.metadata.uid, served, change.write)) return;
     const c = change.write;
     const raisedNow = c.status === 'True' && (change.raised || served?.reason !== c.reason);
-    if (
-      raisedNow &&
-      (c.reason === REASON_FOREIGN_STATUS_WRITER ||
-        (c.reason === REASON_OTHER_LOAD_BALANCER && this.budget.take()))
-    )
-      this.o.events.service(svc, 'Warning', c.reason, c.message);
     if (
       !(await patchServiceCondition(
         this.o.client,
@@ -232,7 +228,14 @@ export class ConflictMonitor {
       ))
     )
       return;
+    this.inFlight.wrote(key, svc.metadata.uid, c);
     this.o.metrics.updates.inc();
+    if (
+      raisedNow &&
+      (c.reason === REASON_FOREIGN_STATUS_WRITER ||
+        (c.reason === REASON_OTHER_LOAD_BALANCER && this.budget.take()))
+    )
+      this.o.events.service(svc, 'Warning', c.reason, c.message);
     if (change.cleared) this.o.log.info({ service: key }, `Service ${key}: implementation conflict cleared`);
     else if (raisedNow) this.o.log.warn({ service: key, reason: c.reason }, `Service ${key}: ${c.message}`);
   }
@@ -240,6 +243,7 @@ export class ConflictMonitor {
   /** The Service is gone or no longer Bollard's. */
   forget(key: string): void {
     this.foreign.forget(key);
+    this.inFlight.forget(key);
     const t = this.timers.get(key);
     if (t) this.o.clock.clearTimer(t.handle);
     this.timers.delete(key);

@@ -117,3 +117,47 @@ export async function patchServiceCondition(
     throw err;
   }
 }
+
+/**
+ * The conditions written but not yet seen in the cache (the watch brings our own write back a moment
+ * later): a pass in between would otherwise write, and report, the same transition again.
+ */
+export class ConditionsInFlight {
+  private readonly pending = new Map<string, { uid: string | undefined; sig: string }>();
+
+  private static sig(c: { status?: string; reason?: string; message?: string }): string {
+    return `${c.status ?? ''}\u0000${c.reason ?? ''}\u0000${c.message ?? ''}`;
+  }
+
+  /**
+   * Whether `write` still needs writing, given the condition the cache serves now. `uid` tells a
+   * re-created Service apart: what was in flight for the old one does not count.
+   */
+  needed(
+    key: string,
+    uid: string | undefined,
+    served: ServedCondition | undefined,
+    write: ServiceCondition,
+  ): boolean {
+    const p = this.pending.get(key);
+    if (p === undefined || p.uid !== uid) return true;
+    if (served && ConditionsInFlight.sig(served) === p.sig) {
+      this.pending.delete(key); // the cache caught up
+      return true;
+    }
+    return p.sig !== ConditionsInFlight.sig(write);
+  }
+
+  wrote(key: string, uid: string | undefined, c: ServiceCondition): void {
+    this.pending.set(key, { uid, sig: ConditionsInFlight.sig(c) });
+  }
+
+  forget(key: string): void {
+    this.pending.delete(key);
+  }
+
+  /** Drops what is pending for any key not in `keys` (Services no longer written by this writer). */
+  retain(keys: ReadonlySet<string>): void {
+    for (const k of this.pending.keys()) if (!keys.has(k)) this.pending.delete(k);
+  }
+}

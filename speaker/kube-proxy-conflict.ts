@@ -15,6 +15,7 @@ import type { KubeClient } from '../k8s/client.js';
 import type { EventRecorder } from '../k8s/events.js';
 import { objRef, type Logger } from '../k8s/logger.js';
 import {
+  ConditionsInFlight,
   conditionOf,
   nextCondition,
   patchServiceCondition,
@@ -129,6 +130,8 @@ export interface AnnouncedService {
   /** Its conditions as served (the speaker's Service cache). */
   conditions: readonly ServedCondition[] | undefined;
   generation?: number;
+  /** Tells a re-created Service apart (what is in flight for the old one does not apply). */
+  uid?: string;
 }
 
 export interface KubeProxyConflictsOptions {
@@ -161,6 +164,7 @@ export class KubeProxyConflicts {
   private stopped = false;
   private readonly clock: Clock;
   private readonly wall: Clock;
+  private readonly inFlight = new ConditionsInFlight();
 
   constructor(private readonly o: KubeProxyConflictsOptions) {
     this.clock = o.clock ?? wallClock;
@@ -223,20 +227,24 @@ export class KubeProxyConflicts {
     const announced = this.o.announced();
     const want = kubeProxyConditionFor(this.o.node, this.verdict);
     this.o.setGauge(want ? announced.length : 0);
+    this.inFlight.retain(new Set(announced.map((s) => `${s.namespace}/${s.name}`)));
     for (const s of announced) {
+      const key = `${s.namespace}/${s.name}`;
+      const served = conditionOf(s.conditions, KUBE_PROXY_CONFLICT);
       const change = nextCondition(
         KUBE_PROXY_CONFLICT,
-        conditionOf(s.conditions, KUBE_PROXY_CONFLICT),
+        served,
         want,
         this.wall.now(),
         s.generation,
         NO_KUBE_PROXY_CONFLICT,
       );
-      if (!change.write || this.stopped) continue;
+      if (!change.write || this.stopped || !this.inFlight.needed(key, s.uid, served, change.write)) continue;
       const c = change.write;
       try {
         if (!(await patchServiceCondition(this.o.client, s.namespace, s.name, c, SPEAKER_FIELD_MANAGER)))
           continue;
+        this.inFlight.wrote(key, s.uid, c);
       } catch (err) {
         this.o.log.warn(
           { err: (err as Error).message, ...objRef('Service', s.namespace, s.name) },

@@ -209,6 +209,7 @@ export async function runSpeaker(opts: SpeakerOptions): Promise<SpeakerHandle> {
             name: d.service.name,
             conditions: svc?.status?.conditions,
             ...(svc?.metadata?.generation !== undefined ? { generation: svc.metadata.generation } : {}),
+            ...(svc?.metadata?.uid !== undefined ? { uid: svc.metadata.uid } : {}),
           };
         }),
     setGauge: (n) => metrics.conflicts.set({ kind: 'ipvs_without_strict_arp' }, n),

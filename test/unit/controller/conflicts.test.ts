@@ -16,7 +16,7 @@ import {
   otherImplementations,
   type WorkloadFacts,
 } from '../../../controller/conflicts.js';
-import { nextCondition } from '../../../k8s/service-conditions.js';
+import { ConditionsInFlight, nextCondition } from '../../../k8s/service-conditions.js';
 import { controllerService } from '../../../k8s/projection.js';
 
 const policy = { rewrite: { initialMs: 1000, maxMs: 8000 }, quietMs: 10_000 };
@@ -223,5 +223,35 @@ describe('EventBudget', () => {
     assert.deepEqual([b.take(), b.take(), b.take()], [true, true, false]);
     b.reset();
     assert.equal(b.take(), true);
+  });
+});
+
+describe('ConditionsInFlight', () => {
+  const c = (status: 'True' | 'False', reason: string) => ({
+    type: 't',
+    status,
+    reason,
+    message: 'm',
+    lastTransitionTime: '2026-12-03T14:00:00Z',
+  });
+  it('a write not yet in the cache is not written again; the cache catching up ends it', () => {
+    const f = new ConditionsInFlight();
+    assert.equal(f.needed('ns/a', 'u1', undefined, c('True', 'R')), true);
+    f.wrote('ns/a', 'u1', c('True', 'R'));
+    // a pass before the watch brought it back: same wish, stale cache
+    assert.equal(f.needed('ns/a', 'u1', undefined, c('True', 'R')), false);
+    // a different wish is written
+    assert.equal(f.needed('ns/a', 'u1', undefined, c('True', 'Other')), true);
+    // a re-created Service (another uid) owes nothing to the old one's write
+    assert.equal(f.needed('ns/a', 'u2', undefined, c('True', 'R')), true);
+    // the cache shows it: nothing pending any more
+    assert.equal(f.needed('ns/a', 'u1', c('True', 'R'), c('False', 'NoConflict')), true);
+    assert.equal(f.needed('ns/a', 'u1', undefined, c('True', 'R')), true);
+  });
+  it('retain drops keys the writer no longer writes', () => {
+    const f = new ConditionsInFlight();
+    f.wrote('ns/a', undefined, c('True', 'R'));
+    f.retain(new Set(['ns/b']));
+    assert.equal(f.needed('ns/a', undefined, undefined, c('True', 'R')), true);
   });
 });
