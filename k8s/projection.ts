@@ -70,8 +70,24 @@ export interface ServiceView extends WithMeta {
     externalTrafficPolicy?: string;
     healthCheckNodePort?: number;
   };
-  status?: { loadBalancer?: { ingress?: { ip?: string; hostname?: string }[] } };
+  status?: {
+    loadBalancer?: { ingress?: { ip?: string; hostname?: string }[] };
+    conditions?: ConditionView[];
+  };
 }
+
+/** A metav1.Condition as Service status.conditions carries it. */
+export interface ConditionView {
+  type: string;
+  status: 'True' | 'False' | 'Unknown';
+  reason: string;
+  message: string;
+  lastTransitionTime: string;
+  observedGeneration?: number;
+}
+
+/** The condition types Bollard writes on Services (the speaker keeps these, to compare before writing). */
+export const OUR_CONDITION_PREFIX = 'bollard.io/';
 
 /** A Service as the speaker reads it (speaker/service-index.ts serviceFactsOf). */
 export function speakerService<T extends ServiceView>(o: T): T {
@@ -97,6 +113,8 @@ export function speakerService<T extends ServiceView>(o: T): T {
         }),
       },
     };
+  const conditions = o.status?.conditions?.filter((c) => c.type.startsWith(OUR_CONDITION_PREFIX));
+  if (conditions && conditions.length > 0) (out.status ??= {}).conditions = conditions;
   return out as T;
 }
 

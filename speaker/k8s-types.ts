@@ -1,4 +1,5 @@
 // The parts of Kubernetes objects the speaker reads (as the apiserver serves them; nothing trusted).
+import type { ConditionView } from '../k8s/projection.js';
 export interface Meta {
   name?: string;
   namespace?: string;
@@ -19,7 +20,10 @@ export interface ServiceObj {
     externalTrafficPolicy?: string;
     healthCheckNodePort?: number;
   };
-  status?: { loadBalancer?: { ingress?: { ip?: string; hostname?: string }[] } };
+  status?: {
+    loadBalancer?: { ingress?: { ip?: string; hostname?: string }[] };
+    conditions?: ConditionView[];
+  };
 }
 
 export interface EndpointSliceObj {
@@ -53,6 +57,7 @@ export interface L2StatusObj {
     serviceName?: string;
     serviceNamespace?: string;
     interfaces?: { name?: string }[];
+    conditions?: ConditionView[];
   };
 }
 

@@ -23,6 +23,7 @@ import { BgpController } from './bgp/controller.js';
 import type { PassInput, Protocol } from './protocol.js';
 import { PassScheduler, type PassScope } from './pass-scheduler.js';
 import { MembershipLink } from './membership/link.js';
+import { withMacFacts } from './layer2/prober.js';
 import type { MembershipOptions } from './membership/messages.js';
 import { HealthProber, type HealthTarget } from './health.js';
 import { SpeakerMetrics } from './metrics.js';
@@ -216,7 +217,7 @@ export async function runSpeaker(opts: SpeakerOptions): Promise<SpeakerHandle> {
       }
       return out;
     },
-    healthy: () => prober.healthy(),
+    healthy: () => published(prober.healthy()),
     onStarted: (a) => metrics.setAgent(a),
     onLiveChange: (lost) => {
       // Failover first: the Services a lost node announced are decided at once, before the pass over
@@ -239,11 +240,22 @@ export async function runSpeaker(opts: SpeakerOptions): Promise<SpeakerHandle> {
     timeoutMs: opts.healthTimeoutMs ?? 250,
     onChange: (healthy) => {
       log.info({ healthy: [...healthy] }, 'health-check results changed');
-      membership.setHealth(healthy);
+      membership.setHealth(published(healthy));
       schedule('health', { keys: view.localServices() });
     },
   });
   metrics.setNode(self, () => prober.results());
+  // The other speakers learn our MACs with our health results (layer 2 verification tells a speaker's
+  // answer from a stranger's by them); sent again when the interfaces change.
+  let publishedMacs = '';
+  const published = (healthy: ReadonlySet<string>): Set<string> => {
+    const macs = layer2.macs();
+    publishedMacs = macs.join(',');
+    return withMacFacts(healthy, macs);
+  };
+  const republishMacs = (): void => {
+    if (layer2.macs().join(',') !== publishedMacs) membership.setHealth(published(prober.healthy()));
+  };
 
   // --- passes ---
   let reannounceQueued = false;
@@ -357,7 +369,10 @@ export async function runSpeaker(opts: SpeakerOptions): Promise<SpeakerHandle> {
   syncMembership();
   schedule('start');
   // A periodic pass: retries failed writes, picks up interface changes.
-  const periodic = setInterval(() => schedule('periodic'), 5000);
+  const periodic = setInterval(() => {
+    republishMacs();
+    schedule('periodic');
+  }, 5000);
   log.info({ interfaces: layer2.interfaces() }, 'speaker running');
 
   return {

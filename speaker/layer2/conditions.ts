@@ -2,20 +2,14 @@
 // `bollard.io/AddressConflict` from the prober's per-VIP results (verify-core.ts), with the transition
 // times kept from the conditions the Service already has, and whether they differ from those (no write
 // when nothing changed).
+import type { ConditionView } from '../../k8s/projection.js';
 import type { VipResult } from './verify-core.js';
 
 export const VERIFIED = 'bollard.io/Verified';
 export const ADDRESS_CONFLICT = 'bollard.io/AddressConflict';
 
 /** metav1.Condition as Service status.conditions carries it. */
-export interface ServiceCondition {
-  readonly type: string;
-  readonly status: 'True' | 'False' | 'Unknown';
-  readonly reason: string;
-  readonly message: string;
-  readonly lastTransitionTime: string;
-  readonly observedGeneration?: number;
-}
+export type ServiceCondition = ConditionView;
 
 type Draft = Omit<ServiceCondition, 'lastTransitionTime'>;
 
