@@ -1,6 +1,7 @@
 // Plain-words rendering of the explanations (pure).
 import type { NodeExplanation, PoolExplanation } from './pool.js';
 import type { ServiceExplanation } from './service.js';
+import { renderVerification } from './verification.js';
 
 const mark = (ok: boolean): string => (ok ? '✓' : '✗');
 
@@ -63,6 +64,7 @@ export function renderService(e: ServiceExplanation): string {
     out.push(
       `  answering ARP/NDP now: ${e.layer2.announcing.length ? e.layer2.announcing.join(', ') : 'nobody'}`,
     );
+    out.push(...renderVerification(e.layer2.verification));
   }
   if (e.bgp) {
     out.push('', 'BGP:');
