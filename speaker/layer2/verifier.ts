@@ -85,12 +85,12 @@ export class L2Verifier {
   /** A claim for `ip` from `mac` seen on the wire. */
   claim(ip: string, mac: string): void {
     if (this.stopped || !this.targets.has(ip)) return;
-    if (this.core.sighting(ip, mac)) {
+    if (this.core.sighting(ip, mac, this.clock.now())) {
       this.o.log.warn(
         { ip, mac, service: this.targets.get(ip)?.service },
         'address conflict: a foreign MAC claims a VIP',
       );
-      this.report();
+      this.pump();
     }
   }
 

@@ -166,15 +166,18 @@ export class VerifyCore {
 
   /**
    * A claim for `ip` seen on the wire (gratuitous ARP, ARP reply, NA) from `mac`: a conflict at once when
-   * `mac` is no speaker's; inside an open window it also counts as an answer. true when it is a new conflict.
+   * `mac` is no speaker's (the VIP is then probed again within `retryMs`); inside an open window it also
+   * counts as an answer. true when it is a new conflict.
    */
-  sighting(ip: string, mac: string): boolean {
+  sighting(ip: string, mac: string, now: number): boolean {
     const e = this.entries.get(ip);
     if (!e) return false;
     e.window?.macs.add(mac);
     if (this.isSpeakerMac(mac) || e.foreign.includes(mac)) return false;
     e.foreign = [...e.foreign, mac].sort();
     this.changed.add(e.target.service);
+    // Probed again soon: whether the stranger still answers (and whether the owner does).
+    e.nextAt = Math.min(e.nextAt, now + this.opts.retryMs);
     return true;
   }
 
@@ -202,7 +205,7 @@ export class VerifyCore {
       e.foreign = foreign;
       e.answered = macs;
       if (JSON.stringify([e.state, e.foreign, e.answered]) !== before) this.changed.add(e.target.service);
-      const healthy = state === 'Answering' && foreign.length === 0;
+      const healthy = state === 'Answering' && foreign.length === 0 && e.misses === 0;
       e.nextAt = now + (healthy ? this.opts.periodMs : this.opts.retryMs);
     }
   }

@@ -68,6 +68,14 @@ describe('layer 2 verification core', () => {
     c.answer('10.0.0.10', OWNER_MAC);
     c.tick(7000);
     assert.equal(c.result('10.0.0.10')?.state, 'Answering');
+    // A miss after Answering: retried within retryMs (not a period later), then NotAnswering.
+    c.due(37_000);
+    c.tick(38_000);
+    assert.equal(c.result('10.0.0.10')?.state, 'Answering');
+    assert.equal(c.nextDeadline(), 40_000);
+    c.due(40_000);
+    c.tick(41_000);
+    assert.equal(c.result('10.0.0.10')?.state, 'NotAnswering');
   });
 
   it('an answer from another speaker only is WrongMAC', () => {
@@ -87,14 +95,15 @@ describe('layer 2 verification core', () => {
     c.answer('10.0.0.10', OWNER_MAC);
     c.tick(1000);
     c.takeChanged();
-    assert.equal(c.sighting('10.0.0.10', OTHER_SPEAKER), false, 'a speaker (handover) is no conflict');
-    assert.equal(c.sighting('10.0.0.10', HOST), true);
-    assert.equal(c.sighting('10.0.0.10', HOST), false, 'reported once');
+    assert.equal(c.sighting('10.0.0.10', OTHER_SPEAKER, 2000), false, 'a speaker (handover) is no conflict');
+    assert.equal(c.sighting('10.0.0.10', HOST, 2000), true);
+    assert.equal(c.sighting('10.0.0.10', HOST, 2000), false, 'reported once');
     assert.deepEqual(c.result('10.0.0.10')?.foreign, [HOST]);
     assert.deepEqual([...c.takeChanged()], ['ns/web']);
     assert.equal(c.counts().conflicts, 1);
+    assert.equal(c.nextDeadline(), 4000, 'probed again within retryMs, not a period later');
     // The next probe still hears the host: still a conflict, probed again soon.
-    c.due(31_000);
+    c.due(30_000);
     c.answer('10.0.0.10', OWNER_MAC);
     c.answer('10.0.0.10', HOST);
     c.tick(32_000);
@@ -110,7 +119,7 @@ describe('layer 2 verification core', () => {
 
   it('sightings of VIPs it does not probe are ignored', () => {
     const c = core();
-    assert.equal(c.sighting('10.0.0.11', HOST), false);
+    assert.equal(c.sighting('10.0.0.11', HOST, 0), false);
   });
 
   it('an ownership change makes the VIP Pending and probes it at once; removed VIPs are dropped', () => {
