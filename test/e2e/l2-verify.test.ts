@@ -90,6 +90,24 @@ describe('layer 2 verification on the lab (3 nodes)', () => {
     return (await lab.exec(node, 'curl', ['-sf', '-m', '2', `http://${ip}:7472/metrics`])).stdout;
   };
 
+  /** `kubectl get … -o yaml` from `status:` on, printed as `# ` lines (the docs quote them). */
+  const printStatusYaml = async (label: string, args: string[]): Promise<void> => {
+    try {
+      const { stdout } = await execFileP('kubectl', [
+        '--kubeconfig',
+        lab.kubeconfig,
+        'get',
+        ...args,
+        '-o',
+        'yaml',
+      ]);
+      const from = stdout.search(/^ {0,4}status:/m);
+      process.stdout.write(`# ${label}:\n${stdout.slice(from < 0 ? 0 : from).replace(/^/gm, '# ')}\n`);
+    } catch (err) {
+      process.stdout.write(`# ${label}: kubectl failed: ${(err as Error).message}\n`);
+    }
+  };
+
   const explain = (): Promise<{ json: ServiceExplanation; text: string }> =>
     runExplain<ServiceExplanation>(lab, 'node-3', kc, ['service', 'l2/web']);
 
@@ -211,8 +229,12 @@ describe('layer 2 verification on the lab (3 nodes)', () => {
     );
     const text = await explainUntil('explain: conflict', (t) => /address conflict: .*claimed by/.test(t));
     process.stdout.write(`# explain (conflict):\n${text.replace(/^/gm, '# ')}\n`);
-    const svcYaml = (await conditions()).filter((x) => x.type.startsWith('bollard.io/'));
-    process.stdout.write(`# status.conditions (conflict): ${JSON.stringify(svcYaml)}\n`);
+    await printStatusYaml('kubectl get svc (conflict)', ['-n', 'l2', 'svc', 'web']);
+    await printStatusYaml('kubectl get servicel2status (conflict)', [
+      '-n',
+      'metallb-system',
+      'servicel2statuses',
+    ]);
 
     await lab.exec('client', 'ip', ['addr', 'del', `${vip}/32`, 'dev', 'eth0']);
     const t1 = Date.now();
@@ -244,7 +266,12 @@ describe('layer 2 verification on the lab (3 nodes)', () => {
         const evs = await lab.client.get<{ items: EventObj[] }>(
           '/apis/events.k8s.io/v1/namespaces/l2/events',
         );
-        return evs.items.find((e) => e.reason === 'AnnouncementNotVerified' && e.regarding?.name === 'web');
+        return evs.items.find(
+          (e) =>
+            e.reason === 'AnnouncementNotVerified' &&
+            e.regarding?.name === 'web' &&
+            /no answer/.test(e.note ?? ''),
+        );
       },
       30_000,
       100,
@@ -258,6 +285,7 @@ describe('layer 2 verification on the lab (3 nodes)', () => {
     );
     assert.match(text, /the announcement is not verified: NotAnswering/);
     process.stdout.write(`# explain (not answering):\n${text.replace(/^/gm, '# ')}\n`);
+    await printStatusYaml('kubectl get svc (not answering)', ['-n', 'l2', 'svc', 'web']);
 
     const del = await ebtables('-D', ...blockRule());
     assert.equal(del.code, 0, del.stderr);

@@ -41,6 +41,8 @@ const SPEAKER_NEEDS: Access[] = [
   a('get', 'secrets', { ...inNs, name: 'memberlist' }),
   a('create', 'servicel2statuses', { group: 'metallb.io', ...inNs }),
   a('create', 'events', { group: 'events.k8s.io', namespace: 'default' }),
+  // layer 2 verification: the bollard.io/Verified and AddressConflict conditions
+  a('patch', 'services', { subresource: 'status', namespace: 'default' }),
 ];
 const CONTROLLER_NEEDS: Access[] = [
   a('patch', 'services', { subresource: 'status', namespace: 'default' }),
@@ -86,7 +88,8 @@ const NOBODY: Access[] = [
 ];
 const SPEAKER_NEVER: Access[] = [
   ...NOBODY,
-  a('patch', 'services', { subresource: 'status', namespace: 'default' }),
+  a('update', 'services', { subresource: 'status', namespace: 'default' }),
+  a('patch', 'services', { namespace: 'default' }),
   a('update', 'services', { namespace: 'default' }),
   a('create', 'secrets', inNs),
   a('update', 'leases', { group: 'coordination.k8s.io', ...inNs, name: 'metallb-controller' }),
