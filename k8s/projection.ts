@@ -69,6 +69,7 @@ export interface ServiceView extends WithMeta {
     loadBalancerClass?: string;
     externalTrafficPolicy?: string;
     healthCheckNodePort?: number;
+    ports?: { port?: number; protocol?: string }[];
   };
   status?: {
     loadBalancer?: { ingress?: { ip?: string; hostname?: string }[] };
@@ -99,6 +100,12 @@ export function speakerService<T extends ServiceView>(o: T): T {
     if (s.loadBalancerClass !== undefined) spec.loadBalancerClass = s.loadBalancerClass;
     if (s.externalTrafficPolicy !== undefined) spec.externalTrafficPolicy = s.externalTrafficPolicy;
     if (s.healthCheckNodePort !== undefined) spec.healthCheckNodePort = s.healthCheckNodePort;
+    // (the owner's delivery check connects to each TCP port)
+    if (s.ports && s.ports.length > 0)
+      spec.ports = s.ports.map((p) => ({
+        ...(p.port !== undefined ? { port: p.port } : {}),
+        ...(p.protocol !== undefined ? { protocol: p.protocol } : {}),
+      }));
     out.spec = spec;
   }
   const ingress = o.status?.loadBalancer?.ingress;

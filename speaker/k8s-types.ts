@@ -19,6 +19,7 @@ export interface ServiceObj {
     loadBalancerClass?: string;
     externalTrafficPolicy?: string;
     healthCheckNodePort?: number;
+    ports?: { port?: number; protocol?: string }[];
   };
   status?: {
     loadBalancer?: { ingress?: { ip?: string; hostname?: string }[] };

@@ -176,6 +176,7 @@ export async function runSpeaker(opts: SpeakerOptions): Promise<SpeakerHandle> {
     metrics,
     recordEvent,
     enabled: opts.layer2 ?? true,
+    onFactsChange: () => republishFacts(),
     ...(opts.interfacesExclude ? { interfacesExclude: opts.interfacesExclude } : {}),
   });
   const bgp =
@@ -247,14 +248,14 @@ export async function runSpeaker(opts: SpeakerOptions): Promise<SpeakerHandle> {
   metrics.setNode(self, () => prober.results());
   // The other speakers learn our MACs with our health results (layer 2 verification tells a speaker's
   // answer from a stranger's by them); sent again when the interfaces change.
-  let publishedMacs = '';
+  let publishedFacts = '';
   const published = (healthy: ReadonlySet<string>): Set<string> => {
-    const macs = layer2.macs();
-    publishedMacs = macs.join(',');
-    return withMacFacts(healthy, macs);
+    const facts = layer2.facts();
+    publishedFacts = facts.join('\n');
+    return withMacFacts(healthy, facts);
   };
-  const republishMacs = (): void => {
-    if (layer2.macs().join(',') !== publishedMacs) membership.setHealth(published(prober.healthy()));
+  const republishFacts = (): void => {
+    if (layer2.facts().join('\n') !== publishedFacts) membership.setHealth(published(prober.healthy()));
   };
 
   // --- passes ---
@@ -370,7 +371,7 @@ export async function runSpeaker(opts: SpeakerOptions): Promise<SpeakerHandle> {
   schedule('start');
   // A periodic pass: retries failed writes, picks up interface changes.
   const periodic = setInterval(() => {
-    republishMacs();
+    republishFacts();
     schedule('periodic');
   }, 5000);
   log.info({ interfaces: layer2.interfaces() }, 'speaker running');

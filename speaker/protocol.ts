@@ -23,6 +23,8 @@ export interface ServiceFacts {
   allowSharedIP?: boolean;
   externalTrafficPolicy: 'Cluster' | 'Local';
   healthCheckNodePort?: number;
+  /** The Service's TCP ports (spec.ports with protocol TCP), if any. */
+  tcpPorts?: readonly number[];
   /** The Service's bollard.io/* conditions (status.conditions), if any. */
   conditions?: readonly ConditionView[];
 }

@@ -47,6 +47,9 @@ export function serviceFactsOf(s: ServiceObj, lbClass: string): ServiceFacts | u
   const shared = ALLOW_SHARED_IP_ANNOTATIONS.some((k) =>
     Object.prototype.hasOwnProperty.call(annotations, k),
   );
+  const tcpPorts = (s.spec.ports ?? [])
+    .filter((p) => (p.protocol ?? 'TCP') === 'TCP' && typeof p.port === 'number')
+    .map((p) => p.port as number);
   const conditions = s.status?.conditions?.filter((c) => c.type.startsWith(OUR_CONDITION_PREFIX));
   return {
     key: serviceKey(s.metadata?.namespace, s.metadata?.name),
@@ -58,6 +61,7 @@ export function serviceFactsOf(s: ServiceObj, lbClass: string): ServiceFacts | u
     ...(shared ? { allowSharedIP: true } : {}),
     externalTrafficPolicy: s.spec.externalTrafficPolicy === 'Local' ? 'Local' : 'Cluster',
     ...(s.spec.healthCheckNodePort ? { healthCheckNodePort: s.spec.healthCheckNodePort } : {}),
+    ...(tcpPorts.length > 0 ? { tcpPorts } : {}),
     ...(conditions && conditions.length > 0 ? { conditions } : {}),
   };
 }

@@ -23,7 +23,12 @@ function vipWord(r: VipResult): string {
  * The conditions for one Service from its VIPs' results, seen from node `prober`; undefined while every
  * VIP is still Pending (nothing is known yet, so nothing is written).
  */
-export function draftConditions(results: readonly VipResult[], prober: string): Draft[] | undefined {
+export function draftConditions(
+  results: readonly VipResult[],
+  prober: string,
+  /** The owner's delivery check: endpoints it could not reach through the VIP ("" = none). */
+  undelivered = '',
+): Draft[] | undefined {
   const known = results.filter((r) => r.state !== 'Pending' || r.foreign.length > 0);
   if (known.length === 0) return undefined;
   const conflicts = results.filter((r) => r.foreign.length > 0);
@@ -87,6 +92,15 @@ export function draftConditions(results: readonly VipResult[], prober: string): 
       status: 'Unknown',
       reason: 'Pending',
       message: `${list(pending.map((r) => r.ip))} not probed yet from node "${prober}"`,
+    };
+  else if (undelivered !== '')
+    verified = {
+      type: VERIFIED,
+      status: 'False',
+      reason: 'NotDelivered',
+      message: `${list(results.map((r) => r.ip))} answer ${[...new Set(results.map(vipWord))].join('/')} from node "${
+        results[0]?.owner ?? ''
+      }", but from there kube-proxy does not deliver: ${undelivered}`,
     };
   else
     verified = {

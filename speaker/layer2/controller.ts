@@ -14,7 +14,9 @@ import { ElectionHashes } from './election.js';
 import { Layer2Responder, type ResponderOptions } from './responder.js';
 import { L2StatusWriter } from './status.js';
 import { L2Verifier, type VerifierTarget } from './verifier.js';
-import { macFactsOf, proberOf } from './prober.js';
+import { layer2Facts, macFactsOf, proberOf, undeliveredOf } from './prober.js';
+import { DeliveryChecker } from './delivery.js';
+import type { DeliveryOptions } from './delivery-core.js';
 import type { VerifyOptions } from './verify-core.js';
 
 export interface Layer2ControllerOptions {
@@ -35,6 +37,10 @@ export interface Layer2ControllerOptions {
   readonly responder?: Pick<ResponderOptions, 'scan' | 'openSocket' | 'clock' | 'rescanMs'>;
   /** Verified announcements: probe timing (tests shorten it). */
   readonly verify?: Partial<VerifyOptions>;
+  /** The owner's delivery checks: timing (tests shorten it). */
+  readonly delivery?: Partial<DeliveryOptions>;
+  /** This node's facts for the other speakers (facts()) changed. */
+  readonly onFactsChange?: () => void;
 }
 
 function sameList(a: readonly string[], b: readonly string[]): boolean {
@@ -61,6 +67,7 @@ export class Layer2Controller implements Protocol {
   private readonly announced: AnnouncedSeries;
   private readonly hashes = new ElectionHashes();
   private readonly verifier: L2Verifier;
+  private readonly delivery: DeliveryChecker;
   /** The VIPs this node verifies (it is their prober), by Service key. */
   private readonly probing = new Map<string, VerifierTarget[]>();
   /** Every speaker's MACs (ours and what membership tells), for telling a speaker from a stranger. */
@@ -101,6 +108,11 @@ export class Layer2Controller implements Protocol {
       isSpeakerMac: (mac) => this.speakerMacs.has(mac) || !this.speakerMacsComplete,
       ...(o.verify ? { options: o.verify } : {}),
     });
+    this.delivery = new DeliveryChecker({
+      log,
+      onChange: () => o.onFactsChange?.(),
+      ...(o.delivery ? { options: o.delivery } : {}),
+    });
     this.announced = new AnnouncedSeries(metrics.announced, 'layer2', o.node);
     this.statuses = new L2StatusWriter({
       client: o.client,
@@ -125,6 +137,11 @@ export class Layer2Controller implements Protocol {
   /** The MACs this node answers with (told to the other speakers through membership). */
   macs(): string[] {
     return this.responder.macs();
+  }
+
+  /** What the other speakers learn from this one with its health results: MACs, undelivered endpoints. */
+  facts(): string[] {
+    return layer2Facts(this.responder.macs(), this.delivery.undelivered());
   }
 
   /** Current decisions (for tests and diagnostics). */
@@ -220,7 +237,18 @@ export class Layer2Controller implements Protocol {
         'withdrawn',
       );
     this.report(touched, input);
+    if (ownershipChanged || [...touched].some((k) => this.owned.has(k))) this.checkDelivery();
     this.verify(touched, scope === 'all', input);
+  }
+
+  /** Every TCP port on every VIP this node owns: checked from here (the owner's delivery check). */
+  private checkDelivery(): void {
+    this.delivery.setTargets(
+      [...this.owned].map(([k, d]) => ({
+        service: k,
+        endpoints: d.service.ips.flatMap((ip) => (d.service.tcpPorts ?? []).map((port) => ({ ip, port }))),
+      })),
+    );
   }
 
   /**
@@ -258,6 +286,7 @@ export class Layer2Controller implements Protocol {
           ownerMacs,
           facts: d.service,
           interfaces: p.interfaces,
+          undelivered: undeliveredOf(membership?.healthOf(d.owner as string), k),
         })),
       );
     }
@@ -330,6 +359,7 @@ export class Layer2Controller implements Protocol {
 
   async stop(): Promise<void> {
     this.verifier.stop();
+    this.delivery.stop();
     this.responder.stop();
     await this.statuses.stop();
   }

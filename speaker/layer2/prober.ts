@@ -5,7 +5,9 @@
 // same prober without talking about it.
 //
 // Speakers tell each other their MACs with their health results (membership): entries
-// "bollard.io/mac=<mac>" beside the Service keys ("ns/name"; a key never holds "=" or "bollard.io/").
+// "bollard.io/mac=<mac>" beside the Service keys ("ns/name"; a key never holds "=" or "bollard.io/"), and,
+// for the Services they own, the endpoints their delivery check could not reach:
+// "bollard.io/undelivered=<ns/name>|<ip:port why; …>".
 import type { ServiceDecision } from './decide.js';
 import { electionOrder, type ElectionHashes } from './election.js';
 import type { IneligibleReason } from '../eligibility.js';
@@ -45,12 +47,29 @@ export function proberOf(
 }
 
 const MAC_FACT = 'bollard.io/mac=';
+const UNDELIVERED_FACT = 'bollard.io/undelivered=';
 
-/** This node's health results plus its MACs, as membership carries them. */
-export function withMacFacts(healthy: ReadonlySet<string>, macs: readonly string[]): Set<string> {
-  const out = new Set(healthy);
-  for (const m of macs) out.add(`${MAC_FACT}${m}`);
-  return out;
+/** This node's facts for the other speakers: its MACs, and the endpoints of owned Services not delivered. */
+export function layer2Facts(
+  macs: readonly string[],
+  undelivered: ReadonlyMap<string, readonly string[]>,
+): string[] {
+  return [
+    ...macs.map((m) => `${MAC_FACT}${m}`),
+    ...[...undelivered].map(([k, why]) => `${UNDELIVERED_FACT}${k}|${why.join('; ')}`),
+  ].sort();
+}
+
+/** This node's health results plus its facts, as membership carries them. */
+export function withMacFacts(healthy: ReadonlySet<string>, facts: readonly string[]): Set<string> {
+  return new Set([...healthy, ...facts]);
+}
+
+/** What `facts` say of Service `key`'s undelivered endpoints ("" = all delivered, or not reported). */
+export function undeliveredOf(facts: ReadonlySet<string> | undefined, key: string): string {
+  const prefix = `${UNDELIVERED_FACT}${key}|`;
+  for (const f of facts ?? []) if (f.startsWith(prefix)) return f.slice(prefix.length);
+  return '';
 }
 
 /** The MACs among a node's reported health results (undefined when it reported none). */

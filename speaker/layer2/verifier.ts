@@ -29,6 +29,8 @@ export interface VerifierTarget extends VerifyTarget {
   readonly facts: ServiceFacts;
   /** The interfaces to ask on ([] = every usable one). */
   readonly interfaces: readonly string[];
+  /** The owner's word on endpoints it could not reach through the VIP ("" = none). */
+  readonly undelivered: string;
 }
 
 export interface VerifierMetrics {
@@ -70,8 +72,12 @@ export class L2Verifier {
 
   /** The VIPs this node probes now (replaces the previous set). */
   setTargets(targets: Iterable<VerifierTarget>): void {
+    const before = new Map([...this.targets.values()].map((t) => [t.service, t.undelivered]));
     this.targets.clear();
-    for (const t of targets) this.targets.set(t.ip, t);
+    for (const t of targets) {
+      this.targets.set(t.ip, t);
+      if ((before.get(t.service) ?? '') !== t.undelivered) this.retry.add(t.service);
+    }
     this.core.setTargets(this.targets.values(), this.clock.now());
     // The informer caught up with what we wrote: forget our copy.
     for (const [k, w] of this.written) {
@@ -134,7 +140,7 @@ export class L2Verifier {
       const results = byService.get(k);
       const t = results?.[0] ? this.targets.get(results[0].ip) : undefined;
       if (!results || !t) continue;
-      const drafts = draftConditions(results, this.o.node);
+      const drafts = draftConditions(results, this.o.node, t.undelivered);
       if (!drafts) continue;
       const current = this.written.get(k) ?? ours(t.facts.conditions);
       const now = (this.o.wallNow ?? (() => new Date()))();

@@ -7,6 +7,8 @@
 //  2. The owner's ARP answers for the VIP are dropped on the LAN's bridge (ebtables, ARP from the owner's
 //     MAC with sender = VIP):
 //     Verified becomes False/NotAnswering, and explain says so; lifting the filter brings it back.
+//  3. A port whose pods do not listen: the owner's connection to VIP:port through kube-proxy is
+//     refused, and Verified becomes False/NotDelivered until the port goes.
 import { after, before, describe, it } from 'node:test';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
@@ -292,5 +294,33 @@ describe('layer 2 verification on the lab (3 nodes)', () => {
     const t1 = Date.now();
     await condition(VERIFIED, (x) => x.status === 'True', 'Verified True after unblocking');
     process.stdout.write(`# filter lifted -> Verified True in ${Date.now() - t1} ms\n`);
+  });
+
+  it("a port kube-proxy does not deliver (the owner's connection is refused): Verified False/NotDelivered; removed, True again", async () => {
+    await condition(VERIFIED, (x) => x.status === 'True', 'Verified True first');
+    const path = '/api/v1/namespaces/l2/services/web';
+    const http = { name: 'http', port: 80, targetPort: lab.topology.podPort, protocol: 'TCP' };
+    // Port 81 goes to port 9 of the pods, where nothing listens.
+    await lab.client.patch(path, {
+      spec: { ports: [http, { name: 'dead', port: 81, targetPort: 9, protocol: 'TCP' }] },
+    });
+    const t0 = Date.now();
+    const v = await condition(VERIFIED, (x) => x.reason === 'NotDelivered', 'Verified False/NotDelivered');
+    process.stdout.write(`# port 81 added -> Verified False/NotDelivered in ${Date.now() - t0} ms\n`);
+    assert.equal(v.status, 'False');
+    assert.match(
+      v.message,
+      new RegExp(`kube-proxy does not deliver: ${vip.replace(/\./g, '\\.')}:81 connection refused`),
+    );
+    assert.doesNotMatch(v.message, /:80 /, 'port 80 is delivered');
+    const text = await explainUntil('explain: not delivered', (t) =>
+      /✗ verified from the wire: NotDelivered/.test(t),
+    );
+    process.stdout.write(`# explain (not delivered):\n${text.replace(/^/gm, '# ')}\n`);
+    await printStatusYaml('kubectl get svc (not delivered)', ['-n', 'l2', 'svc', 'web']);
+    await lab.client.patch(path, { spec: { ports: [http] } });
+    const t1 = Date.now();
+    await condition(VERIFIED, (x) => x.status === 'True', 'Verified True after removing the port');
+    process.stdout.write(`# port 81 removed -> Verified True in ${Date.now() - t1} ms\n`);
   });
 });
