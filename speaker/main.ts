@@ -230,7 +230,9 @@ export async function runSpeaker(opts: SpeakerOptions): Promise<SpeakerHandle> {
       }
       schedule('membership', { reannounce: true });
     },
-    onHealth: () => schedule('member-health', { keys: view.localServices() }),
+    // (and the Services this node verifies that those nodes own: their facts may have changed)
+    onHealth: (nodes) =>
+      schedule('member-health', { keys: [...view.localServices(), ...layer2.probedOwnedBy(nodes)] }),
   });
   // Not before every cache is filled: the peers come from the Node objects.
   const syncMembership = (): void => {

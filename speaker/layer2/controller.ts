@@ -139,6 +139,12 @@ export class Layer2Controller implements Protocol {
     return this.responder.macs();
   }
 
+  /** The Services this node verifies whose owner is among `nodes`. */
+  probedOwnedBy(nodes: readonly string[]): string[] {
+    const set = new Set(nodes);
+    return [...this.probing].flatMap(([k, ts]) => (ts.some((t) => set.has(t.owner)) ? [k] : []));
+  }
+
   /** What the other speakers learn from this one with its health results: MACs, undelivered endpoints. */
   facts(): string[] {
     return layer2Facts(this.responder.macs(), this.delivery.undelivered());
