@@ -114,7 +114,7 @@ describe('deploy/ on a real apiserver', () => {
     assert.match(out, /servicemonitor\.monitoring\.coreos\.com\/bollard-controller created/);
   });
 
-  it('the speaker is refused Service status and Secrets other than its own; the controller is refused Pods', async () => {
+  it('the speaker is refused Services (but for patching their status) and Secrets other than its own; the controller is refused Pods', async () => {
     await admin.create('/api/v1/namespaces', { metadata: { name: 'shop' } }).catch(() => undefined);
     await admin.create('/api/v1/namespaces/shop/services', {
       metadata: { name: 'web' },
@@ -137,10 +137,16 @@ describe('deploy/ on a real apiserver', () => {
       await speaker.get('/api/v1/namespaces/metallb-system/secrets/memberlist');
       await controller.get('/api/v1/namespaces/shop/services/web');
       // …and what it must not do is refused.
+      // (it may patch Service status, for layer 2 verification's conditions; nothing else of a Service)
       await assert.rejects(
-        speaker.patch('/api/v1/namespaces/shop/services/web/status', {
+        speaker.replace('/api/v1/namespaces/shop/services/web/status', {
+          metadata: { name: 'web', namespace: 'shop' },
           status: { loadBalancer: { ingress: [{ ip: '192.0.2.1' }] } },
         }),
+        refused,
+      );
+      await assert.rejects(
+        speaker.patch('/api/v1/namespaces/shop/services/web', { metadata: { labels: { x: 'y' } } }),
         refused,
       );
       await assert.rejects(speaker.get('/api/v1/namespaces/metallb-system/secrets/someone-elses'), refused);
