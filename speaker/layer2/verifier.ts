@@ -74,14 +74,16 @@ export class L2Verifier {
   setTargets(targets: Iterable<VerifierTarget>): void {
     const before = new Map([...this.targets.values()].map((t) => [t.service, t.undelivered]));
     this.targets.clear();
+    const byService = new Map<string, VerifierTarget>();
     for (const t of targets) {
       this.targets.set(t.ip, t);
+      byService.set(t.service, t);
       if ((before.get(t.service) ?? '') !== t.undelivered) this.retry.add(t.service);
     }
     this.core.setTargets(this.targets.values(), this.clock.now());
     // The informer caught up with what we wrote: forget our copy.
     for (const [k, w] of this.written) {
-      const t = [...this.targets.values()].find((x) => x.service === k);
+      const t = byService.get(k);
       if (!t) this.written.delete(k);
       else if (sameConditions(ours(t.facts.conditions), w)) this.written.delete(k);
     }
@@ -128,16 +130,16 @@ export class L2Verifier {
 
   /** Metrics, conditions and Events for what changed. */
   private report(): void {
-    const { states, conflicts } = this.core.counts();
-    for (const s of VERIFY_STATES) this.o.metrics.setVerification(s, states[s]);
-    this.o.metrics.setConflicts(conflicts);
     const changed = this.core.takeChanged();
     for (const k of this.retry) changed.add(k);
     this.retry.clear();
     if (changed.size === 0) return;
-    const byService = this.core.byService();
+    // (a state or a conflict changes only with a Service in `changed`)
+    const { states, conflicts } = this.core.counts();
+    for (const s of VERIFY_STATES) this.o.metrics.setVerification(s, states[s]);
+    this.o.metrics.setConflicts(conflicts);
     for (const k of changed) {
-      const results = byService.get(k);
+      const results = this.core.resultsOf(k);
       const t = results?.[0] ? this.targets.get(results[0].ip) : undefined;
       if (!results || !t) continue;
       const drafts = draftConditions(results, this.o.node, t.undelivered);

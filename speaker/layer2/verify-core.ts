@@ -77,6 +77,8 @@ function sameSet(a: ReadonlySet<string> | undefined, b: ReadonlySet<string> | un
 export class VerifyCore {
   readonly opts: VerifyOptions;
   private readonly entries = new Map<string, Entry>();
+  /** Service key -> its VIPs among the entries. */
+  private readonly byServiceIndex = new Map<string, Set<string>>();
   /** Services whose results changed since the last takeChanged(). */
   private changed = new Set<string>();
   private tokens: number;
@@ -134,6 +136,12 @@ export class VerifyCore {
         this.entries.delete(ip);
         this.changed.add(e.target.service);
       }
+    this.byServiceIndex.clear();
+    for (const [ip, e] of this.entries) {
+      let s = this.byServiceIndex.get(e.target.service);
+      if (!s) this.byServiceIndex.set(e.target.service, (s = new Set()));
+      s.add(ip);
+    }
   }
 
   /** The VIPs to probe now (each opens a window for its answers), at most the rate limit allows. */
@@ -234,6 +242,16 @@ export class VerifyCore {
       foreign: e.foreign,
       probedAt: e.probedAt,
     };
+  }
+
+  /** The results of one Service's VIPs (undefined when none is probed). */
+  resultsOf(service: string): VipResult[] | undefined {
+    const ips = this.byServiceIndex.get(service);
+    if (!ips || ips.size === 0) return undefined;
+    return [...ips].flatMap((ip) => {
+      const r = this.result(ip);
+      return r ? [r] : [];
+    });
   }
 
   /** Every VIP's result, grouped by Service. */

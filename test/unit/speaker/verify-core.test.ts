@@ -48,6 +48,11 @@ describe('layer 2 verification core', () => {
     assert.deepEqual(r?.answered, [OWNER_MAC]);
     assert.deepEqual(r?.foreign, []);
     assert.deepEqual([...c.takeChanged()], ['ns/web']);
+    assert.deepEqual(
+      c.resultsOf('ns/web')?.map((x) => x.state),
+      ['Answering'],
+    );
+    assert.equal(c.resultsOf('ns/other'), undefined);
     assert.equal(c.nextDeadline(), 31_000);
     assert.deepEqual(c.due(30_999), []);
     assert.deepEqual(c.due(31_000), ['10.0.0.10']);
