@@ -69,28 +69,26 @@ export interface ServiceView extends WithMeta {
     loadBalancerClass?: string;
     externalTrafficPolicy?: string;
     healthCheckNodePort?: number;
+    ports?: { port?: number; protocol?: string }[];
   };
   status?: {
     loadBalancer?: { ingress?: { ip?: string; hostname?: string }[] };
-    conditions?: BollardCondition[];
+    conditions?: ConditionView[];
   };
 }
 
-/** A condition of Bollard's own on a Service (type bollard.io/…), as metav1.Condition. */
-export interface BollardCondition {
-  type?: string;
-  status?: string;
-  reason?: string;
-  message?: string;
-  lastTransitionTime?: string;
+/** A metav1.Condition as Service status.conditions carries it. */
+export interface ConditionView {
+  type: string;
+  status: 'True' | 'False' | 'Unknown';
+  reason: string;
+  message: string;
+  lastTransitionTime: string;
   observedGeneration?: number;
 }
 
-/** Bollard's conditions (bollard.io/…) of a Service, the only ones a speaker compares before writing. */
-function bollardConditions(c: readonly BollardCondition[] | undefined): BollardCondition[] | undefined {
-  const out = c?.filter((x) => typeof x.type === 'string' && x.type.startsWith('bollard.io/'));
-  return out && out.length > 0 ? out : undefined;
-}
+/** The condition types Bollard writes on Services (the speaker keeps these, to compare before writing). */
+export const OUR_CONDITION_PREFIX = 'bollard.io/';
 
 /** A Service as the speaker reads it (speaker/service-index.ts serviceFactsOf). */
 export function speakerService<T extends ServiceView>(o: T): T {
@@ -104,11 +102,15 @@ export function speakerService<T extends ServiceView>(o: T): T {
     if (s.loadBalancerClass !== undefined) spec.loadBalancerClass = s.loadBalancerClass;
     if (s.externalTrafficPolicy !== undefined) spec.externalTrafficPolicy = s.externalTrafficPolicy;
     if (s.healthCheckNodePort !== undefined) spec.healthCheckNodePort = s.healthCheckNodePort;
+    // (the owner's delivery check connects to each TCP port)
+    if (s.ports && s.ports.length > 0)
+      spec.ports = s.ports.map((p) => ({
+        ...(p.port !== undefined ? { port: p.port } : {}),
+        ...(p.protocol !== undefined ? { protocol: p.protocol } : {}),
+      }));
     out.spec = spec;
   }
   const ingress = o.status?.loadBalancer?.ingress;
-  const conditions = bollardConditions(o.status?.conditions);
-  if (conditions) out.status = { conditions };
   if (ingress && ingress.length > 0)
     out.status = {
       ...out.status,
@@ -121,6 +123,8 @@ export function speakerService<T extends ServiceView>(o: T): T {
         }),
       },
     };
+  const conditions = o.status?.conditions?.filter((c) => c.type.startsWith(OUR_CONDITION_PREFIX));
+  if (conditions && conditions.length > 0) (out.status ??= {}).conditions = conditions;
   return out as T;
 }
 

@@ -1,4 +1,5 @@
 // The parts of Kubernetes objects the speaker reads (as the apiserver serves them; nothing trusted).
+import type { ConditionView } from '../k8s/projection.js';
 export interface Meta {
   name?: string;
   generation?: number;
@@ -19,18 +20,11 @@ export interface ServiceObj {
     loadBalancerClass?: string;
     externalTrafficPolicy?: string;
     healthCheckNodePort?: number;
+    ports?: { port?: number; protocol?: string }[];
   };
   status?: {
     loadBalancer?: { ingress?: { ip?: string; hostname?: string }[] };
-    /** Bollard's own conditions (bollard.io/…), as the projection keeps them. */
-    conditions?: {
-      type?: string;
-      status?: string;
-      reason?: string;
-      message?: string;
-      lastTransitionTime?: string;
-      observedGeneration?: number;
-    }[];
+    conditions?: ConditionView[];
   };
 }
 
@@ -65,6 +59,7 @@ export interface L2StatusObj {
     serviceName?: string;
     serviceNamespace?: string;
     interfaces?: { name?: string }[];
+    conditions?: ConditionView[];
   };
 }
 

@@ -23,6 +23,7 @@ import { BgpController } from './bgp/controller.js';
 import type { PassInput, Protocol } from './protocol.js';
 import { PassScheduler, type PassScope } from './pass-scheduler.js';
 import { MembershipLink } from './membership/link.js';
+import { withMacFacts } from './layer2/prober.js';
 import type { MembershipOptions } from './membership/messages.js';
 import { HealthProber, type HealthTarget } from './health.js';
 import { SpeakerMetrics } from './metrics.js';
@@ -176,6 +177,7 @@ export async function runSpeaker(opts: SpeakerOptions): Promise<SpeakerHandle> {
     metrics,
     recordEvent,
     enabled: opts.layer2 ?? true,
+    onFactsChange: () => republishFacts(),
     ...(opts.interfacesExclude ? { interfacesExclude: opts.interfacesExclude } : {}),
   });
   const bgp =
@@ -240,7 +242,7 @@ export async function runSpeaker(opts: SpeakerOptions): Promise<SpeakerHandle> {
       }
       return out;
     },
-    healthy: () => prober.healthy(),
+    healthy: () => published(prober.healthy()),
     onStarted: (a) => metrics.setAgent(a),
     onLiveChange: (lost) => {
       // Failover first: the Services a lost node announced are decided at once, before the pass over
@@ -252,7 +254,9 @@ export async function runSpeaker(opts: SpeakerOptions): Promise<SpeakerHandle> {
       }
       schedule('membership', { reannounce: true });
     },
-    onHealth: () => schedule('member-health', { keys: view.localServices() }),
+    // (and the Services this node verifies that those nodes own: their facts may have changed)
+    onHealth: (nodes) =>
+      schedule('member-health', { keys: [...view.localServices(), ...layer2.probedOwnedBy(nodes)] }),
   });
   // Not before every cache is filled: the peers come from the Node objects.
   const syncMembership = (): void => {
@@ -263,11 +267,22 @@ export async function runSpeaker(opts: SpeakerOptions): Promise<SpeakerHandle> {
     timeoutMs: opts.healthTimeoutMs ?? 250,
     onChange: (healthy) => {
       log.info({ healthy: [...healthy] }, 'health-check results changed');
-      membership.setHealth(healthy);
+      membership.setHealth(published(healthy));
       schedule('health', { keys: view.localServices() });
     },
   });
   metrics.setNode(self, () => prober.results());
+  // The other speakers learn our MACs with our health results (layer 2 verification tells a speaker's
+  // answer from a stranger's by them); sent again when the interfaces change.
+  let publishedFacts = '';
+  const published = (healthy: ReadonlySet<string>): Set<string> => {
+    const facts = layer2.facts();
+    publishedFacts = facts.join('\n');
+    return withMacFacts(healthy, facts);
+  };
+  const republishFacts = (): void => {
+    if (layer2.facts().join('\n') !== publishedFacts) membership.setHealth(published(prober.healthy()));
+  };
 
   // --- passes ---
   let reannounceQueued = false;
@@ -383,7 +398,10 @@ export async function runSpeaker(opts: SpeakerOptions): Promise<SpeakerHandle> {
   schedule('start');
   kubeProxy.start();
   // A periodic pass: retries failed writes, picks up interface changes.
-  const periodic = setInterval(() => schedule('periodic'), 5000);
+  const periodic = setInterval(() => {
+    republishFacts();
+    schedule('periodic');
+  }, 5000);
   log.info({ interfaces: layer2.interfaces() }, 'speaker running');
 
   return {

@@ -17,6 +17,8 @@ export class SpeakerMetrics {
   readonly passTriggers: Counter<'trigger'>;
   /** Conflicts this speaker sees (speaker/kube-proxy-conflict.ts), by kind. */
   readonly conflicts: Gauge<'kind'>;
+  readonly l2Verification: Gauge<'state'>;
+  readonly addressConflicts: Gauge;
   private agent: MembershipHandle | undefined;
   private node = '';
   private health: () => ReadonlyMap<string, boolean | undefined> = () => new Map();
@@ -82,6 +84,17 @@ export class SpeakerMetrics {
       help: 'Time of one decision pass (layer 2 and BGP), by scope: all Services, or only the changed ones',
       labelNames: ['scope'],
       buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers,
+    });
+    this.l2Verification = new Gauge({
+      name: 'bollard_l2_verification',
+      help: 'Layer 2 VIPs this node verifies (it is their prober), by the state of the last probe: Pending, Answering, NotAnswering, WrongMAC',
+      labelNames: ['state'],
+      registers,
+    });
+    this.addressConflicts = new Gauge({
+      name: 'bollard_address_conflicts',
+      help: "Layer 2 VIPs this node verifies that a MAC which is no speaker's claims (ARP/NDP)",
       registers,
     });
     this.passTriggers = new Counter({

@@ -9,6 +9,7 @@
 import type { Config } from '../config/types.js';
 import type { PassScope } from './pass-scheduler.js';
 import type { EndpointFacts, NodeFacts } from './eligibility.js';
+import type { ConditionView } from '../k8s/projection.js';
 
 /** A LoadBalancer Service of ours with at least one VIP, as the decisions see it. */
 export interface ServiceFacts {
@@ -22,6 +23,10 @@ export interface ServiceFacts {
   allowSharedIP?: boolean;
   externalTrafficPolicy: 'Cluster' | 'Local';
   healthCheckNodePort?: number;
+  /** The Service's TCP ports (spec.ports with protocol TCP), if any. */
+  tcpPorts?: readonly number[];
+  /** The Service's bollard.io/* conditions (status.conditions), if any. */
+  conditions?: readonly ConditionView[];
 }
 
 /** Liveness and health among the speakers (speaker/membership), when membership is running. */

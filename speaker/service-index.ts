@@ -4,6 +4,7 @@
 //   - EndpointIndex: EndpointSlices grouped by the Service they belong to.
 import { canonicalIp } from '../proto/address.js';
 import type { ServiceFacts } from './protocol.js';
+import { OUR_CONDITION_PREFIX } from '../k8s/projection.js';
 import type { EndpointFacts } from './eligibility.js';
 import type { EndpointSliceObj, ServiceObj } from './k8s-types.js';
 
@@ -46,6 +47,10 @@ export function serviceFactsOf(s: ServiceObj, lbClass: string): ServiceFacts | u
   const shared = ALLOW_SHARED_IP_ANNOTATIONS.some((k) =>
     Object.prototype.hasOwnProperty.call(annotations, k),
   );
+  const tcpPorts = (s.spec.ports ?? [])
+    .filter((p) => (p.protocol ?? 'TCP') === 'TCP' && typeof p.port === 'number')
+    .map((p) => p.port as number);
+  const conditions = s.status?.conditions?.filter((c) => c.type.startsWith(OUR_CONDITION_PREFIX));
   return {
     key: serviceKey(s.metadata?.namespace, s.metadata?.name),
     namespace: s.metadata?.namespace ?? '',
@@ -56,6 +61,8 @@ export function serviceFactsOf(s: ServiceObj, lbClass: string): ServiceFacts | u
     ...(shared ? { allowSharedIP: true } : {}),
     externalTrafficPolicy: s.spec.externalTrafficPolicy === 'Local' ? 'Local' : 'Cluster',
     ...(s.spec.healthCheckNodePort ? { healthCheckNodePort: s.spec.healthCheckNodePort } : {}),
+    ...(tcpPorts.length > 0 ? { tcpPorts } : {}),
+    ...(conditions && conditions.length > 0 ? { conditions } : {}),
   };
 }
 

@@ -2,6 +2,7 @@
 import type { NodeExplanation, PoolExplanation } from './pool.js';
 import type { ServiceExplanation } from './service.js';
 import { renderConflicts } from './conflicts.js';
+import { renderVerification } from './verification.js';
 
 const mark = (ok: boolean): string => (ok ? '✓' : '✗');
 
@@ -64,6 +65,7 @@ export function renderService(e: ServiceExplanation): string {
     out.push(
       `  answering ARP/NDP now: ${e.layer2.announcing.length ? e.layer2.announcing.join(', ') : 'nobody'}`,
     );
+    out.push(...renderVerification(e.layer2.verification));
   }
   if (e.bgp) {
     out.push('', 'BGP:');

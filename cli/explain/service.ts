@@ -39,6 +39,7 @@ import {
 } from './facts.js';
 import { ExplainError, type Snapshot } from './types.js';
 import { withConflicts, type ConflictLine } from './conflicts.js';
+import { verificationOf, verificationProblems, type Verification } from './verification.js';
 
 export interface AdvertisementVerdict {
   readonly kind: 'L2Advertisement' | 'BGPAdvertisement';
@@ -98,6 +99,8 @@ export interface ServiceExplanation {
     readonly expectedOwner?: string;
     /** Nodes that report announcing (ServiceL2Status objects and metallb_speaker_announced). */
     readonly announcing: readonly string[];
+    /** What the VIP's prober saw on the wire (the Service's bollard.io/* verification conditions). */
+    readonly verification: Verification;
   };
   readonly bgp?: {
     readonly nodes: readonly (NodeVerdict & {
@@ -455,7 +458,9 @@ function explainServiceChain(s: Snapshot, ref: string): ServiceExplanation {
     const announcing = [...new Set([...statusNodes, ...announcedBy(s, key, 'layer2')])]
       .filter(Boolean)
       .sort();
-    layer2 = { nodes, ...(expectedOwner ? { expectedOwner } : {}), announcing };
+    const verification = verificationOf(svc);
+    layer2 = { nodes, ...(expectedOwner ? { expectedOwner } : {}), announcing, verification };
+    problems.push(...verificationProblems(verification));
     if (!expectedOwner)
       problems.push(
         `no node is eligible to answer ARP/NDP for ${ips.join(', ')}: ${nodes.map((n) => `${n.node}: ${n.detail}`).join('; ')}`,

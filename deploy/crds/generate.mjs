@@ -363,6 +363,24 @@ const statusObj = (kind, plural, prefix, extra, columns) => crd({
 });
 files.servicel2statuses = statusObj('ServiceL2Status', 'servicel2statuses', 'layer 2', {
   interfaces: { description: 'Interfaces the Service is announced on.', type: 'array', items: { type: 'object', properties: { name: str('Interface name.') } } },
+  conditions: {
+    description: "The Service's bollard.io/* conditions (verified announcement, conflicts), mirrored by the announcing speaker.",
+    type: 'array',
+    'x-kubernetes-list-type': 'map',
+    'x-kubernetes-list-map-keys': ['type'],
+    items: {
+      type: 'object',
+      required: ['type', 'status', 'reason', 'message', 'lastTransitionTime'],
+      properties: {
+        type: str('Condition type, e.g. bollard.io/Verified.', { maxLength: 316 }),
+        status: str('True, False or Unknown.', { enum: ['True', 'False', 'Unknown'] }),
+        reason: str('CamelCase reason.', { maxLength: 1024 }),
+        message: str('Human-readable details.', { maxLength: 32768 }),
+        lastTransitionTime: str('When the status last changed.', { format: 'date-time' }),
+        observedGeneration: int('The Service generation the condition was set for.', { format: 'int64', minimum: 0 }),
+      },
+    },
+  },
 }, [{ name: 'Interfaces', type: 'string', jsonPath: '.status.interfaces', priority: 1 }]);
 files.servicebgpstatuses = statusObj('ServiceBGPStatus', 'servicebgpstatuses', 'BGP', {
   peers: strList('BGPPeers the Service is announced to.'),

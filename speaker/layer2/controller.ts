@@ -13,6 +13,11 @@ import { announcementsOf, decideLayer2, type ServiceDecision } from './decide.js
 import { ElectionHashes } from './election.js';
 import { Layer2Responder, type ResponderOptions } from './responder.js';
 import { L2StatusWriter } from './status.js';
+import { L2Verifier, type VerifierTarget } from './verifier.js';
+import { layer2Facts, macFactsOf, proberOf, undeliveredOf } from './prober.js';
+import { DeliveryChecker } from './delivery.js';
+import type { DeliveryOptions } from './delivery-core.js';
+import type { VerifyOptions } from './verify-core.js';
 
 export interface Layer2ControllerOptions {
   readonly client: KubeClient;
@@ -30,6 +35,12 @@ export interface Layer2ControllerOptions {
   readonly enabled?: boolean;
   /** The responder's interface scan, packet sockets and clock (tests give fakes). */
   readonly responder?: Pick<ResponderOptions, 'scan' | 'openSocket' | 'clock' | 'rescanMs'>;
+  /** Verified announcements: probe timing (tests shorten it). */
+  readonly verify?: Partial<VerifyOptions>;
+  /** The owner's delivery checks: timing (tests shorten it). */
+  readonly delivery?: Partial<DeliveryOptions>;
+  /** This node's facts for the other speakers (facts()) changed. */
+  readonly onFactsChange?: () => void;
 }
 
 function sameList(a: readonly string[], b: readonly string[]): boolean {
@@ -55,6 +66,14 @@ export class Layer2Controller implements Protocol {
   /** Service key -> the VIPs its metallb_speaker_announced series carry */
   private readonly announced: AnnouncedSeries;
   private readonly hashes = new ElectionHashes();
+  private readonly verifier: L2Verifier;
+  private readonly delivery: DeliveryChecker;
+  /** The VIPs this node verifies (it is their prober), by Service key. */
+  private readonly probing = new Map<string, VerifierTarget[]>();
+  /** Every speaker's MACs (ours and what membership tells), for telling a speaker from a stranger. */
+  private speakerMacs = new Set<string>();
+  /** Every live speaker told us its MACs: only then is an unknown MAC a stranger's. */
+  private speakerMacsComplete = false;
 
   constructor(private readonly o: Layer2ControllerOptions) {
     this.self = o.node;
@@ -64,6 +83,7 @@ export class Layer2Controller implements Protocol {
       excludes: o.interfacesExclude ?? DEFAULT_INTERFACE_EXCLUDES,
       ...o.responder,
       ...(this.enabled ? {} : { scan: () => [], rescanMs: 0 }),
+      onClaim: (ip, mac) => this.verifier.claim(ip, mac),
       counters: {
         request: (ip) => metrics.requests.inc({ ip }),
         response: (ip) => metrics.responses.inc({ ip }),
@@ -74,6 +94,24 @@ export class Layer2Controller implements Protocol {
         warn: (f, m) => log.warn(f, m),
         debug: (f, m) => log.debug(f, m),
       },
+    });
+    this.verifier = new L2Verifier({
+      node: o.node,
+      client: o.client,
+      log,
+      recordEvent: o.recordEvent,
+      metrics: {
+        setVerification: (state, n) => metrics.l2Verification.set({ state }, n),
+        setConflicts: (n) => metrics.addressConflicts.set(n),
+      },
+      probe: (ip, ifs) => this.responder.probe(ip, ifs),
+      isSpeakerMac: (mac) => this.speakerMacs.has(mac) || !this.speakerMacsComplete,
+      ...(o.verify ? { options: o.verify } : {}),
+    });
+    this.delivery = new DeliveryChecker({
+      log,
+      onChange: () => o.onFactsChange?.(),
+      ...(o.delivery ? { options: o.delivery } : {}),
     });
     this.announced = new AnnouncedSeries(metrics.announced, 'layer2', o.node);
     this.statuses = new L2StatusWriter({
@@ -94,6 +132,22 @@ export class Layer2Controller implements Protocol {
   /** The interfaces answering, for the log. */
   interfaces(): ReturnType<Layer2Responder['interfaces']> {
     return this.responder.interfaces();
+  }
+
+  /** The MACs this node answers with (told to the other speakers through membership). */
+  macs(): string[] {
+    return this.responder.macs();
+  }
+
+  /** The Services this node verifies whose owner is among `nodes`. */
+  probedOwnedBy(nodes: readonly string[]): string[] {
+    const set = new Set(nodes);
+    return [...this.probing].flatMap(([k, ts]) => (ts.some((t) => set.has(t.owner)) ? [k] : []));
+  }
+
+  /** What the other speakers learn from this one with its health results: MACs, undelivered endpoints. */
+  facts(): string[] {
+    return layer2Facts(this.responder.macs(), this.delivery.undelivered());
   }
 
   /** Current decisions (for tests and diagnostics). */
@@ -189,6 +243,60 @@ export class Layer2Controller implements Protocol {
         'withdrawn',
       );
     this.report(touched, input);
+    if (ownershipChanged || [...touched].some((k) => this.owned.has(k))) this.checkDelivery();
+    this.verify(touched, scope === 'all', input);
+  }
+
+  /** Every TCP port on every VIP this node owns: checked from here (the owner's delivery check). */
+  private checkDelivery(): void {
+    this.delivery.setTargets(
+      [...this.owned].map(([k, d]) => ({
+        service: k,
+        endpoints: d.service.ips.flatMap((ip) => (d.service.tcpPorts ?? []).map((port) => ({ ip, port }))),
+      })),
+    );
+  }
+
+  /**
+   * The VIPs this node is the prober of (proberOf): the touched Services' on a partial pass, all on a
+   * full one (which also picks up the MACs other speakers reported).
+   */
+  private verify(touched: Iterable<string>, all: boolean, input: PassInput): void {
+    const { membership } = input;
+    const macs = new Set(this.responder.macs());
+    let complete = membership !== undefined;
+    for (const n of membership?.live ?? []) {
+      if (n === this.self) continue;
+      const theirs = macFactsOf(membership?.healthOf(n));
+      if (!theirs) complete = false;
+      for (const m of theirs ?? []) macs.add(m);
+    }
+    this.speakerMacs = macs;
+    this.speakerMacsComplete = complete;
+    if (all) this.probing.clear();
+    for (const k of all ? this.decided.keys() : touched) {
+      this.probing.delete(k);
+      const d = this.decided.get(k);
+      if (!d || !d.owner || d.owner === this.self) continue;
+      const p = proberOf(d, membership?.live, this.hashes);
+      if (p?.node !== this.self) continue;
+      // Not before the owner told us its MACs (a speaker that has not yet would look like a stranger).
+      const ownerMacs = macFactsOf(membership?.healthOf(d.owner));
+      if (!ownerMacs) continue;
+      this.probing.set(
+        k,
+        d.service.ips.map((ip) => ({
+          service: k,
+          ip,
+          owner: d.owner as string,
+          ownerMacs,
+          facts: d.service,
+          interfaces: p.interfaces,
+          undelivered: undeliveredOf(membership?.healthOf(d.owner as string), k),
+        })),
+      );
+    }
+    this.verifier.setTargets([...this.probing.values()].flat());
   }
 
   /** Moves the touched Services' ownership to this pass's decisions; what this node gained and lost. */
@@ -256,6 +364,8 @@ export class Layer2Controller implements Protocol {
   }
 
   async stop(): Promise<void> {
+    this.verifier.stop();
+    this.delivery.stop();
     this.responder.stop();
     await this.statuses.stop();
   }

@@ -7,6 +7,7 @@ import { decodeEthernet, EtherType } from '../../proto/ethernet.js';
 import {
   answerArpRequest,
   arpFrame,
+  arpRequest,
   decodeArp,
   gratuitousArpReply,
   gratuitousArpRequest,
@@ -16,6 +17,7 @@ import {
   decodeNdp,
   encodeNdp,
   ipv6Frame,
+  neighborSolicitation,
   unsolicitedNeighborAdvertisement,
 } from '../../proto/ndp.js';
 import { multicastMac, solicitedNodeMulticast } from '../../proto/ipv6.js';
@@ -65,6 +67,11 @@ export interface ResponderOptions {
   scan?: () => InterfaceInfo[];
   /** Drives the gratuitous schedule (default monotonicClock). */
   clock?: Clock;
+  /**
+   * Every claim for an address seen on the wire from another host: an ARP packet's sender (IP, MAC) —
+   * gratuitous ARP, replies (to our probes too), requests — and an NA's target with its MAC.
+   */
+  onClaim?: (ip: string, mac: string, iface: string) => void;
 }
 
 interface IfaceState {
@@ -94,6 +101,7 @@ export class Layer2Responder {
   private readonly openSocket: (iface: InterfaceInfo, onFrame: FrameHandler) => FrameSocket;
   private readonly scan: () => InterfaceInfo[];
   private readonly clock: Clock;
+  private readonly onClaim: ((ip: string, mac: string, iface: string) => void) | undefined;
   private rescanTimer: NodeJS.Timeout | undefined;
   private gratuitousTimer: TimerHandle | undefined;
   private stopped = false;
@@ -108,6 +116,7 @@ export class Layer2Responder {
     this.openSocket = opts.openSocket ?? ((i, onFrame) => PacketSocket.open(i.name, i.index, onFrame));
     this.scan = opts.scan ?? (() => scanInterfaces());
     this.clock = opts.clock ?? monotonicClock;
+    this.onClaim = opts.onClaim;
     this.rescan();
     const rescanMs = opts.rescanMs ?? 10_000;
     if (rescanMs > 0) {
@@ -132,6 +141,45 @@ export class Layer2Responder {
     return [...this.ifaces.values()]
       .filter((s) => s.owned4.has(c) || s.owned6.has(c))
       .map((s) => s.info.name);
+  }
+
+  /** The MACs of the interfaces answering (what other speakers expect our answers to carry). */
+  macs(): string[] {
+    return [...new Set([...this.ifaces.values()].map((s) => s.info.mac))].sort();
+  }
+
+  /**
+   * Asks the wire who has `ip` (ARP who-has from the interface's first IPv4 address, or 0.0.0.0 without
+   * one; NDP NS from its link-local address), on `interfaces` ([] = every usable one). The answers come
+   * back through onClaim. Returns how many requests went out.
+   */
+  probe(ip: string, interfaces: readonly string[]): number {
+    let sent = 0;
+    let c: string;
+    try {
+      c = canonicalIp(ip);
+    } catch {
+      return 0;
+    }
+    for (const s of this.ifaces.values()) {
+      if (interfaces.length > 0 && !interfaces.includes(s.info.name)) continue;
+      const mac = s.info.mac;
+      try {
+        if (isIpv4(c)) {
+          s.socket.send(arpFrame(arpRequest(mac, s.info.ipv4[0] ?? '0.0.0.0', c), mac));
+        } else {
+          const source = s.info.linkLocal6[0];
+          if (source === undefined) continue;
+          const ns = neighborSolicitation(source, c, mac);
+          s.socket.send(ipv6Frame(encodeNdp({ source, ...ns }), mac, ns.destination));
+        }
+        sent++;
+      } catch (err) {
+        this.errors++;
+        this.log.debug({ interface: s.info.name, ip: c, err: (err as Error).message }, 'probe not sent');
+      }
+    }
+    return sent;
   }
 
   /** Replaces what this node announces. Gained (VIP, interface) pairs are announced gratuitously at once. */
@@ -329,6 +377,7 @@ export class Layer2Responder {
 
   private onArp(s: IfaceState, payload: Uint8Array): void {
     const req = decodeArp(payload);
+    if (this.onClaim && req.senderIp !== '0.0.0.0') this.onClaim(req.senderIp, req.senderMac, s.info.name);
     if (req.operation !== 'request') return;
     if (!s.owned4.has(req.targetIp)) return;
     this.counters.request(req.targetIp);
@@ -341,8 +390,14 @@ export class Layer2Responder {
   }
 
   private onNdp(s: IfaceState, payload: Uint8Array, srcMac: string): void {
-    if (s.owned6.size === 0) return;
+    if (s.owned6.size === 0 && !this.onClaim) return;
     const pkt = decodeNdp(payload);
+    if (pkt.message.type === 'neighborAdvertisement') {
+      const tll = pkt.message.options.find((o) => o.type === 'targetLinkLayerAddress');
+      const mac = tll && tll.type === 'targetLinkLayerAddress' ? tll.mac : srcMac;
+      this.onClaim?.(pkt.message.target, mac, s.info.name);
+      return;
+    }
     if (pkt.message.type !== 'neighborSolicitation') return;
     const target = pkt.message.target;
     if (!s.owned6.has(target)) return;

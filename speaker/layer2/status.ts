@@ -90,13 +90,23 @@ export class L2StatusWriter {
     }
     for (const [k, d] of owned) {
       const ifaces = this.o.interfacesFor(d.service.ips[0] as string).map((name) => ({ name }));
+      const [first, ...extra] = existing.get(k) ?? [];
+      // The Service's bollard.io/* conditions (verification, conflicts) are mirrored here.
+      const conditions = d.service.conditions ?? [];
       const status = {
         node: self,
         serviceName: d.service.name,
         serviceNamespace: d.service.namespace,
         interfaces: ifaces,
+        ...(conditions.length > 0 ? { conditions } : {}),
       };
-      const [first, ...extra] = existing.get(k) ?? [];
+      // (a merge patch removes a list only when told: null)
+      const patch = {
+        status: {
+          ...status,
+          ...(conditions.length === 0 && first?.status?.conditions ? { conditions: null } : {}),
+        },
+      };
       try {
         if (!first) {
           const created = await client.create<L2StatusObj>(path(), {
@@ -115,7 +125,7 @@ export class L2StatusWriter {
           await client.patch(path(created.metadata?.name, 'status'), { status });
           metrics.k8sUpdates.inc();
         } else if (!sameJson(first.status ?? {}, status)) {
-          await client.patch(path(first.metadata?.name, 'status'), { status });
+          await client.patch(path(first.metadata?.name, 'status'), patch);
           metrics.k8sUpdates.inc();
         }
         for (const x of extra) await client.delete(path(x.metadata?.name));

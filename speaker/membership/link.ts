@@ -26,7 +26,8 @@ export interface MembershipLinkOptions {
   /** The set of live nodes changed; `lost` were alive before. */
   readonly onLiveChange: (lost: ReadonlySet<string>) => void;
   /** Another speaker's health results changed. */
-  readonly onHealth: () => void;
+  /** `nodes`' health results (and facts) changed. */
+  readonly onHealth: (nodes: readonly string[]) => void;
 }
 
 export class MembershipLink implements MembershipView {
@@ -91,7 +92,7 @@ export class MembershipLink implements MembershipView {
       lastLiveNodes = liveNodes;
       this.o.onLiveChange(lost);
     });
-    a.on('health', () => this.o.onHealth());
+    a.on('health', (nodes) => this.o.onHealth(nodes));
     a.start()
       .then(() => {
         if (this.stopped) {

@@ -155,7 +155,14 @@ describe('deploy/ on a real apiserver', () => {
         },
         'strategic',
       );
-      // …but cannot update the Service itself
+      // …but cannot replace the status (status.loadBalancer is the controller's) nor change the Service
+      await assert.rejects(
+        speaker.replace('/api/v1/namespaces/shop/services/web/status', {
+          metadata: { name: 'web', namespace: 'shop' },
+          status: { loadBalancer: { ingress: [{ ip: '192.0.2.1' }] } },
+        }),
+        refused,
+      );
       await assert.rejects(
         speaker.patch('/api/v1/namespaces/shop/services/web', { metadata: { labels: { x: 'y' } } }),
         refused,

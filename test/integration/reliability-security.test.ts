@@ -41,7 +41,7 @@ const SPEAKER_NEEDS: Access[] = [
   a('get', 'secrets', { ...inNs, name: 'memberlist' }),
   a('create', 'servicel2statuses', { group: 'metallb.io', ...inNs }),
   a('create', 'events', { group: 'events.k8s.io', namespace: 'default' }),
-  // its own conditions on the Services it announces (bollard.io/KubeProxyConflict)
+  // its own conditions on the Services (bollard.io/Verified, AddressConflict, KubeProxyConflict)
   a('patch', 'services', { subresource: 'status', namespace: 'default' }),
 ];
 const CONTROLLER_NEEDS: Access[] = [
@@ -91,8 +91,8 @@ const NOBODY: Access[] = [
 const SPEAKER_NEVER: Access[] = [
   ...NOBODY,
   a('update', 'services', { subresource: 'status', namespace: 'default' }),
-  a('update', 'services', { namespace: 'default' }),
   a('patch', 'services', { namespace: 'default' }),
+  a('update', 'services', { namespace: 'default' }),
   a('create', 'secrets', inNs),
   a('update', 'leases', { group: 'coordination.k8s.io', ...inNs, name: 'metallb-controller' }),
   a('patch', 'ipaddresspools', { group: 'metallb.io', subresource: 'status', ...inNs }),
