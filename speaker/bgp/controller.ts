@@ -22,7 +22,14 @@ import type { PasswordSecrets } from './password-secrets.js';
 import { PeerApplier } from './peer-applier.js';
 import { BgpSpeaker, type PeerSpec } from './speaker.js';
 import { BgpStatusWriter } from './status.js';
-import { DEFAULT_DRAIN_MS, anyRoute, decideDrain, withGracefulShutdown, type DrainState } from './drain.js';
+import {
+  DEFAULT_DRAIN_MS,
+  anyRoute,
+  decideDrain,
+  drainedPeers,
+  withGracefulShutdown,
+  type DrainState,
+} from './drain.js';
 import type { ExportedRoute } from './types.js';
 import { UnnumberedDiscovery } from './unnumbered.js';
 import type { Log } from './types.js';
@@ -191,9 +198,10 @@ export class BgpController implements Protocol {
     const self = input.nodes.find((n) => n.name === this.o.node);
     const nodeLabels = self?.labels ?? {};
     const now = this.clock.now();
+    const excluded = Object.prototype.hasOwnProperty.call(nodeLabels, EXCLUDE_LB_LABEL);
     const drain = decideDrain({
       state: this.drain,
-      excluded: Object.prototype.hasOwnProperty.call(nodeLabels, EXCLUDE_LB_LABEL),
+      excluded,
       terminating: this.terminating,
       now,
       drainMs: this.drainMs,
@@ -260,7 +268,13 @@ export class BgpController implements Protocol {
     this.localKeys = local;
     const specs = this.peerSpecs(config, nodeLabels, input.nodeIPs);
     const result = exportRoutes(config, { name: this.o.node, labels: nodeLabels }, services, this.cache.memo);
-    const routes = drain.gracefulShutdown ? withGracefulShutdown(result.routes, config.peers) : result.routes;
+    const routes = drain.gracefulShutdown
+      ? withGracefulShutdown(
+          result.routes,
+          config.peers,
+          drainedPeers(config.peers, this.terminating, excluded),
+        )
+      : result.routes;
     if (drain.gracefulShutdown !== this.gracefulShutdownOn) {
       this.gracefulShutdownOn = drain.gracefulShutdown;
       if (drain.gracefulShutdown)
@@ -342,9 +356,15 @@ export class BgpController implements Protocol {
   }
 
   private async shutdownInner(): Promise<void> {
-    if (!this.stopped && this.drainMs > 0 && this.lastInput && anyRoute(this.lastRoutes)) {
+    const input = this.lastInput;
+    const excluded = Object.prototype.hasOwnProperty.call(
+      input?.nodes.find((n) => n.name === this.o.node)?.labels ?? {},
+      EXCLUDE_LB_LABEL,
+    );
+    const drained = input ? drainedPeers(input.config.peers, true, excluded) : new Set<string>();
+    if (!this.stopped && this.drainMs > 0 && input && anyRoute(this.lastRoutes, drained)) {
       this.terminating = true;
-      this.reconcile(this.lastInput);
+      this.reconcile(input);
       await new Promise<void>((resolve) => this.clock.setTimer(resolve, this.drainMs));
       this.o.log.info({ drainMs: this.drainMs }, 'BGP graceful shutdown: drain over, closing the sessions');
     }

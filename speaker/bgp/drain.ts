@@ -57,13 +57,37 @@ export function decideDrain(i: DrainInput): DrainDecision {
   return { state: { excludedSince: since }, gracefulShutdown: true, ignoreExclusion: false };
 }
 
-/** The routes with GRACEFUL_SHUTDOWN added, and LOCAL_PREF 0 for iBGP peers (RFC 8326 section 4). */
+/**
+ * The peers whose routes are marked. On SIGTERM of a node that is not excluded, peers with
+ * enableGracefulRestart are left alone: the speaker only closes TCP to them, they keep our routes
+ * (at full preference) until the restarted speaker's End-of-RIB, so a rolling upgrade moves no traffic.
+ * An exclusion drains every peer.
+ */
+export function drainedPeers(
+  peers: ReadonlyMap<string, Pick<BGPPeer, 'enableGracefulRestart'>>,
+  terminating: boolean,
+  excluded: boolean,
+): Set<string> {
+  const out = new Set<string>();
+  for (const [name, p] of peers) if (!terminating || excluded || !p.enableGracefulRestart) out.add(name);
+  return out;
+}
+
+/**
+ * The routes with GRACEFUL_SHUTDOWN added, and LOCAL_PREF 0 for iBGP peers (RFC 8326 section 4), for
+ * the peers in `only` (default all); the others' routes are returned as they are.
+ */
 export function withGracefulShutdown(
   routes: ReadonlyMap<string, readonly ExportedRoute[]>,
   peers: ReadonlyMap<string, Pick<BGPPeer, 'internal'>>,
+  only?: ReadonlySet<string>,
 ): Map<string, readonly ExportedRoute[]> {
   const out = new Map<string, readonly ExportedRoute[]>();
   for (const [peer, list] of routes) {
+    if (only && !only.has(peer)) {
+      out.set(peer, list);
+      continue;
+    }
     const internal = peers.get(peer)?.internal === true;
     out.set(
       peer,
@@ -79,8 +103,11 @@ export function withGracefulShutdown(
   return out;
 }
 
-/** Whether any peer carries a route (a drain with nothing announced has nothing to wait for). */
-export function anyRoute(routes: ReadonlyMap<string, readonly ExportedRoute[]>): boolean {
-  for (const list of routes.values()) if (list.length > 0) return true;
+/** Whether any peer (of `only`, default all) carries a route: a drain with nothing announced has nothing to wait for. */
+export function anyRoute(
+  routes: ReadonlyMap<string, readonly ExportedRoute[]>,
+  only?: ReadonlySet<string>,
+): boolean {
+  for (const [peer, list] of routes) if ((!only || only.has(peer)) && list.length > 0) return true;
   return false;
 }

@@ -7,6 +7,7 @@ import {
   INITIAL_DRAIN,
   anyRoute,
   decideDrain,
+  drainedPeers,
   withGracefulShutdown,
 } from '../../../../speaker/bgp/drain.js';
 import type { ExportedRoute } from '../../../../speaker/bgp/types.js';
@@ -153,8 +154,33 @@ describe('withGracefulShutdown', () => {
     assert.deepEqual(out.get('ebgp')?.[0]?.communities, [GRACEFUL_SHUTDOWN]);
   });
 
-  it('anyRoute: an empty RIB has nothing to drain', () => {
+  it('only the drained peers are marked; the others keep their routes as exported', () => {
+    const routes = new Map<string, readonly ExportedRoute[]>([
+      ['ebgp', [route('192.0.2.10/32')]],
+      ['ibgp', [route('192.0.2.10/32', { localPref: 200 })]],
+    ]);
+    const out = withGracefulShutdown(routes, peers, new Set(['ebgp']));
+    assert.deepEqual(out.get('ebgp'), [route('192.0.2.10/32', { communities: [GRACEFUL_SHUTDOWN] })]);
+    assert.equal(out.get('ibgp'), routes.get('ibgp'));
+  });
+
+  it('anyRoute: an empty RIB (or routes only to peers not drained) has nothing to drain', () => {
     assert.equal(anyRoute(new Map([['ebgp', []]])), false);
     assert.equal(anyRoute(new Map([['ebgp', [route('192.0.2.10/32')]]])), true);
+    assert.equal(anyRoute(new Map([['ebgp', [route('192.0.2.10/32')]]]), new Set(['ibgp'])), false);
+  });
+});
+
+describe('drainedPeers', () => {
+  const peers = new Map([
+    ['plain', { enableGracefulRestart: false }],
+    ['gr', { enableGracefulRestart: true }],
+  ]);
+  it('SIGTERM of a node not excluded: graceful-restart peers keep our routes unmarked (a restart moves nothing)', () => {
+    assert.deepEqual([...drainedPeers(peers, true, false)], ['plain']);
+  });
+  it('an exclusion, or SIGTERM of an excluded node: every peer is drained', () => {
+    assert.deepEqual([...drainedPeers(peers, false, true)].sort(), ['gr', 'plain']);
+    assert.deepEqual([...drainedPeers(peers, true, true)].sort(), ['gr', 'plain']);
   });
 });
