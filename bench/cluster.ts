@@ -200,9 +200,23 @@ export async function run(args: string[]): Promise<void> {
       console.log(line('layer 2', m2.sum));
       const all = lab.topology.nodes.map((n) => n.name).sort();
       await awaitAnnounced(lab, bgp, (n) => n.join(',') === all.join(','), `${bgp} via every node`);
-      const mb = await maintenance(lab, 'external', bgp, 'node-2', true);
+      // the node the router sends the external host's connections to (it hashes on addresses only)
+      const route = (
+        await lab.exec('router', 'ip', [
+          'route',
+          'get',
+          bgp,
+          'from',
+          lab.topology.external.ipv4.ip,
+          'iif',
+          'eth1',
+        ])
+      ).stdout;
+      const hop = /via (\S+)/.exec(route)?.[1];
+      const carrier = lab.topology.nodes.find((n) => n.ipv4.ip === hop)?.name ?? 'node-2';
+      const mb = await maintenance(lab, 'external', bgp, carrier, true);
       console.log(
-        `maintenance ${r}, BGP (node-2 labelled excluded, drain, then its speaker pod deleted; ${(mb.tookMs / 1000).toFixed(1)} s):`,
+        `maintenance ${r}, BGP (${carrier}, the external host's next hop, labelled excluded, drain, then its speaker pod deleted; ${(mb.tookMs / 1000).toFixed(1)} s):`,
       );
       console.log(line('BGP', mb.sum));
       await awaitAnnounced(lab, bgp, (n) => n.join(',') === all.join(','), `${bgp} via every node again`);
