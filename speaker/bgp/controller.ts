@@ -361,7 +361,17 @@ export class BgpController implements Protocol {
       input?.nodes.find((n) => n.name === this.o.node)?.labels ?? {},
       EXCLUDE_LB_LABEL,
     );
-    const drained = input ? drainedPeers(input.config.peers, true, excluded) : new Set<string>();
+    // Only sessions that are up and carry our routes have anything to drain (no wait for a peer that
+    // never came up).
+    const up = new Set(
+      this.speaker
+        .status()
+        .filter((s) => s.state === 'Established' && s.announced > 0)
+        .map((s) => s.name),
+    );
+    const drained = input
+      ? new Set([...drainedPeers(input.config.peers, true, excluded)].filter((p) => up.has(p)))
+      : new Set<string>();
     if (!this.stopped && this.drainMs > 0 && input && anyRoute(this.lastRoutes, drained)) {
       this.terminating = true;
       this.reconcile(input);
