@@ -3,7 +3,7 @@
 // node.kubernetes.io/exclude-from-external-load-balancers and then its speaker pod is deleted — layer 2
 // (the owner) and BGP (one of the ECMP next hops) — and (a) the speaker DaemonSet rolls on `helm
 // upgrade`. Each step prints `# ` lines with requests, failures, the longest gap and the failure reasons,
-// and fails on one failed request — except the BGP side of the roll, which is printed only (see there).
+// and the exclusion steps fail on one failed request; the roll is printed only (see there).
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { tagImage } from '../../lab/containerd.js';
@@ -149,10 +149,12 @@ describe('cluster: planned maintenance, failed requests counted', () => {
     }
     report('helm upgrade roll, layer 2', sums[0]);
     report('helm upgrade roll, BGP', sums[1]);
-    assert.equal(sums[0].failures, 0, JSON.stringify(sums[0]));
-    // BGP is printed, not asserted: each restarting speaker takes its path out of the router's ECMP
-    // route and back (the demo's BGPPeer has no enableGracefulRestart), and a connection in flight when
-    // the router moves the client's flows to another node is reset there (`npm run bench -- cluster`
-    // saw 2 ECONNRESET in 3,332 requests in one roll; docs/benchmarks.md, "Planned maintenance").
+    // Printed, not asserted: a restarting speaker's VIPs move away and back (layer 2: the next owner,
+    // then the new pod takes them back by election order; BGP: the path leaves the router's ECMP route
+    // and returns, the demo's BGPPeer has no enableGracefulRestart), and a connection in flight at a
+    // move lands on a node whose conntrack does not know it and is reset there. `npm run bench --
+    // cluster` saw it: 2 ECONNRESET in 3,332 BGP requests in one roll, 1 in 696 layer 2 requests in
+    // another (docs/benchmarks.md, "Planned maintenance").
+    assert.ok(sums[0].requests > 0 && sums[1].requests > 0);
   });
 });
