@@ -10,7 +10,9 @@
 //     kubelet's SIGTERM), layer 2 (the owner) and BGP (one ECMP next hop): failed requests and the
 //     longest gap, the same probers;
 //   - the speaker's and controller's pod memory, read from their pod cgroups on the nodes.
-// Flags: --rounds=N upgrade rounds (default 2), --maintenance-rounds=N exclusion rounds (default 1).
+// Flags: --rounds=N upgrade rounds (default 2), --maintenance-rounds=N exclusion rounds (default 1),
+// --graceful-restart=1 sets enableGracefulRestart on the demo's BGPPeers first (the router keeps a
+// restarting speaker's routes; the speaker does not mark them on SIGTERM).
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tagImage } from '../lab/containerd.js';
@@ -169,6 +171,29 @@ export async function run(args: string[]): Promise<void> {
     );
     const l2 = (await lab.services()).find((s) => s.name === 'web')?.vips[0] ?? '';
     const bgp = (await lab.services()).find((s) => s.name === 'web-bgp')?.vips[0] ?? '';
+    if (flag(args, 'graceful-restart', 0) === 1) {
+      for (const p of ['lab-router-v4', 'lab-router-v6'])
+        await lab.client.patch(`/apis/metallb.io/v1beta2/namespaces/${METALLB_NAMESPACE}/bgppeers/${p}`, {
+          spec: { enableGracefulRestart: true },
+        });
+      // the sessions come back with the capability; BIRD then shows the peer's restart time
+      await waitFor(
+        'graceful restart negotiated with every node',
+        async () => {
+          for (const n of lab.topology.nodes) {
+            const proto = `${n.name.replace(/-/g, '_')}_v4`;
+            const out = (await lab.exec('router', 'birdc', ['show', 'protocols', 'all', proto])).stdout;
+            if (!/Established/.test(out) || !/Restart time/.test(out)) return undefined;
+          }
+          return true;
+        },
+        120_000,
+        500,
+      );
+      const all = lab.topology.nodes.map((n) => n.name).sort();
+      await awaitAnnounced(lab, bgp, (n) => n.join(',') === all.join(','), `${bgp} via every node`);
+      console.log('enableGracefulRestart set on the BGPPeers; graceful restart negotiated with every node');
+    }
 
     console.log('pod memory, idle (cgroup v1 memory controller of each pod):');
     await memoryTable(lab);
