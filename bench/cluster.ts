@@ -5,8 +5,14 @@
 //   - a speaker rolling upgrade (`helm upgrade` to a new image tag rolls the DaemonSet and the
 //     Deployment): failed client requests and the longest gap, layer 2 from the client and BGP (ECMP
 //     through the router) from behind it, a new connection every 10 ms;
+//   - planned maintenance: the node serving a VIP labelled
+//     node.kubernetes.io/exclude-from-external-load-balancers, then its speaker pod deleted (the
+//     kubelet's SIGTERM), layer 2 (the owner) and BGP (one ECMP next hop): failed requests and the
+//     longest gap, the same probers;
 //   - the speaker's and controller's pod memory, read from their pod cgroups on the nodes.
-// Flags: --rounds=N upgrade rounds (default 2).
+// Flags: --rounds=N upgrade rounds (default 2), --maintenance-rounds=N exclusion rounds (default 1),
+// --graceful-restart=1 sets enableGracefulRestart on the demo's BGPPeers first (the router keeps a
+// restarting speaker's routes; the speaker does not mark them on SIGTERM).
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tagImage } from '../lab/containerd.js';
@@ -17,6 +23,7 @@ import { Lab, bollardSelector } from '../lab/lab.js';
 import { startProber, type ProbeSummary } from '../lab/prober-run.js';
 import { waitFor } from '../lab/process.js';
 import { ensureToolchain } from '../lab/toolchain.js';
+import { EXCLUDE_LB_LABEL } from '../speaker/eligibility.js';
 import { listPods } from '../lab/workloads.js';
 
 function flag(args: string[], name: string, dflt: number): number {
@@ -73,8 +80,71 @@ function line(what: string, s: ProbeSummary): string {
   return `  ${what.padEnd(8)} ${s.requests} requests, ${s.failures} failed, longest gap ${s.longestGapMs} ms${s.failures > 0 ? ` ${JSON.stringify(s.reasons)}` : ''}`;
 }
 
+/** The nodes announcing `vip` are exactly `nodes` (the client's neighbour entry, or the router's next hops). */
+async function awaitAnnounced(
+  lab: Lab,
+  vip: string,
+  want: (nodes: string[]) => boolean,
+  what: string,
+): Promise<string[]> {
+  return waitFor(
+    what,
+    async () => {
+      const n = (await lab.announcers(vip)).nodes;
+      return want(n) ? n : undefined;
+    },
+    120_000,
+    100,
+  );
+}
+
+/**
+ * One planned maintenance of `node` while `host` probes `vip`: the exclusion label, the VIP off the
+ * node (and, for BGP, the drain over: no route from it at the router), its speaker pod deleted and back
+ * Ready, the label removed. Returns the prober's summary for the whole of it.
+ */
+async function maintenance(
+  lab: Lab,
+  host: string,
+  vip: string,
+  node: string,
+  bgp: boolean,
+): Promise<{ sum: ProbeSummary; tookMs: number }> {
+  const setLabel = (v: string | null): Promise<unknown> =>
+    lab.client.patch(`/api/v1/nodes/${node}`, { metadata: { labels: { [EXCLUDE_LB_LABEL]: v } } });
+  const prober = await startProber(lab.host(host), `http://${vip}/`, lab.logDir);
+  const t = Date.now();
+  let sum: ProbeSummary | undefined;
+  try {
+    await setLabel('');
+    await awaitAnnounced(lab, vip, (n) => n.length > 0 && !n.includes(node), `${vip} off ${node}`);
+    if (bgp) {
+      const proto = `${node.replace(/-/g, '_')}_v4`;
+      await waitFor(
+        `${node}'s route withdrawn after the drain`,
+        async () =>
+          new RegExp(proto).test(
+            (await lab.exec('router', 'birdc', ['show', 'route', 'for', vip, 'protocol', proto])).stdout,
+          )
+            ? undefined
+            : true,
+        60_000,
+        100,
+      );
+    }
+    await lab.stopProcess(node, 'speaker');
+    await lab.startProcess(node, 'speaker');
+    sum = await prober.stop();
+  } finally {
+    if (!sum) await prober.stop().catch(() => undefined);
+    await setLabel(null);
+  }
+  return { sum, tookMs: Date.now() - t };
+}
+
 export async function run(args: string[]): Promise<void> {
   const rounds = flag(args, 'rounds', 2);
+  const maintenanceRounds = flag(args, 'maintenance-rounds', 1);
   ensureToolchain(() => undefined);
   const images = await ensureImages(() => undefined);
   if (!images.ok) throw new Error(`images: ${images.error.step}: ${images.error.reason}`);
@@ -101,6 +171,29 @@ export async function run(args: string[]): Promise<void> {
     );
     const l2 = (await lab.services()).find((s) => s.name === 'web')?.vips[0] ?? '';
     const bgp = (await lab.services()).find((s) => s.name === 'web-bgp')?.vips[0] ?? '';
+    if (flag(args, 'graceful-restart', 0) === 1) {
+      for (const p of ['lab-router-v4', 'lab-router-v6'])
+        await lab.client.patch(`/apis/metallb.io/v1beta2/namespaces/${METALLB_NAMESPACE}/bgppeers/${p}`, {
+          spec: { enableGracefulRestart: true },
+        });
+      // the sessions come back with the capability; BIRD then shows the peer's restart time
+      await waitFor(
+        'graceful restart negotiated with every node',
+        async () => {
+          for (const n of lab.topology.nodes) {
+            const proto = `${n.name.replace(/-/g, '_')}_v4`;
+            const out = (await lab.exec('router', 'birdc', ['show', 'protocols', 'all', proto])).stdout;
+            if (!/Established/.test(out) || !/Restart time/.test(out)) return undefined;
+          }
+          return true;
+        },
+        120_000,
+        500,
+      );
+      const all = lab.topology.nodes.map((n) => n.name).sort();
+      await awaitAnnounced(lab, bgp, (n) => n.join(',') === all.join(','), `${bgp} via every node`);
+      console.log('enableGracefulRestart set on the BGPPeers; graceful restart negotiated with every node');
+    }
 
     console.log('pod memory, idle (cgroup v1 memory controller of each pod):');
     await memoryTable(lab);
@@ -122,6 +215,36 @@ export async function run(args: string[]): Promise<void> {
       );
       console.log(line('layer 2', a));
       console.log(line('BGP', b));
+    }
+    for (let r = 1; r <= maintenanceRounds; r++) {
+      const owner = (await awaitAnnounced(lab, l2, (n) => n.length === 1, `${l2} has an owner`))[0] ?? '';
+      const m2 = await maintenance(lab, 'client', l2, owner, false);
+      console.log(
+        `maintenance ${r}, layer 2 (${owner} labelled excluded, then its speaker pod deleted; ${(m2.tookMs / 1000).toFixed(1)} s):`,
+      );
+      console.log(line('layer 2', m2.sum));
+      const all = lab.topology.nodes.map((n) => n.name).sort();
+      await awaitAnnounced(lab, bgp, (n) => n.join(',') === all.join(','), `${bgp} via every node`);
+      // the node the router sends the external host's connections to (it hashes on addresses only)
+      const route = (
+        await lab.exec('router', 'ip', [
+          'route',
+          'get',
+          bgp,
+          'from',
+          lab.topology.external.ipv4.ip,
+          'iif',
+          'eth1',
+        ])
+      ).stdout;
+      const hop = /via (\S+)/.exec(route)?.[1];
+      const carrier = lab.topology.nodes.find((n) => n.ipv4.ip === hop)?.name ?? 'node-2';
+      const mb = await maintenance(lab, 'external', bgp, carrier, true);
+      console.log(
+        `maintenance ${r}, BGP (${carrier}, the external host's next hop, labelled excluded, drain, then its speaker pod deleted; ${(mb.tookMs / 1000).toFixed(1)} s):`,
+      );
+      console.log(line('BGP', mb.sum));
+      await awaitAnnounced(lab, bgp, (n) => n.join(',') === all.join(','), `${bgp} via every node again`);
     }
     console.log('pod memory after the upgrades:');
     await memoryTable(lab);

@@ -61,7 +61,15 @@ export interface SpeakerOptions {
   logDir: string;
   /** `cgroup.procs` of the memory cgroup it runs in (lab/memory-cgroup.ts). */
   cgroupProcs?: string;
+  /**
+   * `--drain-time` (BGP graceful shutdown). Default 2000 ms: within the 5 s a lab process gets between
+   * SIGTERM and SIGKILL (lab/process.ts), as terminationGracePeriodSeconds covers it in the chart.
+   */
+  drainMs?: number;
 }
+
+/** The process lab's BGP drain time (see SpeakerOptions.drainMs). */
+export const LAB_SPEAKER_DRAIN_MS = 2000;
 
 export function startSpeaker(host: LabHost, opts: SpeakerOptions): ManagedProcess | undefined {
   const entry = componentEntry('speaker');
@@ -80,6 +88,8 @@ export function startSpeaker(host: LabHost, opts: SpeakerOptions): ManagedProces
       opts.namespace,
       '--metrics-bind',
       `${bind}:${SPEAKER_METRICS_PORT}`,
+      '--drain-time',
+      String(opts.drainMs ?? LAB_SPEAKER_DRAIN_MS),
     ],
     {
       name: `${host.name}/speaker`,

@@ -36,6 +36,9 @@ export function birdProtocolName(p: RouterPeer): string {
   return `${p.node.replace(/-/g, '_')}_${p.family === 'ipv4' ? 'v4' : 'v6'}`;
 }
 
+/** BIRD filter statement honouring GRACEFUL_SHUTDOWN (RFC 8326) on import. */
+const BIRD_GSHUT = 'if (65535, 0) ~ bgp_community then bgp_local_pref = 0;';
+
 export function birdConfig(topo: Topology): string {
   const r = topo.router;
   const v4 = topo.bgpPool.acceptV4;
@@ -47,8 +50,14 @@ export function birdConfig(topo: Topology): string {
     'protocol device { scan time 5; }',
     'protocol kernel kernel4 { ipv4 { import none; export all; }; merge paths on; }',
     ...(v6 ? ['protocol kernel kernel6 { ipv6 { import none; export all; }; merge paths on; }'] : []),
-    `filter lab_pool_v4 { if net ~ [ ${v4}{${prefixLen(v4)},32} ] then accept; reject; }`,
-    ...(v6 ? [`filter lab_pool_v6 { if net ~ [ ${v6}{${prefixLen(v6)},128} ] then accept; reject; }`] : []),
+    // RFC 8326: a path marked GRACEFUL_SHUTDOWN (a speaker draining, docs/bgp.md) gets LOCAL_PREF 0, so
+    // it leaves the ECMP set (merge paths takes only the best-preference paths) before it is withdrawn.
+    `filter lab_pool_v4 { if net ~ [ ${v4}{${prefixLen(v4)},32} ] then { ${BIRD_GSHUT} accept; } reject; }`,
+    ...(v6
+      ? [
+          `filter lab_pool_v6 { if net ~ [ ${v6}{${prefixLen(v6)},128} ] then { ${BIRD_GSHUT} accept; } reject; }`,
+        ]
+      : []),
   ];
   for (const p of routerPeers(topo)) {
     const id = birdProtocolName(p);
@@ -91,9 +100,19 @@ export function frrBgpdConfig(topo: Topology): string {
     'log stdout informational',
     `ip prefix-list LAB-POOL-V4 seq 5 permit ${topo.bgpPool.acceptV4} le 32`,
     ...(v6 ? [`ipv6 prefix-list LAB-POOL-V6 seq 5 permit ${v6} le 128`] : []),
+    // RFC 8326: a path marked GRACEFUL_SHUTDOWN (a speaker draining, docs/bgp.md) gets LOCAL_PREF 0
+    'bgp community-list standard GSHUT seq 5 permit 65535:0',
     'route-map LAB-IN-V4 permit 10',
     ' match ip address prefix-list LAB-POOL-V4',
+    ' match community GSHUT',
+    ' set local-preference 0',
+    'route-map LAB-IN-V4 permit 20',
+    ' match ip address prefix-list LAB-POOL-V4',
     'route-map LAB-IN-V6 permit 10',
+    ...(v6 ? [' match ipv6 address prefix-list LAB-POOL-V6'] : []),
+    ' match community GSHUT',
+    ' set local-preference 0',
+    'route-map LAB-IN-V6 permit 20',
     ...(v6 ? [' match ipv6 address prefix-list LAB-POOL-V6'] : []),
     'route-map LAB-OUT deny 10',
     `router bgp ${r.asn}`,

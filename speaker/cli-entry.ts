@@ -7,6 +7,7 @@ import { makeLogger } from '../k8s/logger.js';
 import { installProcessPolicy } from '../k8s/process-policy.js';
 import { runSpeaker } from './main.js';
 import { DEFAULT_INTERFACE_EXCLUDES } from '../net/interfaces.js';
+import { DEFAULT_DRAIN_MS } from './bgp/drain.js';
 
 function int(v: string): number {
   const n = Number(v);
@@ -35,6 +36,7 @@ interface SpeakerFlags {
   logLevel: string;
   bgp: boolean;
   layer2: boolean;
+  drainTime: number;
 }
 
 async function runFromFlags(o: SpeakerFlags): Promise<void> {
@@ -59,6 +61,7 @@ async function runFromFlags(o: SpeakerFlags): Promise<void> {
     lbClass: o.lbClass,
     healthIntervalMs: o.healthInterval,
     healthTimeoutMs: o.healthTimeout,
+    drainMs: o.drainTime,
   });
   stopOnSignals(speaker);
 }
@@ -101,6 +104,12 @@ export function speakerCommand(name = 'speaker'): Command {
       'answer ARP/NDP (false: no packet socket, for nodes no L2Advertisement selects)',
       (v) => v !== 'false',
       true,
+    )
+    .option(
+      '--drain-time <ms>',
+      'on SIGTERM or exclusion, BGP routes stay announced with GRACEFUL_SHUTDOWN this long before the withdraw (0: at once)',
+      int,
+      DEFAULT_DRAIN_MS,
     )
     .action(async (o: SpeakerFlags) => runFromFlags(o));
 }

@@ -67,6 +67,11 @@ export interface SpeakerOptions {
   layer2?: boolean;
   /** Port the BGP speaker accepts connections on (default 179; 0 = dial only). */
   bgpListenPort?: number;
+  /**
+   * Graceful shutdown: how long routes stay announced with GRACEFUL_SHUTDOWN before they are withdrawn,
+   * on SIGTERM and when the node is excluded (default 5000; 0 = at once). speaker/bgp/drain.ts.
+   */
+  drainMs?: number;
 }
 
 /** What asked for a decision pass (bollard_speaker_reconcile_triggers_total). */
@@ -193,6 +198,7 @@ export async function runSpeaker(opts: SpeakerOptions): Promise<SpeakerHandle> {
           passwords: config.passwords,
           onChange: () => schedule('bgp'),
           ...(opts.bgpListenPort !== undefined ? { listenPort: opts.bgpListenPort } : {}),
+          ...(opts.drainMs !== undefined ? { drainMs: opts.drainMs } : {}),
         });
   // kube-proxy IPVS without strictARP on this node: a condition on the layer 2 Services it announces.
   const kubeProxy = new KubeProxyConflicts({
@@ -408,7 +414,8 @@ export async function runSpeaker(opts: SpeakerOptions): Promise<SpeakerHandle> {
     metricsPort: metricsServer?.port ?? 0,
     decisions: () => layer2.decisions(),
     stop: async () => {
-      // BGP first: Cease to every peer within milliseconds of SIGTERM.
+      // BGP drains first (routes marked GRACEFUL_SHUTDOWN for the drain time, passes still running),
+      // then Cease to every peer.
       await Promise.all(protocols.map((p) => p.shutdown()));
       clearInterval(periodic);
       kubeProxy.stop();

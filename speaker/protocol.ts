@@ -70,7 +70,10 @@ export interface Protocol {
   wantsHealth(serviceKey: string): boolean;
   /** The Services whose announcer was one of `nodes` (decided first when those nodes are lost). */
   ownedBy(nodes: ReadonlySet<string>): string[];
-  /** The fast part of stopping (SIGTERM): withdraw what must be withdrawn at once. */
+  /**
+   * The first part of stopping (SIGTERM), while passes still run: hand over or withdraw what is
+   * announced (BGP: GRACEFUL_SHUTDOWN for the drain time, then Cease; speaker/bgp/drain.ts).
+   */
   shutdown(): Promise<void>;
   /** Stops everything the protocol started. */
   stop(): Promise<void>;

@@ -7,8 +7,14 @@ import { createHash } from 'node:crypto';
 import type { Registry } from 'prom-client';
 import type { KubeClient } from '../../k8s/client.js';
 import type { Config } from '../../config/types.js';
-import { monotonicClock } from '../../proto/clock.js';
-import { eligibleNodes, endpointUsable, type EndpointFacts, type NodeFacts } from '../eligibility.js';
+import { monotonicClock, type Clock, type TimerHandle } from '../../proto/clock.js';
+import {
+  EXCLUDE_LB_LABEL,
+  eligibleNodes,
+  endpointUsable,
+  type EndpointFacts,
+  type NodeFacts,
+} from '../eligibility.js';
 import { AnnouncedSeries, type AnnouncedGauge } from '../announced-series.js';
 import type { PassInput, Protocol, ServiceFacts } from '../protocol.js';
 import { exportRoutes, peersForNode, type ExportMemo, type ExportService } from './export.js';
@@ -16,6 +22,15 @@ import type { PasswordSecrets } from './password-secrets.js';
 import { PeerApplier } from './peer-applier.js';
 import { BgpSpeaker, type PeerSpec } from './speaker.js';
 import { BgpStatusWriter } from './status.js';
+import {
+  DEFAULT_DRAIN_MS,
+  anyRoute,
+  decideDrain,
+  drainedPeers,
+  withGracefulShutdown,
+  type DrainState,
+} from './drain.js';
+import type { ExportedRoute } from './types.js';
 import { UnnumberedDiscovery } from './unnumbered.js';
 import type { Log } from './types.js';
 
@@ -30,8 +45,14 @@ export interface BgpControllerOptions {
   /** The peers' passwords (the Secrets the configuration source read). */
   readonly passwords: Pick<PasswordSecrets, 'password'>;
   readonly listenPort?: number;
-  /** Asks for a pass: an unnumbered peer's link-local address was learned or changed. */
+  /** Asks for a pass: an unnumbered peer's link-local address was learned or changed, a drain ended. */
   readonly onChange?: () => void;
+  /**
+   * Graceful shutdown (RFC 8326, speaker/bgp/drain.ts): how long routes stay announced with
+   * GRACEFUL_SHUTDOWN before the withdraw, on SIGTERM and on exclusion (default 5 s; 0 = withdraw at once).
+   */
+  readonly drainMs?: number;
+  readonly clock?: Clock;
 }
 
 export class BgpController implements Protocol {
@@ -60,9 +81,21 @@ export class BgpController implements Protocol {
   private readonly peerApplier: PeerApplier;
   private stopped = false;
   private readonly unnumbered: UnnumberedDiscovery;
+  private readonly clock: Clock;
+  private readonly drainMs: number;
+  private drain: DrainState | undefined;
+  /** SIGTERM received: routes carry GRACEFUL_SHUTDOWN until the sessions close. */
+  private terminating = false;
+  private gracefulShutdownOn = false;
+  private wake: { at: number; timer: TimerHandle } | undefined;
+  private lastInput: PassInput | undefined;
+  private lastRoutes: ReadonlyMap<string, readonly ExportedRoute[]> = new Map();
+  private shuttingDown: Promise<void> | undefined;
 
   constructor(private readonly o: BgpControllerOptions) {
     this.announced = o.announced ? new AnnouncedSeries(o.announced, 'bgp', o.node) : undefined;
+    this.clock = o.clock ?? monotonicClock;
+    this.drainMs = o.drainMs ?? DEFAULT_DRAIN_MS;
     this.speaker = new BgpSpeaker({
       nodeName: o.node,
       log: o.log,
@@ -153,6 +186,7 @@ export class BgpController implements Protocol {
   /** One pass: eligibility of this node, export, sessions, statuses. Never throws. */
   reconcile(input: PassInput): void {
     if (this.stopped) return;
+    this.lastInput = input;
     try {
       this.reconcileInner(input, input.config);
     } catch (err) {
@@ -163,8 +197,21 @@ export class BgpController implements Protocol {
   private reconcileInner(input: PassInput, config: Config): void {
     const self = input.nodes.find((n) => n.name === this.o.node);
     const nodeLabels = self?.labels ?? {};
+    const now = this.clock.now();
+    const excluded = Object.prototype.hasOwnProperty.call(nodeLabels, EXCLUDE_LB_LABEL);
+    const drain = decideDrain({
+      state: this.drain,
+      excluded,
+      terminating: this.terminating,
+      now,
+      drainMs: this.drainMs,
+    });
+    this.drain = drain.state;
+    this.wakeAt(drain.wakeAt, now);
+    // While an exclusion drains, eligibility is decided as before the label (the routes stay, marked).
+    const eligLabels = drain.ignoreExclusion ? withoutExclusion(nodeLabels) : nodeLabels;
     const selfFacts: NodeFacts = self
-      ? { ...self, alive: true }
+      ? { ...self, labels: eligLabels, alive: true }
       : { name: this.o.node, labels: {}, networkUnavailable: false, alive: true };
     const services: ExportService[] = [];
     const local = new Set<string>();
@@ -221,6 +268,27 @@ export class BgpController implements Protocol {
     this.localKeys = local;
     const specs = this.peerSpecs(config, nodeLabels, input.nodeIPs);
     const result = exportRoutes(config, { name: this.o.node, labels: nodeLabels }, services, this.cache.memo);
+    const routes = drain.gracefulShutdown
+      ? withGracefulShutdown(
+          result.routes,
+          config.peers,
+          drainedPeers(config.peers, this.terminating, excluded),
+        )
+      : result.routes;
+    if (drain.gracefulShutdown !== this.gracefulShutdownOn) {
+      this.gracefulShutdownOn = drain.gracefulShutdown;
+      if (drain.gracefulShutdown)
+        this.o.log.info(
+          {
+            reason: this.terminating ? 'terminating' : 'excluded-by-label',
+            drainMs: this.drainMs,
+            routes: [...routes.values()].reduce((n, l) => n + l.length, 0),
+          },
+          'BGP graceful shutdown: routes announced with GRACEFUL_SHUTDOWN (65535:0) until the drain ends',
+        );
+      else this.o.log.info({}, 'BGP graceful shutdown over: routes announced without GRACEFUL_SHUTDOWN');
+    }
+    this.lastRoutes = routes;
     // Passwords enter the signature only as a digest (it is compared, never logged).
     const sig = JSON.stringify(
       specs.map((s) => ({
@@ -230,7 +298,7 @@ export class BgpController implements Protocol {
     );
     // Peers first (when they changed, one setPeers at a time, retried until it succeeds), then the
     // latest routes: a pass that runs while peers are being applied is not overwritten by an older one.
-    this.peerApplier.apply(sig, specs, result.routes);
+    this.peerApplier.apply(sig, specs, routes);
     // every exported Service is in this pass's cache: no map of all Services to build
     const prev = this.servicePeers;
     const next = new Map<string, { svc: ServiceFacts; peers: readonly string[] }>();
@@ -259,13 +327,60 @@ export class BgpController implements Protocol {
     return this.speaker.status();
   }
 
+  /** Asks for a pass at `at` (the end of an exclusion's drain); undefined cancels. */
+  private wakeAt(at: number | undefined, now: number): void {
+    if (this.wake?.at === at) return;
+    if (this.wake) this.clock.clearTimer(this.wake.timer);
+    this.wake =
+      at === undefined
+        ? undefined
+        : {
+            at,
+            timer: this.clock.setTimer(() => {
+              this.wake = undefined;
+              this.o.onChange?.();
+            }, at - now),
+          };
+  }
+
   /**
-   * Fast part of shutdown: Cease / Administrative Shutdown to every peer (within milliseconds), except
-   * peers with enableGracefulRestart that negotiated it: they only see TCP close and keep our routes
-   * for the restart time (a rolling update of the speaker does not move traffic).
+   * SIGTERM. When routes are announced: first announced again with GRACEFUL_SHUTDOWN (LOCAL_PREF 0 to
+   * iBGP peers) for the drain time, so routers move traffic to the other nodes while this path still
+   * stands; passes go on meanwhile. Then Cease / Administrative Shutdown to every peer, except peers
+   * with enableGracefulRestart that negotiated it: they only see TCP close and keep our routes for the
+   * restart time.
    */
-  async shutdown(): Promise<void> {
+  shutdown(): Promise<void> {
+    this.shuttingDown ??= this.shutdownInner();
+    return this.shuttingDown;
+  }
+
+  private async shutdownInner(): Promise<void> {
+    const input = this.lastInput;
+    const excluded = Object.prototype.hasOwnProperty.call(
+      input?.nodes.find((n) => n.name === this.o.node)?.labels ?? {},
+      EXCLUDE_LB_LABEL,
+    );
+    // Only sessions that are up and carry our routes have anything to drain (no wait for a peer that
+    // never came up).
+    const up = new Set(
+      this.speaker
+        .status()
+        .filter((s) => s.state === 'Established' && s.announced > 0)
+        .map((s) => s.name),
+    );
+    const drained = input
+      ? new Set([...drainedPeers(input.config.peers, true, excluded)].filter((p) => up.has(p)))
+      : new Set<string>();
+    if (!this.stopped && this.drainMs > 0 && input && anyRoute(this.lastRoutes, drained)) {
+      this.terminating = true;
+      this.reconcile(input);
+      await new Promise<void>((resolve) => this.clock.setTimer(resolve, this.drainMs));
+      this.o.log.info({ drainMs: this.drainMs }, 'BGP graceful shutdown: drain over, closing the sessions');
+    }
     this.stopped = true;
+    if (this.wake) this.clock.clearTimer(this.wake.timer);
+    this.wake = undefined;
     this.peerApplier.stop();
     this.unnumbered.stop();
     await this.speaker.shutdown({ preserveGracefulRestart: true });
@@ -275,4 +390,11 @@ export class BgpController implements Protocol {
     await this.shutdown();
     await this.statuses.stop();
   }
+}
+
+function withoutExclusion(labels: Readonly<Record<string, string>>): Readonly<Record<string, string>> {
+  if (!Object.prototype.hasOwnProperty.call(labels, EXCLUDE_LB_LABEL)) return labels;
+  const out: Record<string, string> = { ...labels };
+  delete out[EXCLUDE_LB_LABEL];
+  return out;
 }

@@ -82,14 +82,18 @@ for (const router of ['frr', 'gobgp'] as const) {
       }
     });
 
-    it('a speaker SIGTERM takes its path away at once and the VIP stays reachable', async () => {
+    it('a speaker SIGTERM takes its path away (GRACEFUL_SHUTDOWN, then Cease) and the VIP stays reachable', async () => {
       const [vip] = await vipsOf();
       assert.ok(vip);
       const sawNotification = await probes.routerSawNotification(lab, 'node-2');
       const t0 = Date.now();
-      await lab.stopProcess('node-2', 'speaker');
+      // The speaker drains first (LAB_SPEAKER_DRAIN_MS): FRR's import route-map gives the path marked
+      // GRACEFUL_SHUTDOWN LOCAL_PREF 0, so it leaves the kernel's ECMP route at once; the lab's GoBGP
+      // FIB installs every path GoBGP holds, so there the path goes with the Cease after the drain.
+      const stopped = lab.stopProcess('node-2', 'speaker');
       await routedVia(vip, ['node-1']);
       process.stdout.write(`# ${router}: path via node-2 gone ${Date.now() - t0} ms after SIGTERM\n`);
+      await stopped;
       // by the speaker's NOTIFICATION (Cease), as the router says, not by the 90 s hold timer
       const why = await sawNotification();
       process.stdout.write(`# ${router}: ${why}\n`);

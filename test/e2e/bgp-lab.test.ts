@@ -13,6 +13,8 @@ import { waitFor } from '../../lab/process.js';
 import { metallbDemoObjects } from '../../lab/deploy.js';
 import { ribRoute, sessionUp, startBird, type Router } from './bgp-routers.js';
 import * as probes from '../support/lab-probes.js';
+import { LAB_SPEAKER_DRAIN_MS } from '../../lab/components.js';
+import { EXCLUDE_LB_LABEL } from '../../speaker/eligibility.js';
 
 interface BgpStatus {
   metadata?: { name?: string; labels?: Record<string, string> };
@@ -229,21 +231,83 @@ describe('BGP on the lab (3 nodes, BIRD)', { timeout: 300_000 }, () => {
     assert.ok(await curlFromExternal(vip));
   });
 
-  it('speaker SIGTERM on one node: its path leaves the router at once, the others stay; back on restart', async () => {
+  it('speaker SIGTERM on one node: GRACEFUL_SHUTDOWN first (path leaves the ECMP set), then Cease; back on restart', async () => {
     const [vip] = await vipsOf('bgp/web');
     assert.ok(vip);
     await waitRoutedVia(vip, ALL);
     const sawNotification = await probes.routerSawNotification(lab, 'node-3');
     const t0 = Date.now();
-    await lab.stopProcess('node-3', 'speaker');
-    const gone = Date.now() - t0;
-    await waitRoutedVia(vip, ['node-1', 'node-2']);
-    process.stdout.write(
-      `# speaker SIGTERM on node-3 -> path gone ${Date.now() - t0} ms after the signal (process exit took ${gone} ms)\n`,
+    const stopped = lab.stopProcess('node-3', 'speaker').then(() => Date.now() - t0);
+    // The drain: node-3's route is still in BIRD's table, now carrying 65535:0, and BIRD's import filter
+    // (lab/routers.ts) gave it LOCAL_PREF 0 — seen while the session still holds the route, so before
+    // the withdraw.
+    const marked = await waitFor(
+      "node-3's route in BIRD with GRACEFUL_SHUTDOWN",
+      async () => {
+        const out = (
+          await lab.exec('router', 'birdc', ['show', 'route', 'for', vip, 'protocol', 'node_3_v4', 'all'])
+        ).stdout;
+        return /BGP\.community:.*\(65535,0\)/.test(out) && /BGP\.local_pref: 0\b/.test(out) ? out : undefined;
+      },
+      15_000,
+      20,
     );
-    // gone by the speaker's NOTIFICATION (BIRD logs what it received), not by the 90 s hold timer
+    const markedMs = Date.now() - t0;
+    assert.match(marked, /node_3_v4/);
+    // the kernel's ECMP route loses node-3 (merge paths: best preference only) while node-3 still announces
+    await waitRoutedVia(vip, ['node-1', 'node-2']);
+    const leftMs = Date.now() - t0;
+    // then the withdraw: the speaker's NOTIFICATION after the drain (BIRD logs what it received)
     assert.match(await sawNotification(), /Received: Administrative shutdown/);
+    const exitMs = await stopped;
+    process.stdout.write(
+      `# speaker SIGTERM on node-3 -> GRACEFUL_SHUTDOWN seen by BIRD at ${markedMs} ms, path out of the ECMP route at ${leftMs} ms, Cease and exit at ${exitMs} ms (drain ${LAB_SPEAKER_DRAIN_MS} ms)\n`,
+    );
     await lab.startProcess('node-3', 'speaker');
+    await waitRoutedVia(vip, ALL);
+  });
+
+  it('exclude-from-external-load-balancers on a node: GRACEFUL_SHUTDOWN for the drain, then the withdraw (session stays up)', async () => {
+    const [vip] = await vipsOf('bgp/web');
+    assert.ok(vip);
+    await waitRoutedVia(vip, ALL);
+    const bird = async (): Promise<string> =>
+      (await lab.exec('router', 'birdc', ['show', 'route', 'for', vip, 'protocol', 'node_2_v4', 'all']))
+        .stdout;
+    const t0 = Date.now();
+    await lab.client.patch('/api/v1/nodes/node-2', { metadata: { labels: { [EXCLUDE_LB_LABEL]: '' } } });
+    try {
+      await waitFor(
+        "node-2's route in BIRD with GRACEFUL_SHUTDOWN",
+        async () => {
+          const out = await bird();
+          return /BGP\.community:.*\(65535,0\)/.test(out) && /BGP\.local_pref: 0\b/.test(out)
+            ? true
+            : undefined;
+        },
+        15_000,
+        20,
+      );
+      const markedMs = Date.now() - t0;
+      await waitRoutedVia(vip, ['node-1', 'node-3']);
+      const leftMs = Date.now() - t0;
+      // after the drain the route itself is withdrawn (an UPDATE): BIRD's table has none from node-2
+      await waitFor(
+        "node-2's route withdrawn",
+        async () => (/node_2_v4/.test(await bird()) ? undefined : true),
+        30_000,
+        50,
+      );
+      const withdrawnMs = Date.now() - t0;
+      // the session itself stays up: the node is excluded, not gone
+      const proto = (await lab.exec('router', 'birdc', ['show', 'protocols', 'node_2_v4'])).stdout;
+      assert.match(proto, /Established/);
+      process.stdout.write(
+        `# node-2 excluded -> GRACEFUL_SHUTDOWN seen by BIRD at ${markedMs} ms, out of the ECMP route at ${leftMs} ms, withdrawn at ${withdrawnMs} ms (drain ${LAB_SPEAKER_DRAIN_MS} ms)\n`,
+      );
+    } finally {
+      await lab.client.patch('/api/v1/nodes/node-2', { metadata: { labels: { [EXCLUDE_LB_LABEL]: null } } });
+    }
     await waitRoutedVia(vip, ALL);
   });
 
