@@ -1,9 +1,10 @@
 // Conflicts with other LoadBalancer implementations (pure: plain data and the time in, decisions out).
 //
 // - A foreign status writer: someone else rewrites status.loadBalancer of a Service Bollard serves
-//   (k3s ServiceLB, kube-vip's cloud provider, MetalLB, a person). Bollard does not fight: it writes its
-//   own status back with a growing delay (1 s, 2 s, 4 s … 60 s), raises the conflict at once, and clears
-//   it when its status has held for a quiet period.
+//   (k3s ServiceLB, kube-vip's cloud provider, MetalLB, a person) with IPs Bollard cannot adopt (a valid
+//   free IP of the Service's pools is kept, as after a previous leader's write). Bollard does not fight:
+//   it writes its own status back with a growing delay (1 s, 2 s, 4 s … 60 s), raises the conflict at
+//   once, and clears it when its status has held for a quiet period.
 // - Another implementation installed beside Bollard while Bollard serves the Services that have no
 //   loadBalancerClass (k3s ServiceLB's svclb-* DaemonSets, kube-vip, MetalLB itself): every Service
 //   Bollard serves is affected, since each implementation takes the unclassed Services.

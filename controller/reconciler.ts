@@ -424,10 +424,11 @@ export class Reconciler {
       await this.status.service(svc, [], undefined, term);
       return 'invalid';
     }
-    // Someone else rewrote the status over our assignment: not a previous leader's write to adopt; our
-    // status goes back only when the conflict's delay allows (no write loop with the other writer).
+    this.adoptStatus(key, svc, rr.request);
+    // Status IPs that could not be adopted (outside the pools, held by another Service…), written by
+    // another field manager: a foreign writer. Our status goes back only when the conflict's delay
+    // allows (no write loop with the other writer).
     const { foreign, write } = this.conflicts.mayWrite(svc, this.allocator.assignment(key)?.ips);
-    if (!foreign) this.adoptStatus(key, svc, rr.request);
     const res = this.allocator.ensure(rr.request);
     const cleared = res.cleared ?? pending;
     if (cleared && !sameList(cleared.ips, res.ok ? res.assignment.ips : [])) {
