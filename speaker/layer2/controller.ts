@@ -274,8 +274,10 @@ export class Layer2Controller implements Protocol {
     this.speakerMacs = macs;
     this.speakerMacsComplete = complete;
     if (all) this.probing.clear();
+    const updates = new Map<string, VerifierTarget[]>();
     for (const k of all ? this.decided.keys() : touched) {
       this.probing.delete(k);
+      updates.set(k, []);
       const d = this.decided.get(k);
       if (!d || !d.owner || d.owner === this.self) continue;
       const p = proberOf(d, membership?.live, this.hashes);
@@ -283,20 +285,21 @@ export class Layer2Controller implements Protocol {
       // Not before the owner told us its MACs (a speaker that has not yet would look like a stranger).
       const ownerMacs = macFactsOf(membership?.healthOf(d.owner));
       if (!ownerMacs) continue;
-      this.probing.set(
-        k,
-        d.service.ips.map((ip) => ({
-          service: k,
-          ip,
-          owner: d.owner as string,
-          ownerMacs,
-          facts: d.service,
-          interfaces: p.interfaces,
-          undelivered: undeliveredOf(membership?.healthOf(d.owner as string), k),
-        })),
-      );
+      const targets = d.service.ips.map((ip) => ({
+        service: k,
+        ip,
+        owner: d.owner as string,
+        ownerMacs,
+        facts: d.service,
+        interfaces: p.interfaces,
+        undelivered: undeliveredOf(membership?.healthOf(d.owner as string), k),
+      }));
+      this.probing.set(k, targets);
+      updates.set(k, targets);
     }
-    this.verifier.setTargets([...this.probing.values()].flat());
+    // A full pass replaces every target; a partial one only the touched Services'.
+    if (all) this.verifier.setTargets([...this.probing.values()].flat());
+    else this.verifier.updateServices(updates);
   }
 
   /** Moves the touched Services' ownership to this pass's decisions; what this node gained and lost. */

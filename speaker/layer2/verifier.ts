@@ -57,10 +57,11 @@ export interface VerifierOptions {
 export class L2Verifier {
   private readonly core: VerifyCore;
   private readonly clock: Clock;
-  private readonly targets = new Map<string, VerifierTarget>();
+  /** Service key -> its VIPs this node probes. */
+  private readonly targets = new Map<string, readonly VerifierTarget[]>();
   /** Service key -> the conditions we last wrote (newer than the informer's copy until it catches up). */
   private readonly written = new Map<string, ServiceCondition[]>();
-  /** Services to write again (a failed write). */
+  /** Services to write again (a failed write, or the owner's delivery report changed). */
   private readonly retry = new Set<string>();
   private timer: TimerHandle | undefined;
   private stopped = false;
@@ -72,32 +73,45 @@ export class L2Verifier {
 
   /** The VIPs this node probes now (replaces the previous set). */
   setTargets(targets: Iterable<VerifierTarget>): void {
-    const before = new Map([...this.targets.values()].map((t) => [t.service, t.undelivered]));
-    this.targets.clear();
-    const byService = new Map<string, VerifierTarget>();
-    for (const t of targets) {
-      this.targets.set(t.ip, t);
-      byService.set(t.service, t);
-      if ((before.get(t.service) ?? '') !== t.undelivered) this.retry.add(t.service);
-    }
-    this.core.setTargets(this.targets.values(), this.clock.now());
-    // The informer caught up with what we wrote: forget our copy.
-    for (const [k, w] of this.written) {
-      const t = byService.get(k);
-      if (!t) this.written.delete(k);
-      else if (sameConditions(ours(t.facts.conditions), w)) this.written.delete(k);
+    const next = new Map<string, VerifierTarget[]>();
+    for (const t of targets) next.set(t.service, [...(next.get(t.service) ?? []), t]);
+    for (const k of this.targets.keys()) if (!next.has(k)) this.forget(k);
+    for (const [k, ts] of next) this.take(k, ts);
+    this.core.setTargets([...next.values()].flat(), this.clock.now());
+    this.pump();
+  }
+
+  /** The VIPs of these Services only ([] = no longer probed here); the others stay as they are. */
+  updateServices(services: ReadonlyMap<string, readonly VerifierTarget[]>): void {
+    const now = this.clock.now();
+    for (const [k, ts] of services) {
+      if (ts.length === 0) this.forget(k);
+      else this.take(k, ts);
+      this.core.setServiceTargets(k, ts, now);
     }
     this.pump();
   }
 
+  private take(k: string, ts: readonly VerifierTarget[]): void {
+    const t = ts[0] as VerifierTarget;
+    if ((this.targets.get(k)?.[0]?.undelivered ?? '') !== t.undelivered) this.retry.add(k);
+    this.targets.set(k, ts);
+    // The informer caught up with what we wrote: forget our copy.
+    const w = this.written.get(k);
+    if (w && sameConditions(ours(t.facts.conditions), w)) this.written.delete(k);
+  }
+
+  private forget(k: string): void {
+    this.targets.delete(k);
+    this.written.delete(k);
+  }
+
   /** A claim for `ip` from `mac` seen on the wire. */
   claim(ip: string, mac: string): void {
-    if (this.stopped || !this.targets.has(ip)) return;
-    if (this.core.sighting(ip, mac, this.clock.now())) {
-      this.o.log.warn(
-        { ip, mac, service: this.targets.get(ip)?.service },
-        'address conflict: a foreign MAC claims a VIP',
-      );
+    if (this.stopped) return;
+    const services = this.core.sighting(ip, mac, this.clock.now());
+    if (services.length > 0) {
+      this.o.log.warn({ ip, mac, services }, 'address conflict: a foreign MAC claims a VIP');
       this.pump();
     }
   }
@@ -117,9 +131,13 @@ export class L2Verifier {
     if (this.stopped) return;
     const now = this.clock.now();
     this.core.tick(now);
-    for (const ip of this.core.due(now)) {
-      const t = this.targets.get(ip);
-      if (t) this.o.probe(ip, t.interfaces);
+    // (Services sharing a VIP: one request answers them all)
+    const sent = new Set<string>();
+    for (const t of this.core.due(now)) {
+      const k = `${t.ip}|${this.targets.get(t.service)?.[0]?.interfaces.join(',') ?? ''}`;
+      if (sent.has(k)) continue;
+      sent.add(k);
+      this.o.probe(t.ip, this.targets.get(t.service)?.[0]?.interfaces ?? []);
     }
     this.report();
     if (this.timer) this.clock.clearTimer(this.timer);
@@ -140,7 +158,7 @@ export class L2Verifier {
     this.o.metrics.setConflicts(conflicts);
     for (const k of changed) {
       const results = this.core.resultsOf(k);
-      const t = results?.[0] ? this.targets.get(results[0].ip) : undefined;
+      const t = this.targets.get(k)?.[0];
       if (!results || !t) continue;
       const drafts = draftConditions(results, this.o.node, t.undelivered);
       if (!drafts) continue;

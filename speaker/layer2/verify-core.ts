@@ -69,6 +69,31 @@ interface Entry {
   window: { endsAt: number; macs: Set<string> } | undefined;
 }
 
+function resultOf(e: Entry): VipResult {
+  return {
+    service: e.target.service,
+    ip: e.target.ip,
+    owner: e.target.owner,
+    state: e.state,
+    answered: e.answered,
+    foreign: e.foreign,
+    probedAt: e.probedAt,
+  };
+}
+
+function index(m: Map<string, Set<string>>, k: string, v: string): void {
+  let s = m.get(k);
+  if (!s) m.set(k, (s = new Set()));
+  s.add(v);
+}
+
+function unindex(m: Map<string, Set<string>>, k: string, v: string): void {
+  const s = m.get(k);
+  if (!s) return;
+  s.delete(v);
+  if (s.size === 0) m.delete(k);
+}
+
 function sameSet(a: ReadonlySet<string> | undefined, b: ReadonlySet<string> | undefined): boolean {
   if (a === undefined || b === undefined) return a === b;
   return a.size === b.size && [...a].every((x) => b.has(x));
@@ -76,8 +101,11 @@ function sameSet(a: ReadonlySet<string> | undefined, b: ReadonlySet<string> | un
 
 export class VerifyCore {
   readonly opts: VerifyOptions;
+  /** "service|ip" -> entry (Services sharing a VIP each have their own). */
   private readonly entries = new Map<string, Entry>();
-  /** Service key -> its VIPs among the entries. */
+  /** ip -> its entries' keys. */
+  private readonly byIp = new Map<string, Set<string>>();
+  /** Service key -> its entries' keys. */
   private readonly byServiceIndex = new Map<string, Set<string>>();
   /** Services whose results changed since the last takeChanged(). */
   private changed = new Set<string>();
@@ -99,61 +127,68 @@ export class VerifyCore {
    */
   setTargets(targets: Iterable<VerifyTarget>, now: number): void {
     const seen = new Set<string>();
-    for (const t of targets) {
-      seen.add(t.ip);
-      const e = this.entries.get(t.ip);
-      if (!e) {
-        this.entries.set(t.ip, {
-          target: t,
-          state: 'Pending',
-          answered: [],
-          foreign: [],
-          probedAt: undefined,
-          misses: 0,
-          nextAt: now,
-          window: undefined,
-        });
-        this.changed.add(t.service);
-        continue;
-      }
-      if (e.target.owner !== t.owner || !sameSet(e.target.ownerMacs, t.ownerMacs)) {
-        e.misses = 0;
-        e.nextAt = now;
-        e.window = undefined;
-        if (e.target.owner !== t.owner && e.state !== 'Pending') {
-          e.state = 'Pending';
-          this.changed.add(t.service);
-        }
-      }
-      if (e.target.service !== t.service) {
-        this.changed.add(e.target.service);
-        this.changed.add(t.service);
-      }
-      e.target = t;
+    for (const t of targets) seen.add(this.upsert(t, now));
+    for (const k of [...this.entries.keys()]) if (!seen.has(k)) this.remove(k);
+  }
+
+  /** Replaces the VIPs of one Service (none = it is no longer probed here). */
+  setServiceTargets(service: string, targets: readonly VerifyTarget[], now: number): void {
+    const seen = new Set<string>();
+    for (const t of targets) seen.add(this.upsert(t, now));
+    for (const k of [...(this.byServiceIndex.get(service) ?? [])]) if (!seen.has(k)) this.remove(k);
+  }
+
+  private upsert(t: VerifyTarget, now: number): string {
+    const key = `${t.service}|${t.ip}`;
+    const e = this.entries.get(key);
+    if (!e) {
+      this.entries.set(key, {
+        target: t,
+        state: 'Pending',
+        answered: [],
+        foreign: [],
+        probedAt: undefined,
+        misses: 0,
+        nextAt: now,
+        window: undefined,
+      });
+      index(this.byIp, t.ip, key);
+      index(this.byServiceIndex, t.service, key);
+      this.changed.add(t.service);
+      return key;
     }
-    for (const [ip, e] of this.entries)
-      if (!seen.has(ip)) {
-        this.entries.delete(ip);
-        this.changed.add(e.target.service);
+    if (e.target.owner !== t.owner || !sameSet(e.target.ownerMacs, t.ownerMacs)) {
+      e.misses = 0;
+      e.nextAt = now;
+      e.window = undefined;
+      if (e.target.owner !== t.owner && e.state !== 'Pending') {
+        e.state = 'Pending';
+        this.changed.add(t.service);
       }
-    this.byServiceIndex.clear();
-    for (const [ip, e] of this.entries) {
-      let s = this.byServiceIndex.get(e.target.service);
-      if (!s) this.byServiceIndex.set(e.target.service, (s = new Set()));
-      s.add(ip);
     }
+    e.target = t;
+    return key;
+  }
+
+  private remove(key: string): void {
+    const e = this.entries.get(key);
+    if (!e) return;
+    this.entries.delete(key);
+    unindex(this.byIp, e.target.ip, key);
+    unindex(this.byServiceIndex, e.target.service, key);
+    this.changed.add(e.target.service);
   }
 
   /** The VIPs to probe now (each opens a window for its answers), at most the rate limit allows. */
-  due(now: number): string[] {
+  due(now: number): VerifyTarget[] {
     this.refill(now);
-    const out: string[] = [];
-    for (const [ip, e] of this.entries) {
+    const out: VerifyTarget[] = [];
+    for (const e of this.entries.values()) {
       if (this.tokens < 1) break;
       if (e.window || e.nextAt > now) continue;
       this.tokens--;
       e.window = { endsAt: now + this.opts.windowMs, macs: new Set() };
-      out.push(ip);
+      out.push(e.target);
     }
     return out;
   }
@@ -167,26 +202,35 @@ export class VerifyCore {
     this.tokensAt = now;
   }
 
+  private entriesOf(ip: string): Entry[] {
+    return [...(this.byIp.get(ip) ?? [])].flatMap((k) => {
+      const e = this.entries.get(k);
+      return e ? [e] : [];
+    });
+  }
+
   /** An answer to our probe (ARP reply / NA to us) for `ip` from `mac`. */
   answer(ip: string, mac: string): void {
-    this.entries.get(ip)?.window?.macs.add(mac);
+    for (const e of this.entriesOf(ip)) e.window?.macs.add(mac);
   }
 
   /**
    * A claim for `ip` seen on the wire (gratuitous ARP, ARP reply, NA) from `mac`: a conflict at once when
    * `mac` is no speaker's (the VIP is then probed again within `retryMs`); inside an open window it also
-   * counts as an answer. true when it is a new conflict.
+   * counts as an answer. The Services for which it is a new conflict.
    */
-  sighting(ip: string, mac: string, now: number): boolean {
-    const e = this.entries.get(ip);
-    if (!e) return false;
-    e.window?.macs.add(mac);
-    if (this.isSpeakerMac(mac) || e.foreign.includes(mac)) return false;
-    e.foreign = [...e.foreign, mac].sort();
-    this.changed.add(e.target.service);
-    // Probed again soon: whether the stranger still answers (and whether the owner does).
-    e.nextAt = Math.min(e.nextAt, now + this.opts.retryMs);
-    return true;
+  sighting(ip: string, mac: string, now: number): string[] {
+    const out: string[] = [];
+    for (const e of this.entriesOf(ip)) {
+      e.window?.macs.add(mac);
+      if (this.isSpeakerMac(mac) || e.foreign.includes(mac)) continue;
+      e.foreign = [...e.foreign, mac].sort();
+      this.changed.add(e.target.service);
+      // Probed again soon: whether the stranger still answers (and whether the owner does).
+      e.nextAt = Math.min(e.nextAt, now + this.opts.retryMs);
+      out.push(e.target.service);
+    }
+    return out;
   }
 
   /** Closes the windows that ended by `now` and turns their answers into results. */
@@ -230,37 +274,27 @@ export class VerifyCore {
     return next;
   }
 
-  result(ip: string): VipResult | undefined {
-    const e = this.entries.get(ip);
-    if (!e) return undefined;
-    return {
-      service: e.target.service,
-      ip,
-      owner: e.target.owner,
-      state: e.state,
-      answered: e.answered,
-      foreign: e.foreign,
-      probedAt: e.probedAt,
-    };
+  /** The result of `ip` (of `service`'s entry when given, else the first Service's). */
+  result(ip: string, service?: string): VipResult | undefined {
+    const e = this.entriesOf(ip).find((x) => service === undefined || x.target.service === service);
+    return e ? resultOf(e) : undefined;
   }
 
   /** The results of one Service's VIPs (undefined when none is probed). */
   resultsOf(service: string): VipResult[] | undefined {
-    const ips = this.byServiceIndex.get(service);
-    if (!ips || ips.size === 0) return undefined;
-    return [...ips].flatMap((ip) => {
-      const r = this.result(ip);
-      return r ? [r] : [];
+    const keys = this.byServiceIndex.get(service);
+    if (!keys || keys.size === 0) return undefined;
+    return [...keys].flatMap((k) => {
+      const e = this.entries.get(k);
+      return e ? [resultOf(e)] : [];
     });
   }
 
   /** Every VIP's result, grouped by Service. */
   byService(): Map<string, VipResult[]> {
     const out = new Map<string, VipResult[]>();
-    for (const ip of this.entries.keys()) {
-      const r = this.result(ip) as VipResult;
-      out.set(r.service, [...(out.get(r.service) ?? []), r]);
-    }
+    for (const e of this.entries.values())
+      out.set(e.target.service, [...(out.get(e.target.service) ?? []), resultOf(e)]);
     return out;
   }
 

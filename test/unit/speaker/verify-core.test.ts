@@ -37,7 +37,10 @@ describe('layer 2 verification core', () => {
   it('probes a new VIP at once; the owner answering makes it Answering; next probe a period later', () => {
     const c = core();
     c.setTargets([target()], 0);
-    assert.deepEqual(c.due(0), ['10.0.0.10']);
+    assert.deepEqual(
+      c.due(0).map((t) => t.ip),
+      ['10.0.0.10'],
+    );
     assert.deepEqual(c.due(0), [], 'one window at a time');
     c.answer('10.0.0.10', OWNER_MAC);
     c.tick(999);
@@ -55,7 +58,10 @@ describe('layer 2 verification core', () => {
     assert.equal(c.resultsOf('ns/other'), undefined);
     assert.equal(c.nextDeadline(), 31_000);
     assert.deepEqual(c.due(30_999), []);
-    assert.deepEqual(c.due(31_000), ['10.0.0.10']);
+    assert.deepEqual(
+      c.due(31_000).map((t) => t.ip),
+      ['10.0.0.10'],
+    );
   });
 
   it('two silent probes in a row make it NotAnswering; an answer brings it back', () => {
@@ -100,9 +106,9 @@ describe('layer 2 verification core', () => {
     c.answer('10.0.0.10', OWNER_MAC);
     c.tick(1000);
     c.takeChanged();
-    assert.equal(c.sighting('10.0.0.10', OTHER_SPEAKER, 2000), false, 'a speaker (handover) is no conflict');
-    assert.equal(c.sighting('10.0.0.10', HOST, 2000), true);
-    assert.equal(c.sighting('10.0.0.10', HOST, 2000), false, 'reported once');
+    assert.deepEqual(c.sighting('10.0.0.10', OTHER_SPEAKER, 2000), [], 'a speaker (handover) is no conflict');
+    assert.deepEqual(c.sighting('10.0.0.10', HOST, 2000), ['ns/web']);
+    assert.deepEqual(c.sighting('10.0.0.10', HOST, 2000), [], 'reported once');
     assert.deepEqual(c.result('10.0.0.10')?.foreign, [HOST]);
     assert.deepEqual([...c.takeChanged()], ['ns/web']);
     assert.equal(c.counts().conflicts, 1);
@@ -124,7 +130,7 @@ describe('layer 2 verification core', () => {
 
   it('sightings of VIPs it does not probe are ignored', () => {
     const c = core();
-    assert.equal(c.sighting('10.0.0.11', HOST, 0), false);
+    assert.deepEqual(c.sighting('10.0.0.11', HOST, 0), []);
   });
 
   it('an ownership change makes the VIP Pending and probes it at once; removed VIPs are dropped', () => {
@@ -135,7 +141,10 @@ describe('layer 2 verification core', () => {
     c.tick(1000);
     c.setTargets([target('10.0.0.10', 'node-2', [OTHER_SPEAKER])], 5000);
     assert.equal(c.result('10.0.0.10')?.state, 'Pending');
-    assert.deepEqual(c.due(5000), ['10.0.0.10']);
+    assert.deepEqual(
+      c.due(5000).map((t) => t.ip),
+      ['10.0.0.10'],
+    );
     c.answer('10.0.0.10', OTHER_SPEAKER);
     c.tick(6000);
     assert.equal(c.result('10.0.0.10')?.state, 'Answering');
@@ -143,6 +152,23 @@ describe('layer 2 verification core', () => {
     c.setTargets([], 7000);
     assert.equal(c.size, 0);
     assert.deepEqual([...c.takeChanged()], ['ns/web']);
+  });
+
+  it('Services sharing a VIP each get results; one Service updated alone leaves the others', () => {
+    const c = core();
+    const api = { ...target(), service: 'ns/api' };
+    c.setTargets([target(), api], 0);
+    assert.equal(c.due(0).length, 2);
+    c.answer('10.0.0.10', OWNER_MAC);
+    c.tick(1000);
+    assert.equal(c.result('10.0.0.10', 'ns/web')?.state, 'Answering');
+    assert.equal(c.result('10.0.0.10', 'ns/api')?.state, 'Answering');
+    assert.deepEqual(c.sighting('10.0.0.10', HOST, 2000).sort(), ['ns/api', 'ns/web']);
+    c.takeChanged();
+    c.setServiceTargets('ns/api', [], 3000);
+    assert.equal(c.resultsOf('ns/api'), undefined);
+    assert.deepEqual(c.resultsOf('ns/web')?.[0]?.foreign, [HOST]);
+    assert.deepEqual([...c.takeChanged()], ['ns/api']);
   });
 
   it('without the owner MACs, any speaker answering counts', () => {
