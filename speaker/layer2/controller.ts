@@ -16,7 +16,7 @@ import { L2StatusWriter } from './status.js';
 import { L2Verifier, type VerifierTarget } from './verifier.js';
 import { layer2Facts, macFactsOf, proberOf, undeliveredOf } from './prober.js';
 import { DeliveryChecker } from './delivery.js';
-import type { DeliveryOptions } from './delivery-core.js';
+import type { DeliveryOptions, DeliveryTarget } from './delivery-core.js';
 import type { VerifyOptions } from './verify-core.js';
 
 export interface Layer2ControllerOptions {
@@ -243,18 +243,29 @@ export class Layer2Controller implements Protocol {
         'withdrawn',
       );
     this.report(touched, input);
-    if (ownershipChanged || [...touched].some((k) => this.owned.has(k))) this.checkDelivery();
+    this.checkDelivery(touched, scope === 'all');
     this.verify(touched, scope === 'all', input);
   }
 
-  /** Every TCP port on every VIP this node owns: checked from here (the owner's delivery check). */
-  private checkDelivery(): void {
-    this.delivery.setTargets(
-      [...this.owned].map(([k, d]) => ({
-        service: k,
-        endpoints: d.service.ips.flatMap((ip) => (d.service.tcpPorts ?? []).map((port) => ({ ip, port }))),
-      })),
-    );
+  /**
+   * Every TCP port on every VIP this node owns: checked from here (the owner's delivery check); all of
+   * them on a full pass, the touched Services' otherwise.
+   */
+  private checkDelivery(touched: Iterable<string>, all: boolean): void {
+    const target = (k: string, d: ServiceDecision): DeliveryTarget => ({
+      service: k,
+      endpoints: d.service.ips.flatMap((ip) => (d.service.tcpPorts ?? []).map((port) => ({ ip, port }))),
+    });
+    if (all) {
+      this.delivery.setTargets([...this.owned].map(([k, d]) => target(k, d)));
+      return;
+    }
+    const updates = new Map<string, DeliveryTarget | undefined>();
+    for (const k of touched) {
+      const d = this.owned.get(k);
+      updates.set(k, d ? target(k, d) : undefined);
+    }
+    if (updates.size > 0) this.delivery.updateServices(updates);
   }
 
   /**

@@ -58,27 +58,33 @@ export class DeliveryCore {
     const seen = new Set<string>();
     for (const t of targets) {
       seen.add(t.service);
-      const sig = t.endpoints.map(endpointKey).sort().join(',');
-      const e = this.entries.get(t.service);
-      if (e && e.sig === sig) {
-        e.target = t;
-        continue;
-      }
-      if (e && e.undelivered.size > 0) this.changed = true;
-      this.entries.set(t.service, {
-        target: t,
-        sig,
-        nextAt: now,
-        running: e?.running ?? false,
-        failures: new Map(),
-        undelivered: new Map(),
-      });
+      this.setService(t.service, t, now);
     }
-    for (const [k, e] of this.entries)
-      if (!seen.has(k)) {
-        if (e.undelivered.size > 0) this.changed = true;
-        this.entries.delete(k);
-      }
+    for (const k of [...this.entries.keys()]) if (!seen.has(k)) this.setService(k, undefined, now);
+  }
+
+  /** Replaces one Service's target (undefined = no longer checked). */
+  setService(service: string, t: DeliveryTarget | undefined, now: number): void {
+    const e = this.entries.get(service);
+    if (!t) {
+      if (e && e.undelivered.size > 0) this.changed = true;
+      this.entries.delete(service);
+      return;
+    }
+    const sig = t.endpoints.map(endpointKey).sort().join(',');
+    if (e && e.sig === sig) {
+      e.target = t;
+      return;
+    }
+    if (e && e.undelivered.size > 0) this.changed = true;
+    this.entries.set(service, {
+      target: t,
+      sig,
+      nextAt: now,
+      running: e?.running ?? false,
+      failures: new Map(),
+      undelivered: new Map(),
+    });
   }
 
   /** The Services to check now (marked running until done()). */

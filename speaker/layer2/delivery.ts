@@ -56,6 +56,14 @@ export class DeliveryChecker {
     this.pump();
   }
 
+  /** These Services' targets only (undefined = no longer checked). */
+  updateServices(services: ReadonlyMap<string, DeliveryTarget | undefined>): void {
+    const now = this.clock.now();
+    for (const [k, t] of services) this.core.setService(k, t, now);
+    this.afterChange();
+    this.pump();
+  }
+
   /** Service key -> undelivered endpoints with why. */
   undelivered(): Map<string, string[]> {
     return this.core.undelivered();

@@ -69,6 +69,22 @@ describe('delivery checks (core)', () => {
     assert.equal(c.nextDeadline(), undefined);
   });
 
+  it('one Service updated alone: unchanged endpoints keep their schedule, changed ones are checked at once', () => {
+    const c = new DeliveryCore({ failuresToReport: 1 });
+    const api = { service: 'ns/api', endpoints: [{ ip: '10.0.0.11', port: 443 }] };
+    c.setTargets([web, api], 0);
+    assert.equal(c.due(0).length, 2);
+    c.done('ns/web', new Map([['10.0.0.10:80', undefined]]), 10);
+    c.done('ns/api', new Map([['10.0.0.11:443', undefined]]), 10);
+    c.setService('ns/web', web, 20);
+    assert.deepEqual(c.due(20), [], 'same endpoints: not due again');
+    const web2 = { service: 'ns/web', endpoints: [{ ip: '10.0.0.10', port: 8080 }] };
+    c.setService('ns/web', web2, 30);
+    assert.deepEqual(c.due(30), [web2]);
+    c.setService('ns/api', undefined, 40);
+    assert.equal(c.nextDeadline(), undefined, 'ns/web running, ns/api gone');
+  });
+
   it('Services without TCP ports are never due', () => {
     const c = new DeliveryCore();
     c.setTargets([{ service: 'ns/dns', endpoints: [] }], 0);
