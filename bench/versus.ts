@@ -25,7 +25,7 @@ import {
 } from '../lab/metallb.js';
 import { Lab } from '../lab/lab.js';
 import { readManifests, serviceAccountOf } from '../lab/deploy.js';
-import { startController, startSpeaker, SPEAKER_METRICS_PORT } from '../lab/components.js';
+import { chartNodeOptions, startController, startSpeaker, SPEAKER_METRICS_PORT } from '../lab/components.js';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 
@@ -493,12 +493,15 @@ async function startSystemInLab(
     });
     if (!controller) throw new Error('Bollard controller entry point missing; run npx tsc -p .');
     const skc = await lab.kubeconfigFor(ssa.namespace, ssa.name, { inNode: true });
+    // as the chart runs them: its NODE_OPTIONS (speaker.nodeOptions); it sets none for the controller
+    const nodeOptions = chartNodeOptions('speaker');
     const speakers = nodes.map((n) => {
       const p = startSpeaker(lab.host(n.name), {
         kubeconfig: skc,
         namespace: NS,
         metricsHost: n.ipv4.ip,
         logDir: lab.logDir,
+        nodeOptions,
       });
       if (!p) throw new Error('Bollard speaker entry point missing');
       return p;
@@ -766,6 +769,9 @@ export async function run(args: string[]): Promise<void> {
   const systems = [bollard(), metallb(bins)];
   say(
     `# Bollard ${systems[0]?.version} vs MetalLB ${bins.version} (native mode, built from the Go module proxy)`,
+  );
+  say(
+    `# Bollard's speakers with the chart's NODE_OPTIONS=${JSON.stringify(chartNodeOptions('speaker'))}, its controller with ${JSON.stringify(chartNodeOptions('controller'))}`,
   );
   say(`# sizes ${sizes.join(', ')}; ${rounds} rounds, alternating ${systems.map((s) => s.name).join('/')}`);
   const results = new Map<string, ControllerRun[][]>(systems.map((s) => [s.name, []]));
