@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { stopOnSignals } from '../k8s/lifecycle.js';
 import { makeLogger } from '../k8s/logger.js';
 import { installProcessPolicy } from '../k8s/process-policy.js';
+import { favourMemory } from '../k8s/v8-memory.js';
 import { runSpeaker } from './main.js';
 import { DEFAULT_INTERFACE_EXCLUDES } from '../net/interfaces.js';
 
@@ -35,9 +36,11 @@ interface SpeakerFlags {
   logLevel: string;
   bgp: boolean;
   layer2: boolean;
+  optimizeForSize: boolean;
 }
 
 async function runFromFlags(o: SpeakerFlags): Promise<void> {
+  favourMemory(o.optimizeForSize); // k8s/v8-memory.ts: before the informers' first lists
   const log = makeLogger({ component: 'speaker', level: o.logLevel });
   installProcessPolicy({ log });
   const speaker = await runSpeaker({
@@ -99,6 +102,12 @@ export function speakerCommand(name = 'speaker'): Command {
     .option(
       '--layer2 <bool>',
       'answer ARP/NDP (false: no packet socket, for nodes no L2Advertisement selects)',
+      (v) => v !== 'false',
+      true,
+    )
+    .option(
+      '--optimize-for-size <bool>',
+      "V8's --optimize-for-size: a smaller heap for the same work (false: V8's defaults)",
       (v) => v !== 'false',
       true,
     )
