@@ -331,6 +331,8 @@ interface ControllerRun {
   servicesPerS: number;
   cpuS: number;
   peakRssMiB: number;
+  /** RSS once ready (the canary Service assigned), before the first create of the round. */
+  idleRssMiB: number;
   requestsPerService: Counts;
   writes?: { create: Counts; update: Counts; delete: Counts };
 }
@@ -374,6 +376,9 @@ async function controllerRound(
       ),
     );
     const pid = proc.pid as number;
+    await settle(c, say);
+    const idleRss = rssMiB(pid);
+    say(`# ${sys.name} controller idle (canary assigned): RSS ${idleRss.toFixed(1)} MiB`);
     for (const [idx, n] of sizes.entries()) {
       const ns = `bench-${n}`;
       await cp.ensure('/api/v1/namespaces', { metadata: { name: ns } });
@@ -399,6 +404,7 @@ async function controllerRound(
         servicesPerS: n / s,
         cpuS: cpuSeconds(pid) - cpu0,
         peakRssMiB: peakRssMiB(pid),
+        idleRssMiB: idleRss,
         requestsPerService: diff(m1, m0, c.own),
       };
       say(
@@ -459,14 +465,16 @@ async function controllerRound(
 interface SpeakerRun {
   /** Mean over the nodes' speakers. */
   rssMiB: Record<number, number>;
+  /** The part of RSS that is not file pages (the program's binary and libraries, shared page cache). */
+  anonMiB: Record<number, number>;
   /** CPU seconds per speaker (mean) from the last size to this one (0: from start to ready). */
   cpuS: Record<number, number>;
   /** API writes per Service by the controller and all speakers together (leases and ClusterIPs aside). */
   writesPerService: Record<number, number>;
 }
 
-function rssMiB(pid: number): number {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+function rssMiB(pid: number, field = 'VmRSS'): number {
+  const m = new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return m ? Number(m[1]) / 1024 : NaN;
 }
 
@@ -572,7 +580,7 @@ async function speakerRound(
     kubeProxy: false,
   });
   const procs: ManagedProcess[] = [];
-  const out: SpeakerRun = { rssMiB: {}, cpuS: {}, writesPerService: {} };
+  const out: SpeakerRun = { rssMiB: {}, anonMiB: {}, cpuS: {}, writesPerService: {} };
   try {
     const c = new Client(lab.cp);
     await lab.cp.ensure('/api/v1/namespaces', { metadata: { name: NS } });
@@ -709,11 +717,12 @@ async function speakerRound(
         say(`#   ${sys} controller + speakers, writes per Service: ${fmtCounts(d, n, true)}`);
       }
       const now = pids.map(cpuSeconds);
-      out.rssMiB[n] = mean(pids.map(rssMiB));
+      out.rssMiB[n] = mean(pids.map((p) => rssMiB(p)));
+      out.anonMiB[n] = mean(pids.map((p) => rssMiB(p, 'RssAnon')));
       out.cpuS[n] = mean(now.map((x, k) => x - (cpu[k] as number)));
       cpu = now;
       say(
-        `# ${sys} speakers (layer 2, ${nodes.length} nodes), ${n} Services: RSS ${pids.map((p) => rssMiB(p).toFixed(0)).join(', ')} MiB; CPU ${out.cpuS[n].toFixed(1)} s each (mean) since the previous step; ${l2} ServiceL2Status`,
+        `# ${sys} speakers (layer 2, ${nodes.length} nodes), ${n} Services: RSS ${pids.map((p) => rssMiB(p).toFixed(0)).join(', ')} MiB (anonymous ${pids.map((p) => rssMiB(p, 'RssAnon').toFixed(0)).join(', ')}); CPU ${out.cpuS[n].toFixed(1)} s each (mean) since the previous step; ${l2} ServiceL2Status`,
       );
     }
   } finally {
@@ -806,6 +815,14 @@ export async function run(args: string[]): Promise<void> {
       higherIsBetter: higher,
     });
   };
+  if (parts.includes('controller') && sizes.length > 0)
+    both(
+      'controller idle (ready, canary assigned): RSS',
+      'MiB',
+      false,
+      (x) => x.idleRssMiB,
+      sizes[0] as number,
+    );
   for (const n of parts.includes('controller') ? sizes : []) {
     const label = `controller, ${n.toLocaleString('en')} Services → all assigned`;
     both(`${label}: rate`, 'Services/s', true, (x) => x.servicesPerS, n);
@@ -840,6 +857,13 @@ export async function run(args: string[]): Promise<void> {
       unit: 'MiB',
       bollard: sp('Bollard', (x) => x.rssMiB[n]),
       metallb: sp('MetalLB', (x) => x.rssMiB[n]),
+      higherIsBetter: false,
+    });
+    rows.push({
+      what: `${label}: RSS per speaker, anonymous only`,
+      unit: 'MiB, without the file pages of the program and its libraries',
+      bollard: sp('Bollard', (x) => x.anonMiB[n]),
+      metallb: sp('MetalLB', (x) => x.anonMiB[n]),
       higherIsBetter: false,
     });
     rows.push({
