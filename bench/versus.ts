@@ -690,6 +690,7 @@ async function speakerRound(
           [201, 409],
         );
       });
+      const added = n - made; // the Services this step created (per-Service figures divide by these)
       made = n;
       await controller.whileRunning(
         waitFor(
@@ -722,8 +723,8 @@ async function speakerRound(
       const m1 = await settle(c, say, 3000);
       if (n > 0) {
         const d = diff(m1, m0, c.own);
-        out.writesPerService[n] = sumWrites(d, isBackground) / n;
-        say(`#   ${sys} controller + speakers, writes per Service: ${fmtCounts(d, n, true)}`);
+        out.writesPerService[n] = sumWrites(d, isBackground) / added;
+        say(`#   ${sys} controller + speakers, writes per Service added: ${fmtCounts(d, added, true)}`);
       }
       const now = pids.map(cpuSeconds);
       out.rssMiB[n] = mean(pids.map((p) => rssMiB(p)));
