@@ -1,6 +1,7 @@
 // Controller figures: Services/s from creation to IP on a real apiserver (1,000 and 10,000 Services),
 // pure allocator allocations/s with 100,000 assignments in an IPv6 /64, and the controller's RSS.
-//   npm run bench -- controller [--sizes=1000,10000] [--allocs=100000]
+//   npm run bench -- controller [--sizes=1000,10000] [--allocs=100000] [--controller-args='--x=y …']
+// (--controller-args: more arguments for the controller, e.g. --optimize-for-size=false)
 import { readFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -89,11 +90,6 @@ async function apply(cp: ControlPlane, file: string): Promise<void> {
   }
 }
 
-function rssMiB(pid: number): number {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? Number(m[1]) / 1024 : NaN;
-}
-
 async function countWithIP(cp: ControlPlane, ns: string): Promise<number> {
   let n = 0;
   let cont = '';
@@ -112,7 +108,16 @@ async function countWithIP(cp: ControlPlane, ns: string): Promise<number> {
   return n;
 }
 
-async function apiserverRun(sizes: number[]): Promise<void> {
+function procFigures(pid: number): string {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = (k: string) => Number(new RegExp(`${k}:\\s+(\\d+) kB`).exec(status)?.[1] ?? 0) / 1024;
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const cpu = (Number(f[11]) + Number(f[12])) / 100;
+  return `RSS ${kb('VmRSS').toFixed(1)} MiB (anonymous ${kb('RssAnon').toFixed(1)}), peak ${kb('VmHWM').toFixed(1)} MiB, CPU ${cpu.toFixed(2)} s since start`;
+}
+
+async function apiserverRun(sizes: number[], extra: string[]): Promise<void> {
   const entry = join(root, 'dist', 'controller', 'cli-entry.js');
   if (!existsSync(entry)) throw new Error(`${entry} missing; run npx tsc -p .`);
   const cp = await startControlPlane();
@@ -153,6 +158,7 @@ async function apiserverRun(sizes: number[]): Promise<void> {
         '127.0.0.1:0',
         '--log-level',
         'warn',
+        ...extra,
       ],
       {
         name: 'controller',
@@ -173,7 +179,7 @@ async function apiserverRun(sizes: number[]): Promise<void> {
       ),
     );
     const pid = ctl.pid as number;
-    console.log(`controller RSS idle: ${rssMiB(pid).toFixed(0)} MiB`);
+    console.log(`controller idle (leader): ${procFigures(pid)}`);
     for (const n of sizes) {
       const ns = `bench-${n}`;
       await post(cp, '/api/v1/namespaces', { metadata: { name: ns } });
@@ -207,7 +213,7 @@ async function apiserverRun(sizes: number[]): Promise<void> {
       const tDone = Date.now();
       const s = (tDone - t0) / 1000;
       console.log(
-        `${n} Services: created in ${((tCreated - t0) / 1000).toFixed(1)} s; all with an IP ${s.toFixed(1)} s after the first create = ${(n / s).toFixed(0)} Services/s (last IP ${((tDone - tCreated) / 1000).toFixed(1)} s after the last create); controller RSS ${rssMiB(pid).toFixed(0)} MiB`,
+        `${n} Services: created in ${((tCreated - t0) / 1000).toFixed(1)} s; all with an IP ${s.toFixed(1)} s after the first create = ${(n / s).toFixed(0)} Services/s (last IP ${((tDone - tCreated) / 1000).toFixed(1)} s after the last create); controller ${procFigures(pid)}`,
       );
     }
   } finally {
@@ -222,5 +228,5 @@ export async function run(args: string[]): Promise<void> {
     .map(Number)
     .filter((n) => n > 0);
   pureAllocator(Number(flag(args, 'allocs', '100000')));
-  await apiserverRun(sizes);
+  await apiserverRun(sizes, flag(args, 'controller-args', '').split(' ').filter(Boolean));
 }

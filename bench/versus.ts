@@ -25,7 +25,7 @@ import {
 } from '../lab/metallb.js';
 import { Lab } from '../lab/lab.js';
 import { readManifests, serviceAccountOf } from '../lab/deploy.js';
-import { startController, startSpeaker, SPEAKER_METRICS_PORT } from '../lab/components.js';
+import { chartNodeOptions, startController, startSpeaker, SPEAKER_METRICS_PORT } from '../lab/components.js';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 
@@ -123,12 +123,18 @@ class Client {
 
   async send(method: string, path: string, body: unknown, verb: string, resource: string, ok: number[]) {
     for (let attempt = 0; ; attempt++) {
-      const r = await this.cp.request(
-        method,
-        path,
-        body,
-        method === 'PATCH' ? 'application/merge-patch+json' : 'application/json',
-      );
+      // a request that times out (an apiserver slowed by a loaded machine) is tried again; a create
+      // that did land answers 409 then, which the callers that create accept as done
+      const r = await this.cp
+        .request(method, path, body, method === 'PATCH' ? 'application/merge-patch+json' : 'application/json')
+        .catch((err: Error) => {
+          if (attempt > 5) throw err;
+          return undefined;
+        });
+      if (!r) {
+        await delay(1000);
+        continue;
+      }
       this.note(verb, resource, r.status);
       if (ok.includes(r.status)) return r;
       if (attempt > 5) throw new Error(`${method} ${path}: ${r.status} ${r.body}`);
@@ -331,6 +337,8 @@ interface ControllerRun {
   servicesPerS: number;
   cpuS: number;
   peakRssMiB: number;
+  /** RSS once ready (the canary Service assigned), before the first create of the round. */
+  idleRssMiB: number;
   requestsPerService: Counts;
   writes?: { create: Counts; update: Counts; delete: Counts };
 }
@@ -374,6 +382,9 @@ async function controllerRound(
       ),
     );
     const pid = proc.pid as number;
+    await settle(c, say);
+    const idleRss = rssMiB(pid);
+    say(`# ${sys.name} controller idle (canary assigned): RSS ${idleRss.toFixed(1)} MiB`);
     for (const [idx, n] of sizes.entries()) {
       const ns = `bench-${n}`;
       await cp.ensure('/api/v1/namespaces', { metadata: { name: ns } });
@@ -382,7 +393,7 @@ async function controllerRound(
       const cpu0 = cpuSeconds(pid);
       const t0 = Date.now();
       await c.each(n, (i) =>
-        c.send('POST', `/api/v1/namespaces/${ns}/services`, service(i), 'POST', 'services', [201]),
+        c.send('POST', `/api/v1/namespaces/${ns}/services`, service(i), 'POST', 'services', [201, 409]),
       );
       await proc.whileRunning(
         waitFor(
@@ -399,6 +410,7 @@ async function controllerRound(
         servicesPerS: n / s,
         cpuS: cpuSeconds(pid) - cpu0,
         peakRssMiB: peakRssMiB(pid),
+        idleRssMiB: idleRss,
         requestsPerService: diff(m1, m0, c.own),
       };
       say(
@@ -447,6 +459,9 @@ async function controllerRound(
       }
       out.push(run);
     }
+  } catch (err) {
+    // what was measured before the failure still counts
+    say(`# ! ${sys.name} controller part stopped: ${(err as Error).message}`);
   } finally {
     await ctl?.stop();
     await cp.stop();
@@ -459,14 +474,16 @@ async function controllerRound(
 interface SpeakerRun {
   /** Mean over the nodes' speakers. */
   rssMiB: Record<number, number>;
+  /** The part of RSS that is not file pages (the program's binary and libraries, shared page cache). */
+  anonMiB: Record<number, number>;
   /** CPU seconds per speaker (mean) from the last size to this one (0: from start to ready). */
   cpuS: Record<number, number>;
   /** API writes per Service by the controller and all speakers together (leases and ClusterIPs aside). */
   writesPerService: Record<number, number>;
 }
 
-function rssMiB(pid: number): number {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+function rssMiB(pid: number, field = 'VmRSS'): number {
+  const m = new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return m ? Number(m[1]) / 1024 : NaN;
 }
 
@@ -493,12 +510,15 @@ async function startSystemInLab(
     });
     if (!controller) throw new Error('Bollard controller entry point missing; run npx tsc -p .');
     const skc = await lab.kubeconfigFor(ssa.namespace, ssa.name, { inNode: true });
+    // as the chart runs them: its NODE_OPTIONS (speaker.nodeOptions); it sets none for the controller
+    const nodeOptions = chartNodeOptions('speaker');
     const speakers = nodes.map((n) => {
       const p = startSpeaker(lab.host(n.name), {
         kubeconfig: skc,
         namespace: NS,
         metricsHost: n.ipv4.ip,
         logDir: lab.logDir,
+        nodeOptions,
       });
       if (!p) throw new Error('Bollard speaker entry point missing');
       return p;
@@ -569,7 +589,7 @@ async function speakerRound(
     kubeProxy: false,
   });
   const procs: ManagedProcess[] = [];
-  const out: SpeakerRun = { rssMiB: {}, cpuS: {}, writesPerService: {} };
+  const out: SpeakerRun = { rssMiB: {}, anonMiB: {}, cpuS: {}, writesPerService: {} };
   try {
     const c = new Client(lab.cp);
     await lab.cp.ensure('/api/v1/namespaces', { metadata: { name: NS } });
@@ -646,7 +666,7 @@ async function speakerRound(
           },
           'POST',
           'services',
-          [201],
+          [201, 409],
         );
         await c.send(
           'POST',
@@ -667,9 +687,10 @@ async function speakerRound(
           },
           'POST',
           'endpointslices.discovery.k8s.io',
-          [201],
+          [201, 409],
         );
       });
+      const added = n - made; // the Services this step created (per-Service figures divide by these)
       made = n;
       await controller.whileRunning(
         waitFor(
@@ -702,17 +723,21 @@ async function speakerRound(
       const m1 = await settle(c, say, 3000);
       if (n > 0) {
         const d = diff(m1, m0, c.own);
-        out.writesPerService[n] = sumWrites(d, isBackground) / n;
-        say(`#   ${sys} controller + speakers, writes per Service: ${fmtCounts(d, n, true)}`);
+        out.writesPerService[n] = sumWrites(d, isBackground) / added;
+        say(`#   ${sys} controller + speakers, writes per Service added: ${fmtCounts(d, added, true)}`);
       }
       const now = pids.map(cpuSeconds);
-      out.rssMiB[n] = mean(pids.map(rssMiB));
+      out.rssMiB[n] = mean(pids.map((p) => rssMiB(p)));
+      out.anonMiB[n] = mean(pids.map((p) => rssMiB(p, 'RssAnon')));
       out.cpuS[n] = mean(now.map((x, k) => x - (cpu[k] as number)));
       cpu = now;
       say(
-        `# ${sys} speakers (layer 2, ${nodes.length} nodes), ${n} Services: RSS ${pids.map((p) => rssMiB(p).toFixed(0)).join(', ')} MiB; CPU ${out.cpuS[n].toFixed(1)} s each (mean) since the previous step; ${l2} ServiceL2Status`,
+        `# ${sys} speakers (layer 2, ${nodes.length} nodes), ${n} Services: RSS ${pids.map((p) => rssMiB(p).toFixed(0)).join(', ')} MiB (anonymous ${pids.map((p) => rssMiB(p, 'RssAnon').toFixed(0)).join(', ')}); CPU ${out.cpuS[n].toFixed(1)} s each (mean) since the previous step; ${l2} ServiceL2Status`,
       );
     }
+  } catch (err) {
+    // what was measured before the failure still counts
+    say(`# ! ${sys} speaker part stopped: ${(err as Error).message}`);
   } finally {
     for (const p of procs.reverse()) await p.stop();
     await lab.stop();
@@ -767,15 +792,26 @@ export async function run(args: string[]): Promise<void> {
   say(
     `# Bollard ${systems[0]?.version} vs MetalLB ${bins.version} (native mode, built from the Go module proxy)`,
   );
+  say(
+    `# Bollard's speakers with the chart's NODE_OPTIONS=${JSON.stringify(chartNodeOptions('speaker'))}, its controller with ${JSON.stringify(chartNodeOptions('controller'))}`,
+  );
   say(`# sizes ${sizes.join(', ')}; ${rounds} rounds, alternating ${systems.map((s) => s.name).join('/')}`);
   const results = new Map<string, ControllerRun[][]>(systems.map((s) => [s.name, []]));
   const speakerResults = new Map<string, SpeakerRun[]>(systems.map((s) => [s.name, []]));
   for (let r = 0; r < rounds; r++)
     for (const sys of systems) {
       say(`# round ${r + 1}: ${sys.name}`);
-      if (parts.includes('controller')) results.get(sys.name)?.push(await controllerRound(sys, sizes, say));
+      // a part that fails is reported and left out; the table shows what was measured
+      if (parts.includes('controller'))
+        await controllerRound(sys, sizes, say).then(
+          (r) => results.get(sys.name)?.push(r),
+          (err: Error) => say(`# ! ${sys.name} controller part failed: ${err.message}`),
+        );
       if (parts.includes('speaker'))
-        speakerResults.get(sys.name)?.push(await speakerRound(sys.name, bins, speakerSizes, nodeCount, say));
+        await speakerRound(sys.name, bins, speakerSizes, nodeCount, say).then(
+          (r) => speakerResults.get(sys.name)?.push(r),
+          (err: Error) => say(`# ! ${sys.name} speaker part failed: ${err.message}`),
+        );
     }
   const pick = (name: string, n: number, f: (x: ControllerRun) => number | undefined): number =>
     median(
@@ -800,6 +836,14 @@ export async function run(args: string[]): Promise<void> {
       higherIsBetter: higher,
     });
   };
+  if (parts.includes('controller') && sizes.length > 0)
+    both(
+      'controller idle (ready, canary assigned): RSS',
+      'MiB',
+      false,
+      (x) => x.idleRssMiB,
+      sizes[0] as number,
+    );
   for (const n of parts.includes('controller') ? sizes : []) {
     const label = `controller, ${n.toLocaleString('en')} Services → all assigned`;
     both(`${label}: rate`, 'Services/s', true, (x) => x.servicesPerS, n);
@@ -834,6 +878,13 @@ export async function run(args: string[]): Promise<void> {
       unit: 'MiB',
       bollard: sp('Bollard', (x) => x.rssMiB[n]),
       metallb: sp('MetalLB', (x) => x.rssMiB[n]),
+      higherIsBetter: false,
+    });
+    rows.push({
+      what: `${label}: RSS per speaker, anonymous only`,
+      unit: 'MiB, without the file pages of the program and its libraries',
+      bollard: sp('Bollard', (x) => x.anonMiB[n]),
+      metallb: sp('MetalLB', (x) => x.anonMiB[n]),
       higherIsBetter: false,
     });
     rows.push({

@@ -1,9 +1,11 @@
 // Bollard's own programs in the lab, started only once they exist in the tree: the controller in the
 // machine's namespace (on loopback), one speaker per node inside the node's namespace (hostNetwork-
 // like). Each runs with its own ServiceAccount token under deploy/rbac's RBAC, never as admin.
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parse } from 'yaml';
+import { repoPath } from './repo.js';
 import { ManagedProcess } from './process.js';
 import type { LabHost } from './hosts.js';
 
@@ -20,6 +22,20 @@ export function componentEntry(component: Component): { script: string; nodeArgs
 }
 
 export const SPEAKER_METRICS_PORT = 7472;
+
+/**
+ * The Node.js flags the Helm chart gives a component (`<component>.nodeOptions` in
+ * deploy/helm/bollard/values.yaml, set as NODE_OPTIONS; "" when it sets none), so host processes can
+ * run as the pods do.
+ */
+export function chartNodeOptions(component: Component): string {
+  const values = parse(readFileSync(repoPath('deploy', 'helm', 'bollard', 'values.yaml'), 'utf8')) as Record<
+    string,
+    { nodeOptions?: unknown } | undefined
+  >;
+  const v = values[component]?.nodeOptions;
+  return typeof v === 'string' ? v : '';
+}
 
 export interface ControllerOptions {
   kubeconfig: string;
@@ -66,6 +82,8 @@ export interface SpeakerOptions {
    * SIGTERM and SIGKILL (lab/process.ts), as terminationGracePeriodSeconds covers it in the chart.
    */
   drainMs?: number;
+  /** NODE_OPTIONS for the process (`chartNodeOptions('speaker')` to run as the chart does). */
+  nodeOptions?: string;
 }
 
 /** The process lab's BGP drain time (see SpeakerOptions.drainMs). */
@@ -95,6 +113,7 @@ export function startSpeaker(host: LabHost, opts: SpeakerOptions): ManagedProces
       name: `${host.name}/speaker`,
       logFile: join(opts.logDir, `${host.name}-speaker.log`),
       ...(opts.cgroupProcs ? { cgroupProcs: opts.cgroupProcs } : {}),
+      ...(opts.nodeOptions !== undefined ? { env: { ...process.env, NODE_OPTIONS: opts.nodeOptions } } : {}),
     },
   );
 }

@@ -4,9 +4,11 @@
 // EndpointSlice each. For each N: the speaker's RSS, peak RSS, V8 heap used and CPU from its start until
 // its ServiceL2Status objects stopped changing (3 polls 1 s apart, at least one written when N > 0), read
 // from /proc and /metrics. --dist: the compiled tree to run (another checkout's dist/, for before/after);
-// --flags: node flags.
+// --flags: node flags. --heap-snapshots=DIR: the speaker also writes a heap snapshot there once
+// settled (after V8's full GC: live objects only), summarized by constructor (heap-summary.ts).
+// --idle=S: the figures again after S seconds with nothing to do (V8's memory reducer shrinks an idle heap).
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { startControlPlane } from '../../lab/controlplane.js';
@@ -16,6 +18,7 @@ import { KubeClient, RESOURCES, resourcePath } from '../../k8s/client.js';
 import { METALLB } from '../../k8s/status.js';
 import { installCRDs } from '../../test/integration/controller-helpers.js';
 import { metricValue } from '../../test/support/chaos.js';
+import { summarizeHeap } from './heap-summary.js';
 
 const NS = 'metallb-system';
 
@@ -46,12 +49,18 @@ async function pool<T>(items: readonly T[], width: number, fn: (x: T) => Promise
   );
 }
 
-function proc(pid: number): { rss: number; hwm: number; cpuMs: number } {
+function proc(pid: number): { rss: number; hwm: number; anon: number; file: number; cpuMs: number } {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const kb = (k: string) => Number(new RegExp(`${k}:\\s+(\\d+) kB`).exec(status)?.[1] ?? 0) * 1024;
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return { rss: kb('VmRSS'), hwm: kb('VmHWM'), cpuMs: ((Number(f[11]) + Number(f[12])) * 1000) / 100 };
+  return {
+    rss: kb('VmRSS'),
+    hwm: kb('VmHWM'),
+    anon: kb('RssAnon'),
+    file: kb('RssFile') + kb('RssShmem'),
+    cpuMs: ((Number(f[11]) + Number(f[12])) * 1000) / 100,
+  };
 }
 
 async function addServices(admin: KubeClient, from: number, to: number): Promise<void> {
@@ -100,12 +109,16 @@ async function runSpeaker(
   kubeconfig: string,
   dist: string,
   flags: string[],
+  snapshotDir: string | undefined,
+  idleS: number,
 ): Promise<string> {
   const port = await freePort();
+  if (snapshotDir) mkdirSync(snapshotDir, { recursive: true });
   const child = spawn(
     process.execPath,
     [
       ...flags,
+      ...(snapshotDir ? ['--heapsnapshot-signal=SIGUSR2'] : []),
       join(dist, 'speaker', 'cli-entry.js'),
       `--kubeconfig=${kubeconfig}`,
       '--node=node-1',
@@ -116,7 +129,7 @@ async function runSpeaker(
       '--interfaces-exclude=.*',
       '--log-level=error',
     ],
-    { stdio: ['ignore', 'ignore', 'inherit'] },
+    { stdio: ['ignore', 'ignore', 'inherit'], ...(snapshotDir ? { cwd: snapshotDir } : {}) },
   );
   const pid = child.pid as number;
   try {
@@ -146,15 +159,56 @@ async function runSpeaker(
     const p = proc(pid);
     const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
     const heap = metricValue(metrics, 'nodejs_heap_size_used_bytes') ?? NaN;
-    return (
-      `RSS ${(p.rss / MiB).toFixed(1)} MiB, peak ${(p.hwm / MiB).toFixed(1)} MiB, heap used ${(heap / MiB).toFixed(1)} MiB, ` +
-      `CPU ${(p.cpuMs / 1000).toFixed(2)} s; ServiceL2Status ${last}`
-    );
+    const heapTotal = metricValue(metrics, 'nodejs_heap_size_total_bytes') ?? NaN;
+    const external = metricValue(metrics, 'nodejs_external_memory_bytes') ?? NaN;
+    const lagMax = metricValue(metrics, 'nodejs_eventloop_lag_max_seconds') ?? NaN;
+    const m = (x: number) => (x / MiB).toFixed(1);
+    const line =
+      `RSS ${m(p.rss)} MiB (anonymous ${m(p.anon)}, files ${m(p.file)}), peak ${m(p.hwm)} MiB, ` +
+      `V8 heap used ${m(heap)} of ${m(heapTotal)} MiB, external ${m(external)} MiB, ` +
+      `CPU ${(p.cpuMs / 1000).toFixed(2)} s, longest event-loop stall ${(lagMax * 1000).toFixed(0)} ms; ServiceL2Status ${last}`;
+    let idle = '';
+    if (idleS > 0) {
+      await new Promise((r) => setTimeout(r, idleS * 1000));
+      const q = proc(pid);
+      const after = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+      idle =
+        `\n    after ${idleS} s idle: RSS ${m(q.rss)} MiB (anonymous ${m(q.anon)}), V8 heap used ` +
+        `${m(metricValue(after, 'nodejs_heap_size_used_bytes') ?? NaN)} of ${m(metricValue(after, 'nodejs_heap_size_total_bytes') ?? NaN)} MiB, CPU ${(q.cpuMs / 1000).toFixed(2)} s`;
+    }
+    return line + idle + (snapshotDir ? '\n' + (await heapSnapshot(pid, snapshotDir)) : '');
   } finally {
     child.kill('SIGKILL');
     await new Promise((r) => child.once('exit', r));
     await admin.delete(resourcePath(METALLB.serviceL2Statuses, NS)).catch(() => undefined);
   }
+}
+
+/** Has the speaker write a heap snapshot (SIGUSR2), waits until the file is complete, summarizes it. */
+async function heapSnapshot(pid: number, dir: string): Promise<string> {
+  const before = new Set(readdirSync(dir));
+  process.kill(pid, 'SIGUSR2');
+  let size = -1;
+  const file = await waitFor(
+    'heap snapshot written',
+    () => {
+      const f = readdirSync(dir).find((x) => x.endsWith('.heapsnapshot') && !before.has(x));
+      if (!f) return Promise.resolve(undefined);
+      const now = statSync(join(dir, f)).size;
+      const done = now > 0 && now === size;
+      size = now;
+      return Promise.resolve(done ? join(dir, f) : undefined);
+    },
+    300_000,
+    1000,
+  );
+  const { total, groups } = summarizeHeap(file);
+  return [
+    `    heap snapshot ${file}: ${(total / MiB).toFixed(1)} MiB live; by self size:`,
+    ...groups.map(
+      (g) => `      ${(g.bytes / MiB).toFixed(2).padStart(7)} MiB  ${String(g.count).padStart(8)}  ${g.what}`,
+    ),
+  ].join('\n');
 }
 
 export async function runSpeakerMemory(args: string[]): Promise<void> {
@@ -163,6 +217,8 @@ export async function runSpeakerMemory(args: string[]): Promise<void> {
   const flagSets = args
     .filter((a) => a.startsWith('--flags='))
     .map((a) => a.slice(8).split(' ').filter(Boolean));
+  const snapshots = args.find((a) => a.startsWith('--heap-snapshots='))?.slice(17);
+  const idleS = Number(args.find((a) => a.startsWith('--idle='))?.slice(7) ?? 0);
   const cp = await startControlPlane();
   const admin = KubeClient.fromFile(cp.adminKubeconfig);
   try {
@@ -198,9 +254,9 @@ export async function runSpeakerMemory(args: string[]): Promise<void> {
       have = Math.max(have, n);
       console.log(`${n} Services (created in ${((performance.now() - t0) / 1000).toFixed(1)} s):`);
       for (const dist of dists.length > 0 ? dists : [repoPath('dist')])
-        for (const flags of flagSets.length > 0 ? flagSets : [[]])
+        for (const [k, flags] of (flagSets.length > 0 ? flagSets : [[]]).entries())
           console.log(
-            `  ${dist}${flags.length ? ' ' + flags.join(' ') : ''}: ${await runSpeaker(n, admin, cp.adminKubeconfig, dist, flags)}`,
+            `  ${dist}${flags.length ? ' ' + flags.join(' ') : ''}: ${await runSpeaker(n, admin, cp.adminKubeconfig, dist, flags, snapshots ? join(snapshots, `${n}-${k}`) : undefined, idleS)}`,
           );
     }
   } finally {
