@@ -6,6 +6,7 @@
 // The speaker's and the controller's read types (speaker/k8s-types.ts, controller/request.ts) name what
 // they read; test/integration/memory.test.ts checks that the speaker decides the same on projected
 // objects as on served ones.
+import type { ServiceCondition } from './service-conditions.js';
 
 /** Annotations Bollard reads: MetalLB's, old and new. */
 export const OUR_ANNOTATION_PREFIXES = ['metallb.io/', 'metallb.universe.tf/'] as const;
@@ -78,14 +79,7 @@ export interface ServiceView extends WithMeta {
 }
 
 /** A metav1.Condition as Service status.conditions carries it. */
-export interface ConditionView {
-  type: string;
-  status: 'True' | 'False' | 'Unknown';
-  reason: string;
-  message: string;
-  lastTransitionTime: string;
-  observedGeneration?: number;
-}
+export type ConditionView = ServiceCondition;
 
 /** The condition types Bollard writes on Services (the speaker keeps these, to compare before writing). */
 export const OUR_CONDITION_PREFIX = 'bollard.io/';

@@ -4,6 +4,9 @@
 // writer's own condition (Service status.conditions merge by `type`), sent only when something changed.
 import { ApiError, RESOURCES, resourcePath, type KubeClient } from './client.js';
 
+/** The field manager of the speakers' condition writes (the controller's is projection.ts's). */
+export const SPEAKER_FIELD_MANAGER = 'bollard-speaker';
+
 export type ConditionStatus = 'True' | 'False' | 'Unknown';
 
 export interface ServiceCondition {
@@ -94,20 +97,20 @@ export function nextCondition(
 }
 
 /**
- * Writes one condition onto the Service (strategic merge by type: the other writers' conditions stay).
- * Returns false when the Service is gone.
+ * Writes a writer's own conditions onto the Service (strategic merge by type: the other writers'
+ * conditions stay). Returns false when the Service is gone.
  */
 export async function patchServiceCondition(
-  client: KubeClient,
+  client: Pick<KubeClient, 'patch'>,
   namespace: string,
   name: string,
-  condition: ServiceCondition,
+  conditions: ServiceCondition | readonly ServiceCondition[],
   fieldManager: string,
 ): Promise<boolean> {
   try {
     await client.patch(
       resourcePath(RESOURCES.services, namespace, name, 'status'),
-      { status: { conditions: [condition] } },
+      { status: { conditions: Array.isArray(conditions) ? conditions : [conditions] } },
       'strategic',
       { fieldManager },
     );

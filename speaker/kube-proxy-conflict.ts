@@ -9,6 +9,7 @@
 // a Warning Event on each transition into the conflict, and bollard_conflicts{kind="ipvs_without_strict_arp"}.
 // `ipvsArpVerdict` and `kubeProxyConditionFor` are the pure part; `readNodeArpState` and
 // `KubeProxyConflicts` the I/O.
+import { Rerun } from '../k8s/rerun.js';
 import { existsSync, readFileSync } from 'node:fs';
 import { background } from '../k8s/background.js';
 import type { KubeClient } from '../k8s/client.js';
@@ -19,6 +20,7 @@ import {
   conditionOf,
   nextCondition,
   patchServiceCondition,
+  SPEAKER_FIELD_MANAGER,
   type ServedCondition,
   type WantedCondition,
 } from '../k8s/service-conditions.js';
@@ -26,7 +28,6 @@ import { wallClock, type Clock } from '../proto/clock.js';
 
 export const KUBE_PROXY_CONFLICT = 'bollard.io/KubeProxyConflict';
 export const REASON_IPVS_WITHOUT_STRICT_ARP = 'IPVSWithoutStrictARP';
-export const SPEAKER_FIELD_MANAGER = 'bollard-speaker';
 export const IPVS_DEVICE = 'kube-ipvs0';
 
 export interface ArpSysctls {
@@ -159,8 +160,10 @@ export interface KubeProxyConflictsOptions {
 export class KubeProxyConflicts {
   private verdict: ArpVerdict = { conflict: false, message: '' };
   private timer: ReturnType<Clock['setTimer']> | undefined;
-  private running = false;
-  private dirty = false;
+  private readonly writes = new Rerun(
+    () => this.syncOnce(),
+    () => this.stopped,
+  );
   private stopped = false;
   private readonly clock: Clock;
   private readonly wall: Clock;
@@ -204,23 +207,7 @@ export class KubeProxyConflicts {
 
   /** After a pass: the conditions of the Services this node announces, written where they changed. */
   syncLater(): void {
-    background(this.o.log, 'write KubeProxyConflict conditions', this.sync());
-  }
-
-  private async sync(): Promise<void> {
-    if (this.running) {
-      this.dirty = true;
-      return;
-    }
-    this.running = true;
-    try {
-      do {
-        this.dirty = false;
-        await this.syncOnce();
-      } while (this.dirty && !this.stopped);
-    } finally {
-      this.running = false;
-    }
+    background(this.o.log, 'write KubeProxyConflict conditions', this.writes.run());
   }
 
   private async syncOnce(): Promise<void> {

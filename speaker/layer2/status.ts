@@ -2,6 +2,7 @@
 // speaker's namespace, labelled with the node and the Service), naming the interfaces it answers on.
 // Written after each pass and whenever someone deletes one of ours; what fails is written by a later
 // pass (the periodic one at the latest).
+import { Rerun } from '../../k8s/rerun.js';
 import { sameJson } from '../../k8s/same-json.js';
 import { ApiError, resourcePath, type KubeClient } from '../../k8s/client.js';
 import { Informer } from '../../k8s/informer.js';
@@ -29,8 +30,7 @@ export interface L2StatusOptions {
 
 export class L2StatusWriter {
   private readonly statuses: Informer<L2StatusObj>;
-  private running = false;
-  private dirty = false;
+  private readonly writes = new Rerun(() => this.syncOnce());
 
   constructor(private readonly o: L2StatusOptions) {
     this.statuses = new Informer<L2StatusObj>(o.client, {
@@ -56,23 +56,7 @@ export class L2StatusWriter {
 
   /** Writes the statuses in the background (a write already running goes round once more). */
   syncLater(): void {
-    background(this.o.log, 'write ServiceL2Status objects', this.sync());
-  }
-
-  private async sync(): Promise<void> {
-    if (this.running) {
-      this.dirty = true;
-      return;
-    }
-    this.running = true;
-    try {
-      do {
-        this.dirty = false;
-        await this.syncOnce();
-      } while (this.dirty);
-    } finally {
-      this.running = false;
-    }
+    background(this.o.log, 'write ServiceL2Status objects', this.writes.run());
   }
 
   private async syncOnce(): Promise<void> {

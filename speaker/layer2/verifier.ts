@@ -4,10 +4,11 @@
 // services/<name>/status carrying only those two, and only when they differ from what the Service has),
 // Warning Events on the transitions into trouble, and the bollard_l2_verification /
 // bollard_address_conflicts gauges.
-import { RESOURCES, resourcePath, type KubeClient } from '../../k8s/client.js';
+import type { KubeClient } from '../../k8s/client.js';
 import type { EventRecorder } from '../../k8s/events.js';
 import { objRef, type Logger } from '../../k8s/logger.js';
 import { background } from '../../k8s/background.js';
+import { patchServiceCondition, SPEAKER_FIELD_MANAGER } from '../../k8s/service-conditions.js';
 import { monotonicClock, type Clock, type TimerHandle } from '../../proto/clock.js';
 import type { ServiceFacts } from '../protocol.js';
 import {
@@ -180,30 +181,27 @@ export class L2Verifier {
       background(
         this.o.log,
         'write Service conditions',
-        this.o.client
-          .patch(
-            resourcePath(RESOURCES.services, svc.namespace, svc.name, 'status'),
-            { status: { conditions: write } },
-            'strategic',
-          )
-          .then(
-            () =>
-              this.o.log.info(
-                {
-                  ...objRef('Service', svc.namespace, svc.name),
-                  conditions: write.map((c) => `${c.type}=${c.status}/${c.reason}`),
-                },
-                'verification conditions written',
-              ),
-            (err: unknown) => {
-              this.written.delete(k);
-              this.retry.add(k);
-              this.o.log.debug(
-                { ...objRef('Service', svc.namespace, svc.name), err: (err as Error).message },
-                'verification conditions not written; will retry',
-              );
-            },
-          ),
+        patchServiceCondition(this.o.client, svc.namespace, svc.name, write, SPEAKER_FIELD_MANAGER).then(
+          (written) => {
+            // (false: the Service is gone; nothing to write any more)
+            if (!written) return;
+            this.o.log.info(
+              {
+                ...objRef('Service', svc.namespace, svc.name),
+                conditions: write.map((c) => `${c.type}=${c.status}/${c.reason}`),
+              },
+              'verification conditions written',
+            );
+          },
+          (err: unknown) => {
+            this.written.delete(k);
+            this.retry.add(k);
+            this.o.log.debug(
+              { ...objRef('Service', svc.namespace, svc.name), err: (err as Error).message },
+              'verification conditions not written; will retry',
+            );
+          },
+        ),
         objRef('Service', svc.namespace, svc.name),
       );
     }
