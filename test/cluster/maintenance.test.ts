@@ -2,8 +2,13 @@
 // no retries) counts every failed request while (b) the node serving a VIP is labelled
 // node.kubernetes.io/exclude-from-external-load-balancers and then its speaker pod is deleted — layer 2
 // (the owner) and BGP (one of the ECMP next hops) — and (a) the speaker DaemonSet rolls on `helm
-// upgrade`. Each step prints `# ` lines with requests, failures, the longest gap and the failure reasons,
-// and the exclusion steps fail on one failed request; the roll is printed only (see there).
+// upgrade`. Each step prints `# ` lines with requests, failures, the longest gap and the failure reasons.
+// Zero is not asserted: a move (the client's ARP entry switching MAC, the router's next hop changing)
+// resets the connection in flight at that instant — the new node's conntrack does not know it and its
+// pod answers RST — and whether one is in flight is chance (it failed in CI under load, 1 of ~770 at the
+// one move). What the exclusion steps assert is that there is no outage: every failure is such a reset
+// (no timeout, no refused connection, no unanswered ARP) and there are no more than the connections in
+// flight at the one move. The roll is printed only (see there).
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { tagImage } from '../../lab/containerd.js';
@@ -21,6 +26,14 @@ const report = (what: string, s: ProbeSummary): void => {
     `# ${what}: ${s.requests} requests, ${s.failures} failed, longest gap ${s.longestGapMs} ms ${JSON.stringify(s.reasons)}${s.firstFailureAt ? ` (failures ${s.firstFailureAt} .. ${s.lastFailureAt})` : ''}\n`,
   );
 };
+
+/** The one move of an exclusion step: only connections in flight at that instant may fail, by a reset. */
+const IN_FLIGHT_AT_ONE_MOVE = 2;
+function assertNoOutage(sum: ProbeSummary): void {
+  const other = Object.keys(sum.reasons).filter((r) => r !== 'ECONNRESET');
+  assert.deepEqual(other, [], `only resets of connections in flight at the move: ${JSON.stringify(sum)}`);
+  assert.ok(sum.failures <= IN_FLIGHT_AT_ONE_MOVE, `an outage, not the move: ${JSON.stringify(sum)}`);
+}
 
 describe('cluster: planned maintenance, failed requests counted', () => {
   let lab: Lab;
@@ -96,7 +109,7 @@ describe('cluster: planned maintenance, failed requests counted', () => {
     }
     report(`exclude then stop, BGP (${node}, the client's next hop)`, sum);
     await awaitAnnouncers(lab, bgpv4, ALL);
-    assert.equal(sum.failures, 0, JSON.stringify(sum));
+    assertNoOutage(sum);
   });
 
   it('layer 2: the owner labelled excluded, then its speaker pod deleted', async () => {
@@ -120,7 +133,7 @@ describe('cluster: planned maintenance, failed requests counted', () => {
     }
     report('exclude then stop, layer 2', sum);
     await awaitBollardReady(lab);
-    assert.equal(sum.failures, 0, JSON.stringify(sum));
+    assertNoOutage(sum);
   });
 
   it('the speaker DaemonSet rolls on `helm upgrade` (layer 2 and BGP)', async () => {
