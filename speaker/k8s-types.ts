@@ -1,5 +1,5 @@
 // The parts of Kubernetes objects the speaker reads (as the apiserver serves them; nothing trusted).
-import type { ConditionView } from '../k8s/projection.js';
+import type { ConditionView, ServiceView } from '../k8s/projection.js';
 export interface Meta {
   name?: string;
   generation?: number;
@@ -11,21 +11,11 @@ export interface Meta {
   generateName?: string;
 }
 
-export interface ServiceObj {
+/** A Service: the fields the speaker's projection keeps (k8s/projection.ts), with the speaker's Meta. */
+export interface ServiceObj extends Omit<ServiceView, 'metadata'> {
   apiVersion?: string;
   kind?: string;
   metadata?: Meta;
-  spec?: {
-    type?: string;
-    loadBalancerClass?: string;
-    externalTrafficPolicy?: string;
-    healthCheckNodePort?: number;
-    ports?: { port?: number; protocol?: string }[];
-  };
-  status?: {
-    loadBalancer?: { ingress?: { ip?: string; hostname?: string }[] };
-    conditions?: ConditionView[];
-  };
 }
 
 export interface EndpointSliceObj {
