@@ -185,20 +185,21 @@ describe('implementation conflicts on a real apiserver', () => {
           /✗ bollard\.io\/ImplementationConflict=True ForeignStatusWriter since .*rewritten by other-lb/,
         );
       }
-      // Bollard's answer: its IP back, on the watch
-      await new Promise<void>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error('Bollard never wrote its status back')), 60_000);
-        // after this round's foreign write, Bollard's IP again
-        onChange = () => {
-          const since = seen.slice(mark);
-          const f = since.findIndex((x) => x.ip === FOREIGN_IP);
-          if (f >= 0 && since.slice(f + 1).some((x) => x.ip === ours)) {
-            clearTimeout(timer);
-            resolve();
-          }
-        };
-        onChange();
-      });
+      // Bollard's answer: its IP back, on the watch (or the watch ends, which fails the test)
+      await Promise.race([
+        new Promise<void>((resolve) => {
+          // after this round's foreign write, Bollard's IP again
+          onChange = () => {
+            const since = seen.slice(mark);
+            const f = since.findIndex((x) => x.ip === FOREIGN_IP);
+            if (f >= 0 && since.slice(f + 1).some((x) => x.ip === ours)) resolve();
+          };
+          onChange();
+        }),
+        watching.then(() => {
+          throw new Error('the watch ended before Bollard wrote its status back');
+        }),
+      ]);
     }
     // The other writer stopped; Bollard's status holds and the conflict clears after the quiet period.
     const cleared = await waitFor(
