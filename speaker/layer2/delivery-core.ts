@@ -1,12 +1,19 @@
 // Delivery checks of the layer 2 owner (pure: plain data and `now` in, checks due and results out; the
 // shell in delivery.ts connects). For each Service this node announces, every TCP port on every VIP is
 // connected to from the node itself (kube-proxy's rules apply to the node's own traffic), when the node
-// gains the Service and every `periodMs` after; a port that fails `failuresToReport` checks in a row
+// gains the Service and on a steady period after (`steadyPeriod`: every `minPeriodMs` for few Services,
+// stretched to keep under `steadyPerSecond` checks a second, at most `periodMs`); a port that fails `failuresToReport` checks in a row
 // (`retryMs` apart) is reported undelivered, and stops being so at the first check that succeeds. UDP and
 // SCTP ports are not checked (no handshake to tell delivery from silence).
+import { steadyPeriod } from './steady-period.js';
 
 export interface DeliveryOptions {
+  /** The longest steady period (however many Services this node checks). */
   periodMs: number;
+  /** The shortest steady period (few Services). */
+  minPeriodMs: number;
+  /** Steady checks (Services) per second this node aims to stay under by stretching the period. */
+  steadyPerSecond: number;
   retryMs: number;
   failuresToReport: number;
   /** Services checked per second at most (each check connects to all its TCP ports). */
@@ -15,6 +22,8 @@ export interface DeliveryOptions {
 
 export const DEFAULT_DELIVERY: DeliveryOptions = {
   periodMs: 30_000,
+  minPeriodMs: 2_000,
+  steadyPerSecond: 10,
   retryMs: 2_000,
   failuresToReport: 2,
   maxPerSecond: 100,
@@ -126,7 +135,7 @@ export class DeliveryCore {
         this.changed = true;
       }
     }
-    e.nextAt = now + (failing ? this.opts.retryMs : this.opts.periodMs);
+    e.nextAt = now + (failing ? this.opts.retryMs : steadyPeriod(this.entries.size, this.opts));
   }
 
   nextDeadline(): number | undefined {

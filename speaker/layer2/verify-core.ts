@@ -3,7 +3,9 @@
 //
 // Each VIP announced in layer 2 has one prober: the speaker after the owner in election order (see
 // proberOf). The prober asks for the VIP from the wire (ARP who-has / NDP NS from its own address) on
-// every ownership change and at least every `periodMs`, and collects the answers for `windowMs`:
+// every ownership change and then on a steady period (see `steadyPeriod`: every `minPeriodMs` while this
+// node probes few VIPs, stretched so that steady probing stays under `steadyPerSecond`, never longer than
+// `periodMs`), and collects the answers for `windowMs`:
 //  - an answer from one of the owner's MACs -> Answering;
 //  - no answer at all `missesToFail` times in a row -> NotAnswering;
 //  - answers, but none from the owner (another speaker's MAC, e.g. a stale owner) -> WrongMAC;
@@ -13,13 +15,19 @@
 // conflict at once. A conflict clears when a later probe hears no foreign MAC. While anything is wrong
 // the VIP is probed every `retryMs` instead of every `periodMs`, so recovery shows within seconds.
 // Probes are rate-limited (`maxPerSecond`), so 10,000 VIPs spread over the period.
+import { steadyPeriod } from './steady-period.js';
 
 export type VerifyState = 'Pending' | 'Answering' | 'NotAnswering' | 'WrongMAC';
 
 export const VERIFY_STATES: readonly VerifyState[] = ['Pending', 'Answering', 'NotAnswering', 'WrongMAC'];
 
 export interface VerifyOptions {
+  /** The longest steady period (however many VIPs this node probes). */
   periodMs: number;
+  /** The shortest steady period (few VIPs). */
+  minPeriodMs: number;
+  /** Steady probes per second this node aims to stay under by stretching the period. */
+  steadyPerSecond: number;
   retryMs: number;
   windowMs: number;
   missesToFail: number;
@@ -28,6 +36,8 @@ export interface VerifyOptions {
 
 export const DEFAULT_VERIFY: VerifyOptions = {
   periodMs: 30_000,
+  minPeriodMs: 2_000,
+  steadyPerSecond: 20,
   retryMs: 2_000,
   windowMs: 1_000,
   missesToFail: 2,
@@ -258,7 +268,7 @@ export class VerifyCore {
       e.answered = macs;
       if (JSON.stringify([e.state, e.foreign, e.answered]) !== before) this.changed.add(e.target.service);
       const healthy = state === 'Answering' && foreign.length === 0 && e.misses === 0;
-      e.nextAt = now + (healthy ? this.opts.periodMs : this.opts.retryMs);
+      e.nextAt = now + (healthy ? steadyPeriod(this.entries.size, this.opts) : this.opts.retryMs);
     }
   }
 

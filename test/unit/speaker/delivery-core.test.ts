@@ -17,7 +17,13 @@ const web = {
 
 describe('delivery checks (core)', () => {
   it('checks a new Service at once; a port failing twice in a row is undelivered; a success clears it', () => {
-    const c = new DeliveryCore({ periodMs: 30_000, retryMs: 2_000, failuresToReport: 2, maxPerSecond: 10 });
+    const c = new DeliveryCore({
+      periodMs: 30_000,
+      minPeriodMs: 30_000,
+      retryMs: 2_000,
+      failuresToReport: 2,
+      maxPerSecond: 10,
+    });
     c.setTargets([web], 0);
     assert.deepEqual(c.due(0), [web]);
     assert.deepEqual(c.due(0), [], 'running');

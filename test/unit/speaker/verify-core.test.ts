@@ -26,6 +26,7 @@ const target = (ip = '10.0.0.10', owner = 'node-1', macs: string[] | null = [OWN
 function core(): VerifyCore {
   return new VerifyCore((m) => speakers.has(m), {
     periodMs: 30_000,
+    minPeriodMs: 30_000,
     retryMs: 2_000,
     windowMs: 1_000,
     missesToFail: 2,
