@@ -164,3 +164,28 @@ export class ConditionsInFlight {
     for (const k of this.pending.keys()) if (!keys.has(k)) this.pending.delete(k);
   }
 }
+
+/**
+ * Removes conditions of these types from the Service (strategic merge `$patch: delete` by type: the other
+ * writers' conditions stay). Returns false when the Service is gone.
+ */
+export async function removeServiceConditions(
+  client: Pick<KubeClient, 'patch'>,
+  namespace: string,
+  name: string,
+  types: readonly string[],
+  fieldManager: string,
+): Promise<boolean> {
+  try {
+    await client.patch(
+      resourcePath(RESOURCES.services, namespace, name, 'status'),
+      { status: { conditions: types.map((type) => ({ type, $patch: 'delete' })) } },
+      'strategic',
+      { fieldManager },
+    );
+    return true;
+  } catch (err) {
+    if (err instanceof ApiError && err.notFound) return false;
+    throw err;
+  }
+}

@@ -18,6 +18,7 @@ import { layer2Facts, macFactsOf, proberOf, undeliveredOf } from './prober.js';
 import { DeliveryChecker } from './delivery.js';
 import type { DeliveryOptions, DeliveryTarget } from './delivery-core.js';
 import type { VerifyOptions } from './verify-core.js';
+import { StaleConditions, staleVerification } from './stale-conditions.js';
 
 export interface Layer2ControllerOptions {
   readonly client: KubeClient;
@@ -68,6 +69,7 @@ export class Layer2Controller implements Protocol {
   private readonly hashes = new ElectionHashes();
   private readonly verifier: L2Verifier;
   private readonly delivery: DeliveryChecker;
+  private readonly stale: StaleConditions;
   /** The VIPs this node verifies (it is their prober), by Service key. */
   private readonly probing = new Map<string, VerifierTarget[]>();
   /** Every speaker's MACs (ours and what membership tells), for telling a speaker from a stranger. */
@@ -113,6 +115,7 @@ export class Layer2Controller implements Protocol {
       onChange: () => o.onFactsChange?.(),
       ...(o.delivery ? { options: o.delivery } : {}),
     });
+    this.stale = new StaleConditions({ client: o.client, log });
     this.announced = new AnnouncedSeries(metrics.announced, 'layer2', o.node);
     this.statuses = new L2StatusWriter({
       client: o.client,
@@ -245,6 +248,31 @@ export class Layer2Controller implements Protocol {
     this.report(touched, input);
     this.checkDelivery(touched, scope === 'all');
     this.verify(touched, scope === 'all', input);
+    this.clearStale(touched, scope === 'all', input);
+  }
+
+  /**
+   * Verification conditions on Services nobody probes now (not in layer 2 any more, no owner, nobody to
+   * verify from): removed by the reporter (the first live speaker by name). Not while membership is off or
+   * not yet started: without it nothing is verified, and at start a speaker does not know who probes yet.
+   */
+  private clearStale(touched: Iterable<string>, all: boolean, input: PassInput): void {
+    const live = input.membership?.live;
+    if (!live || [...live].sort()[0] !== this.self) return;
+    const candidates = all
+      ? [...input.services.values()]
+      : [...touched].flatMap((k) => {
+          const f = input.services.get(k);
+          return f ? [f] : [];
+        });
+    const probed = (k: string): boolean => {
+      const d = this.decided.get(k);
+      return d !== undefined && d.owner !== undefined && proberOf(d, live, this.hashes) !== undefined;
+    };
+    this.stale.remove(
+      staleVerification(candidates, probed),
+      candidates.map((f) => f.key),
+    );
   }
 
   /**

@@ -323,4 +323,33 @@ describe('layer 2 verification on the lab (3 nodes)', () => {
     await condition(VERIFIED, (x) => x.status === 'True', 'Verified True after removing the port');
     process.stdout.write(`# port 81 removed -> Verified True in ${Date.now() - t1} ms\n`);
   });
+  it('a Service no longer announced in layer 2 loses its verification conditions; announced again, it gets them back', async () => {
+    await condition(VERIFIED, (x) => x.status === 'True', 'Verified True first');
+    const path = '/apis/metallb.io/v1beta1/namespaces/metallb-system/l2advertisements/lab-l2';
+    const adv = await lab.client.get<{ metadata: { name: string; namespace: string }; spec: unknown }>(path);
+    await lab.client.delete(path);
+    const t0 = Date.now();
+    let last: Cond[] = [];
+    await waitFor(
+      'the verification conditions removed',
+      async () => {
+        last = await conditions();
+        return last.some((c) => c.type === VERIFIED || c.type === CONFLICT) ? undefined : true;
+      },
+      60_000,
+      50,
+    ).catch((err: Error) => {
+      throw new Error(`${err.message}; conditions: ${JSON.stringify(last)}`);
+    });
+    process.stdout.write(
+      `# L2Advertisement deleted -> verification conditions removed in ${Date.now() - t0} ms\n`,
+    );
+    await lab.client.create('/apis/metallb.io/v1beta1/namespaces/metallb-system/l2advertisements', {
+      apiVersion: 'metallb.io/v1beta1',
+      kind: 'L2Advertisement',
+      metadata: { name: adv.metadata.name, namespace: adv.metadata.namespace },
+      spec: adv.spec,
+    });
+    await condition(VERIFIED, (x) => x.status === 'True', 'Verified True once announced again');
+  });
 });
