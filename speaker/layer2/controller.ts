@@ -62,6 +62,8 @@ export interface Layer2ControllerOptions {
   readonly requestPass?: () => void;
   /** The handover's bound, and how long another node's exclusion label waits for its "leaving" (ms). */
   readonly handoverBoundMs?: number;
+  /** How long a VIP is still answered (with the next owner's MAC) after the next owner announced it. */
+  readonly handoverLingerMs?: number;
   /** Each handover ended (for metrics). */
   readonly onHandover?: (end: HandoverDone['end']) => void;
 }
@@ -120,7 +122,7 @@ export class Layer2Controller implements Protocol {
     this.enabled = o.enabled ?? true;
     this.clock = o.responder?.clock ?? monotonicClock;
     this.boundMs = o.handoverBoundMs ?? HANDOVER_BOUND_MS;
-    this.handovers = new Handovers(this.boundMs);
+    this.handovers = new Handovers(this.boundMs, o.handoverLingerMs);
     const { metrics, log } = o;
     this.responder = new Layer2Responder({
       excludes: o.interfacesExclude ?? DEFAULT_INTERFACE_EXCLUDES,
@@ -128,8 +130,11 @@ export class Layer2Controller implements Protocol {
       ...(this.enabled ? {} : { scan: () => [], rescanMs: 0 }),
       onClaim: (ip, mac) => {
         this.verifier.claim(ip, mac);
-        const done = this.handovers.claim(ip, mac, this.clock.now());
-        if (done) this.handoversEnded([done]);
+        const now = this.clock.now();
+        if (!this.handovers.claim(ip, mac, now)) return;
+        this.o.log.debug({ ip, mac }, 'the next owner announced a VIP handed over');
+        this.handoversEnded(this.handovers.expire(now));
+        this.armHandoverTimer();
       },
       counters: {
         request: (ip) => metrics.requests.inc({ ip }),

@@ -7,7 +7,8 @@
 //    the layer 2 election at once (no suspicion wait), unless it is the only eligible node.
 //  - The old owner keeps answering ARP/NS for each VIP it hands over, but with the next owner's MAC,
 //    until it sees the next owner claim the VIP on the wire (its gratuitous ARP/unsolicited NA, or any
-//    answer from that MAC) or `boundMs` passes: `Handovers`.
+//    answer from that MAC) and `lingerMs` more (questions and answers in flight meet an answer with the
+//    same MAC from either node), or until `boundMs` passes: `Handovers`.
 //  - The exclusion label on another live node that has not said "leaving" yet is not honoured at once:
 //    the two would answer with different MACs for a moment. It waits for the node's leaving flag, its
 //    death, or `boundMs` after the label was first seen (a wedged speaker): `deferredExclusions`.
@@ -18,6 +19,9 @@ export const LEAVING_FACT = 'bollard.io/leaving';
 
 /** How long a handover, or a deferred exclusion, lasts at most (ms). */
 export const HANDOVER_BOUND_MS = 2000;
+
+/** How long the old owner keeps answering (with the next owner's MAC) after the next owner's claim. */
+export const HANDOVER_LINGER_MS = 250;
 
 /** Whether a node's reported facts say it is leaving. */
 export function leavingOf(facts: ReadonlySet<string> | undefined): boolean {
@@ -49,11 +53,13 @@ export interface HandoverEntry {
   /** The interfaces this node answered on ([] = every usable one). */
   interfaces: readonly string[];
   since: number;
+  /** When the next owner's claim was seen (the handover ends lingerMs later). */
+  claimedAt?: number;
 }
 
 export interface HandoverDone extends HandoverEntry {
   end: HandoverEnd;
-  /** When it ended. */
+  /** When it ended ('announced': when the claim was seen). */
   at: number;
 }
 
@@ -64,7 +70,10 @@ export interface HandoverDone extends HandoverEntry {
 export class Handovers {
   private readonly entries = new Map<string, HandoverEntry>();
 
-  constructor(readonly boundMs: number = HANDOVER_BOUND_MS) {}
+  constructor(
+    readonly boundMs: number = HANDOVER_BOUND_MS,
+    readonly lingerMs: number = HANDOVER_LINGER_MS,
+  ) {}
 
   /**
    * Starts (or redirects) handing `ip` over to `to`. A handover already going to the same node with
@@ -85,29 +94,39 @@ export class Handovers {
     return { ...cur, end, at: now };
   }
 
-  /** A claim for `ip` by `mac` seen on the wire: the next owner answering ends its handover. */
-  claim(ip: string, mac: string, now: number): HandoverDone | undefined {
+  /**
+   * A claim for `ip` by `mac` seen on the wire: the next owner answering ends its handover `lingerMs`
+   * later (expire). True when this was the first such claim.
+   */
+  claim(ip: string, mac: string, now: number): boolean {
     const cur = this.entries.get(ip);
-    if (!cur || !cur.macs.includes(mac.toLowerCase())) return undefined;
-    this.entries.delete(ip);
-    return { ...cur, end: 'announced', at: now };
+    if (!cur || cur.claimedAt !== undefined || !cur.macs.includes(mac.toLowerCase())) return false;
+    cur.claimedAt = now;
+    return true;
   }
 
-  /** Handovers past the bound end. */
+  /** Handovers whose claim was seen lingerMs ago ('announced'), and those past the bound ('bound'). */
   expire(now: number): HandoverDone[] {
     const out: HandoverDone[] = [];
-    for (const [ip, e] of this.entries)
-      if (now - e.since >= this.boundMs) {
+    for (const [ip, e] of this.entries) {
+      if (e.claimedAt !== undefined && now - e.claimedAt >= this.lingerMs) {
+        this.entries.delete(ip);
+        out.push({ ...e, end: 'announced', at: e.claimedAt });
+      } else if (now - e.since >= this.boundMs) {
         this.entries.delete(ip);
         out.push({ ...e, end: 'bound', at: now });
       }
+    }
     return out;
   }
 
   /** When `expire` next has something to do (undefined: nothing handed over). */
   nextDeadline(): number | undefined {
     let at: number | undefined;
-    for (const e of this.entries.values()) at = Math.min(at ?? Infinity, e.since + this.boundMs);
+    for (const e of this.entries.values()) {
+      const due = Math.min(e.since + this.boundMs, (e.claimedAt ?? Infinity) + this.lingerMs);
+      at = Math.min(at ?? Infinity, due);
+    }
     return at;
   }
 

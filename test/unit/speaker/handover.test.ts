@@ -190,16 +190,21 @@ describe('Handovers: answer with the next MAC until its claim is seen or the bou
     interfaces: ['eth0'],
   };
 
-  it("ends on the next owner's claim, not on another MAC's", () => {
-    const h = new Handovers(2000);
+  it("ends lingerMs after the next owner's claim, not on another MAC's", () => {
+    const h = new Handovers(2000, 250);
     assert.equal(h.start(entry, 100), undefined);
     assert.equal(h.nextDeadline(), 2100);
-    assert.equal(h.claim('192.0.2.10', '02:00:00:00:00:99', 150), undefined);
-    assert.equal(h.claim('192.0.2.11', '02:00:00:00:00:02', 150), undefined);
-    const d = h.claim('192.0.2.10', '02:00:00:00:00:02', 180);
-    assert.equal(d?.end, 'announced');
+    assert.equal(h.claim('192.0.2.10', '02:00:00:00:00:99', 150), false);
+    assert.equal(h.claim('192.0.2.11', '02:00:00:00:00:02', 150), false);
+    assert.equal(h.claim('192.0.2.10', '02:00:00:00:00:02', 180), true);
+    assert.equal(h.claim('192.0.2.10', '02:00:00:00:00:02', 190), false, 'the first claim counts');
+    assert.equal(h.nextDeadline(), 430);
+    assert.deepEqual(h.expire(429), [], 'still answered with the next MAC while it lingers');
+    assert.ok(h.has('192.0.2.10'));
+    const d = h.expire(430);
+    assert.equal(d[0]?.end, 'announced');
     assert.equal(h.size, 0);
-    assert.deepEqual(summarize(d ? [d] : []), [
+    assert.deepEqual(summarize(d), [
       { service: 'ns/web', to: 'n2', ips: ['192.0.2.10'], end: 'announced', ms: 80 },
     ]);
   });
@@ -278,16 +283,15 @@ describe('Layer2Controller handover on fake packet sockets', () => {
         rescanMs: 0,
         clock,
         openSocket: (_i, onFrame) => {
-          const s = {
-            sent: [] as Uint8Array[],
-            deliver: (f: Uint8Array) => onFrame(Buffer.from(f), 0),
-            send(f: Uint8Array) {
-              this.sent.push(f);
-            },
+          const sent: Uint8Array[] = [];
+          const s: FrameSocket & { sent: Uint8Array[]; deliver: (f: Uint8Array) => void } = {
+            sent,
+            deliver: (f) => onFrame(Buffer.from(f), 0),
+            send: (f) => sent.push(f),
             joinMulticast: () => undefined,
             leaveMulticast: () => undefined,
             close: () => undefined,
-          } satisfies FrameSocket & Record<string, unknown>;
+          };
           sockets.push(s);
           return s;
         },
@@ -343,6 +347,8 @@ describe('Layer2Controller handover on fake packet sockets', () => {
     await Promise.resolve();
     assert.equal(done, false, 'shutdown waits for the next owner');
     t.garpFromNext();
+    assert.deepEqual(t.ask(), [macOf(next)], 'still answered with the next MAC just after its announcement');
+    t.clock.advance(250);
     await shut;
     assert.deepEqual(t.ask(), [], 'no answer once the next owner announced');
   });
@@ -373,6 +379,7 @@ describe('Layer2Controller handover on fake packet sockets', () => {
     assert.deepEqual(t.ask(), [macOf(next)]);
     assert.ok(t.c.facts().includes(LEAVING_FACT));
     t.garpFromNext();
+    t.clock.advance(250);
     assert.deepEqual(t.ask(), []);
   });
 });
