@@ -447,9 +447,12 @@ export class Layer2Responder {
     try {
       const eth = decodeEthernet(frame);
       if (eth.vlans.length > 0 || eth.source === s.info.mac) return;
-      if (eth.etherType === EtherType.ARP || eth.etherType === EtherType.IPV6) {
+      const src = eth.source.toLowerCase();
+      if ((eth.etherType === EtherType.ARP || eth.etherType === EtherType.IPV6) && !s.seen.has(src)) {
         if (s.seen.size >= 4096) s.seen.clear();
-        s.seen.add(eth.source.toLowerCase());
+        s.seen.add(src);
+        // a next owner with several MACs may be answered for here now
+        if (this.proxies.size > 0) this.applyProxies();
       }
       if (eth.etherType === EtherType.ARP) this.onArp(s, eth.payload);
       else if (eth.etherType === EtherType.IPV6) this.onNdp(s, eth.payload, eth.source);
