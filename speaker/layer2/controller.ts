@@ -367,11 +367,18 @@ export class Layer2Controller implements Protocol {
       l.push(ip);
       byService.set(e.service, l);
     }
+    // (a node's MACs read once per pass: its facts may hold thousands of health results)
+    const macsOf = new Map<string, Set<string> | undefined>();
+    const cachedMacs = (node: string): Set<string> | undefined => {
+      if (!macsOf.has(node)) macsOf.set(node, macFactsOf(membership?.healthOf(node)));
+      return macsOf.get(node);
+    };
     for (const k of touched) {
-      const d = this.decided.get(k);
       const active = byService.get(k) ?? [];
+      if (active.length === 0 && !lost.has(k)) continue;
+      const d = this.decided.get(k);
       const to = d?.owner;
-      const macs = to !== undefined && to !== this.self ? macFactsOf(membership?.healthOf(to)) : undefined;
+      const macs = to !== undefined && to !== this.self ? cachedMacs(to) : undefined;
       const handable =
         d !== undefined &&
         to !== undefined &&
