@@ -111,7 +111,6 @@ export class Layer2Controller implements Protocol {
   private terminating = false;
   /** "Leaving" as the last pass applied it (what facts() tells the peers). */
   private leavingApplied = false;
-  private leavingSince = 0;
   /** Membership ran at the last pass (no handover without it). */
   private membershipSeen: MembershipView | undefined;
   /** shutdown() waits for this: called once a pass applied "leaving" and every handover ended. */
@@ -308,7 +307,6 @@ export class Layer2Controller implements Protocol {
     // Only now (the responder answers with the next owners' MACs) do the peers learn we are leaving.
     if (leavingSelf !== this.leavingApplied) {
       this.leavingApplied = leavingSelf;
-      if (leavingSelf) this.leavingSince = now;
       this.o.log.info(
         {
           leaving: leavingSelf,
