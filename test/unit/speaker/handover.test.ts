@@ -244,14 +244,14 @@ describe('Layer2Controller handover on fake packet sockets', () => {
   });
 
   /** The owner's controller, its socket, and a membership view where every node is live with its MAC. */
-  const make = () => {
+  const make = (self = owner) => {
     const clock = new FakeClock();
     let passes = 0;
     const sockets: { sent: Uint8Array[]; deliver: (f: Uint8Array) => void }[] = [];
     const iface: InterfaceInfo = {
       name: 'eth0',
       index: 2,
-      mac: macOf(owner),
+      mac: macOf(self),
       up: true,
       broadcast: true,
       noarp: false,
@@ -272,7 +272,7 @@ describe('Layer2Controller handover on fake packet sockets', () => {
     const c = new Layer2Controller({
       client,
       namespace: 'metallb-system',
-      node: owner,
+      node: self,
       log: makeLogger({ level: 'silent' }),
       metrics: new SpeakerMetrics(),
       recordEvent: () => undefined,
@@ -328,7 +328,19 @@ describe('Layer2Controller handover on fake packet sockets', () => {
       (sockets[0] as (typeof sockets)[number]).deliver(
         arpFrame(gratuitousArpRequest(macOf(next), '192.0.2.10'), macOf(next)),
       );
-    return { c, clock, pass, ask, garpFromNext, passes: () => passes, factsChanged: () => factsChanged };
+    const setFacts = (node: string, f: readonly string[]): void => {
+      facts.set(node, new Set(f));
+    };
+    return {
+      c,
+      clock,
+      pass,
+      ask,
+      garpFromNext,
+      setFacts,
+      passes: () => passes,
+      factsChanged: () => factsChanged,
+    };
   };
 
   it("SIGTERM: the owner answers with the next owner's MAC, says leaving after that, and shutdown ends when the next owner announces", async () => {
@@ -381,5 +393,36 @@ describe('Layer2Controller handover on fake packet sockets', () => {
     t.garpFromNext();
     t.clock.advance(250);
     assert.deepEqual(t.ask(), []);
+  });
+
+  it("the label on the owner's Node, seen by the next owner: not taken until the owner says leaving, or 2 s", () => {
+    const labelled = nodeFacts({ [owner]: { [EXCLUDE_LB_LABEL]: '' } });
+    const t = make(next);
+    t.pass();
+    assert.equal(t.c.decisions().get('ns/web')?.owner, owner);
+    t.pass({ nodes: labelled });
+    assert.equal(t.c.decisions().get('ns/web')?.owner, owner, 'not on the label alone');
+    assert.deepEqual(t.ask(), []);
+    t.setFacts(owner, layer2Facts([macOf(owner)], new Map(), true));
+    t.pass({ nodes: labelled });
+    assert.equal(t.c.decisions().get('ns/web')?.owner, next, 'the owner said leaving: taken at once');
+    assert.deepEqual(t.ask(), [macOf(next)]);
+
+    // a wedged owner (never says leaving): a pass is asked for when the 2 s run out
+    const w = make(next);
+    w.pass();
+    w.pass({ nodes: labelled });
+    assert.equal(w.c.decisions().get('ns/web')?.owner, owner);
+    const before = w.passes();
+    w.clock.advance(2001);
+    assert.equal(w.passes(), before + 1);
+    w.pass({ nodes: labelled });
+    assert.equal(w.c.decisions().get('ns/web')?.owner, next);
+  });
+
+  it('--membership=false: the label on the owner counts at once, as before', () => {
+    const t = make(next);
+    t.pass({ membership: undefined, nodes: nodeFacts({ [owner]: { [EXCLUDE_LB_LABEL]: '' } }) });
+    assert.equal(t.c.decisions().get('ns/web')?.owner, next);
   });
 });
