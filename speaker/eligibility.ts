@@ -2,6 +2,8 @@
 // node.kubernetes.io/exclude-from-external-load-balancers, selected by an L2Advertisement, and by
 // externalTrafficPolicy: Cluster -> the Service has a serving endpoint somewhere; Local -> the node
 // has a ready (or serving) local endpoint AND its kube-proxy answers healthy on healthCheckNodePort.
+// The label on another speaker's node may be deferred for a moment (exclusionDeferred: layer 2 waits for
+// that speaker to say "leaving", speaker/layer2/handover.ts).
 
 export const EXCLUDE_LB_LABEL = 'node.kubernetes.io/exclude-from-external-load-balancers';
 
@@ -11,6 +13,11 @@ export interface NodeFacts {
   networkUnavailable: boolean;
   /** Alive in membership (or Ready when membership is off). */
   alive: boolean;
+  /**
+   * The exclusion label is not honoured yet (layer 2: the node's speaker has not said "leaving"; see
+   * speaker/layer2/handover.ts deferredExclusions).
+   */
+  exclusionDeferred?: boolean;
 }
 
 /** One endpoint of the Service's EndpointSlices, as the speaker needs it. */
@@ -35,6 +42,7 @@ export type IneligibleReason =
   | 'not-alive'
   | 'network-unavailable'
   | 'excluded-by-label'
+  | 'leaving'
   | 'not-selected'
   | 'no-serving-endpoint'
   | 'no-local-endpoint'
@@ -72,7 +80,8 @@ export function eligibleNodes(input: EligibilityInput): EligibilityResult {
     const reason = ((): IneligibleReason | undefined => {
       if (!n.alive) return 'not-alive';
       if (n.networkUnavailable) return 'network-unavailable';
-      if (Object.prototype.hasOwnProperty.call(n.labels, EXCLUDE_LB_LABEL)) return 'excluded-by-label';
+      if (n.exclusionDeferred !== true && Object.prototype.hasOwnProperty.call(n.labels, EXCLUDE_LB_LABEL))
+        return 'excluded-by-label';
       if (!input.selected.has(n.name)) return 'not-selected';
       if (!local) return usable.length > 0 ? undefined : 'no-serving-endpoint';
       if (!localNodes.has(n.name)) return 'no-local-endpoint';

@@ -24,6 +24,7 @@ import type { PassInput, Protocol } from './protocol.js';
 import { PassScheduler, type PassScope } from './pass-scheduler.js';
 import { MembershipLink } from './membership/link.js';
 import { withMacFacts } from './layer2/prober.js';
+import { leavingOf } from './layer2/handover.js';
 import type { MembershipOptions } from './membership/messages.js';
 import { HealthProber, type HealthTarget } from './health.js';
 import { SpeakerMetrics } from './metrics.js';
@@ -81,6 +82,7 @@ type PassTrigger =
   | 'node'
   | 'membership'
   | 'failover'
+  | 'handover'
   | 'member-health'
   | 'health'
   | 'config'
@@ -183,6 +185,8 @@ export async function runSpeaker(opts: SpeakerOptions): Promise<SpeakerHandle> {
     recordEvent,
     enabled: opts.layer2 ?? true,
     onFactsChange: () => republishFacts(),
+    requestPass: () => schedule('handover'),
+    onHandover: (end) => metrics.handovers.inc({ end }),
     ...(opts.interfacesExclude ? { interfacesExclude: opts.interfacesExclude } : {}),
   });
   const bgp =
@@ -229,6 +233,8 @@ export async function runSpeaker(opts: SpeakerOptions): Promise<SpeakerHandle> {
   // --- membership and health ---
   const view = new ServiceView(services, opts.lbClass ?? '');
   const membershipOn = opts.membership ?? true;
+  /** The peers that said "leaving", as last seen. */
+  const leavingPeers = new Set<string>();
   const membership = new MembershipLink({
     self,
     port: opts.membershipPort ?? 7946,
@@ -261,8 +267,22 @@ export async function runSpeaker(opts: SpeakerOptions): Promise<SpeakerHandle> {
       schedule('membership', { reannounce: true });
     },
     // (and the Services this node verifies that those nodes own: their facts may have changed)
-    onHealth: (nodes) =>
-      schedule('member-health', { keys: [...view.localServices(), ...layer2.probedOwnedBy(nodes)] }),
+    onHealth: (nodes) => {
+      // A speaker that says "leaving" (or no longer does): its Services are decided at once, as after
+      // a failover, then everything (layer 2 handover, speaker/layer2/handover.ts).
+      const mv = membership.view();
+      const turned = new Set(
+        nodes.filter((n) => n !== self && leavingOf(mv?.healthOf(n)) !== leavingPeers.has(n)),
+      );
+      if (turned.size > 0) {
+        for (const n of turned) if (!leavingPeers.delete(n)) leavingPeers.add(n);
+        const handed = protocols.flatMap((p) => p.ownedBy(turned));
+        metrics.passTriggers.inc({ trigger: 'handover' });
+        if (handed.length > 0) passes.requestFirst(handed);
+        schedule('handover');
+      }
+      schedule('member-health', { keys: [...view.localServices(), ...layer2.probedOwnedBy(nodes)] });
+    },
   });
   // Not before every cache is filled: the peers come from the Node objects.
   const syncMembership = (): void => {
@@ -414,8 +434,9 @@ export async function runSpeaker(opts: SpeakerOptions): Promise<SpeakerHandle> {
     metricsPort: metricsServer?.port ?? 0,
     decisions: () => layer2.decisions(),
     stop: async () => {
-      // BGP drains first (routes marked GRACEFUL_SHUTDOWN for the drain time, passes still running),
-      // then Cease to every peer.
+      // Before anything stops, each protocol hands over, passes and membership still running: layer 2
+      // says "leaving" and answers with the next owners' MACs until they announce the VIPs; BGP drains
+      // (routes marked GRACEFUL_SHUTDOWN for the drain time), then Cease to every peer.
       await Promise.all(protocols.map((p) => p.shutdown()));
       clearInterval(periodic);
       kubeProxy.stop();

@@ -15,6 +15,8 @@ export class SpeakerMetrics {
   readonly k8sUpdateErrors: Counter;
   readonly passDuration: Histogram<'scope'>;
   readonly passTriggers: Counter<'trigger'>;
+  /** Layer 2 handovers ended, by how (speaker/layer2/handover.ts). */
+  readonly handovers: Counter<'end'>;
   /** Conflicts this speaker sees (speaker/kube-proxy-conflict.ts), by kind. */
   readonly conflicts: Gauge<'kind'>;
   readonly l2Verification: Gauge<'state'>;
@@ -95,6 +97,12 @@ export class SpeakerMetrics {
     this.addressConflicts = new Gauge({
       name: 'bollard_address_conflicts',
       help: "Layer 2 VIPs this node verifies that a MAC which is no speaker's claims (ARP/NDP)",
+      registers,
+    });
+    this.handovers = new Counter({
+      name: 'bollard_l2_handovers_total',
+      help: 'Layer 2 handovers ended, by how: announced (the next owner claimed the VIP), bound, regained, cancelled',
+      labelNames: ['end'],
       registers,
     });
     this.passTriggers = new Counter({

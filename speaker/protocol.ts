@@ -72,7 +72,8 @@ export interface Protocol {
   ownedBy(nodes: ReadonlySet<string>): string[];
   /**
    * The first part of stopping (SIGTERM), while passes still run: hand over or withdraw what is
-   * announced (BGP: GRACEFUL_SHUTDOWN for the drain time, then Cease; speaker/bgp/drain.ts).
+   * announced (layer 2: the handover to the next owners, speaker/layer2/handover.ts; BGP:
+   * GRACEFUL_SHUTDOWN for the drain time, then Cease; speaker/bgp/drain.ts).
    */
   shutdown(): Promise<void>;
   /** Stops everything the protocol started. */

@@ -120,6 +120,7 @@ const WHY: Record<IneligibleReason, string> = {
   'not-alive': 'its speaker is not alive',
   'network-unavailable': 'the Node condition NetworkUnavailable is True',
   'excluded-by-label': `the Node is labelled ${EXCLUDE_LB_LABEL}`,
+  leaving: 'its speaker is handing its VIPs over (SIGTERM or the exclusion label)',
   'not-selected': 'no advertisement selects this node',
   'no-serving-endpoint': 'the Service has no ready endpoint on any node',
   'no-local-endpoint': 'externalTrafficPolicy is Local and the Service has no ready endpoint on this node',

@@ -2,13 +2,30 @@
 // Service among the nodes its L2Advertisements select; this node answers ARP/NDP for what it owns
 // (responder.ts), sends gratuitous announcements for what it gained, and writes ServiceL2Status
 // objects, Events and metallb_speaker_announced. A pass over changed Services decides those only.
+//
+// Handover (handover.ts): on SIGTERM (shutdown) or while its own Node carries the exclusion label, this
+// speaker leaves the election and answers for each VIP it loses with the next owner's MAC until that
+// owner claims it on the wire (or a bound). The order matters: first the pass that switches the
+// responder to the next owner's MAC, then "leaving" to the peers (facts()), so the next owner never
+// answers while this one still answers with its own MAC. Any VIP lost to another live speaker whose
+// MACs are known is handed over the same way.
 import type { KubeClient } from '../../k8s/client.js';
 import type { EventRecorder, ObjectReference } from '../../k8s/events.js';
 import { objRef, type Logger } from '../../k8s/logger.js';
 import { DEFAULT_INTERFACE_EXCLUDES } from '../../net/interfaces.js';
 import { AnnouncedSeries } from '../announced-series.js';
 import type { SpeakerMetrics } from '../metrics.js';
-import type { PassInput, Protocol, ServiceFacts } from '../protocol.js';
+import type { MembershipView, PassInput, Protocol, ServiceFacts } from '../protocol.js';
+import { monotonicClock, type Clock, type TimerHandle } from '../../proto/clock.js';
+import { EXCLUDE_LB_LABEL } from '../eligibility.js';
+import {
+  deferredExclusions,
+  Handovers,
+  HANDOVER_BOUND_MS,
+  leavingPeers,
+  summarize,
+  type HandoverDone,
+} from './handover.js';
 import { announcementsOf, decideLayer2, type ServiceDecision } from './decide.js';
 import { ElectionHashes } from './election.js';
 import { Layer2Responder, type ResponderOptions } from './responder.js';
@@ -42,6 +59,14 @@ export interface Layer2ControllerOptions {
   readonly delivery?: Partial<DeliveryOptions>;
   /** This node's facts for the other speakers (facts()) changed. */
   readonly onFactsChange?: () => void;
+  /** Asks the speaker for a pass over every Service (shutdown, a deferred exclusion running out). */
+  readonly requestPass?: () => void;
+  /** The handover's bound, and how long another node's exclusion label waits for its "leaving" (ms). */
+  readonly handoverBoundMs?: number;
+  /** How long a VIP is still answered (with the next owner's MAC) after the next owner announced it. */
+  readonly handoverLingerMs?: number;
+  /** Each handover ended (for metrics). */
+  readonly onHandover?: (end: HandoverDone['end']) => void;
 }
 
 function sameList(a: readonly string[], b: readonly string[]): boolean {
@@ -76,16 +101,42 @@ export class Layer2Controller implements Protocol {
   private speakerMacs = new Set<string>();
   /** Every live speaker told us its MACs: only then is an unknown MAC a stranger's. */
   private speakerMacsComplete = false;
+  private readonly clock: Clock;
+  private readonly boundMs: number;
+  /** The VIPs this node answers for with the next owner's MAC. */
+  private readonly handovers: Handovers;
+  private handoverTimer: TimerHandle | undefined;
+  /** Other nodes' exclusion labels: when first seen (deferredExclusions). */
+  private readonly labelSeen = new Map<string, number>();
+  private deferTimer: { at: number; h: TimerHandle } | undefined;
+  /** SIGTERM: shutdown() was called. */
+  private terminating = false;
+  /** "Leaving" as the last pass applied it (what facts() tells the peers). */
+  private leavingApplied = false;
+  /** Membership ran at the last pass (no handover without it). */
+  private membershipSeen: MembershipView | undefined;
+  /** shutdown() waits for this: called once a pass applied "leaving" and every handover ended. */
+  private settled: (() => void) | undefined;
 
   constructor(private readonly o: Layer2ControllerOptions) {
     this.self = o.node;
     this.enabled = o.enabled ?? true;
+    this.clock = o.responder?.clock ?? monotonicClock;
+    this.boundMs = o.handoverBoundMs ?? HANDOVER_BOUND_MS;
+    this.handovers = new Handovers(this.boundMs, o.handoverLingerMs);
     const { metrics, log } = o;
     this.responder = new Layer2Responder({
       excludes: o.interfacesExclude ?? DEFAULT_INTERFACE_EXCLUDES,
       ...o.responder,
       ...(this.enabled ? {} : { scan: () => [], rescanMs: 0 }),
-      onClaim: (ip, mac) => this.verifier.claim(ip, mac),
+      onClaim: (ip, mac) => {
+        this.verifier.claim(ip, mac);
+        const now = this.clock.now();
+        if (!this.handovers.claim(ip, mac, now)) return;
+        this.o.log.debug({ ip, mac }, 'the next owner announced a VIP handed over');
+        this.handoversEnded(this.handovers.expire(now));
+        this.armHandoverTimer();
+      },
       counters: {
         request: (ip) => metrics.requests.inc({ ip }),
         response: (ip) => metrics.responses.inc({ ip }),
@@ -150,7 +201,7 @@ export class Layer2Controller implements Protocol {
 
   /** What the other speakers learn from this one with its health results: MACs, undelivered endpoints. */
   facts(): string[] {
-    return layer2Facts(this.responder.macs(), this.delivery.undelivered());
+    return layer2Facts(this.responder.macs(), this.delivery.undelivered(), this.leavingApplied);
   }
 
   /** Current decisions (for tests and diagnostics). */
@@ -181,12 +232,40 @@ export class Layer2Controller implements Protocol {
   private reconcileInner(input: PassInput): void {
     const { self } = this;
     const { scope, membership } = input;
+    const now = this.clock.now();
+    this.membershipSeen = membership;
+    // Leaving: this node on SIGTERM or while its Node is labelled excluded, and the peers that said so;
+    // all only with membership (without it nobody can be told: today's behaviour).
+    const selfLabels = input.nodes.find((n) => n.name === self)?.labels ?? {};
+    const leavingSelf =
+      membership !== undefined &&
+      (this.terminating || Object.prototype.hasOwnProperty.call(selfLabels, EXCLUDE_LB_LABEL));
+    const leaving = membership
+      ? leavingPeers(self, membership.live, (n) => membership.healthOf(n))
+      : new Set<string>();
+    if (leavingSelf) leaving.add(self);
+    let nodes = input.nodes;
+    if (membership) {
+      const { deferred, until } = deferredExclusions({
+        self,
+        nodes: input.nodes,
+        live: membership.live,
+        leaving,
+        firstSeen: this.labelSeen,
+        now,
+        boundMs: this.boundMs,
+      });
+      if (deferred.size > 0)
+        nodes = input.nodes.map((n) => (deferred.has(n.name) ? { ...n, exclusionDeferred: true } : n));
+      this.deferPassUntil(until, now);
+    } else this.labelSeen.clear();
     const decide = (services: readonly ServiceFacts[]): Map<string, ServiceDecision> =>
       decideLayer2({
         self,
         config: input.config,
         services,
-        nodes: input.nodes,
+        nodes,
+        leaving,
         endpoints: input.endpoints,
         health: (node, k) =>
           node === self ? input.healthy.has(k) : membership ? membership.healthOf(node)?.has(k) : undefined,
@@ -218,11 +297,29 @@ export class Layer2Controller implements Protocol {
           ])
         : scope;
     const { gained, withdrawn, ownershipChanged } = this.takeOwnership(touched, scope === 'all');
+    const handoverChanged = this.handOver(touched, withdrawn, membership, now);
 
     // The data path first: the responder answers for what we own (rebuilt only when that changed), and
     // the gratuitous announcements for what we gained go out before the logs, Events and metrics.
+    // A VIP handed over is answered with the next owner's MAC from the same moment on.
+    if (handoverChanged) this.responder.setProxies(this.proxies());
     if (ownershipChanged) this.responder.setAnnouncements(announcementsOf(self, this.owned));
     if (input.reannounce) this.responder.reannounce();
+    if (handoverChanged) this.armHandoverTimer();
+
+    // Only now (the responder answers with the next owners' MACs) do the peers learn we are leaving.
+    if (leavingSelf !== this.leavingApplied) {
+      this.leavingApplied = leavingSelf;
+      this.o.log.info(
+        {
+          leaving: leavingSelf,
+          why: this.terminating ? 'SIGTERM' : leavingSelf ? `label ${EXCLUDE_LB_LABEL}` : null,
+          handingOver: this.handovers.size,
+        },
+        leavingSelf ? 'leaving: handing the VIPs over' : 'no longer leaving',
+      );
+      this.o.onFactsChange?.();
+    }
 
     for (const d of gained) {
       this.o.log.info(
@@ -249,6 +346,142 @@ export class Layer2Controller implements Protocol {
     this.checkDelivery(touched, scope === 'all');
     this.verify(touched, scope === 'all', input);
     this.clearStale(touched, scope === 'all', input);
+    this.settle();
+  }
+
+  /**
+   * Starts, redirects and ends the handovers of the touched Services: a VIP this node just lost to
+   * another live speaker whose MACs it knows (or one already handed over whose next owner changed) is
+   * answered with that speaker's MAC; one it owns again, or nobody's, is not. True when that changed.
+   */
+  private handOver(
+    touched: Iterable<string>,
+    withdrawn: readonly ServiceDecision[],
+    membership: MembershipView | undefined,
+    now: number,
+  ): boolean {
+    const lost = new Set(withdrawn.map((d) => d.service.key));
+    const done: HandoverDone[] = [];
+    let changed = false;
+    const byService = new Map<string, string[]>();
+    for (const [ip, e] of this.handovers.active()) {
+      const l = byService.get(e.service) ?? [];
+      l.push(ip);
+      byService.set(e.service, l);
+    }
+    // (a node's MACs read once per pass: its facts may hold thousands of health results)
+    const macsOf = new Map<string, Set<string> | undefined>();
+    const cachedMacs = (node: string): Set<string> | undefined => {
+      if (!macsOf.has(node)) macsOf.set(node, macFactsOf(membership?.healthOf(node)));
+      return macsOf.get(node);
+    };
+    for (const k of touched) {
+      const active = byService.get(k) ?? [];
+      if (active.length === 0 && !lost.has(k)) continue;
+      const d = this.decided.get(k);
+      const to = d?.owner;
+      const macs = to !== undefined && to !== this.self ? cachedMacs(to) : undefined;
+      const handable =
+        d !== undefined &&
+        to !== undefined &&
+        to !== this.self &&
+        membership !== undefined &&
+        membership.live.has(to) &&
+        macs !== undefined &&
+        macs.size > 0;
+      if (handable && (lost.has(k) || active.length > 0)) {
+        for (const ip of d.service.ips) {
+          const cur = this.handovers.active().get(ip);
+          const interfaces = cur?.interfaces ?? this.responder.interfacesFor(ip);
+          if (!cur && (!lost.has(k) || interfaces.length === 0)) continue;
+          const r = this.handovers.start(
+            { ip, service: k, to, macs: [...macs].map((m) => m.toLowerCase()).sort(), interfaces },
+            now,
+          );
+          if (r) done.push(r);
+          changed = true;
+        }
+      }
+      for (const ip of active) {
+        if (handable && d.service.ips.includes(ip)) continue;
+        const r = this.handovers.end(ip, to === this.self ? 'regained' : 'cancelled', now);
+        if (r) done.push(r);
+        changed = true;
+      }
+    }
+    if (done.length > 0) this.logHandovers(done);
+    return changed;
+  }
+
+  /** The responder's proxies: every VIP handed over, with the next owner's MACs. */
+  private proxies(): Map<string, { interfaces: readonly string[]; macs: readonly string[] }> {
+    return new Map(
+      [...this.handovers.active()].map(([ip, e]) => [ip, { interfaces: e.interfaces, macs: e.macs }]),
+    );
+  }
+
+  /** Handovers ended outside a pass (a claim seen, the bound): the responder stops answering for them. */
+  private handoversEnded(done: readonly HandoverDone[]): void {
+    if (done.length === 0) return;
+    this.responder.setProxies(this.proxies());
+    this.logHandovers(done);
+    this.armHandoverTimer();
+    this.settle();
+  }
+
+  private logHandovers(done: readonly HandoverDone[]): void {
+    for (const h of summarize(done)) {
+      this.o.onHandover?.(h.end);
+      const [namespace = '', name = ''] = h.service.split('/');
+      this.o.log.info(
+        { ...objRef('Service', namespace, name), ips: h.ips, to: h.to, end: h.end, ms: Math.round(h.ms) },
+        h.end === 'announced'
+          ? 'handed over: the next owner announced the VIPs'
+          : h.end === 'bound'
+            ? 'handed over: the next owner did not announce the VIPs in time; stopped answering anyway'
+            : 'handover ended',
+      );
+    }
+  }
+
+  private armHandoverTimer(): void {
+    if (this.handoverTimer) this.clock.clearTimer(this.handoverTimer);
+    this.handoverTimer = undefined;
+    const at = this.handovers.nextDeadline();
+    if (at === undefined) return;
+    this.handoverTimer = this.clock.setTimer(
+      () => {
+        this.handoverTimer = undefined;
+        this.handoversEnded(this.handovers.expire(this.clock.now()));
+        this.armHandoverTimer();
+      },
+      Math.max(0, at - this.clock.now()),
+    );
+  }
+
+  /** A pass when the first deferred exclusion runs out (the labelled node's speaker said nothing). */
+  private deferPassUntil(until: number | undefined, now: number): void {
+    if (until === undefined || this.deferTimer?.at === until) return;
+    if (this.deferTimer) this.clock.clearTimer(this.deferTimer.h);
+    this.deferTimer = {
+      at: until,
+      h: this.clock.setTimer(
+        () => {
+          this.deferTimer = undefined;
+          this.o.requestPass?.();
+        },
+        Math.max(0, until - now) + 1,
+      ),
+    };
+  }
+
+  /** Resolves shutdown() once a pass applied "leaving" and nothing is handed over any more. */
+  private settle(): void {
+    if (this.settled && this.leavingApplied && this.handovers.size === 0) {
+      const done = this.settled;
+      this.settled = undefined;
+      done();
+    }
   }
 
   /**
@@ -401,11 +634,34 @@ export class Layer2Controller implements Protocol {
     }
   }
 
-  shutdown(): Promise<void> {
-    return Promise.resolve();
+  /**
+   * SIGTERM's layer 2 part: leave the election and hand every owned VIP over (the next owner answers
+   * and announces before this node stops answering). Without membership, or with nothing to hand
+   * over, it returns at once (this node answers until stop(), as before).
+   */
+  async shutdown(): Promise<void> {
+    if (!this.enabled || this.terminating) return;
+    this.terminating = true;
+    if (!this.membershipSeen || !this.o.requestPass) return;
+    const t0 = this.clock.now();
+    let timer: TimerHandle | undefined;
+    await new Promise<void>((resolve) => {
+      this.settled = resolve;
+      // a pass that never comes (or a handover that never ends) cannot hold SIGTERM up
+      timer = this.clock.setTimer(resolve, this.boundMs + 1000);
+      this.o.requestPass?.();
+    });
+    if (timer) this.clock.clearTimer(timer);
+    this.settled = undefined;
+    this.o.log.info(
+      { ms: Math.round(this.clock.now() - t0), handingOver: this.handovers.size },
+      'layer 2 shutdown: handover done',
+    );
   }
 
   async stop(): Promise<void> {
+    if (this.handoverTimer) this.clock.clearTimer(this.handoverTimer);
+    if (this.deferTimer) this.clock.clearTimer(this.deferTimer.h);
     this.verifier.stop();
     this.delivery.stop();
     this.responder.stop();

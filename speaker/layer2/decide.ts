@@ -22,6 +22,11 @@ export interface DecideInput {
   unknownHealth: 'eligible' | 'ineligible';
   /** Memo of the election hashes (same result, fewer sha256). */
   hashes?: ElectionHashes;
+  /**
+   * Speakers handing their VIPs over (speaker/layer2/handover.ts): out of the election, unless no other
+   * node is eligible (then nothing is handed over and the leaving node keeps answering until it stops).
+   */
+  leaving?: ReadonlySet<string>;
 }
 
 export interface ServiceDecision {
@@ -50,6 +55,12 @@ export function decideLayer2(input: DecideInput): Map<string, ServiceDecision> {
       health: (n) => input.health(n, svc.key),
       unknownHealth: input.unknownHealth,
     });
+    if (input.leaving && input.leaving.size > 0 && [...eligible.keys()].some((n) => !input.leaving?.has(n)))
+      for (const n of [...eligible.keys()])
+        if (input.leaving.has(n)) {
+          eligible.delete(n);
+          ineligible.set(n, 'leaving');
+        }
     out.set(svc.key, {
       service: svc,
       owner: electOwner(

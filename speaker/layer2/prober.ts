@@ -7,10 +7,12 @@
 // Speakers tell each other their MACs with their health results (membership): entries
 // "bollard.io/mac=<mac>" beside the Service keys ("ns/name"; a key never holds "=" or "bollard.io/"), and,
 // for the Services they own, the endpoints their delivery check could not reach:
-// "bollard.io/undelivered=<ns/name>|<ip:port why; …>".
+// "bollard.io/undelivered=<ns/name>|<ip:port why; …>"; and, while it hands its VIPs over,
+// "bollard.io/leaving" (handover.ts).
 import type { ServiceDecision } from './decide.js';
 import { electionOrder, type ElectionHashes } from './election.js';
 import type { IneligibleReason } from '../eligibility.js';
+import { LEAVING_FACT } from './handover.js';
 
 /** Reasons that leave a node on the Service's LAN with a running speaker. */
 const ON_THE_LAN: ReadonlySet<IneligibleReason> = new Set<IneligibleReason>([
@@ -49,14 +51,19 @@ export function proberOf(
 const MAC_FACT = 'bollard.io/mac=';
 const UNDELIVERED_FACT = 'bollard.io/undelivered=';
 
-/** This node's facts for the other speakers: its MACs, and the endpoints of owned Services not delivered. */
+/**
+ * This node's facts for the other speakers: its MACs, the endpoints of owned Services not delivered,
+ * and whether it is leaving (handing its VIPs over).
+ */
 export function layer2Facts(
   macs: readonly string[],
   undelivered: ReadonlyMap<string, readonly string[]>,
+  leaving = false,
 ): string[] {
   return [
     ...macs.map((m) => `${MAC_FACT}${m}`),
     ...[...undelivered].map(([k, why]) => `${UNDELIVERED_FACT}${k}|${why.join('; ')}`),
+    ...(leaving ? [LEAVING_FACT] : []),
   ].sort();
 }
 

@@ -3,6 +3,11 @@
 // with gratuitous ARP (request and reply forms) and unsolicited NA (Override, to ff02::1) on
 // MetalLB's schedule; stops answering a lost VIP at once. One packet socket per usable interface,
 // rescanned periodically. Frames from the wire never throw out of here.
+//
+// While a VIP is handed over (handover.ts) it answers for it with the next owner's MAC instead of its
+// own (setProxies): the ARP sender / NA target link-layer address is that MAC, the Ethernet source stays
+// this interface's (so no switch learns the next owner's MAC on this port). No gratuitous announcement
+// goes out for a handed-over VIP: the next owner sends its own.
 import { decodeEthernet, EtherType } from '../../proto/ethernet.js';
 import {
   answerArpRequest,
@@ -36,6 +41,15 @@ import { DEFAULT_GRATUITOUS, GratuitousSchedule, type GratuitousOptions } from '
 
 /** What this node announces: VIP -> the interfaces selected for it (empty list = every usable interface). */
 export type Announcements = ReadonlyMap<string, { readonly interfaces: readonly string[] }>;
+
+/**
+ * VIPs answered for another node: VIP -> the interfaces ([] = all) and that node's MACs. On each
+ * interface the answer carries its only MAC, or, when it has several, the one seen on that interface.
+ */
+export type Proxies = ReadonlyMap<
+  string,
+  { readonly interfaces: readonly string[]; readonly macs: readonly string[] }
+>;
 
 export interface ResponderCounters {
   request(ip: string): void;
@@ -80,8 +94,12 @@ interface IfaceState {
   socket: FrameSocket;
   owned4: Set<string>;
   owned6: Set<string>;
-  /** Solicited-node multicast MAC (hex) -> how many owned VIPs need it. */
+  /** Solicited-node multicast MAC (hex) -> how many owned or proxied VIPs need it. */
   groups: Map<string, number>;
+  /** VIPs answered with another node's MAC (handover): VIP -> that MAC. */
+  proxied: Map<string, string>;
+  /** Source MACs of ARP/NDP frames seen on this interface (which of a node's MACs is on this LAN). */
+  seen: Set<string>;
 }
 
 const noopCounters: ResponderCounters = {
@@ -94,6 +112,7 @@ const noopLog: ResponderLog = { info: () => undefined, warn: () => undefined, de
 export class Layer2Responder {
   private readonly ifaces = new Map<string, IfaceState>();
   private announcements: Announcements = new Map();
+  private proxies: Proxies = new Map();
   private readonly schedule: GratuitousSchedule;
   private readonly excludes: RegExp[];
   private readonly counters: ResponderCounters;
@@ -196,6 +215,32 @@ export class Layer2Responder {
     this.apply();
   }
 
+  /** Replaces the VIPs answered with another node's MAC (handovers). An owned VIP is never proxied. */
+  setProxies(next: Proxies): void {
+    const canon = new Map<string, { interfaces: readonly string[]; macs: readonly string[] }>();
+    for (const [ip, p] of next) {
+      try {
+        canon.set(canonicalIp(ip), p);
+      } catch {
+        this.log.warn({ ip }, 'not an IP address; ignored');
+      }
+    }
+    this.proxies = canon;
+    this.applyProxies();
+  }
+
+  /** The VIPs answered with another node's MAC now: VIP -> interface -> MAC. */
+  proxied(): Map<string, Map<string, string>> {
+    const out = new Map<string, Map<string, string>>();
+    for (const s of this.ifaces.values())
+      for (const [ip, mac] of s.proxied) {
+        const m = out.get(ip) ?? new Map<string, string>();
+        m.set(s.info.name, mac);
+        out.set(ip, m);
+      }
+    return out;
+  }
+
   /** Announces every owned VIP again (e.g. after a membership change, as MetalLB does on any trigger). */
   reannounce(): void {
     const now = this.clock.now();
@@ -232,6 +277,8 @@ export class Layer2Responder {
           owned4: new Set(),
           owned6: new Set(),
           groups: new Map(),
+          proxied: new Map(),
+          seen: new Set(),
         };
         state.socket = this.openSocket(info, (frame, pktType) => this.onFrame(state, frame, pktType));
         this.ifaces.set(info.name, state);
@@ -279,35 +326,51 @@ export class Layer2Responder {
       for (const ip of want4) if (!s.owned4.has(ip)) this.gain(s, ip, now);
       for (const ip of want6) if (!s.owned6.has(ip)) this.gain(s, ip, now);
     }
+    this.applyProxies();
     this.pump();
   }
 
-  private gain(s: IfaceState, ip: string, now: number): void {
-    if (isIpv4(ip)) s.owned4.add(ip);
-    else {
-      s.owned6.add(ip);
-      const mac = multicastMac(solicitedNodeMulticast(ip));
-      const n = s.groups.get(mac) ?? 0;
-      if (n === 0) {
-        try {
-          s.socket.joinMulticast(macToBytes(mac));
-        } catch (err) {
-          this.log.warn(
-            { interface: s.info.name, ip, err: (err as Error).message },
-            'cannot join the solicited-node group',
-          );
-        }
+  /** Brings every interface's proxied VIPs in line with the proxies (after the owned ones). */
+  private applyProxies(): void {
+    for (const s of this.ifaces.values()) {
+      const want = new Map<string, string>();
+      for (const [ip, p] of this.proxies) {
+        if (p.interfaces.length > 0 && !p.interfaces.includes(s.info.name)) continue;
+        if (s.owned4.has(ip) || s.owned6.has(ip)) continue;
+        if (!isIpv4(ip) && s.info.linkLocal6.length === 0) continue;
+        const macs = p.macs.map((m) => m.toLowerCase());
+        const mac = macs.length === 1 ? macs[0] : macs.find((m) => s.seen.has(m));
+        if (mac !== undefined && mac !== s.info.mac.toLowerCase()) want.set(ip, mac);
       }
-      s.groups.set(mac, n + 1);
+      for (const ip of [...s.proxied.keys()])
+        if (!want.has(ip)) {
+          s.proxied.delete(ip);
+          if (!isIpv4(ip)) this.leaveGroup(s, ip);
+        }
+      for (const [ip, mac] of want) {
+        if (!s.proxied.has(ip) && !isIpv4(ip)) this.joinGroup(s, ip);
+        s.proxied.set(ip, mac);
+      }
     }
-    this.log.debug({ interface: s.info.name, ip }, 'answering for VIP');
-    this.schedule.trigger(`${s.info.name}|${ip}`, now);
   }
 
-  private lose(s: IfaceState, ip: string): void {
-    this.schedule.cancel(`${s.info.name}|${ip}`);
-    if (s.owned4.delete(ip)) return;
-    if (!s.owned6.delete(ip)) return;
+  private joinGroup(s: IfaceState, ip: string): void {
+    const mac = multicastMac(solicitedNodeMulticast(ip));
+    const n = s.groups.get(mac) ?? 0;
+    if (n === 0) {
+      try {
+        s.socket.joinMulticast(macToBytes(mac));
+      } catch (err) {
+        this.log.warn(
+          { interface: s.info.name, ip, err: (err as Error).message },
+          'cannot join the solicited-node group',
+        );
+      }
+    }
+    s.groups.set(mac, n + 1);
+  }
+
+  private leaveGroup(s: IfaceState, ip: string): void {
     const mac = multicastMac(solicitedNodeMulticast(ip));
     const n = (s.groups.get(mac) ?? 1) - 1;
     if (n <= 0) {
@@ -318,6 +381,23 @@ export class Layer2Responder {
         // the interface may be gone
       }
     } else s.groups.set(mac, n);
+  }
+
+  private gain(s: IfaceState, ip: string, now: number): void {
+    if (isIpv4(ip)) s.owned4.add(ip);
+    else {
+      s.owned6.add(ip);
+      this.joinGroup(s, ip);
+    }
+    this.log.debug({ interface: s.info.name, ip }, 'answering for VIP');
+    this.schedule.trigger(`${s.info.name}|${ip}`, now);
+  }
+
+  private lose(s: IfaceState, ip: string): void {
+    this.schedule.cancel(`${s.info.name}|${ip}`);
+    if (s.owned4.delete(ip)) return;
+    if (!s.owned6.delete(ip)) return;
+    this.leaveGroup(s, ip);
   }
 
   /** Sends what the gratuitous schedule says is due and arms the timer for the next deadline. */
@@ -367,6 +447,13 @@ export class Layer2Responder {
     try {
       const eth = decodeEthernet(frame);
       if (eth.vlans.length > 0 || eth.source === s.info.mac) return;
+      const src = eth.source.toLowerCase();
+      if ((eth.etherType === EtherType.ARP || eth.etherType === EtherType.IPV6) && !s.seen.has(src)) {
+        if (s.seen.size >= 4096) s.seen.clear();
+        s.seen.add(src);
+        // a next owner with several MACs may be answered for here now
+        if (this.proxies.size > 0) this.applyProxies();
+      }
       if (eth.etherType === EtherType.ARP) this.onArp(s, eth.payload);
       else if (eth.etherType === EtherType.IPV6) this.onNdp(s, eth.payload, eth.source);
     } catch {
@@ -379,18 +466,22 @@ export class Layer2Responder {
     const req = decodeArp(payload);
     if (this.onClaim && req.senderIp !== '0.0.0.0') this.onClaim(req.senderIp, req.senderMac, s.info.name);
     if (req.operation !== 'request') return;
-    if (!s.owned4.has(req.targetIp)) return;
+    const proxyMac = s.owned4.has(req.targetIp) ? undefined : s.proxied.get(req.targetIp);
+    if (!s.owned4.has(req.targetIp) && proxyMac === undefined) return;
     this.counters.request(req.targetIp);
     // Gratuitous requests (sender = target) from another node are not questions.
     if (req.senderIp === req.targetIp) return;
-    const reply = answerArpRequest(req, s.info.mac, s.owned4);
+    const reply =
+      proxyMac === undefined
+        ? answerArpRequest(req, s.info.mac, s.owned4)
+        : answerArpRequest(req, proxyMac, new Set([req.targetIp]));
     if (!reply) return;
     s.socket.send(arpFrame(reply, s.info.mac, req.senderMac));
     this.counters.response(req.targetIp);
   }
 
   private onNdp(s: IfaceState, payload: Uint8Array, srcMac: string): void {
-    if (s.owned6.size === 0 && !this.onClaim) return;
+    if (s.owned6.size === 0 && s.proxied.size === 0 && !this.onClaim) return;
     const pkt = decodeNdp(payload);
     if (pkt.message.type === 'neighborAdvertisement') {
       const tll = pkt.message.options.find((o) => o.type === 'targetLinkLayerAddress');
@@ -400,9 +491,13 @@ export class Layer2Responder {
     }
     if (pkt.message.type !== 'neighborSolicitation') return;
     const target = pkt.message.target;
-    if (!s.owned6.has(target)) return;
+    const proxyMac = s.owned6.has(target) ? undefined : s.proxied.get(target);
+    if (!s.owned6.has(target) && proxyMac === undefined) return;
     this.counters.request(target);
-    const na = answerNeighborSolicitation(pkt, s.info.mac, s.owned6);
+    const na =
+      proxyMac === undefined
+        ? answerNeighborSolicitation(pkt, s.info.mac, s.owned6)
+        : answerNeighborSolicitation(pkt, proxyMac, new Set([target]));
     if (!na) return;
     const sll = pkt.message.options.find((o) => o.type === 'sourceLinkLayerAddress');
     const dstMac = sll && sll.type === 'sourceLinkLayerAddress' ? sll.mac : srcMac;

@@ -168,6 +168,59 @@ describe('layer 2 responder (fake sockets)', () => {
     assert.deepEqual(s0.joined, []);
   });
 
+  it("answers a handed-over VIP with the next owner's MAC (ARP sender / NA target), from its own Ethernet source; no gratuitous announcement; an owned VIP is never proxied", () => {
+    const resp = make();
+    const NEXT = '02:00:00:00:00:77';
+    resp.setProxies(
+      new Map([
+        ['192.0.2.1', { interfaces: ['eth0'], macs: [NEXT] }],
+        ['fd00:2::5', { interfaces: ['eth0'], macs: [NEXT] }],
+      ]),
+    );
+    const s0 = sockets.get('eth0')!;
+    assert.equal(s0.sent.length, 0, 'no gratuitous announcement for a proxied VIP');
+    assert.deepEqual(s0.joined, ['3333ff000005'], 'in the solicited-node group for the proxied IPv6 VIP');
+    ask('eth0', '192.0.2.1');
+    const eth = decodeEthernet(s0.sent[0]!);
+    assert.equal(eth.source, '02:00:00:00:00:01');
+    const a = decodeArp(eth.payload);
+    assert.deepEqual([a.operation, a.senderMac, a.senderIp], ['reply', NEXT, '192.0.2.1']);
+    const ns = neighborSolicitation('fd00:2::99', 'fd00:2::5', CLIENT);
+    s0.deliver(Buffer.from(ipv6Frame(encodeNdp({ source: 'fd00:2::99', ...ns }), CLIENT, ns.destination)), 2);
+    const na = decodeNdp(decodeEthernet(s0.sent[1]!).payload);
+    assert.ok(na.message.type === 'neighborAdvertisement');
+    assert.deepEqual(na.message.options, [{ type: 'targetLinkLayerAddress', mac: NEXT }]);
+    // not on eth1 (not among its interfaces)
+    const s1 = sockets.get('eth1')!;
+    s1.sent = [];
+    ask('eth1', '192.0.2.1');
+    assert.equal(s1.sent.length, 0);
+    // owned again: answered with our own MAC
+    resp.setAnnouncements(new Map([['192.0.2.1', { interfaces: [] }]]));
+    s0.sent = [];
+    ask('eth0', '192.0.2.1');
+    assert.equal(decodeArp(decodeEthernet(s0.sent.at(-1)!).payload).senderMac, '02:00:00:00:00:01');
+    resp.setAnnouncements(new Map());
+    resp.setProxies(new Map());
+    assert.deepEqual(s0.joined, []);
+    s0.sent = [];
+    ask('eth0', '192.0.2.1');
+    assert.equal(s0.sent.length, 0, 'nothing once the handover ended');
+  });
+
+  it('a next owner with several MACs is answered for with the one seen on that interface, else not at all', () => {
+    const resp = make();
+    const macs = ['02:00:00:00:00:71', '02:00:00:00:00:72'];
+    resp.setProxies(new Map([['192.0.2.1', { interfaces: [], macs }]]));
+    const s0 = sockets.get('eth0')!;
+    ask('eth0', '192.0.2.1');
+    assert.equal(s0.sent.length, 0, 'none of its MACs seen here yet');
+    // an ARP request from its second MAC on eth0
+    s0.deliver(Buffer.from(arpFrame(arpRequest(macs[1]!, '192.0.2.7', '192.0.2.200'), macs[1]!)), 1);
+    ask('eth0', '192.0.2.1');
+    assert.equal(decodeArp(decodeEthernet(s0.sent.at(-1)!).payload).senderMac, macs[1]);
+  });
+
   it('garbage frames are counted, never thrown', () => {
     const resp = make();
     resp.setAnnouncements(new Map([['192.0.2.1', { interfaces: [] }]]));
