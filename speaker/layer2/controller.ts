@@ -18,24 +18,16 @@ import type { SpeakerMetrics } from '../metrics.js';
 import type { MembershipView, PassInput, Protocol, ServiceFacts } from '../protocol.js';
 import { monotonicClock, type Clock, type TimerHandle } from '../../proto/clock.js';
 import { EXCLUDE_LB_LABEL } from '../eligibility.js';
-import {
-  deferredExclusions,
-  Handovers,
-  HANDOVER_BOUND_MS,
-  leavingPeers,
-  summarize,
-  type HandoverDone,
-} from './handover.js';
+import { deferredExclusions, HANDOVER_BOUND_MS, leavingPeers, type HandoverDone } from './handover.js';
+import { HandingOver } from './handing-over.js';
 import { announcementsOf, decideLayer2, type ServiceDecision } from './decide.js';
 import { ElectionHashes } from './election.js';
 import { Layer2Responder, type ResponderOptions } from './responder.js';
 import { L2StatusWriter } from './status.js';
-import { L2Verifier, type VerifierTarget } from './verifier.js';
-import { layer2Facts, macFactsOf, proberOf, undeliveredOf } from './prober.js';
-import { DeliveryChecker } from './delivery.js';
-import type { DeliveryOptions, DeliveryTarget } from './delivery-core.js';
+import { layer2Facts } from './prober.js';
+import type { DeliveryOptions } from './delivery-core.js';
 import type { VerifyOptions } from './verify-core.js';
-import { StaleConditions, staleVerification } from './stale-conditions.js';
+import { L2Verification } from './verification.js';
 
 export interface Layer2ControllerOptions {
   readonly client: KubeClient;
@@ -92,20 +84,13 @@ export class Layer2Controller implements Protocol {
   /** Service key -> the VIPs its metallb_speaker_announced series carry */
   private readonly announced: AnnouncedSeries;
   private readonly hashes = new ElectionHashes();
-  private readonly verifier: L2Verifier;
-  private readonly delivery: DeliveryChecker;
-  private readonly stale: StaleConditions;
-  /** The VIPs this node verifies (it is their prober), by Service key. */
-  private readonly probing = new Map<string, VerifierTarget[]>();
-  /** Every speaker's MACs (ours and what membership tells), for telling a speaker from a stranger. */
-  private speakerMacs = new Set<string>();
-  /** Every live speaker told us its MACs: only then is an unknown MAC a stranger's. */
-  private speakerMacsComplete = false;
+  /** Verified announcements, delivery checks, stale conditions (verification.ts). */
+  private readonly checks: L2Verification;
   private readonly clock: Clock;
   private readonly boundMs: number;
   /** The VIPs this node answers for with the next owner's MAC. */
-  private readonly handovers: Handovers;
-  private handoverTimer: TimerHandle | undefined;
+  /** The VIPs this node answers for with the next owner's MAC (handing-over.ts). */
+  private readonly handing: HandingOver;
   /** Other nodes' exclusion labels: when first seen (deferredExclusions). */
   private readonly labelSeen = new Map<string, number>();
   private deferTimer: { at: number; h: TimerHandle } | undefined;
@@ -123,19 +108,27 @@ export class Layer2Controller implements Protocol {
     this.enabled = o.enabled ?? true;
     this.clock = o.responder?.clock ?? monotonicClock;
     this.boundMs = o.handoverBoundMs ?? HANDOVER_BOUND_MS;
-    this.handovers = new Handovers(this.boundMs, o.handoverLingerMs);
+    this.handing = new HandingOver({
+      self: o.node,
+      clock: this.clock,
+      log: o.log,
+      responder: {
+        setProxies: (p) => this.responder.setProxies(p),
+        interfacesFor: (ip) => this.responder.interfacesFor(ip),
+      },
+      boundMs: this.boundMs,
+      ...(o.handoverLingerMs !== undefined ? { lingerMs: o.handoverLingerMs } : {}),
+      ...(o.onHandover ? { onHandover: o.onHandover } : {}),
+      onEnded: () => this.settle(),
+    });
     const { metrics, log } = o;
     this.responder = new Layer2Responder({
       excludes: o.interfacesExclude ?? DEFAULT_INTERFACE_EXCLUDES,
       ...o.responder,
       ...(this.enabled ? {} : { scan: () => [], rescanMs: 0 }),
       onClaim: (ip, mac) => {
-        this.verifier.claim(ip, mac);
-        const now = this.clock.now();
-        if (!this.handovers.claim(ip, mac, now)) return;
-        this.o.log.debug({ ip, mac }, 'the next owner announced a VIP handed over');
-        this.handoversEnded(this.handovers.expire(now));
-        this.armHandoverTimer();
+        this.checks.claim(ip, mac);
+        this.handing.claim(ip, mac);
       },
       counters: {
         request: (ip) => metrics.requests.inc({ ip }),
@@ -148,25 +141,18 @@ export class Layer2Controller implements Protocol {
         debug: (f, m) => log.debug(f, m),
       },
     });
-    this.verifier = new L2Verifier({
+    this.checks = new L2Verification({
       node: o.node,
       client: o.client,
       log,
+      metrics,
       recordEvent: o.recordEvent,
-      metrics: {
-        setVerification: (state, n) => metrics.l2Verification.set({ state }, n),
-        setConflicts: (n) => metrics.addressConflicts.set(n),
-      },
+      macs: () => this.responder.macs(),
       probe: (ip, ifs) => this.responder.probe(ip, ifs),
-      isSpeakerMac: (mac) => this.speakerMacs.has(mac) || !this.speakerMacsComplete,
-      ...(o.verify ? { options: o.verify } : {}),
+      ...(o.onFactsChange ? { onFactsChange: o.onFactsChange } : {}),
+      ...(o.verify ? { verify: o.verify } : {}),
+      ...(o.delivery ? { delivery: o.delivery } : {}),
     });
-    this.delivery = new DeliveryChecker({
-      log,
-      onChange: () => o.onFactsChange?.(),
-      ...(o.delivery ? { options: o.delivery } : {}),
-    });
-    this.stale = new StaleConditions({ client: o.client, log });
     this.announced = new AnnouncedSeries(metrics.announced, 'layer2', o.node);
     this.statuses = new L2StatusWriter({
       client: o.client,
@@ -195,13 +181,12 @@ export class Layer2Controller implements Protocol {
 
   /** The Services this node verifies whose owner is among `nodes`. */
   probedOwnedBy(nodes: readonly string[]): string[] {
-    const set = new Set(nodes);
-    return [...this.probing].flatMap(([k, ts]) => (ts.some((t) => set.has(t.owner)) ? [k] : []));
+    return this.checks.probedOwnedBy(nodes);
   }
 
   /** What the other speakers learn from this one with its health results: MACs, undelivered endpoints. */
   facts(): string[] {
-    return layer2Facts(this.responder.macs(), this.delivery.undelivered(), this.leavingApplied);
+    return layer2Facts(this.responder.macs(), this.checks.undelivered(), this.leavingApplied);
   }
 
   /** Current decisions (for tests and diagnostics). */
@@ -297,15 +282,15 @@ export class Layer2Controller implements Protocol {
           ])
         : scope;
     const { gained, withdrawn, ownershipChanged } = this.takeOwnership(touched, scope === 'all');
-    const handoverChanged = this.handOver(touched, withdrawn, membership, now);
+    const handoverChanged = this.handing.run(touched, this.decided, withdrawn, membership, now);
 
     // The data path first: the responder answers for what we own (rebuilt only when that changed), and
     // the gratuitous announcements for what we gained go out before the logs, Events and metrics.
     // A VIP handed over is answered with the next owner's MAC from the same moment on.
-    if (handoverChanged) this.responder.setProxies(this.proxies());
+    if (handoverChanged) this.responder.setProxies(this.handing.proxies());
     if (ownershipChanged) this.responder.setAnnouncements(announcementsOf(self, this.owned));
     if (input.reannounce) this.responder.reannounce();
-    if (handoverChanged) this.armHandoverTimer();
+    if (handoverChanged) this.handing.arm();
 
     // Only now (the responder answers with the next owners' MACs) do the peers learn we are leaving.
     if (leavingSelf !== this.leavingApplied) {
@@ -314,7 +299,7 @@ export class Layer2Controller implements Protocol {
         {
           leaving: leavingSelf,
           why: this.terminating ? 'SIGTERM' : leavingSelf ? `label ${EXCLUDE_LB_LABEL}` : null,
-          handingOver: this.handovers.size,
+          handingOver: this.handing.size,
         },
         leavingSelf ? 'leaving: handing the VIPs over' : 'no longer leaving',
       );
@@ -343,120 +328,12 @@ export class Layer2Controller implements Protocol {
         'withdrawn',
       );
     this.report(touched, input);
-    this.checkDelivery(touched, scope === 'all');
-    this.verify(touched, scope === 'all', input);
-    this.clearStale(touched, scope === 'all', input);
+    this.checks.afterPass(touched, scope === 'all', input, {
+      decided: this.decided,
+      owned: this.owned,
+      hashes: this.hashes,
+    });
     this.settle();
-  }
-
-  /**
-   * Starts, redirects and ends the handovers of the touched Services: a VIP this node just lost to
-   * another live speaker whose MACs it knows (or one already handed over whose next owner changed) is
-   * answered with that speaker's MAC; one it owns again, or nobody's, is not. True when that changed.
-   */
-  private handOver(
-    touched: Iterable<string>,
-    withdrawn: readonly ServiceDecision[],
-    membership: MembershipView | undefined,
-    now: number,
-  ): boolean {
-    const lost = new Set(withdrawn.map((d) => d.service.key));
-    const done: HandoverDone[] = [];
-    let changed = false;
-    const byService = new Map<string, string[]>();
-    for (const [ip, e] of this.handovers.active()) {
-      const l = byService.get(e.service) ?? [];
-      l.push(ip);
-      byService.set(e.service, l);
-    }
-    // (a node's MACs read once per pass: its facts may hold thousands of health results)
-    const macsOf = new Map<string, Set<string> | undefined>();
-    const cachedMacs = (node: string): Set<string> | undefined => {
-      if (!macsOf.has(node)) macsOf.set(node, macFactsOf(membership?.healthOf(node)));
-      return macsOf.get(node);
-    };
-    for (const k of touched) {
-      const active = byService.get(k) ?? [];
-      if (active.length === 0 && !lost.has(k)) continue;
-      const d = this.decided.get(k);
-      const to = d?.owner;
-      const macs = to !== undefined && to !== this.self ? cachedMacs(to) : undefined;
-      const handable =
-        d !== undefined &&
-        to !== undefined &&
-        to !== this.self &&
-        membership !== undefined &&
-        membership.live.has(to) &&
-        macs !== undefined &&
-        macs.size > 0;
-      if (handable && (lost.has(k) || active.length > 0)) {
-        for (const ip of d.service.ips) {
-          const cur = this.handovers.active().get(ip);
-          const interfaces = cur?.interfaces ?? this.responder.interfacesFor(ip);
-          if (!cur && (!lost.has(k) || interfaces.length === 0)) continue;
-          const r = this.handovers.start(
-            { ip, service: k, to, macs: [...macs].map((m) => m.toLowerCase()).sort(), interfaces },
-            now,
-          );
-          if (r) done.push(r);
-          changed = true;
-        }
-      }
-      for (const ip of active) {
-        if (handable && d.service.ips.includes(ip)) continue;
-        const r = this.handovers.end(ip, to === this.self ? 'regained' : 'cancelled', now);
-        if (r) done.push(r);
-        changed = true;
-      }
-    }
-    if (done.length > 0) this.logHandovers(done);
-    return changed;
-  }
-
-  /** The responder's proxies: every VIP handed over, with the next owner's MACs. */
-  private proxies(): Map<string, { interfaces: readonly string[]; macs: readonly string[] }> {
-    return new Map(
-      [...this.handovers.active()].map(([ip, e]) => [ip, { interfaces: e.interfaces, macs: e.macs }]),
-    );
-  }
-
-  /** Handovers ended outside a pass (a claim seen, the bound): the responder stops answering for them. */
-  private handoversEnded(done: readonly HandoverDone[]): void {
-    if (done.length === 0) return;
-    this.responder.setProxies(this.proxies());
-    this.logHandovers(done);
-    this.armHandoverTimer();
-    this.settle();
-  }
-
-  private logHandovers(done: readonly HandoverDone[]): void {
-    for (const h of summarize(done)) {
-      this.o.onHandover?.(h.end);
-      const [namespace = '', name = ''] = h.service.split('/');
-      this.o.log.info(
-        { ...objRef('Service', namespace, name), ips: h.ips, to: h.to, end: h.end, ms: Math.round(h.ms) },
-        h.end === 'announced'
-          ? 'handed over: the next owner announced the VIPs'
-          : h.end === 'bound'
-            ? 'handed over: the next owner did not announce the VIPs in time; stopped answering anyway'
-            : 'handover ended',
-      );
-    }
-  }
-
-  private armHandoverTimer(): void {
-    if (this.handoverTimer) this.clock.clearTimer(this.handoverTimer);
-    this.handoverTimer = undefined;
-    const at = this.handovers.nextDeadline();
-    if (at === undefined) return;
-    this.handoverTimer = this.clock.setTimer(
-      () => {
-        this.handoverTimer = undefined;
-        this.handoversEnded(this.handovers.expire(this.clock.now()));
-        this.armHandoverTimer();
-      },
-      Math.max(0, at - this.clock.now()),
-    );
   }
 
   /** A pass when the first deferred exclusion runs out (the labelled node's speaker said nothing). */
@@ -477,101 +354,11 @@ export class Layer2Controller implements Protocol {
 
   /** Resolves shutdown() once a pass applied "leaving" and nothing is handed over any more. */
   private settle(): void {
-    if (this.settled && this.leavingApplied && this.handovers.size === 0) {
+    if (this.settled && this.leavingApplied && this.handing.size === 0) {
       const done = this.settled;
       this.settled = undefined;
       done();
     }
-  }
-
-  /**
-   * Verification conditions on Services nobody probes now (not in layer 2 any more, no owner, nobody to
-   * verify from): removed by the reporter (the first live speaker by name). Not while membership is off or
-   * not yet started: without it nothing is verified, and at start a speaker does not know who probes yet.
-   */
-  private clearStale(touched: Iterable<string>, all: boolean, input: PassInput): void {
-    const live = input.membership?.live;
-    if (!live || [...live].sort()[0] !== this.self) return;
-    const candidates = all
-      ? [...input.services.values()]
-      : [...touched].flatMap((k) => {
-          const f = input.services.get(k);
-          return f ? [f] : [];
-        });
-    const probed = (k: string): boolean => {
-      const d = this.decided.get(k);
-      return d !== undefined && d.owner !== undefined && proberOf(d, live, this.hashes) !== undefined;
-    };
-    this.stale.remove(
-      staleVerification(candidates, probed),
-      candidates.map((f) => f.key),
-    );
-  }
-
-  /**
-   * Every TCP port on every VIP this node owns: checked from here (the owner's delivery check); all of
-   * them on a full pass, the touched Services' otherwise.
-   */
-  private checkDelivery(touched: Iterable<string>, all: boolean): void {
-    const target = (k: string, d: ServiceDecision): DeliveryTarget => ({
-      service: k,
-      endpoints: d.service.ips.flatMap((ip) => (d.service.tcpPorts ?? []).map((port) => ({ ip, port }))),
-    });
-    if (all) {
-      this.delivery.setTargets([...this.owned].map(([k, d]) => target(k, d)));
-      return;
-    }
-    const updates = new Map<string, DeliveryTarget | undefined>();
-    for (const k of touched) {
-      const d = this.owned.get(k);
-      updates.set(k, d ? target(k, d) : undefined);
-    }
-    if (updates.size > 0) this.delivery.updateServices(updates);
-  }
-
-  /**
-   * The VIPs this node is the prober of (proberOf): the touched Services' on a partial pass, all on a
-   * full one (which also picks up the MACs other speakers reported).
-   */
-  private verify(touched: Iterable<string>, all: boolean, input: PassInput): void {
-    const { membership } = input;
-    const macs = new Set(this.responder.macs());
-    let complete = membership !== undefined;
-    for (const n of membership?.live ?? []) {
-      if (n === this.self) continue;
-      const theirs = macFactsOf(membership?.healthOf(n));
-      if (!theirs) complete = false;
-      for (const m of theirs ?? []) macs.add(m);
-    }
-    this.speakerMacs = macs;
-    this.speakerMacsComplete = complete;
-    if (all) this.probing.clear();
-    const updates = new Map<string, VerifierTarget[]>();
-    for (const k of all ? this.decided.keys() : touched) {
-      this.probing.delete(k);
-      updates.set(k, []);
-      const d = this.decided.get(k);
-      if (!d || !d.owner || d.owner === this.self) continue;
-      const p = proberOf(d, membership?.live, this.hashes);
-      if (p?.node !== this.self) continue;
-      // Not before the owner told us its MACs (a speaker that has not yet would look like a stranger).
-      const ownerMacs = macFactsOf(membership?.healthOf(d.owner));
-      if (!ownerMacs) continue;
-      const targets = d.service.ips.map((ip) => ({
-        service: k,
-        ip,
-        owner: d.owner as string,
-        ownerMacs,
-        facts: d.service,
-        interfaces: p.interfaces,
-        undelivered: undeliveredOf(membership?.healthOf(d.owner as string), k),
-      }));
-      this.probing.set(k, targets);
-      updates.set(k, targets);
-    }
-    // A full pass replaces every target; a partial one only the touched Services'.
-    if (all) this.verifier.setTargets([...this.probing.values()].flat());
-    else this.verifier.updateServices(updates);
   }
 
   /** Moves the touched Services' ownership to this pass's decisions; what this node gained and lost. */
@@ -654,16 +441,15 @@ export class Layer2Controller implements Protocol {
     if (timer) this.clock.clearTimer(timer);
     this.settled = undefined;
     this.o.log.info(
-      { ms: Math.round(this.clock.now() - t0), handingOver: this.handovers.size },
+      { ms: Math.round(this.clock.now() - t0), handingOver: this.handing.size },
       'layer 2 shutdown: handover done',
     );
   }
 
   async stop(): Promise<void> {
-    if (this.handoverTimer) this.clock.clearTimer(this.handoverTimer);
+    this.handing.stop();
     if (this.deferTimer) this.clock.clearTimer(this.deferTimer.h);
-    this.verifier.stop();
-    this.delivery.stop();
+    this.checks.stop();
     this.responder.stop();
     await this.statuses.stop();
   }
