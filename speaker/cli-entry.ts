@@ -38,6 +38,7 @@ interface SpeakerFlags {
   bgp: boolean;
   layer2: boolean;
   drainTime: number;
+  flowHandover: boolean;
   optimizeForSize: boolean;
 }
 
@@ -65,6 +66,7 @@ async function runFromFlags(o: SpeakerFlags): Promise<void> {
     healthIntervalMs: o.healthInterval,
     healthTimeoutMs: o.healthTimeout,
     drainMs: o.drainTime,
+    flowHandover: o.flowHandover,
   });
   stopOnSignals(speaker);
 }
@@ -113,6 +115,12 @@ export function speakerCommand(name = 'speaker'): Command {
       'on SIGTERM or exclusion, BGP routes stay announced with GRACEFUL_SHUTDOWN this long before the withdraw (0: at once)',
       int,
       DEFAULT_DRAIN_MS,
+    )
+    .option(
+      '--flow-handover <bool>',
+      'after a planned move of a VIP, hand stray TCP packets of connections in flight to the node that knows them, for the drain time (needs iptables, NET_ADMIN; false: off, the chain is removed)',
+      (v) => v !== 'false',
+      true,
     )
     .option(
       '--optimize-for-size <bool>',

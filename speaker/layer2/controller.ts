@@ -18,6 +18,7 @@ import { layer2Facts, macFactsOf, proberOf, undeliveredOf } from './prober.js';
 import { DeliveryChecker } from './delivery.js';
 import type { DeliveryOptions, DeliveryTarget } from './delivery-core.js';
 import type { VerifyOptions } from './verify-core.js';
+import type { FlowHandover } from '../flows/handover.js';
 
 export interface Layer2ControllerOptions {
   readonly client: KubeClient;
@@ -41,6 +42,8 @@ export interface Layer2ControllerOptions {
   readonly delivery?: Partial<DeliveryOptions>;
   /** This node's facts for the other speakers (facts()) changed. */
   readonly onFactsChange?: () => void;
+  /** Flow handover (speaker/flows/handover.ts): told each pass's decisions before the announcements change. */
+  readonly flows?: Pick<FlowHandover, 'layer2'>;
 }
 
 function sameList(a: readonly string[], b: readonly string[]): boolean {
@@ -218,6 +221,7 @@ export class Layer2Controller implements Protocol {
 
     // The data path first: the responder answers for what we own (rebuilt only when that changed), and
     // the gratuitous announcements for what we gained go out before the logs, Events and metrics.
+    this.o.flows?.layer2(this.decided, scope === 'all' ? undefined : scope);
     if (ownershipChanged) this.responder.setAnnouncements(announcementsOf(self, this.owned));
     if (input.reannounce) this.responder.reannounce();
 
