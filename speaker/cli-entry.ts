@@ -9,6 +9,7 @@ import { favourMemory } from '../k8s/v8-memory.js';
 import { runSpeaker } from './main.js';
 import { DEFAULT_INTERFACE_EXCLUDES } from '../net/interfaces.js';
 import { DEFAULT_DRAIN_MS } from './bgp/drain.js';
+import { FlowHandover } from './flows/handover.js';
 
 function int(v: string): number {
   const n = Number(v);
@@ -46,6 +47,8 @@ async function runFromFlags(o: SpeakerFlags): Promise<void> {
   favourMemory(o.optimizeForSize); // k8s/v8-memory.ts: before the informers' first lists
   const log = makeLogger({ component: 'speaker', level: o.logLevel });
   installProcessPolicy({ log });
+  // flow handover off: its chain and jump go, if a former run left them
+  if (!o.flowHandover) FlowHandover.remove();
   const speaker = await runSpeaker({
     logger: log,
     bgp: o.bgp,

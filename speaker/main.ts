@@ -76,7 +76,8 @@ export interface SpeakerOptions {
   drainMs?: number;
   /**
    * Flow handover (speaker/flows): after a planned move of a VIP, stray TCP packets of connections in
-   * flight go to the node that knows them, for the drain time (default true; needs iptables).
+   * flight go to the node that knows them, for the drain time (needs iptables). Default false here, so
+   * an in-process speaker (tests) never touches the host's iptables; the command line's default is true.
    */
   flowHandover?: boolean;
 }
@@ -181,7 +182,7 @@ export async function runSpeaker(opts: SpeakerOptions): Promise<SpeakerHandle> {
   });
 
   // --- flow handover: strays of moved connections to the node that knows them (speaker/flows) ---
-  const flowsOn = opts.flowHandover ?? true;
+  const flowsOn = opts.flowHandover ?? false;
   const flows = flowsOn
     ? new FlowHandover({
         self,
@@ -439,8 +440,7 @@ export async function runSpeaker(opts: SpeakerOptions): Promise<SpeakerHandle> {
     'speaker starting',
   );
   await Promise.all([...informers.map((i) => i.start()), config.start(), ...protocols.map((p) => p.start())]);
-  if (flows) flows.start();
-  else FlowHandover.remove();
+  flows?.start();
   synced = true;
   config.load();
   syncMembership();

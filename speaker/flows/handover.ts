@@ -141,10 +141,9 @@ export class FlowHandover {
     const bin = this.bins.get(f) ?? (f === 4 ? 'iptables' : 'ip6tables');
     const r = this.run(`${bin}-restore`, ['-w', '--noflush'], restoreText(f, []));
     if (!r.ok) return this.fail(`install-ipv${f}`, r.error);
-    const jump = ['-w', '-t', 'mangle', 'PREROUTING', '-j', CHAIN];
     if (!this.run(bin, ['-w', '-t', 'mangle', '-C', 'PREROUTING', '-j', CHAIN]).ok) {
       const ins = this.run(bin, ['-w', '-t', 'mangle', '-I', 'PREROUTING', '1', '-j', CHAIN]);
-      if (!ins.ok) return this.fail(`jump-ipv${f}`, ins.error ?? jump.join(' '));
+      if (!ins.ok) return this.fail(`jump-ipv${f}`, ins.error);
     }
     this.installed.add(f);
     this.applied.set(f, restoreText(f, []));
