@@ -2,7 +2,8 @@
 // its content equal to what the pure core (core.ts) decides, and ends windows on time. Errors are
 // values: a missing or failing iptables is logged once per cause, counted, and the speaker carries on
 // without flow handover (announcing never depends on it). Rules are written synchronously, so a pass
-// that gains a VIP has its rules in place before the gratuitous ARP / the route goes out.
+// that gains a VIP has its rules in place before the gratuitous ARP / the route goes out; the legacy
+// backend's lock is waited for 1 s at most (a failed write is retried at the next change or pass).
 import { spawnSync } from 'node:child_process';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { Clock, TimerHandle } from '../../proto/clock.js';
@@ -21,7 +22,7 @@ import {
 import { CHAIN, chooseBackend, familyRules, restoreText, type Family, type Runner } from './iptables.js';
 
 export const spawnRunner: Runner = (cmd, args, input) => {
-  const r = spawnSync(cmd, args, { input: input ?? '', encoding: 'utf8', timeout: 10_000 });
+  const r = spawnSync(cmd, args, { input: input ?? '', encoding: 'utf8', timeout: 5000 });
   if (r.error) return { ok: false, stdout: '', error: r.error.message };
   if (r.status !== 0)
     return { ok: false, stdout: r.stdout, error: (r.stderr || `exit ${String(r.status)}`).trim() };
@@ -119,11 +120,11 @@ export class FlowHandover {
   static remove(run: Runner = spawnRunner): void {
     for (const f of [4, 6] as const) {
       const bin = chooseBackend(run, f);
-      while (run(bin, ['-w', '-t', 'mangle', '-D', 'PREROUTING', '-j', CHAIN]).ok) {
+      while (run(bin, ['-w', '1', '-t', 'mangle', '-D', 'PREROUTING', '-j', CHAIN]).ok) {
         /* every jump */
       }
-      run(bin, ['-w', '-t', 'mangle', '-F', CHAIN]);
-      run(bin, ['-w', '-t', 'mangle', '-X', CHAIN]);
+      run(bin, ['-w', '1', '-t', 'mangle', '-F', CHAIN]);
+      run(bin, ['-w', '1', '-t', 'mangle', '-X', CHAIN]);
     }
   }
 
@@ -139,10 +140,10 @@ export class FlowHandover {
 
   private install(f: Family): void {
     const bin = this.bins.get(f) ?? (f === 4 ? 'iptables' : 'ip6tables');
-    const r = this.run(`${bin}-restore`, ['-w', '--noflush'], restoreText(f, []));
+    const r = this.run(`${bin}-restore`, ['-w', '1', '--noflush'], restoreText(f, []));
     if (!r.ok) return this.fail(`install-ipv${f}`, r.error);
-    if (!this.run(bin, ['-w', '-t', 'mangle', '-C', 'PREROUTING', '-j', CHAIN]).ok) {
-      const ins = this.run(bin, ['-w', '-t', 'mangle', '-I', 'PREROUTING', '1', '-j', CHAIN]);
+    if (!this.run(bin, ['-w', '1', '-t', 'mangle', '-C', 'PREROUTING', '-j', CHAIN]).ok) {
+      const ins = this.run(bin, ['-w', '1', '-t', 'mangle', '-I', 'PREROUTING', '1', '-j', CHAIN]);
       if (!ins.ok) return this.fail(`jump-ipv${f}`, ins.error);
     }
     this.installed.add(f);
@@ -158,7 +159,7 @@ export class FlowHandover {
     for (const f of this.installed) {
       const text = restoreText(f, familyRules(f, rules, this.o.addressesOf));
       if (this.applied.get(f) === text) continue;
-      const r = this.run(`${this.bins.get(f) ?? 'iptables'}-restore`, ['-w', '--noflush'], text);
+      const r = this.run(`${this.bins.get(f) ?? 'iptables'}-restore`, ['-w', '1', '--noflush'], text);
       if (!r.ok) {
         this.applied.delete(f);
         this.fail(`apply-ipv${f}`, r.error);
