@@ -350,7 +350,7 @@ export async function runSpeaker(opts: SpeakerOptions): Promise<SpeakerHandle> {
               .map((n) => n.name),
           ),
         },
-        bgp && cfg.peers.size > 0 ? [...view.facts.values()].flatMap((s) => s.ips) : [],
+        () => (bgp && cfg.peers.size > 0 ? [...view.facts.values()].flatMap((s) => s.ips) : []),
       );
     }
     for (const p of protocols) p.reconcile(input);

@@ -88,7 +88,7 @@ function reachable(state: FlowState, peers: PeersView): Set<string> {
 export function observePeers(
   state: FlowState,
   peers: PeersView,
-  bgpVips: readonly string[],
+  bgpVips: () => readonly string[],
   now: number,
   windowMs: number,
 ): FlowState {
@@ -101,10 +101,9 @@ export function observePeers(
     [...peers.draining].sort(),
   ]);
   const next: FlowState = { ...state, planned, bgpSignature: signature };
+  if (signature === state.bgpSignature) return prune(next, peers, now);
   const windows = copy(state.windows);
-  if (signature !== state.bgpSignature && bgpVips.length > 0) {
-    open(windows, bgpVips, reachable(next, peers), now + windowMs);
-  }
+  open(windows, bgpVips(), reachable(next, peers), now + windowMs);
   return prune({ ...next, windows }, peers, now);
 }
 
@@ -141,18 +140,24 @@ export function observeLayer2(
   now: number,
   windowMs: number,
 ): FlowState {
+  // (the maps are copied only when an owner changed: most passes change none)
+  const changed: [string, L2Owner | undefined][] = [];
+  for (const k of keys ?? decided.keys()) {
+    const d = decided.get(k);
+    if (d ? d.owner !== undefined && d.owner !== state.owners.get(k) : state.owners.has(k))
+      changed.push([k, d]);
+  }
+  if (changed.length === 0) return state;
   const owners = new Map(state.owners);
   const windows = copy(state.windows);
   const ok = reachable(state, peers);
-  for (const k of keys ?? decided.keys()) {
-    const d = decided.get(k);
-    if (!d) {
+  for (const [k, d] of changed) {
+    if (!d?.owner) {
       owners.delete(k);
       continue;
     }
-    if (d.owner === undefined) continue;
     const before = owners.get(k);
-    if (d.owner === peers.self && before !== peers.self) {
+    if (d.owner === peers.self) {
       const targets = before === undefined ? [...ok] : ok.has(before) ? [before] : [];
       open(windows, d.service.ips, targets, now + windowMs);
     }

@@ -85,7 +85,7 @@ export class FlowHandover {
   }
 
   /** Each pass, before the protocols decide: the other speakers as this pass sees them. */
-  observe(peers: PeersView, bgpVips: readonly string[]): void {
+  observe(peers: PeersView, bgpVips: () => readonly string[]): void {
     if (this.stopped) return;
     this.peers = peers;
     this.state = observePeers(this.state, peers, bgpVips, this.o.clock.now(), this.o.windowMs);

@@ -80,10 +80,12 @@ describe('flow handover chain', () => {
     });
     flows.start();
     const live = new Set(['node-1', 'node-2']);
-    flows.observe({ self: 'node-2', live, draining: new Set(), excluded: new Set() }, ['192.0.2.10']);
-    flows.observe({ self: 'node-2', live: new Set(['node-2']), draining: new Set(), excluded: new Set() }, [
-      '192.0.2.10',
-    ]);
+    flows.observe({ self: 'node-2', live, draining: new Set(), excluded: new Set() }, () => ['192.0.2.10']);
+    assert.deepEqual(flows.rules(), new Map([['192.0.2.10', ['node-1']]]), 'the first pass: a window');
+    flows.observe(
+      { self: 'node-2', live: new Set(['node-2']), draining: new Set(), excluded: new Set() },
+      () => ['192.0.2.10'],
+    );
     assert.deepEqual(flows.rules(), new Map(), 'node-1 died: its window ended');
     flows.stop();
     const warned = lines.filter((l) => l.includes('without flow handover'));
