@@ -4,7 +4,9 @@
 # Debian's archive and the official Node.js binary; see docs/install.md).
 #
 # The two bases are arguments. Stage 1's needs Node.js 24 with npm, its headers under /usr/local/include/node
-# (node-gyp must not download them), python3, make and g++; the runtime's needs only Node.js 24.
+# (node-gyp must not download them), python3, make and g++; the runtime's needs Node.js 24, and iptables
+# for the speaker's flow handover (`npm run image`'s base has it; node:24-bookworm-slim does not, and a
+# speaker without it logs so and runs without flow handover).
 ARG BUILD_BASE=node:24-bookworm
 ARG BASE=node:24-bookworm-slim
 
@@ -39,7 +41,7 @@ COPY --from=build /src/bin ./bin
 COPY --from=build /src/dist ./dist
 COPY --from=build /src/net/addon/build/Release/bollard_packet.node ./net/addon/build/Release/
 COPY --from=build /src/net/tcp/build/Release/bollard_tcp.node ./net/tcp/build/Release/
-# The controller runs as 65532 (set in the Deployment); the speaker as 0 with only NET_RAW and
-# NET_BIND_SERVICE (set in the DaemonSet). Nothing is written to the filesystem at run time.
+# The controller runs as 65532 (set in the Deployment); the speaker as 0 with only NET_RAW,
+# NET_BIND_SERVICE and NET_ADMIN (set in the DaemonSet). Nothing is written to the filesystem at run time.
 USER 65532:65532
 ENTRYPOINT ["node", "/app/bin/bollard.mjs"]

@@ -9,6 +9,7 @@ import { favourMemory } from '../k8s/v8-memory.js';
 import { runSpeaker } from './main.js';
 import { DEFAULT_INTERFACE_EXCLUDES } from '../net/interfaces.js';
 import { DEFAULT_DRAIN_MS } from './bgp/drain.js';
+import { FlowHandover } from './flows/handover.js';
 
 function int(v: string): number {
   const n = Number(v);
@@ -38,6 +39,7 @@ interface SpeakerFlags {
   bgp: boolean;
   layer2: boolean;
   drainTime: number;
+  flowHandover: boolean;
   optimizeForSize: boolean;
 }
 
@@ -45,6 +47,8 @@ async function runFromFlags(o: SpeakerFlags): Promise<void> {
   favourMemory(o.optimizeForSize); // k8s/v8-memory.ts: before the informers' first lists
   const log = makeLogger({ component: 'speaker', level: o.logLevel });
   installProcessPolicy({ log });
+  // flow handover off: its chain and jump go, if a former run left them
+  if (!o.flowHandover) FlowHandover.remove();
   const speaker = await runSpeaker({
     logger: log,
     bgp: o.bgp,
@@ -65,6 +69,7 @@ async function runFromFlags(o: SpeakerFlags): Promise<void> {
     healthIntervalMs: o.healthInterval,
     healthTimeoutMs: o.healthTimeout,
     drainMs: o.drainTime,
+    flowHandover: o.flowHandover,
   });
   stopOnSignals(speaker);
 }
@@ -113,6 +118,12 @@ export function speakerCommand(name = 'speaker'): Command {
       'on SIGTERM or exclusion, BGP routes stay announced with GRACEFUL_SHUTDOWN this long before the withdraw (0: at once)',
       int,
       DEFAULT_DRAIN_MS,
+    )
+    .option(
+      '--flow-handover <bool>',
+      'after a planned move of a VIP, hand stray TCP packets of connections in flight to the node that knows them, for the drain time (needs iptables, NET_ADMIN; false: off, the chain is removed)',
+      (v) => v !== 'false',
+      true,
     )
     .option(
       '--optimize-for-size <bool>',

@@ -29,7 +29,9 @@ import type { MembershipOptions } from './membership/messages.js';
 import { HealthProber, type HealthTarget } from './health.js';
 import { SpeakerMetrics } from './metrics.js';
 import { KubeProxyConflicts } from './kube-proxy-conflict.js';
-import { endpointUsable } from './eligibility.js';
+import { EXCLUDE_LB_LABEL, endpointUsable } from './eligibility.js';
+import { FlowHandover } from './flows/handover.js';
+import { DEFAULT_FLOW_WINDOW_MS, DRAINING_FACT, FLOW_LEAD_MS } from './flows/core.js';
 import { serviceKey } from './service-index.js';
 import { ServiceView, nodeFactsOf, nodeSignature } from './service-view.js';
 import {
@@ -73,6 +75,12 @@ export interface SpeakerOptions {
    * on SIGTERM and when the node is excluded (default 5000; 0 = at once). speaker/bgp/drain.ts.
    */
   drainMs?: number;
+  /**
+   * Flow handover (speaker/flows): after a planned move of a VIP, stray TCP packets of connections in
+   * flight go to the node that knows them, for the drain time (needs iptables). Default false here, so
+   * an in-process speaker (tests) never touches the host's iptables; the command line's default is true.
+   */
+  flowHandover?: boolean;
 }
 
 /** What asked for a decision pass (bollard_speaker_reconcile_triggers_total). */
@@ -175,8 +183,24 @@ export async function runSpeaker(opts: SpeakerOptions): Promise<SpeakerHandle> {
     onChange: (trigger) => schedule(trigger),
   });
 
+  // --- flow handover: strays of moved connections to the node that knows them (speaker/flows) ---
+  const flowsOn = opts.flowHandover ?? false;
+  const flows = flowsOn
+    ? new FlowHandover({
+        self,
+        log,
+        registry: metrics.registry,
+        clock: monotonicClock,
+        windowMs: opts.drainMs || DEFAULT_FLOW_WINDOW_MS,
+        addressesOf: (n) => internalIPs(nodes.get(n) ?? {}),
+      })
+    : undefined;
+  /** SIGTERM received: the other speakers are told (a planned stop, DRAINING_FACT). */
+  let draining = false;
+
   // --- the protocols ---
   const layer2 = new Layer2Controller({
+    ...(flows ? { flows } : {}),
     client,
     namespace,
     node: self,
@@ -203,6 +227,7 @@ export async function runSpeaker(opts: SpeakerOptions): Promise<SpeakerHandle> {
           onChange: () => schedule('bgp'),
           ...(opts.bgpListenPort !== undefined ? { listenPort: opts.bgpListenPort } : {}),
           ...(opts.drainMs !== undefined ? { drainMs: opts.drainMs } : {}),
+          ...(flowsOn ? { leadMs: FLOW_LEAD_MS } : {}),
         });
   // kube-proxy IPVS without strictARP on this node: a condition on the layer 2 Services it announces.
   const kubeProxy = new KubeProxyConflicts({
@@ -304,7 +329,7 @@ export async function runSpeaker(opts: SpeakerOptions): Promise<SpeakerHandle> {
   const published = (healthy: ReadonlySet<string>): Set<string> => {
     const facts = layer2.facts();
     publishedFacts = facts.join('\n');
-    return withMacFacts(healthy, facts);
+    return withMacFacts(healthy, draining ? [...facts, DRAINING_FACT] : facts);
   };
   const republishFacts = (): void => {
     if (layer2.facts().join('\n') !== publishedFacts) membership.setHealth(published(prober.healthy()));
@@ -331,6 +356,23 @@ export async function runSpeaker(opts: SpeakerOptions): Promise<SpeakerHandle> {
       reannounce: reannounceQueued,
     };
     reannounceQueued = false;
+    if (flows) {
+      // before the protocols move anything: the rules for what this pass may move are in place first
+      const live = mv?.live ?? new Set(input.nodes.filter((n) => n.alive).map((n) => n.name));
+      flows.observe(
+        {
+          self,
+          live,
+          draining: new Set([...live].filter((n) => n !== self && mv?.healthOf(n)?.has(DRAINING_FACT))),
+          excluded: new Set(
+            input.nodes
+              .filter((n) => Object.prototype.hasOwnProperty.call(n.labels, EXCLUDE_LB_LABEL))
+              .map((n) => n.name),
+          ),
+        },
+        () => (bgp && cfg.peers.size > 0 ? [...view.facts.values()].flatMap((s) => s.ips) : []),
+      );
+    }
     for (const p of protocols) p.reconcile(input);
     kubeProxy.syncLater();
 
@@ -418,6 +460,7 @@ export async function runSpeaker(opts: SpeakerOptions): Promise<SpeakerHandle> {
     'speaker starting',
   );
   await Promise.all([...informers.map((i) => i.start()), config.start(), ...protocols.map((p) => p.start())]);
+  flows?.start();
   synced = true;
   config.load();
   syncMembership();
@@ -434,7 +477,14 @@ export async function runSpeaker(opts: SpeakerOptions): Promise<SpeakerHandle> {
     metricsPort: metricsServer?.port ?? 0,
     decisions: () => layer2.decisions(),
     stop: async () => {
-      // Before anything stops, each protocol hands over, passes and membership still running: layer 2
+      // The other speakers learn first that this stop is planned (their flow handover may target this
+      // node while its speaker is gone), and have the time to put their rules in place.
+      if (flows && membershipOn) {
+        draining = true;
+        membership.setHealth(published(prober.healthy()));
+        await new Promise<void>((resolve) => setTimeout(resolve, FLOW_LEAD_MS));
+      }
+      // Then, before anything stops, each protocol hands over, passes and membership still running: layer 2
       // says "leaving" and answers with the next owners' MACs until they announce the VIPs; BGP drains
       // (routes marked GRACEFUL_SHUTDOWN for the drain time), then Cease to every peer.
       await Promise.all(protocols.map((p) => p.shutdown()));
@@ -445,6 +495,7 @@ export async function runSpeaker(opts: SpeakerOptions): Promise<SpeakerHandle> {
       membership.stop();
       await Promise.all([...informers.map((i) => i.stop()), config.stop()]);
       await Promise.all(protocols.map((p) => p.stop()));
+      flows?.stop();
       await metricsServer?.close();
       client.close();
     },

@@ -126,6 +126,8 @@ async function runSpeaker(
       `--metrics-bind=127.0.0.1:${port}`,
       '--membership=false',
       '--bgp=false',
+      // (in this machine's own network namespace: no iptables of ours there)
+      '--flow-handover=false',
       '--interfaces-exclude=.*',
       '--log-level=error',
     ],

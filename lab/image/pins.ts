@@ -36,8 +36,10 @@ export const NPM: NpmPin = {
 
 /**
  * The runtime base: only what the node binary links against (`ldd`: libc, libm, libdl, libpthread,
- * libstdc++, libgcc_s), plus base-files (/etc/os-release) and netbase (/etc/services, /etc/protocols).
- * Extracted, not installed: no shell, no dpkg, no apt in the image.
+ * libstdc++, libgcc_s), plus base-files (/etc/os-release) and netbase (/etc/services, /etc/protocols),
+ * and iptables (both backends, legacy and nft, with libxtables and the libraries they link) for the
+ * speaker's flow handover (speaker/flows). Extracted, not installed: no shell, no dpkg, no apt in the
+ * image (rootfs.ts makes the `iptables` names Debian's alternatives would).
  */
 export const RUNTIME_PACKAGES: readonly string[] = [
   'libc6',
@@ -45,6 +47,7 @@ export const RUNTIME_PACKAGES: readonly string[] = [
   'libstdc++6',
   'base-files',
   'netbase',
+  'iptables',
 ];
 
 /** The build base adds to Debian's essential set what `npm ci` and node-gyp need. */

@@ -24,6 +24,14 @@ const ACCOUNTS = [
   `mkdir -p "$1/home/nonroot" && chown 65532:65532 "$1/home/nonroot"`,
 ].join(' && ');
 
+/**
+ * The names Debian's alternatives give iptables (no postinst runs in an extracted root): the nft
+ * backend, Debian's default. The speaker picks the backend kube-proxy uses by itself (speaker/flows).
+ */
+const IPTABLES_ALTERNATIVES = ['iptables', 'ip6tables']
+  .flatMap((t) => ['', '-restore', '-save'].map((s) => `ln -sf ${t}-nft${s} "$1/usr/sbin/${t}${s}"`))
+  .join(' && ');
+
 /** What the runtime needs of the extracted packages: no iconv modules, manuals, or docs but copyrights. */
 const TRIM = [
   `rm -rf "$1/usr/lib/x86_64-linux-gnu/gconv" "$1/usr/share/man" "$1/usr/share/info" "$1/usr/share/lintian"`,
@@ -67,6 +75,7 @@ export function runtimeRootfs(out: string, i: RootfsInputs): Promise<Result<void
       `--extract-hook=mkdir -p "$1/usr/local/bin"`,
       `--extract-hook=copy-in ${i.node}/bin/node /usr/local/bin`,
       `--extract-hook=${ACCOUNTS}`,
+      ...(i.packages.includes('iptables') ? [`--extract-hook=${IPTABLES_ALTERNATIVES}`] : []),
     ],
     i,
   );

@@ -52,6 +52,8 @@ export interface BgpControllerOptions {
    * GRACEFUL_SHUTDOWN before the withdraw, on SIGTERM and on exclusion (default 5 s; 0 = withdraw at once).
    */
   readonly drainMs?: number;
+  /** An exclusion's lead before its drain starts (flow handover; speaker/bgp/drain.ts). */
+  readonly leadMs?: number;
   readonly clock?: Clock;
 }
 
@@ -205,6 +207,7 @@ export class BgpController implements Protocol {
       terminating: this.terminating,
       now,
       drainMs: this.drainMs,
+      ...(this.o.leadMs ? { leadMs: this.o.leadMs } : {}),
     });
     this.drain = drain.state;
     this.wakeAt(drain.wakeAt, now);

@@ -31,6 +31,11 @@ export interface DrainInput {
   readonly terminating: boolean;
   readonly now: number;
   readonly drainMs: number;
+  /**
+   * How long an exclusion is announced as before, once seen, before the drain starts (flow handover,
+   * speaker/flows: the other nodes put their rules in place first). Default 0.
+   */
+  readonly leadMs?: number;
 }
 
 export interface DrainDecision {
@@ -50,7 +55,16 @@ export function decideDrain(i: DrainInput): DrainDecision {
   }
   // Excluded at the first pass: nothing was announced before, so there is nothing to drain.
   const since = i.state === undefined ? -Infinity : (i.state.excludedSince ?? i.now);
-  const end = since + i.drainMs;
+  const lead = since === -Infinity ? 0 : (i.leadMs ?? 0);
+  if (i.now < since + lead) {
+    return {
+      state: { excludedSince: since },
+      gracefulShutdown: false,
+      ignoreExclusion: true,
+      wakeAt: since + lead,
+    };
+  }
+  const end = since + lead + i.drainMs;
   if (i.now < end) {
     return { state: { excludedSince: since }, gracefulShutdown: true, ignoreExclusion: true, wakeAt: end };
   }

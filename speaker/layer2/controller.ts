@@ -28,6 +28,7 @@ import { layer2Facts } from './prober.js';
 import type { DeliveryOptions } from './delivery-core.js';
 import type { VerifyOptions } from './verify-core.js';
 import { L2Verification } from './verification.js';
+import type { FlowHandover } from '../flows/handover.js';
 
 export interface Layer2ControllerOptions {
   readonly client: KubeClient;
@@ -59,6 +60,8 @@ export interface Layer2ControllerOptions {
   readonly handoverLingerMs?: number;
   /** Each handover ended (for metrics). */
   readonly onHandover?: (end: HandoverDone['end']) => void;
+  /** Flow handover (speaker/flows/handover.ts): told each pass's decisions before the announcements change. */
+  readonly flows?: Pick<FlowHandover, 'layer2'>;
 }
 
 function sameList(a: readonly string[], b: readonly string[]): boolean {
@@ -288,6 +291,7 @@ export class Layer2Controller implements Protocol {
     // the gratuitous announcements for what we gained go out before the logs, Events and metrics.
     // A VIP handed over is answered with the next owner's MAC from the same moment on.
     if (handoverChanged) this.responder.setProxies(this.handing.proxies());
+    this.o.flows?.layer2(this.decided, scope === 'all' ? undefined : scope);
     if (ownershipChanged) this.responder.setAnnouncements(announcementsOf(self, this.owned));
     if (input.reannounce) this.responder.reannounce();
     if (handoverChanged) this.handing.arm();

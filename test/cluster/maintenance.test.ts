@@ -2,13 +2,11 @@
 // no retries) counts every failed request while (b) the node serving a VIP is labelled
 // node.kubernetes.io/exclude-from-external-load-balancers and then its speaker pod is deleted — layer 2
 // (the owner) and BGP (one of the ECMP next hops) — and (a) the speaker DaemonSet rolls on `helm
-// upgrade`. Each step prints `# ` lines with requests, failures, the longest gap and the failure reasons.
-// Zero is not asserted: a move (the client's ARP entry switching MAC, the router's next hop changing)
-// resets the connection in flight at that instant — the new node's conntrack does not know it and its
-// pod answers RST — and whether one is in flight is chance (it failed in CI under load, 1 of ~770 at the
-// one move). What the exclusion steps assert is that there is no outage: every failure is such a reset
-// (no timeout, no refused connection, no unanswered ARP) and there are no more than the connections in
-// flight at the one move. The roll is printed only (see there).
+// upgrade`. Each step prints `# ` lines with requests, failures, the longest gap and the failure reasons,
+// and fails if one request failed. A move (the client's ARP entry switching MAC, the router's next hop
+// changing) sends the packets of the connections in flight at that instant to a node whose conntrack
+// does not know them; flow handover (speaker/flows, docs/layer2.md "Flow handover") hands them to the
+// node that does, so they are not reset there.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { tagImage } from '../../lab/containerd.js';
@@ -19,6 +17,7 @@ import { packageVersion } from '../../lab/image/index.js';
 import { EXCLUDE_LB_LABEL } from '../../speaker/eligibility.js';
 import { startLab, type Lab } from '../support/lab.js';
 import { vipsOf } from '../support/lab-probes.js';
+import { Sniffer } from '../support/sniff.js';
 import { announcers, awaitAnnouncers, awaitBollardReady, awaitServing, watchArp } from './support.js';
 
 const report = (what: string, s: ProbeSummary): void => {
@@ -27,12 +26,28 @@ const report = (what: string, s: ProbeSummary): void => {
   );
 };
 
-/** The one move of an exclusion step: only connections in flight at that instant may fail, by a reset. */
-const IN_FLIGHT_AT_ONE_MOVE = 2;
-function assertNoOutage(sum: ProbeSummary): void {
-  const other = Object.keys(sum.reasons).filter((r) => r !== 'ECONNRESET');
-  assert.deepEqual(other, [], `only resets of connections in flight at the move: ${JSON.stringify(sum)}`);
-  assert.ok(sum.failures <= IN_FLIGHT_AT_ONE_MOVE, `an outage, not the move: ${JSON.stringify(sum)}`);
+/**
+ * Planned maintenance fails no request (issue 16): the count of failures is the assertion. On a
+ * failure the message carries what the prober's host saw of it: its capture's resets and
+ * retransmitted SYNs (the whole capture is in the lab's log directory).
+ */
+function assertNoFailure(sum: ProbeSummary, capture?: Sniffer): void {
+  assert.ok(sum.requests > 0, 'the prober ran');
+  if (sum.failures === 0) return;
+  const odd = capture ? oddPackets(capture.lines(/Flags \[(R|S)/)) : [];
+  assert.equal(
+    sum.failures,
+    0,
+    `failed requests: ${JSON.stringify(sum)}${capture ? `\ncapture ${capture.logFile}, resets and repeated SYNs:\n${odd.slice(0, 40).join('\n')}` : ''}`,
+  );
+}
+
+/** Resets, and SYNs sent again on the same addresses and ports (a lost SYN or SYN-ACK), of tcpdump lines. */
+function oddPackets(lines: readonly string[]): string[] {
+  const flow = (l: string): string => /length \d+: (\S+ > \S+):/.exec(l)?.[1] ?? l;
+  const syns = new Map<string, number>();
+  for (const l of lines) if (/Flags \[S\]/.test(l)) syns.set(flow(l), (syns.get(flow(l)) ?? 0) + 1);
+  return lines.filter((l) => /Flags \[R/.test(l) || (/Flags \[S\]/.test(l) && (syns.get(flow(l)) ?? 0) > 1));
 }
 
 describe('cluster: planned maintenance, failed requests counted', () => {
@@ -54,6 +69,15 @@ describe('cluster: planned maintenance, failed requests counted', () => {
   after(async () => {
     await lab?.stop();
   });
+
+  /** tcpdump of the prober's HTTP on `host` (MACs included: which node answered), for a failure's message. */
+  const capture = (host: string, step: string): Promise<Sniffer> =>
+    Sniffer.start(
+      lab.host(host),
+      'eth0',
+      ['-e', 'tcp', 'port', '80'],
+      `${lab.logDir}/${host}-${step}-http.txt`,
+    );
 
   /**
    * The node the router sends the external host's connections to: the lab's router hashes ECMP on
@@ -82,6 +106,7 @@ describe('cluster: planned maintenance, failed requests counted', () => {
     const node = await carrier(bgpv4);
     const others = ALL.filter((n) => n !== node);
     const proto = `${node.replace(/-/g, '_')}_v4`;
+    const cap = await capture('external', 'exclude-bgp');
     const prober = await startProber(lab.host('external'), `http://${bgpv4}/`, lab.logDir);
     let sum: ProbeSummary | undefined;
     try {
@@ -105,17 +130,19 @@ describe('cluster: planned maintenance, failed requests counted', () => {
       sum = await prober.stop();
     } finally {
       if (!sum) await prober.stop().catch(() => undefined);
+      await cap.stop();
       await label(node, null);
     }
     report(`exclude then stop, BGP (${node}, the client's next hop)`, sum);
     await awaitAnnouncers(lab, bgpv4, ALL);
-    assertNoOutage(sum);
+    assertNoFailure(sum, cap);
   });
 
   it('layer 2: the owner labelled excluded, then its speaker pod deleted', async () => {
     await awaitServing(lab, 'client', l2v4);
     const [owner = ''] = await announcers(lab, l2v4);
     assert.ok(owner);
+    const cap = await capture('client', 'exclude-l2');
     const prober = await startProber(lab.host('client'), `http://${l2v4}/`, lab.logDir);
     const arp = await watchArp(lab, l2v4);
     let sum: ProbeSummary | undefined;
@@ -129,11 +156,12 @@ describe('cluster: planned maintenance, failed requests counted', () => {
     } finally {
       await arp.stop();
       if (!sum) await prober.stop().catch(() => undefined);
+      await cap.stop();
       await label(owner, null);
     }
     report('exclude then stop, layer 2', sum);
     await awaitBollardReady(lab);
-    assertNoOutage(sum);
+    assertNoFailure(sum, cap);
   });
 
   it('the speaker DaemonSet rolls on `helm upgrade` (layer 2 and BGP)', async () => {
@@ -149,6 +177,7 @@ describe('cluster: planned maintenance, failed requests counted', () => {
     }
     await awaitServing(lab, 'client', l2v4);
     await awaitAnnouncers(lab, bgpv4, ALL);
+    const caps = [await capture('client', 'roll'), await capture('external', 'roll')] as const;
     const l2 = await startProber(lab.host('client'), `http://${l2v4}/`, lab.logDir);
     const bgp = await startProber(lab.host('external'), `http://${bgpv4}/`, lab.logDir);
     let sums: [ProbeSummary, ProbeSummary] | undefined;
@@ -159,15 +188,14 @@ describe('cluster: planned maintenance, failed requests counted', () => {
       sums = await Promise.all([l2.stop(), bgp.stop()]);
     } finally {
       if (!sums) await Promise.all([l2.stop().catch(() => undefined), bgp.stop().catch(() => undefined)]);
+      await Promise.all(caps.map((c) => c.stop()));
     }
     report('helm upgrade roll, layer 2', sums[0]);
     report('helm upgrade roll, BGP', sums[1]);
-    // Printed, not asserted: a restarting speaker's VIPs move away and back (layer 2: the next owner,
-    // then the new pod takes them back by election order; BGP: the path leaves the router's ECMP route
-    // and returns, the demo's BGPPeer has no enableGracefulRestart), and a connection in flight at a
-    // move lands on a node whose conntrack does not know it and is reset there. `npm run bench --
-    // cluster` saw it: 2 ECONNRESET in 3,332 BGP requests in one roll, 1 in 696 layer 2 requests in
-    // another (docs/benchmarks.md, "Planned maintenance").
-    assert.ok(sums[0].requests > 0 && sums[1].requests > 0);
+    // A restarting speaker's VIPs move away and back (layer 2: the next owner, then the new pod takes
+    // them back by election order; BGP: the path leaves the router's ECMP route and returns, the demo's
+    // BGPPeer has no enableGracefulRestart); flow handover keeps the connections in flight at each move.
+    assertNoFailure(sums[0], caps[0]);
+    assertNoFailure(sums[1], caps[1]);
   });
 });

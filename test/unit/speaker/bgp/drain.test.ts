@@ -76,6 +76,26 @@ describe('decideDrain', () => {
     assert.deepEqual(end.state, { excludedSince: 1000 });
   });
 
+  it('with a lead (flow handover): routes as before for the lead, then the drain, then the withdraw', () => {
+    const base = { excluded: true, terminating: false, drainMs: DRAIN, leadMs: 1000 } as const;
+    const first = decideDrain({ ...base, state: { excludedSince: undefined }, now: 100 });
+    assert.deepEqual(first, {
+      state: { excludedSince: 100 },
+      gracefulShutdown: false,
+      ignoreExclusion: true,
+      wakeAt: 1100,
+    });
+    const drain = decideDrain({ ...base, state: first.state, now: 1100 });
+    assert.equal(drain.gracefulShutdown, true);
+    assert.equal(drain.ignoreExclusion, true);
+    assert.equal(drain.wakeAt, 6100);
+    const end = decideDrain({ ...base, state: drain.state, now: 6100 });
+    assert.equal(end.ignoreExclusion, false);
+    assert.equal(end.wakeAt, undefined);
+    // excluded at the first pass: no lead either (nothing was announced)
+    assert.equal(decideDrain({ ...base, state: INITIAL_DRAIN, now: 0 }).ignoreExclusion, false);
+  });
+
   it('the label goes away during the drain: back to normal routes at once', () => {
     const d = decideDrain({
       state: { excludedSince: 1000 },
