@@ -100,17 +100,54 @@ export function nextCondition(
  * Writes a writer's own conditions onto the Service (strategic merge by type: the other writers'
  * conditions stay). Returns false when the Service is gone.
  */
-export async function patchServiceCondition(
+export function patchServiceCondition(
   client: Pick<KubeClient, 'patch'>,
   namespace: string,
   name: string,
   conditions: ServiceCondition | readonly ServiceCondition[],
   fieldManager: string,
 ): Promise<boolean> {
+  return patchConditions(
+    client,
+    namespace,
+    name,
+    Array.isArray(conditions) ? conditions : [conditions],
+    fieldManager,
+  );
+}
+
+/**
+ * Removes conditions of these types from the Service (strategic merge `$patch: delete` by type: the other
+ * writers' conditions stay). Returns false when the Service is gone.
+ */
+export function removeServiceConditions(
+  client: Pick<KubeClient, 'patch'>,
+  namespace: string,
+  name: string,
+  types: readonly string[],
+  fieldManager: string,
+): Promise<boolean> {
+  return patchConditions(
+    client,
+    namespace,
+    name,
+    types.map((type) => ({ type, $patch: 'delete' })),
+    fieldManager,
+  );
+}
+
+/** A strategic-merge patch of the Service's status.conditions (merged by type); false when it is gone. */
+async function patchConditions(
+  client: Pick<KubeClient, 'patch'>,
+  namespace: string,
+  name: string,
+  conditions: readonly unknown[],
+  fieldManager: string,
+): Promise<boolean> {
   try {
     await client.patch(
       resourcePath(RESOURCES.services, namespace, name, 'status'),
-      { status: { conditions: Array.isArray(conditions) ? conditions : [conditions] } },
+      { status: { conditions } },
       'strategic',
       { fieldManager },
     );
@@ -162,30 +199,5 @@ export class ConditionsInFlight {
   /** Drops what is pending for any key not in `keys` (Services no longer written by this writer). */
   retain(keys: ReadonlySet<string>): void {
     for (const k of this.pending.keys()) if (!keys.has(k)) this.pending.delete(k);
-  }
-}
-
-/**
- * Removes conditions of these types from the Service (strategic merge `$patch: delete` by type: the other
- * writers' conditions stay). Returns false when the Service is gone.
- */
-export async function removeServiceConditions(
-  client: Pick<KubeClient, 'patch'>,
-  namespace: string,
-  name: string,
-  types: readonly string[],
-  fieldManager: string,
-): Promise<boolean> {
-  try {
-    await client.patch(
-      resourcePath(RESOURCES.services, namespace, name, 'status'),
-      { status: { conditions: types.map((type) => ({ type, $patch: 'delete' })) } },
-      'strategic',
-      { fieldManager },
-    );
-    return true;
-  } catch (err) {
-    if (err instanceof ApiError && err.notFound) return false;
-    throw err;
   }
 }
