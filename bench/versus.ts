@@ -458,7 +458,9 @@ export async function run(args: string[]): Promise<void> {
   say(
     `# Bollard's speakers with the chart's NODE_OPTIONS=${JSON.stringify(chartNodeOptions('speaker'))}, its controller with ${JSON.stringify(chartNodeOptions('controller'))}`,
   );
-  say(`# sizes ${sizes.join(', ')}; ${rounds} rounds, alternating ${systems.map((s) => s.name).join('/')}`);
+  say(
+    `# parts ${parts.join(', ')}; controller sizes ${sizes.join(', ')}; speaker sizes ${speakerSizes.join(', ')}; BGP sizes ${bgpSizes.join(', ')} (IPs from ${bgpController === 'own' ? "each system's own" : "Bollard's"} controller); ${failoverTrials} failover trials per kind; ${rounds} rounds, alternating ${systems.map((s) => s.name).join('/')}`,
+  );
   const results = new Map<string, ControllerRun[][]>(systems.map((s) => [s.name, []]));
   const speakerResults = new Map<string, SpeakerRun[]>(systems.map((s) => [s.name, []]));
   const bgpResults = new Map<string, BgpRun[]>(systems.map((s) => [s.name, []]));
