@@ -37,7 +37,7 @@ function flag(args: string[], name: string, dflt: number): number {
   return Number.isFinite(v) && v > 0 ? v : dflt;
 }
 
-function pct(xs: number[], p: number): number {
+export function pct(xs: number[], p: number): number {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))] ?? NaN;
 }
@@ -53,7 +53,7 @@ function summary(xs: number[], unit = 'ms'): string {
 }
 
 /** `ip -ts monitor neigh` lines: "[2026-11-21T21:16:49.143535] IP dev eth0 lladdr MAC STATE". */
-function neighEvents(file: string, ip: string): { at: number; mac: string }[] {
+export function neighEvents(file: string, ip: string): { at: number; mac: string }[] {
   const out: { at: number; mac: string }[] = [];
   let text = '';
   try {
@@ -73,7 +73,7 @@ function neighEvents(file: string, ip: string): { at: number; mac: string }[] {
 }
 
 /** `ping -D` replies: "[1795295809.146721] 64 bytes from …". */
-function pingReplies(file: string): number[] {
+export function pingReplies(file: string): number[] {
   let text = '';
   try {
     text = readFileSync(file, 'utf8');

@@ -1,219 +1,53 @@
-// Bollard beside MetalLB on the same machine in the same run (issue 17): MetalLB's controller is built
-// from the Go module proxy at the version pinned in lab/build/metallb (lab/metallb.ts), and both
-// controllers are measured on identical fresh control planes, alternating A/B/A/B.
-//   npm run bench -- versus [--quick] [--sizes=1000,10000] [--rounds=2]
-// Per system and round: N Services created -> all assigned (Services/s, controller CPU seconds from
-// /proc/<pid>/stat, peak RSS = VmHWM), the apiserver's requests per Service by verb and resource
-// (from `apiserver_request_total`, minus the requests this bench made itself), and, at the first size,
-// the writes per Service for a create, an update that changes nothing either controller reads (a new
-// label), and a delete. One table of medians and ratios at the end.
-import { readFileSync } from 'node:fs';
+// Bollard beside MetalLB on the same machine in the same run (issue 17): MetalLB's controller and
+// speaker are built from the Go module proxy at the version pinned in lab/build/metallb
+// (lab/metallb.ts), and both are measured on identical fresh control planes or labs, alternating A/B/A/B.
+//   npm run bench -- versus [--quick] [--rounds=2] [--parts=controller,speaker,bgp,failover]
+//     [--sizes=1000,10000] [--speaker-sizes=1000,10000] [--bgp-sizes=…] [--nodes=2]
+//     [--failover-trials=10] [--bgp-controller=Bollard|own]
+// Parts: controller (here), speaker (layer 2, here), bgp (bench/versus/bgp.ts), failover (layer 2,
+// bench/versus/failover.ts); what they share is in bench/versus/lab.ts.
+// Controller, per system and round: N Services created -> all assigned (Services/s, controller CPU
+// seconds from /proc/<pid>/stat, peak RSS = VmHWM), the apiserver's requests per Service by verb and
+// resource (from `apiserver_request_total`, minus the requests this bench made itself), and, at the
+// first size, the writes per Service for a create, an update that changes nothing either controller
+// reads (a new label), and a delete. One table of medians and ratios at the end.
+import { readFileSync, existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { existsSync, readdirSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { parseAllDocuments } from 'yaml';
-import { startControlPlane, type ControlPlane } from '../lab/controlplane.js';
-import { ManagedProcess, delay, waitFor } from '../lab/process.js';
-import {
-  ensureMetalLB,
-  metallbSpeakerPod,
-  metallbSpeakerPodStatus,
-  startMetalLBSpeaker,
-  METALLB_METRICS_PORT,
-  type MetalLBBinaries,
-} from '../lab/metallb.js';
+import { startControlPlane } from '../lab/controlplane.js';
+import { ManagedProcess, waitFor } from '../lab/process.js';
+import { ensureMetalLB, type MetalLBBinaries } from '../lab/metallb.js';
 import { Lab } from '../lab/lab.js';
-import { readManifests, serviceAccountOf } from '../lab/deploy.js';
-import { chartNodeOptions, startController, startSpeaker, SPEAKER_METRICS_PORT } from '../lab/components.js';
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { randomBytes } from 'node:crypto';
-
-const NS = 'metallb-system';
-const POOL = '10.128.0.0/15';
-const here = fileURLToPath(new URL('.', import.meta.url));
-const root = existsSync(join(here, '..', 'deploy')) ? join(here, '..') : join(here, '..', '..');
-
-function flag(args: string[], name: string, def: string): string {
-  const f = args.find((a) => a.startsWith(`--${name}=`));
-  return f ? f.slice(name.length + 3) : def;
-}
-
-/** Counts by "VERB resource[/subresource]" (group-qualified when not core). */
-type Counts = Map<string, number>;
-
-const WRITE_VERBS = new Set(['POST', 'PUT', 'PATCH', 'DELETE', 'APPLY', 'DELETECOLLECTION']);
-
-function keyOf(verb: string, group: string, resource: string, subresource: string, code: string): string {
-  const res = (group ? `${resource}.${group}` : resource) + (subresource ? `/${subresource}` : '');
-  return `${verb} ${res}${code.startsWith('2') ? '' : ` [${code}]`}`;
-}
-
-function parseRequestTotals(text: string): Counts {
-  const out: Counts = new Map();
-  for (const line of text.split('\n')) {
-    if (!line.startsWith('apiserver_request_total{')) continue;
-    const close = line.lastIndexOf('}');
-    const labels: Record<string, string> = {};
-    for (const m of line.slice(24, close).matchAll(/(\w+)="([^"]*)"/g))
-      labels[m[1] as string] = m[2] as string;
-    if (!labels.resource) continue; // non-resource URLs (/metrics, /readyz…)
-    const k = keyOf(
-      labels.verb ?? '?',
-      labels.group ?? '',
-      labels.resource,
-      labels.subresource ?? '',
-      labels.code ?? '200',
-    );
-    out.set(k, (out.get(k) ?? 0) + Number(line.slice(close + 1).trim()));
-  }
-  return out;
-}
-
-function diff(after: Counts, before: Counts, own: Counts): Counts {
-  const out: Counts = new Map();
-  for (const [k, v] of after) {
-    const d = v - (before.get(k) ?? 0) - (own.get(k) ?? 0);
-    if (d > 0) out.set(k, d);
-  }
-  return out;
-}
-
-function sumWrites(c: Counts, exclude: (k: string) => boolean = () => false): number {
-  let n = 0;
-  for (const [k, v] of c) if (WRITE_VERBS.has(k.split(' ')[0] as string) && !exclude(k)) n += v;
-  return n;
-}
-
-/**
- * Requests that are not per-Service work of the system under test: Lease renewals (leader election and
- * Bollard's speaker membership: by time, not by Service), the IPAddress objects the apiserver itself
- * writes for each ClusterIP, and the lab's Node heartbeats.
- */
-const isBackground = (k: string): boolean =>
-  k.includes('leases.coordination.k8s.io') ||
-  k.includes('ipaddresses.networking.k8s.io') ||
-  k.includes(' nodes/status'); // the processes lab's stand-in kubelets
-
-function fmtCounts(c: Counts, per: number, writesOnly: boolean): string {
-  return (
-    [...c]
-      .filter(([k]) => !writesOnly || WRITE_VERBS.has(k.split(' ')[0] as string))
-      .sort((a, b) => b[1] - a[1])
-      .map(([k, v]) => `${k} ${(v / per).toFixed(2)}`)
-      .join(', ') || 'none'
-  );
-}
-
-/** A client that counts its own requests in the apiserver's terms, so they can be subtracted. */
-class Client {
-  readonly own: Counts = new Map();
-  constructor(readonly cp: ControlPlane) {}
-
-  private note(verb: string, resource: string, status: number): void {
-    const k = `${verb} ${resource}${status >= 200 && status < 300 ? '' : ` [${status}]`}`;
-    this.own.set(k, (this.own.get(k) ?? 0) + 1);
-  }
-
-  async metrics(): Promise<Counts> {
-    const r = await this.cp.request('GET', '/metrics');
-    if (r.status !== 200) throw new Error(`GET /metrics: ${r.status}`);
-    return parseRequestTotals(r.body);
-  }
-
-  async send(method: string, path: string, body: unknown, verb: string, resource: string, ok: number[]) {
-    for (let attempt = 0; ; attempt++) {
-      // a request that times out (an apiserver slowed by a loaded machine) is tried again; a create
-      // that did land answers 409 then, which the callers that create accept as done
-      const r = await this.cp
-        .request(method, path, body, method === 'PATCH' ? 'application/merge-patch+json' : 'application/json')
-        .catch((err: Error) => {
-          if (attempt > 5) throw err;
-          return undefined;
-        });
-      if (!r) {
-        await delay(1000);
-        continue;
-      }
-      this.note(verb, resource, r.status);
-      if (ok.includes(r.status)) return r;
-      if (attempt > 5) throw new Error(`${method} ${path}: ${r.status} ${r.body}`);
-      await delay(200);
-    }
-  }
-
-  /** Services in `ns`: how many there are and how many have an ingress IP. */
-  async countServices(ns: string): Promise<{ total: number; withIP: number }> {
-    let total = 0;
-    let withIP = 0;
-    let cont = '';
-    do {
-      const r = await this.send(
-        'GET',
-        `/api/v1/namespaces/${ns}/services?limit=2000${cont ? '&continue=' + encodeURIComponent(cont) : ''}`,
-        undefined,
-        'LIST',
-        'services',
-        [200],
-      );
-      const body = JSON.parse(r.body) as {
-        items: { status?: { loadBalancer?: { ingress?: unknown[] } } }[];
-        metadata?: { continue?: string };
-      };
-      total += body.items.length;
-      for (const s of body.items) if ((s.status?.loadBalancer?.ingress?.length ?? 0) > 0) withIP++;
-      cont = body.metadata?.continue ?? '';
-    } while (cont);
-    return { total, withIP };
-  }
-
-  /** Runs `fn(i)` for i in 0..n-1 with 64 requests in flight. */
-  async each(n: number, fn: (i: number) => Promise<unknown>): Promise<void> {
-    let next = 0;
-    await Promise.all(
-      Array.from({ length: 64 }, async () => {
-        for (;;) {
-          const i = next++;
-          if (i >= n) return;
-          await fn(i);
-        }
-      }),
-    );
-  }
-}
-
-async function applyFile(c: Client, file: string): Promise<void> {
-  const plural: Record<string, string> = {
-    CustomResourceDefinition: '/apis/apiextensions.k8s.io/v1/customresourcedefinitions',
-    ServiceAccount: `/api/v1/namespaces/${NS}/serviceaccounts`,
-    ClusterRole: '/apis/rbac.authorization.k8s.io/v1/clusterroles',
-    ClusterRoleBinding: '/apis/rbac.authorization.k8s.io/v1/clusterrolebindings',
-    Role: `/apis/rbac.authorization.k8s.io/v1/namespaces/${NS}/roles`,
-    RoleBinding: `/apis/rbac.authorization.k8s.io/v1/namespaces/${NS}/rolebindings`,
-  };
-  for (const d of parseAllDocuments(readFileSync(file, 'utf8'))) {
-    const o = d.toJS() as { kind: string } | null;
-    if (!o) continue;
-    const path = plural[o.kind];
-    if (!path) throw new Error(`${file}: no path for kind ${o.kind}`);
-    await c.cp.ensure(path, o);
-  }
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
-}
+import { chartNodeOptions } from '../lab/components.js';
+import {
+  NS,
+  POOL,
+  root,
+  flag,
+  type Counts,
+  diff,
+  sumWrites,
+  isBackground,
+  fmtCounts,
+  Client,
+  applyFile,
+  freePort,
+  cpuSeconds,
+  peakRssMiB,
+  settle,
+  rssMiB,
+  mean,
+  startSystemInLab,
+  speakersReady,
+  median,
+  type Row,
+  printTable,
+  type SystemName,
+} from './versus/lab.js';
+import { bgpRound, bgpRows, type BgpRun } from './versus/bgp.js';
+import { failoverRound, failoverRows, type FailoverRun } from './versus/failover.js';
 
 interface System {
-  name: 'Bollard' | 'MetalLB';
+  name: SystemName;
   version: string;
   /** CRDs, namespace, RBAC; returns the controller, started. */
   start(c: Client): Promise<ManagedProcess>;
@@ -277,47 +111,6 @@ function metallb(bins: MetalLBBinaries): System {
       );
     },
   };
-}
-
-const HZ = 100; // USER_HZ on Linux
-
-function cpuSeconds(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(f[11]) + Number(f[12])) / HZ; // utime, stime (fields 14, 15)
-}
-
-function peakRssMiB(pid: number): number {
-  const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? Number(m[1]) / 1024 : NaN;
-}
-
-/**
- * Waits until the apiserver's write counters (background aside) stop moving for `quietMs`, or gives up
- * after `maxMs` and says which writes kept going (a system that never stops writing is a finding).
- */
-async function settle(c: Client, say: (l: string) => void, quietMs = 2000, maxMs = 150_000): Promise<Counts> {
-  const t0 = Date.now();
-  const first = await c.metrics();
-  let lastWrites = sumWrites(first, isBackground);
-  let since = Date.now();
-  for (;;) {
-    await delay(500);
-    const now = await c.metrics();
-    const w = sumWrites(now, isBackground);
-    if (w !== lastWrites) {
-      lastWrites = w;
-      since = Date.now();
-    } else if (Date.now() - since >= quietMs) return now;
-    if (Date.now() - t0 >= maxMs) {
-      const s = (Date.now() - t0) / 1000;
-      const d = diff(now, first, c.own);
-      say(
-        `#   ! writes did not stop within ${s.toFixed(0)} s: ${(sumWrites(d, isBackground) / s).toFixed(0)} writes/s (${fmtCounts(d, s, true)} per s)`,
-      );
-      return now;
-    }
-  }
 }
 
 function service(i: number): unknown {
@@ -482,100 +275,8 @@ interface SpeakerRun {
   writesPerService: Record<number, number>;
 }
 
-function rssMiB(pid: number, field = 'VmRSS'): number {
-  const m = new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? Number(m[1]) / 1024 : NaN;
-}
-
-const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
-
-/** Starts one system's controller and speakers in the lab; returns the speaker processes. */
-async function startSystemInLab(
-  lab: Lab,
-  sys: System['name'],
-  bins: MetalLBBinaries,
-): Promise<{ controller: ManagedProcess; speakers: ManagedProcess[] }> {
-  const nodes = lab.topology.nodes;
-  if (sys === 'Bollard') {
-    const file = (n: string): string => join(root, 'deploy', 'rbac', `${n}.yaml`);
-    await lab.apply(...readManifests(file('controller')), ...readManifests(file('speaker')));
-    const csa = serviceAccountOf(file('controller'));
-    const ssa = serviceAccountOf(file('speaker'));
-    if (!csa || !ssa) throw new Error('deploy/rbac names no ServiceAccounts');
-    const controller = startController({
-      kubeconfig: await lab.kubeconfigFor(csa.namespace, csa.name),
-      namespace: NS,
-      metricsPort: await freePort(),
-      logDir: lab.logDir,
-    });
-    if (!controller) throw new Error('Bollard controller entry point missing; run npx tsc -p .');
-    const skc = await lab.kubeconfigFor(ssa.namespace, ssa.name, { inNode: true });
-    // as the chart runs them: its NODE_OPTIONS (speaker.nodeOptions); it sets none for the controller
-    const nodeOptions = chartNodeOptions('speaker');
-    const speakers = nodes.map((n) => {
-      const p = startSpeaker(lab.host(n.name), {
-        kubeconfig: skc,
-        namespace: NS,
-        metricsHost: n.ipv4.ip,
-        logDir: lab.logDir,
-        nodeOptions,
-      });
-      if (!p) throw new Error('Bollard speaker entry point missing');
-      return p;
-    });
-    return { controller, speakers };
-  }
-  // MetalLB: its CRDs over the lab's (same API), its memberlist secret, a Pod object per speaker.
-  await lab.apply(...bins.crds.flatMap((f) => readManifests(f)));
-  const secretDir = join(lab.dir, 'metallb-memberlist');
-  mkdirSync(secretDir, { recursive: true });
-  writeFileSync(join(secretDir, 'secretkey'), randomBytes(96).toString('base64'), { mode: 0o600 });
-  const admin = readFileSync(lab.cp.adminKubeconfig, 'utf8');
-  const inNode = join(lab.dir, 'metallb-node.kubeconfig');
-  writeFileSync(inNode, admin.split(lab.cp.server).join(lab.topology.nodeApiserver), { mode: 0o600 });
-  // no controller-manager in the processes lab: the ServiceAccount admission wants `default` to exist
-  await lab.cp.ensure(`/api/v1/namespaces/${NS}/serviceaccounts`, { metadata: { name: 'default' } });
-  for (const n of nodes) {
-    const pod = metallbSpeakerPod(NS, n.name);
-    await lab.cp.ensure(`/api/v1/namespaces/${NS}/pods`, pod);
-    const r = await lab.cp.request(
-      'PATCH',
-      `/api/v1/namespaces/${NS}/pods/metallb-speaker-${n.name}/status`,
-      metallbSpeakerPodStatus(n.ipv4.ip),
-      'application/merge-patch+json',
-    );
-    if (r.status !== 200) throw new Error(`pod status for ${n.name}: ${r.status} ${r.body}`);
-  }
-  const controller = ManagedProcess.start(
-    bins.controller,
-    [
-      `--namespace=${NS}`,
-      '--webhook-mode=disabled',
-      '--disable-cert-rotation',
-      `--port=${await freePort()}`,
-      '--log-level=warn',
-    ],
-    {
-      name: 'metallb-controller',
-      logFile: join(lab.logDir, 'metallb-controller.log'),
-      env: { ...process.env, KUBECONFIG: lab.cp.adminKubeconfig },
-    },
-  );
-  const speakers = nodes.map((n) =>
-    startMetalLBSpeaker(lab.host(n.name), {
-      binary: bins.speaker,
-      kubeconfig: inNode,
-      namespace: NS,
-      nodeIP: n.ipv4.ip,
-      secretDir,
-      logDir: lab.logDir,
-    }),
-  );
-  return { controller, speakers };
-}
-
 async function speakerRound(
-  sys: System['name'],
+  sys: SystemName,
   bins: MetalLBBinaries,
   sizes: number[],
   nodeCount: number,
@@ -596,25 +297,7 @@ async function speakerRound(
     const { controller, speakers } = await startSystemInLab(lab, sys, bins);
     procs.push(controller, ...speakers);
     const nodes = lab.topology.nodes;
-    // ready: every speaker serves its metrics on the node's address
-    await Promise.all(
-      nodes.map((n, i) =>
-        (speakers[i] as ManagedProcess).whileRunning(
-          waitFor(
-            `${n.name} speaker metrics`,
-            async () => {
-              const port = sys === 'Bollard' ? SPEAKER_METRICS_PORT : METALLB_METRICS_PORT;
-              const r = await lab
-                .host(n.name)
-                .exec('curl', ['-sf', '-m', '1', '-o', '/dev/null', `http://${n.ipv4.ip}:${port}/metrics`]);
-              return r.code === 0 ? true : undefined;
-            },
-            120_000,
-            250,
-          ),
-        ),
-      ),
-    );
+    await speakersReady(lab, sys, speakers);
     await c.send(
       'POST',
       `/apis/metallb.io/v1beta1/namespaces/${NS}/ipaddresspools`,
@@ -745,34 +428,6 @@ async function speakerRound(
   return out;
 }
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
-}
-
-interface Row {
-  what: string;
-  unit: string;
-  bollard: number;
-  metallb: number;
-  /** Whether a larger figure is better (Services/s) or worse (CPU, RSS, requests). */
-  higherIsBetter: boolean;
-}
-
-function printTable(rows: Row[], say: (l: string) => void): void {
-  say('');
-  say('| figure | Bollard | MetalLB | Bollard / MetalLB |');
-  say('| --- | ---: | ---: | ---: |');
-  for (const r of rows) {
-    const ratio = r.metallb === 0 ? (r.bollard === 0 ? '1' : '∞') : (r.bollard / r.metallb).toFixed(2);
-    const f = (x: number): string => (Math.abs(x) >= 100 ? x.toFixed(0) : x.toFixed(x % 1 === 0 ? 0 : 2));
-    say(
-      `| ${r.what} (${r.unit}${r.higherIsBetter ? ', higher is better' : ''}) | ${f(r.bollard)} | ${f(r.metallb)} | ${ratio} |`,
-    );
-  }
-}
-
 export async function run(args: string[]): Promise<void> {
   const quick = args.includes('--quick');
   const sizes = flag(args, 'sizes', quick ? '1000' : '1000,10000')
@@ -785,7 +440,15 @@ export async function run(args: string[]): Promise<void> {
     .map(Number)
     .filter((n) => n > 0);
   const nodeCount = Number(flag(args, 'nodes', '2'));
-  const parts = flag(args, 'parts', 'controller,speaker').split(',');
+  const parts = flag(args, 'parts', 'controller,speaker,bgp,failover').split(',');
+  const bgpSizes = flag(args, 'bgp-sizes', speakerSizes.join(','))
+    .split(',')
+    .map(Number)
+    .filter((n) => n > 0);
+  const bgpController = flag(args, 'bgp-controller', 'Bollard');
+  if (bgpController !== 'Bollard' && bgpController !== 'own')
+    throw new Error(`--bgp-controller=${bgpController}: Bollard or own`);
+  const failoverTrials = Number(flag(args, 'failover-trials', quick ? '5' : '10'));
   const say = (l: string): void => console.log(l);
   const bins = ensureMetalLB();
   const systems = [bollard(), metallb(bins)];
@@ -795,9 +458,13 @@ export async function run(args: string[]): Promise<void> {
   say(
     `# Bollard's speakers with the chart's NODE_OPTIONS=${JSON.stringify(chartNodeOptions('speaker'))}, its controller with ${JSON.stringify(chartNodeOptions('controller'))}`,
   );
-  say(`# sizes ${sizes.join(', ')}; ${rounds} rounds, alternating ${systems.map((s) => s.name).join('/')}`);
+  say(
+    `# parts ${parts.join(', ')}; controller sizes ${sizes.join(', ')}; speaker sizes ${speakerSizes.join(', ')}; BGP sizes ${bgpSizes.join(', ')} (IPs from ${bgpController === 'own' ? "each system's own" : "Bollard's"} controller); ${failoverTrials} failover trials per kind; ${rounds} rounds, alternating ${systems.map((s) => s.name).join('/')}`,
+  );
   const results = new Map<string, ControllerRun[][]>(systems.map((s) => [s.name, []]));
   const speakerResults = new Map<string, SpeakerRun[]>(systems.map((s) => [s.name, []]));
+  const bgpResults = new Map<string, BgpRun[]>(systems.map((s) => [s.name, []]));
+  const failoverResults = new Map<string, FailoverRun[]>(systems.map((s) => [s.name, []]));
   for (let r = 0; r < rounds; r++)
     for (const sys of systems) {
       say(`# round ${r + 1}: ${sys.name}`);
@@ -811,6 +478,16 @@ export async function run(args: string[]): Promise<void> {
         await speakerRound(sys.name, bins, speakerSizes, nodeCount, say).then(
           (r) => speakerResults.get(sys.name)?.push(r),
           (err: Error) => say(`# ! ${sys.name} speaker part failed: ${err.message}`),
+        );
+      if (parts.includes('bgp'))
+        await bgpRound(sys.name, bins, bgpSizes, nodeCount, bgpController, say).then(
+          (r) => bgpResults.get(sys.name)?.push(r),
+          (err: Error) => say(`# ! ${sys.name} BGP part failed: ${err.message}`),
+        );
+      if (parts.includes('failover'))
+        await failoverRound(sys.name, bins, failoverTrials, say).then(
+          (r) => failoverResults.get(sys.name)?.push(r),
+          (err: Error) => say(`# ! ${sys.name} failover part failed: ${err.message}`),
         );
     }
   const pick = (name: string, n: number, f: (x: ControllerRun) => number | undefined): number =>
@@ -913,5 +590,7 @@ export async function run(args: string[]): Promise<void> {
       n0,
     );
   }
+  if (parts.includes('bgp')) rows.push(...bgpRows(bgpResults, bgpSizes, nodeCount));
+  if (parts.includes('failover')) rows.push(...failoverRows(failoverResults));
   printTable(rows, say);
 }
