@@ -42,6 +42,7 @@ import {
   type Row,
   printTable,
   type SystemName,
+  createServiceWithEndpoint,
 } from './versus/lab.js';
 import { bgpRound, bgpRows, type BgpRun } from './versus/bgp.js';
 import { failoverRound, failoverRows, type FailoverRun } from './versus/failover.js';
@@ -333,46 +334,9 @@ async function speakerRound(
       const m0 = await settle(c, say);
       c.own.clear();
       // selector-less Services, each with an EndpointSlice naming one ready endpoint on a node
-      await c.each(n - made, async (j) => {
-        const i = made + j;
-        const node = nodes[i % nodes.length];
-        await c.send(
-          'POST',
-          `/api/v1/namespaces/${ns}/services`,
-          {
-            metadata: { name: `s${i}` },
-            spec: {
-              type: 'LoadBalancer',
-              allocateLoadBalancerNodePorts: false,
-              ports: [{ port: 80, protocol: 'TCP' }],
-            },
-          },
-          'POST',
-          'services',
-          [201, 409],
-        );
-        await c.send(
-          'POST',
-          `/apis/discovery.k8s.io/v1/namespaces/${ns}/endpointslices`,
-          {
-            apiVersion: 'discovery.k8s.io/v1',
-            kind: 'EndpointSlice',
-            metadata: { name: `s${i}`, labels: { 'kubernetes.io/service-name': `s${i}` } },
-            addressType: 'IPv4',
-            endpoints: [
-              {
-                addresses: [`10.244.${node?.index ?? 1}.${10 + (i % 200)}`],
-                conditions: { ready: true },
-                nodeName: node?.name,
-              },
-            ],
-            ports: [{ port: 80, protocol: 'TCP', name: '' }],
-          },
-          'POST',
-          'endpointslices.discovery.k8s.io',
-          [201, 409],
-        );
-      });
+      await c.each(n - made, (j) =>
+        createServiceWithEndpoint(c, ns, made + j, nodes[(made + j) % nodes.length] as (typeof nodes)[0]),
+      );
       const added = n - made; // the Services this step created (per-Service figures divide by these)
       made = n;
       await controller.whileRunning(
