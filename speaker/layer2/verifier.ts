@@ -97,9 +97,14 @@ export class L2Verifier {
     const t = ts[0] as VerifierTarget;
     if ((this.targets.get(k)?.[0]?.undelivered ?? '') !== t.undelivered) this.retry.add(k);
     this.targets.set(k, ts);
-    // The informer caught up with what we wrote: forget our copy.
+    // The informer caught up with what we wrote: forget our copy. Our conditions gone from the Service
+    // while we have results (removed by hand, or by a speaker that judged them stale a moment early):
+    // write them again.
     const w = this.written.get(k);
-    if (w && sameConditions(ours(t.facts.conditions), w)) this.written.delete(k);
+    const served = ours(t.facts.conditions);
+    if (w && sameConditions(served, w)) this.written.delete(k);
+    else if (!w && served.length === 0 && this.core.resultsOf(k)?.some((r) => r.state !== 'Pending'))
+      this.retry.add(k);
   }
 
   private forget(k: string): void {

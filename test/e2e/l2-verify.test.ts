@@ -323,6 +323,31 @@ describe('layer 2 verification on the lab (3 nodes)', () => {
     await condition(VERIFIED, (x) => x.status === 'True', 'Verified True after removing the port');
     process.stdout.write(`# port 81 removed -> Verified True in ${Date.now() - t1} ms\n`);
   });
+  it('verification conditions removed by hand while the Service is announced are written again by its prober', async () => {
+    await condition(VERIFIED, (x) => x.status === 'True', 'Verified True first');
+    const removed = await lab.client.patch<{ status?: { conditions?: Cond[] } }>(
+      '/api/v1/namespaces/l2/services/web/status',
+      {
+        status: {
+          conditions: [
+            { type: VERIFIED, $patch: 'delete' },
+            { type: CONFLICT, $patch: 'delete' },
+          ],
+        },
+      },
+      'strategic',
+    );
+    assert.deepEqual(
+      (removed.status?.conditions ?? []).filter((c) => c.type === VERIFIED || c.type === CONFLICT),
+      [],
+      'the patch removed both',
+    );
+    const t0 = Date.now();
+    await condition(VERIFIED, (x) => x.status === 'True', 'Verified written again');
+    await condition(CONFLICT, (x) => x.status === 'False', 'AddressConflict written again');
+    process.stdout.write(`# conditions removed by hand -> written again in ${Date.now() - t0} ms\n`);
+  });
+
   it('a Service no longer announced in layer 2 loses its verification conditions; announced again, it gets them back', async () => {
     await condition(VERIFIED, (x) => x.status === 'True', 'Verified True first');
     const path = '/apis/metallb.io/v1beta1/namespaces/metallb-system/l2advertisements/lab-l2';
