@@ -51,6 +51,9 @@ let nextConnectionId = 1;
 /** One BGP session (to one peer address). */
 export class BgpSession {
   private readonly connections: SessionConnection[] = [];
+  /** Connections closed after flushing a NOTIFICATION whose TCP close has not come yet (see ended()). */
+  private readonly ending = new Set<SessionConnection>();
+  private endWaiters: (() => void)[] = [];
   private established: SessionConnection | undefined;
   private readonly rib: AdjRibOut;
   /** What input handling (session-input.ts) reads and drives. */
@@ -160,6 +163,21 @@ export class BgpSession {
       }
     }
     this.notifyState();
+  }
+
+  /**
+   * Resolves when every connection closed after its NOTIFICATION (stop('notify')) is closed on the TCP
+   * level too — the peer read the Cease and closed its side — or after `boundMs`.
+   */
+  ended(boundMs: number): Promise<void> {
+    if (this.ending.size === 0) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const timer = this.deps.clock.setTimer(resolve, boundMs);
+      this.endWaiters.push(() => {
+        this.deps.clock.clearTimer(timer);
+        resolve();
+      });
+    });
   }
 
   /**
@@ -299,6 +317,11 @@ export class BgpSession {
     this.connections.push(c);
     conn.onData((b) => onData(this.input, c, b));
     conn.onClose(() => {
+      if (this.ending.delete(c) && this.ending.size === 0) {
+        const waiters = this.endWaiters;
+        this.endWaiters = [];
+        for (const w of waiters) w();
+      }
       if (!c.closed) this.step(c, { type: 'TcpConnectionFails' });
     });
     this.step(
@@ -418,6 +441,7 @@ export class BgpSession {
     c.wake = undefined;
     const i = this.connections.indexOf(c);
     if (i >= 0) this.connections.splice(i, 1);
+    if (how === 'end') this.ending.add(c);
     try {
       if (how === 'end') c.conn.end();
       else c.conn.destroy();

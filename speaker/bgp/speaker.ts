@@ -128,6 +128,9 @@ function interfaceAddress(local: string | undefined, want: 'ipv4' | 'ipv6' | 'll
   return undefined;
 }
 
+/** How long a shutdown waits for a peer to close the TCP session after the Cease before BFD goes AdminDown. */
+const BFD_AFTER_CEASE_MS = 1000;
+
 export class BgpSpeaker {
   private readonly peers = new Map<string, PeerEntry>();
   private readonly listeners = new Map<IpFamily, TcpListener>();
@@ -398,13 +401,17 @@ export class BgpSpeaker {
   async shutdown(options: { preserveGracefulRestart?: boolean; message?: string } = {}): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
+    const bfdDown: Promise<void>[] = [];
     for (const e of this.peers.values()) {
       const gr =
         options.preserveGracefulRestart === true &&
         e.spec.gracefulRestart &&
         e.session.negotiated?.peerGracefulRestart !== undefined;
       e.session.stop(gr ? 'silent' : 'notify', options.message ?? 'bollard speaker shutting down');
-      e.bfd?.stop();
+      // BFD's AdminDown only after the peer has read the Cease (its TCP close), so it drops the session
+      // for the administrative shutdown and not for BFD going down (UDP can overtake TCP), within a bound.
+      const bfd = e.bfd;
+      if (bfd) bfdDown.push(e.session.ended(BFD_AFTER_CEASE_MS).then(() => bfd.stop()));
     }
     for (const r of this.listenRetries.values()) if (r.timer !== undefined) this.clock.clearTimer(r.timer);
     this.listenRetries.clear();
@@ -412,5 +419,6 @@ export class BgpSpeaker {
     for (const [family, l] of this.listeners)
       background(this.log, 'close the BGP listener', l.close(), { family });
     this.listeners.clear();
+    await Promise.all(bfdDown);
   }
 }
