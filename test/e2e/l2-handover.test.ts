@@ -232,11 +232,19 @@ describe('layer 2 handover on the lab (3 nodes)', () => {
       await lab.client.patch(path, { metadata: { labels: { [EXCLUDE_LB_LABEL]: '' } } });
     });
     assertHandover('label', caught);
+    // (the handover ends, and is counted, 250 ms after the next owner's announcement: await it)
     const ip = lab.topology.nodes.find((n) => n.name === owner)?.ipv4.ip;
-    const metrics = (await lab.exec(owner, 'curl', ['-sf', '-m', '2', `http://${ip}:7472/metrics`])).stdout;
-    assert.ok(
-      (metricValue(metrics, 'bollard_l2_handovers_total', { end: 'announced' }) ?? 0) >= 1,
-      'bollard_l2_handovers_total{end="announced"}',
+    await waitFor(
+      'bollard_l2_handovers_total{end="announced"} >= 1',
+      async () => {
+        const metrics = (await lab.exec(owner, 'curl', ['-sf', '-m', '2', `http://${ip}:7472/metrics`]))
+          .stdout;
+        return (metricValue(metrics, 'bollard_l2_handovers_total', { end: 'announced' }) ?? 0) >= 1
+          ? true
+          : undefined;
+      },
+      30_000,
+      100,
     );
     await lab.client.patch(path, { metadata: { labels: { [EXCLUDE_LB_LABEL]: null } } });
     await answeredBy(owner);
