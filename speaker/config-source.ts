@@ -12,6 +12,7 @@ import { METALLB, configCondition, writeConfigurationState } from '../k8s/status
 import { parseConfig, summarizeErrors } from '../config/parse.js';
 import type { Config, ConfigNode, CRObject } from '../config/types.js';
 import { PasswordSecrets } from './bgp/password-secrets.js';
+import { Rerun } from '../k8s/rerun.js';
 import type { SpeakerMetrics } from './metrics.js';
 
 /** A metallb.io object as served (checked by parseConfig, not trusted). */
@@ -129,18 +130,26 @@ export class ConfigSource {
     this.o.onChange(trigger);
   }
 
+  /**
+   * Reads the peers' password Secrets again. One read at a time (an older read finishing after a newer
+   * one would put back what the newer one replaced, e.g. "not found" over "cannot be read"); asked while
+   * one runs, it runs once more with the peers as they are then.
+   */
+  private readonly secretsRead = new Rerun(
+    async () => {
+      const peers = this.bgpInf?.peers;
+      if (!peers) return;
+      const changed = await this.passwords.refresh(peers.list());
+      if (!changed || !this.synced || this.stopped) return;
+      this.parse();
+      this.o.onChange('bgp');
+    },
+    () => this.stopped,
+  );
+
   private refreshSecrets(): void {
     if (!this.bgpInf) return;
-    const peers = this.bgpInf.peers;
-    background(
-      this.o.log,
-      'refresh BGP password Secrets',
-      this.passwords.refresh(peers.list()).then((changed) => {
-        if (!changed || !this.synced || this.stopped) return;
-        this.parse();
-        this.o.onChange('bgp');
-      }),
-    );
+    background(this.o.log, 'refresh BGP password Secrets', this.secretsRead.run());
   }
 
   /** One parse of every object; the verdict to the metrics, the log and the ConfigurationState. */
