@@ -1,9 +1,11 @@
 // What a BGP session is configured with, the I/O it is given (a byte-stream Conn, a dial function,
-// events), and the OPEN it sends: the families it offers and its capabilities.
+// events), the OPEN it sends (the families it offers and its capabilities), the FSM settings that
+// follow from it, and the session's message counters.
 import type { Capability } from '../../proto/bgp/capabilities.js';
 import { Afi, Safi } from '../../proto/bgp/constants.js';
 import { IPV4_UNICAST, IPV6_UNICAST, type Family } from '../../proto/bgp/family.js';
 import { makeOpen, type OpenMessage } from '../../proto/bgp/open.js';
+import type { FsmConfig } from '../../proto/bgp/fsm.js';
 
 /** A byte-stream connection (a TCP socket in production, an in-memory pipe in tests). */
 export interface Conn {
@@ -99,4 +101,48 @@ export function buildOpen(cfg: SessionConfig, restarted: boolean): OpenMessage {
   }
   if (cfg.hostname) caps.push({ type: 'fqdn', hostname: cfg.hostname.slice(0, 64), domain: '' });
   return makeOpen({ asn: cfg.localAsn, bgpId: cfg.routerId, holdTime: cfg.holdTime, capabilities: caps });
+}
+
+export interface SessionCounters {
+  opensSent: number;
+  opensReceived: number;
+  notificationsSent: number;
+  keepalivesSent: number;
+  keepalivesReceived: number;
+  routeRefreshReceived: number;
+  routeRefreshSent: number;
+  updatesSent: number;
+  updatesReceived: number;
+}
+
+export function newCounters(): SessionCounters {
+  return {
+    opensSent: 0,
+    opensReceived: 0,
+    notificationsSent: 0,
+    keepalivesSent: 0,
+    keepalivesReceived: 0,
+    routeRefreshReceived: 0,
+    routeRefreshSent: 0,
+    updatesSent: 0,
+    updatesReceived: 0,
+  };
+}
+
+/** The RFC 4271 FSM's settings for a session so configured. */
+export function fsmConfigOf(config: SessionConfig): FsmConfig {
+  const peer = config.peerAsn;
+  return {
+    localAsn: config.localAsn,
+    localBgpId: config.routerId,
+    ...(typeof peer === 'number'
+      ? { peerAsn: peer }
+      : peer === 'internal'
+        ? { peerAsn: config.localAsn }
+        : {}),
+    holdTime: config.holdTime,
+    minHoldTime: 3,
+    connectRetryTime: 120,
+    largeHoldTime: 240,
+  };
 }

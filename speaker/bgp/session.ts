@@ -14,7 +14,6 @@ import {
   nextDeadline,
   type BgpAction,
   type BgpEvent,
-  type FsmConfig,
 } from '../../proto/bgp/fsm.js';
 import { encodeMessage, type BgpMessage } from '../../proto/bgp/message.js';
 import type { NegotiatedSession } from '../../proto/bgp/negotiate.js';
@@ -26,25 +25,17 @@ import { AdjRibOut } from './adj-rib-out.js';
 import { onData, type InputHost, type SessionConnection } from './session-input.js';
 import {
   buildOpen,
+  fsmConfigOf,
+  newCounters,
   type Conn,
   type Dial,
   type SessionConfig,
+  type SessionCounters,
   type SessionEvents,
   type SessionStateName,
 } from './session-config.js';
+export type { SessionCounters } from './session-config.js';
 import { silentLog, type ExportedRoute, type Log } from './types.js';
-
-export interface SessionCounters {
-  opensSent: number;
-  opensReceived: number;
-  notificationsSent: number;
-  keepalivesSent: number;
-  keepalivesReceived: number;
-  routeRefreshReceived: number;
-  routeRefreshSent: number;
-  updatesSent: number;
-  updatesReceived: number;
-}
 
 let nextConnectionId = 1;
 
@@ -64,17 +55,7 @@ export class BgpSession {
   private failures = 0;
   private lastState: SessionStateName = 'Idle';
   private restarted: boolean;
-  readonly counters: SessionCounters = {
-    opensSent: 0,
-    opensReceived: 0,
-    notificationsSent: 0,
-    keepalivesSent: 0,
-    keepalivesReceived: 0,
-    routeRefreshReceived: 0,
-    routeRefreshSent: 0,
-    updatesSent: 0,
-    updatesReceived: 0,
-  };
+  readonly counters: SessionCounters = newCounters();
   /** The last NOTIFICATION received or sent, for diagnostics. */
   lastError: string | undefined;
 
@@ -285,23 +266,6 @@ export class BgpSession {
     );
   }
 
-  private fsmConfig(): FsmConfig {
-    const peer = this.config.peerAsn;
-    return {
-      localAsn: this.config.localAsn,
-      localBgpId: this.config.routerId,
-      ...(typeof peer === 'number'
-        ? { peerAsn: peer }
-        : peer === 'internal'
-          ? { peerAsn: this.config.localAsn }
-          : {}),
-      holdTime: this.config.holdTime,
-      minHoldTime: 3,
-      connectRetryTime: 120,
-      largeHoldTime: 240,
-    };
-  }
-
   private attach(conn: Conn, direction: 'in' | 'out'): void {
     const c: SessionConnection = {
       id: nextConnectionId++,
@@ -336,7 +300,7 @@ export class BgpSession {
     if (c.closed) return;
     let result;
     try {
-      result = fsmStep(this.fsmConfig(), c.fsm, ev);
+      result = fsmStep(fsmConfigOf(this.config), c.fsm, ev);
     } catch (e) {
       this.log.error(
         { peer: this.config.name, err: e instanceof Error ? e.message : String(e) },
