@@ -13,6 +13,8 @@ import { parseConfig } from '../config/parse.js';
 import type { ConfigError } from '../config/errors.js';
 import type { Config } from '../config/types.js';
 import { Allocator, type Cleared } from './allocator.js';
+import { rebuildAllocator } from './rebuild.js';
+import { logConfigResult } from './config-report.js';
 import type { ControllerMetrics } from './metrics.js';
 import { WorkQueue } from './queue.js';
 import { Periodic } from './periodic.js';
@@ -36,7 +38,6 @@ import {
   ANNOTATION_PREFIX,
   DEPRECATED_PREFIX,
   isOurs,
-  olderFirst,
   serviceKey,
   serviceRequest,
   statusIPs,
@@ -252,25 +253,16 @@ export class Reconciler {
 
   /** Rebuilds the allocator from every Service's status.loadBalancer.ingress, oldest Service first. */
   private rebuild(services?: readonly Service[]): void {
-    this.allocator = new Allocator(this.config ? [...this.config.pools.values()] : []);
-    this.pendingClear.clear();
+    const pools = this.config ? [...this.config.pools.values()] : undefined;
+    const r = rebuildAllocator(pools, services ?? this.services.list(), this.o.lbClass, (s) =>
+      this.nsLabels(s),
+    );
+    this.allocator = r.allocator;
     this.failed.clear();
-    if (!this.config) return;
-    const ours = (services ?? this.services.list())
-      .filter((s) => isOurs(s, this.o.lbClass) && statusIPs(s).length > 0)
-      .sort(olderFirst);
-    for (const s of ours) {
-      const key = serviceKey(s);
-      const ips = statusIPs(s);
-      const rr = serviceRequest(s, this.nsLabels(s));
-      if (!rr.ok) continue; // reconcile reports it
-      const r = this.allocator.claim(rr.request, ips);
-      if (!r.ok) {
-        const holder = ips.map((ip) => this.allocator.usersOf(ip)).flat()[0];
-        const reason = holder ? `${r.reason}, which is older and keeps it` : r.reason;
-        this.pendingClear.set(key, { ips, reason });
-        this.o.log.warn({ service: key, ips, reason }, `Service ${key} cannot keep ${ips.join(', ')}`);
-      }
+    this.pendingClear.clear();
+    for (const [service, lost] of r.lost) {
+      this.pendingClear.set(service, lost);
+      this.o.log.warn({ service, ...lost }, `Service ${service} cannot keep ${lost.ips.join(', ')}`);
     }
   }
 
@@ -316,24 +308,11 @@ export class Reconciler {
   private loadConfig(): void {
     const res = parseConfig(configInput(this.crs));
     this.o.metrics.updates.inc();
-    for (const w of res.warnings)
-      this.o.log.warn(
-        { object: { kind: w.kind, namespace: w.namespace, name: w.objectName }, field: w.field },
-        w.message,
-      );
+    logConfigResult(this.o.log, res);
     if (!res.ok) {
       this.configErrors = res.errors;
       this.o.metrics.configStale.set(this.config ? 1 : 0);
       this.o.metrics.updateErrors.inc();
-      for (const e of res.errors)
-        this.o.log.error(
-          {
-            object: { kind: e.kind, namespace: e.namespace, name: e.objectName },
-            field: e.field,
-            reason: e.reason,
-          },
-          `invalid configuration: ${e.message}`,
-        );
       if (this.leading) {
         const term = this.term;
         for (const e of res.errors) this.events.invalidConfig(e);
@@ -410,18 +389,7 @@ export class Reconciler {
       const released = this.allocator.release(key);
       if (released.length) this.freed();
       this.failed.delete(key);
-      this.events.service(
-        svc,
-        'Warning',
-        'AllocationFailed',
-        `Failed to allocate IP for "${key}": ${rr.reason}`,
-      );
-      this.o.metrics.allocations.inc({ result: 'failed' });
-      this.o.log.warn(
-        { service: key, reason: rr.reason },
-        `cannot allocate for Service ${key}: ${rr.reason}`,
-      );
-      await this.status.service(svc, [], undefined, term);
+      await this.allocationFailed(svc, key, rr.reason, term);
       return 'invalid';
     }
     this.adoptStatus(key, svc, rr.request);
@@ -446,18 +414,7 @@ export class Reconciler {
     }
     if (!res.ok) {
       this.failed.add(key);
-      this.events.service(
-        svc,
-        'Warning',
-        'AllocationFailed',
-        `Failed to allocate IP for "${key}": ${res.reason}`,
-      );
-      this.o.metrics.allocations.inc({ result: 'failed' });
-      this.o.log.warn(
-        { service: key, reason: res.reason },
-        `cannot allocate for Service ${key}: ${res.reason}`,
-      );
-      await this.status.service(svc, [], undefined, term);
+      await this.allocationFailed(svc, key, res.reason, term);
       return 'failed';
     }
     this.failed.delete(key);
@@ -477,6 +434,14 @@ export class Reconciler {
       this.o.log.info({ service: key, ips, pool }, `assigned ${ips.join(', ')} to Service ${key}`);
     }
     return 'ok';
+  }
+
+  /** No address for the Service: an Event, the metric, a log line, and its status cleared. */
+  private async allocationFailed(svc: Service, key: string, reason: string, term: number): Promise<void> {
+    this.events.service(svc, 'Warning', 'AllocationFailed', `Failed to allocate IP for "${key}": ${reason}`);
+    this.o.metrics.allocations.inc({ result: 'failed' });
+    this.o.log.warn({ service: key, reason }, `cannot allocate for Service ${key}: ${reason}`);
+    await this.status.service(svc, [], undefined, term);
   }
 
   /**
