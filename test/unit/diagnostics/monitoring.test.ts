@@ -9,7 +9,7 @@ import { ControllerMetrics } from '../../../controller/metrics.js';
 import { registerAssignmentMetric } from '../../../controller/assignment-metrics.js';
 import { SpeakerMetrics } from '../../../speaker/metrics.js';
 import { registerBgpMetrics } from '../../../speaker/bgp/metrics.js';
-import type { SessionCounters } from '../../../speaker/bgp/session.js';
+import { newCounters, type SessionCounters } from '../../../speaker/bgp/session-config.js';
 import { metricNames } from '../../../cli/explain/prom.js';
 import { repoPath } from '../../support/repo.js';
 
@@ -24,17 +24,7 @@ async function registered(): Promise<{ controller: Set<string>; speaker: Set<str
       address: '10.0.0.1',
       port: 179,
       up: () => true,
-      counters: (): SessionCounters => ({
-        opensSent: 0,
-        opensReceived: 0,
-        notificationsSent: 0,
-        keepalivesSent: 0,
-        keepalivesReceived: 0,
-        routeRefreshReceived: 0,
-        routeRefreshSent: 0,
-        updatesSent: 0,
-        updatesReceived: 0,
-      }),
+      counters: (): SessionCounters => newCounters(),
       announced: () => 0,
       pending: () => 0,
       bfd: () => ({ up: true, input: 0, output: 0, upEvents: 0, downEvents: 0, echoInput: 0, echoOutput: 0 }),

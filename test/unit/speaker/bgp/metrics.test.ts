@@ -4,6 +4,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { Registry } from 'prom-client';
 import { registerBgpMetrics, type PeerMetricsSource } from '../../../../speaker/bgp/metrics.js';
+import { newCounters } from '../../../../speaker/bgp/session-config.js';
 
 describe('BGP metrics', () => {
   it('exposes every MetalLB BGP and BFD metric per peer', async () => {
@@ -76,17 +77,7 @@ describe('BGP metrics', () => {
 
   it('IPv6 peers: canonical address, no brackets (as MetalLB); a VRF peer carries its vrf', async () => {
     const registry = new Registry();
-    const zero = {
-      opensSent: 0,
-      opensReceived: 0,
-      notificationsSent: 0,
-      keepalivesSent: 0,
-      keepalivesReceived: 0,
-      routeRefreshReceived: 0,
-      routeRefreshSent: 0,
-      updatesSent: 0,
-      updatesReceived: 0,
-    };
+    const zero = newCounters();
     const base = { up: () => true, counters: () => zero, announced: () => 0, pending: () => 0 };
     registerBgpMetrics(registry, () => [
       { ...base, name: 'v6', address: 'FD00:0:0::1', port: 1179 },
