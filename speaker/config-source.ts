@@ -8,7 +8,9 @@ import { logListenerError } from '../k8s/informer-delivery.js';
 import { background } from '../k8s/background.js';
 import type { KubeClient } from '../k8s/client.js';
 import type { Logger } from '../k8s/logger.js';
-import { METALLB, configCondition, writeConfigurationState } from '../k8s/status.js';
+import { METALLB, configCondition } from '../k8s/status.js';
+import { ConfigStatePublisher } from '../k8s/config-state.js';
+import { monotonicClock, type Clock } from '../proto/clock.js';
 import { parseConfig, summarizeErrors } from '../config/parse.js';
 import type { Config, ConfigNode, CRObject } from '../config/types.js';
 import { PasswordSecrets } from './bgp/password-secrets.js';
@@ -44,6 +46,8 @@ export interface ConfigSourceOptions {
   readonly nodes: () => readonly ConfigNode[];
   /** The configuration in force may have changed (after the caches synced). */
   readonly onChange: (trigger: ConfigTrigger) => void;
+  /** Timers: the ConfigurationState write's retries (default monotonicClock). */
+  readonly clock?: Clock;
 }
 
 export class ConfigSource {
@@ -56,8 +60,9 @@ export class ConfigSource {
   /** The BGP password Secrets (read by name), for the parse and the sessions. */
   readonly passwords: PasswordSecrets;
   private config: Config | undefined;
-  private lastState = '';
   private lastErrors = '';
+  /** This speaker's ConfigurationState (one write at a time, the newest verdict wins). */
+  private readonly state: ConfigStatePublisher;
   private secretTimer: NodeJS.Timeout | undefined;
   private synced = false;
   private stopped = false;
@@ -88,6 +93,15 @@ export class ConfigSource {
         }
       : undefined;
     this.passwords = new PasswordSecrets(o.client, o.namespace, o.log);
+    this.state = new ConfigStatePublisher({
+      client: o.client,
+      namespace: o.namespace,
+      name: `speaker-${o.node}`,
+      spec: { type: 'Speaker', nodeName: o.node },
+      clock: o.clock ?? monotonicClock,
+      onError: (err, retryInMs) =>
+        o.log.warn({ err: err.message, retryInMs }, 'could not write the ConfigurationState; retrying'),
+    });
   }
 
   /** The configuration in force (undefined until one parsed). */
@@ -119,6 +133,7 @@ export class ConfigSource {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    this.state.stop();
     if (this.secretTimer) clearInterval(this.secretTimer);
     await Promise.all(this.informers.map((i) => i.stop()));
   }
@@ -195,22 +210,14 @@ export class ConfigSource {
 
   private writeState(errorSummary: string): void {
     const valid = errorSummary === '';
-    const state = valid ? 'Valid' : `Invalid\n${errorSummary}`;
-    if (state === this.lastState) return;
-    this.lastState = state;
-    writeConfigurationState(
-      this.o.client,
-      this.o.namespace,
-      `speaker-${this.o.node}`,
-      { type: 'Speaker', nodeName: this.o.node },
-      {
+    background(
+      this.o.log,
+      'publish ConfigurationState',
+      this.state.publish({
         result: valid ? 'Valid' : 'Invalid',
         errorSummary,
         conditions: [configCondition('configReconcilerValid', errorSummary)],
-      },
-    ).catch((err: Error) => {
-      this.lastState = '';
-      this.o.log.debug({ err: err.message }, 'configuration state not written');
-    });
+      }),
+    );
   }
 }
