@@ -1,16 +1,16 @@
 // The reconciler's writes to the apiserver: a Service's status.loadBalancer.ingress and its
 // ip-allocated-from-pool annotation, the IPAddressPools' status, and the controller's ConfigurationState
-// (retried with the one backoff, k8s/backoff). Each write checks first that its term is still the one
+// (k8s/config-state: one write at a time, retried with the one backoff). Each write checks first that its term is still the one
 // leading (`acting`), and is skipped when what it would write is already there.
 import { ApiError, resourcePath, RESOURCES, type KubeClient } from '../k8s/client.js';
-import { Backoff } from '../k8s/backoff.js';
 import { background } from '../k8s/background.js';
 import type { Logger } from '../k8s/logger.js';
-import { METALLB, configCondition, patchStatusWithRetry, writeConfigurationState } from '../k8s/status.js';
+import { METALLB, configCondition, patchStatusWithRetry } from '../k8s/status.js';
+import { ConfigStatePublisher } from '../k8s/config-state.js';
 import { canonicalIP } from '../config/ip.js';
 import type { ConfigError } from '../config/errors.js';
 import { summarizeErrors } from '../config/parse.js';
-import type { Clock, TimerHandle } from '../proto/clock.js';
+import type { Clock } from '../proto/clock.js';
 import type { PoolStats } from './allocator.js';
 import type { ControllerMetrics } from './metrics.js';
 import { ANN_ALLOCATED_FROM, statusIPs } from './request.js';
@@ -44,7 +44,7 @@ export interface StatusWriterOptions {
   clock: Clock;
   /** Whether this term still leads (writes of an older term are dropped). */
   acting: (term: number) => boolean;
-  /** The configuration state to publish, read when it is written (and again on a retry). */
+  /** The configuration state to publish, read when a write of it is asked for. */
   configState: () => ConfigStateStatus;
 }
 
@@ -60,28 +60,44 @@ export class StatusWriter {
     string,
     { uid: string | undefined; pool: string | undefined }
   >();
-  private lastConfigState = '';
-  /** Retries of a ConfigurationState write that failed. */
-  private readonly configStateBackoff = new Backoff({ initialMs: 2000, maxMs: 30_000 });
-  private configStateRetry: TimerHandle | undefined;
+  /** The controller's ConfigurationState: one write at a time, the newest status wins, failures retried. */
+  private readonly configStates: ConfigStatePublisher;
 
-  constructor(private readonly o: StatusWriterOptions) {}
+  constructor(private readonly o: StatusWriterOptions) {
+    this.configStates = new ConfigStatePublisher({
+      client: o.client,
+      namespace: o.namespace,
+      name: 'controller',
+      spec: { type: 'Controller' },
+      clock: o.clock,
+      onError: (err, retryInMs) => {
+        o.metrics.updateErrors.inc();
+        o.log.warn(
+          {
+            err: err.message,
+            retryInMs,
+            object: { kind: 'ConfigurationState', namespace: o.namespace, name: 'controller' },
+          },
+          'could not write ConfigurationState',
+        );
+      },
+    });
+  }
 
-  /** A new term: what earlier terms wrote is not trusted to be there; everything is written again. */
   /** The Service is gone: nothing of it is in flight any more. */
   serviceGone(key: string): void {
     this.annotationInFlight.delete(key);
   }
 
+  /** A new term: what earlier terms wrote is not trusted to be there; everything is written again. */
   forget(): void {
-    this.lastConfigState = '';
+    this.configStates.forget();
     this.annotationInFlight.clear();
     this.writtenPoolStatus.clear();
   }
 
   stop(): void {
-    if (this.configStateRetry) this.o.clock.clearTimer(this.configStateRetry);
-    this.configStateRetry = undefined;
+    this.configStates.stop();
   }
 
   /** Writes status and annotation when they differ from what is wanted. Returns whether status was written or already right. */
@@ -190,41 +206,18 @@ export class StatusWriter {
     return ok;
   }
 
-  /** Publishes the ConfigurationState without waiting (a failure is logged and retried with backoff). */
+  /** Publishes the ConfigurationState without waiting (a failed write is logged and retried with backoff). */
   configStateLater(term: number): void {
-    background(this.o.log, 'publish ConfigurationState', this.configState(term), {
-      object: { kind: 'ConfigurationState', namespace: this.o.namespace, name: 'controller' },
-    });
-  }
-
-  private async configState(term: number): Promise<void> {
+    if (!this.o.acting(term)) return;
     const status = this.o.configState();
-    const sig = JSON.stringify(status);
-    if (sig === this.lastConfigState || !this.o.acting(term)) return;
-    try {
-      await writeConfigurationState(
-        this.o.client,
-        this.o.namespace,
-        'controller',
-        { type: 'Controller' },
+    background(
+      this.o.log,
+      'publish ConfigurationState',
+      this.configStates.publish(
         { ...status, conditions: [configCondition('poolReconcilerValid', status.errorSummary)] },
-      );
-      this.lastConfigState = sig;
-      this.configStateBackoff.succeed();
-    } catch (err) {
-      this.o.metrics.updateErrors.inc();
-      this.o.log.warn(
-        {
-          err: (err as Error).message,
-          object: { kind: 'ConfigurationState', namespace: this.o.namespace, name: 'controller' },
-        },
-        'could not write ConfigurationState',
-      );
-      this.stop();
-      this.configStateRetry = this.o.clock.setTimer(
-        () => this.configStateLater(term),
-        this.configStateBackoff.fail(),
-      );
-    }
+        () => this.o.acting(term),
+      ),
+      { object: { kind: 'ConfigurationState', namespace: this.o.namespace, name: 'controller' } },
+    );
   }
 }
