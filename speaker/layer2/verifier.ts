@@ -64,6 +64,11 @@ export class L2Verifier {
   private readonly written = new Map<string, ServiceCondition[]>();
   /** Services to write again (a failed write, or the owner's delivery report changed). */
   private readonly retry = new Set<string>();
+  /**
+   * Services whose conditions are being written: one write per Service at a time (two in flight could
+   * land in either order and leave the older conditions); a change meanwhile is written after it lands.
+   */
+  private readonly writing = new Set<string>();
   private timer: TimerHandle | undefined;
   private stopped = false;
 
@@ -163,6 +168,10 @@ export class L2Verifier {
     for (const s of VERIFY_STATES) this.o.metrics.setVerification(s, states[s]);
     this.o.metrics.setConflicts(conflicts);
     for (const k of changed) {
+      if (this.writing.has(k)) {
+        this.retry.add(k);
+        continue;
+      }
       const results = this.core.resultsOf(k);
       const t = this.targets.get(k)?.[0];
       if (!results || !t) continue;
@@ -183,11 +192,15 @@ export class L2Verifier {
           c.message,
         );
       const write = u.write;
+      this.writing.add(k);
       background(
         this.o.log,
         'write Service conditions',
         patchServiceCondition(this.o.client, svc.namespace, svc.name, write, SPEAKER_FIELD_MANAGER).then(
           (written) => {
+            this.writing.delete(k);
+            // a change that waited for this write: now
+            if (this.retry.has(k)) this.pump();
             // (false: the Service is gone; nothing to write any more)
             if (!written) return;
             this.o.log.info(
@@ -199,6 +212,8 @@ export class L2Verifier {
             );
           },
           (err: unknown) => {
+            // retried with the next report (not at once: the apiserver may be failing)
+            this.writing.delete(k);
             this.written.delete(k);
             this.retry.add(k);
             this.o.log.debug(
