@@ -60,6 +60,11 @@ async function freePort(): Promise<number> {
   });
 }
 
+/** A process of the control plane exited because an address it was to listen on is taken. */
+function addressInUse(err: unknown): boolean {
+  return err instanceof ProcessError && /address already in use/i.test(err.reason);
+}
+
 /** Removes the temporary folders of control planes whose owning process is gone (a crashed run). */
 export function removeStaleControlPlanes(): string[] {
   const removed: string[] = [];
@@ -156,30 +161,38 @@ export class ControlPlane {
         '--kubelet-preferred-address-types=InternalIP',
       );
     }
-    const ports = {
-      etcdClient: await freePort(),
-      etcdPeer: await freePort(),
-      apiserver: opts.apiserverPort ?? (await freePort()),
-    };
-    const cp = new ControlPlane(
-      dir,
-      ownsDir,
-      bins,
-      ca,
-      admin,
-      ports,
-      [...kubeletArgs, ...(opts.apiserverArgs ?? [])],
-      say,
-      opts.logDir,
-    );
-    try {
-      await cp.startEtcd();
-      await cp.startApiserver();
-    } catch (err) {
-      await cp.stop();
-      throw err;
+    // A free port is only free until someone binds it: another lab starting beside this one (the
+    // cluster tier runs in parallel) can take it between freePort() and the bind. A process that exits
+    // because its address is taken is started again on new ports.
+    for (let attempt = 1; ; attempt++) {
+      const ports = {
+        etcdClient: await freePort(),
+        etcdPeer: await freePort(),
+        apiserver: opts.apiserverPort ?? (await freePort()),
+      };
+      const cp = new ControlPlane(
+        dir,
+        ownsDir,
+        bins,
+        ca,
+        admin,
+        ports,
+        [...kubeletArgs, ...(opts.apiserverArgs ?? [])],
+        say,
+        opts.logDir,
+      );
+      try {
+        await cp.startEtcd();
+        await cp.startApiserver();
+        return cp;
+      } catch (err) {
+        const retry = attempt < 3 && opts.apiserverPort === undefined && addressInUse(err);
+        await cp.stop({ keepDir: retry });
+        if (!retry) throw err;
+        say(`a port was taken meanwhile; starting the control plane again on new ports`);
+        rmSync(join(dir, 'etcd'), { recursive: true, force: true });
+      }
     }
-    return cp;
   }
 
   /** The service-account signing key (kube-controller-manager's token controller signs with it). */
@@ -381,13 +394,14 @@ export class ControlPlane {
     return path;
   }
 
-  /** Stops both processes and removes the folder it made. Safe to call twice. */
-  async stop(): Promise<void> {
+  /** Stops both processes and removes the folder it made (unless `keepDir`). Safe to call twice. */
+  async stop(opts: { keepDir?: boolean } = {}): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
     await this.apiProc?.stop();
     await this.etcdProc?.stop();
-    if (this.ownsDir && existsSync(this.dir)) rmSync(this.dir, { recursive: true, force: true });
+    if (this.ownsDir && !opts.keepDir && existsSync(this.dir))
+      rmSync(this.dir, { recursive: true, force: true });
   }
 }
 

@@ -2,7 +2,15 @@
 // (PR_SET_PDEATHSIG through setpriv, so an interrupted test leaves nothing running), and
 // stopped with SIGTERM then SIGKILL.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
+import {
+  closeSync,
+  createWriteStream,
+  fstatSync,
+  mkdirSync,
+  openSync,
+  readSync,
+  type WriteStream,
+} from 'node:fs';
 import { dirname } from 'node:path';
 
 export class ProcessError extends Error {
@@ -41,13 +49,21 @@ export class ManagedProcess {
   readonly exited: Promise<ExitStatus>;
   private exitStatus: ExitStatus | undefined;
   private readonly log: WriteStream;
+  /** Resolves once everything the child wrote is in its log file. */
+  private readonly logFlushed: Promise<void>;
 
   private constructor(
     readonly name: string,
     readonly child: ChildProcess,
     log: WriteStream,
+    /** Where its stdout and stderr go. */
+    readonly logFile: string,
   ) {
     this.log = log;
+    this.logFlushed = new Promise((resolve) => {
+      log.once('finish', () => resolve());
+      log.once('error', () => resolve());
+    });
     this.exited = new Promise((resolve) => {
       child.once('exit', (code, signal) => {
         this.exitStatus = { code, signal };
@@ -98,7 +114,7 @@ export class ManagedProcess {
     child.stdout?.pipe(log, { end: false });
     child.stderr?.pipe(log, { end: false });
     track(child);
-    return new ManagedProcess(opts.name, child, log);
+    return new ManagedProcess(opts.name, child, log, opts.logFile);
   }
 
   get pid(): number | undefined {
@@ -133,12 +149,40 @@ export class ManagedProcess {
     return this.exited;
   }
 
-  /** Rejects if the process exits before `ready` resolves. */
+  /**
+   * Rejects if the process exits before `ready` resolves; the error carries the end of its log (read once
+   * the log has everything the process wrote).
+   */
   async whileRunning<T>(ready: Promise<T>): Promise<T> {
-    const died = this.exited.then((s) => {
-      throw new ProcessError(this.name, `exited early (code ${s.code}, signal ${s.signal}); see its log`);
+    const died = this.exited.then(async (s) => {
+      // (bounded: a child that left its pipes to a grandchild never closes them)
+      let bound: NodeJS.Timeout | undefined;
+      await Promise.race([this.logFlushed, new Promise((r) => (bound = setTimeout(r, 2000)))]);
+      clearTimeout(bound);
+      throw new ProcessError(
+        this.name,
+        `exited early (code ${s.code}, signal ${s.signal}); the end of its log ${this.logFile}:\n${this.logTail()}`,
+      );
     });
     return Promise.race([ready, died]);
+  }
+
+  /** The last `bytes` of its log file ('' if it cannot be read). */
+  logTail(bytes = 2000): string {
+    try {
+      const fd = openSync(this.logFile, 'r');
+      try {
+        const size = fstatSync(fd).size;
+        const len = Math.min(size, bytes);
+        const buf = Buffer.alloc(len);
+        readSync(fd, buf, 0, len, size - len);
+        return buf.toString('utf8');
+      } finally {
+        closeSync(fd);
+      }
+    } catch {
+      return '';
+    }
   }
 }
 
