@@ -44,7 +44,7 @@ export class ConfigStatePublisher {
 
   /** Asks for `status` to be written; resolves when the round that writes it (or a newer one) ends. */
   publish(status: ConfigurationStateStatus, allowed: () => boolean = () => true): Promise<void> {
-    this.wanted = { status, sig: JSON.stringify(status), allowed };
+    this.wanted = { status, sig: signature(status), allowed };
     return this.writes.run();
   }
 
@@ -83,4 +83,13 @@ export class ConfigStatePublisher {
       }, ms);
     }
   }
+}
+
+/**
+ * What makes two statuses the same write: everything but the conditions' lastTransitionTime (stamped
+ * when the status is built, so a repeated verdict would otherwise be written again every second).
+ */
+function signature(status: ConfigurationStateStatus): string {
+  const conditions = status.conditions?.map(({ lastTransitionTime: _t, ...c }) => c);
+  return JSON.stringify({ ...status, conditions });
 }

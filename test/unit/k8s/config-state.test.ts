@@ -81,6 +81,24 @@ describe('ConfigStatePublisher', () => {
     assert.equal(f.maxInFlight(), 1);
   });
 
+  it('a repeated verdict is not written again, though its condition carries a newer time', async () => {
+    const f = fakeClient();
+    const { p } = publisher(f.client);
+    const cond = (time: string) => ({
+      type: 'configReconcilerValid',
+      status: 'True' as const,
+      reason: 'Reconciled',
+      message: '',
+      lastTransitionTime: time,
+    });
+    const a = p.publish({ ...status(''), conditions: [cond('2026-12-03T10:00:00Z')] });
+    await f.next();
+    await a;
+    await p.publish({ ...status(''), conditions: [cond('2026-12-03T10:00:07Z')] });
+    assert.equal(f.pending.length, 0);
+    assert.deepEqual(f.landed, ['']);
+  });
+
   it('does not write a status already written, unless told to forget', async () => {
     const f = fakeClient();
     const { p } = publisher(f.client);
