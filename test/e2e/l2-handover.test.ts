@@ -82,18 +82,8 @@ describe('layer 2 handover on the lab (3 nodes)', () => {
   });
 
   /** Waits until exactly `node` answers ARP for the VIP, 3 arping rounds in a row. */
-  async function answeredBy(node: string): Promise<void> {
-    let ok = 0;
-    await waitFor(
-      `${vip} answered by ${node}`,
-      async () => {
-        const macs = [...new Set(await probes.arpingMacs(lab, vip, 2))];
-        ok = macs.length === 1 && macs[0] === mac(node) ? ok + 1 : 0;
-        return ok >= 3 ? true : undefined;
-      },
-      60_000,
-      50,
-    );
+  function answeredBy(node: string): Promise<void> {
+    return probes.answeredAlone(lab, vip, node);
   }
 
   /** The owner knows the next owner's MACs (membership): the next one verifies the owner (Verified True). */

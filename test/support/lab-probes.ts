@@ -67,6 +67,28 @@ export async function arpingMacs(lab: Lab, ip: string, count = 3, waitS = 0.1): 
   );
 }
 
+/** Waits until `node` alone answers ARP for `ip` from the client, `rounds` arping rounds in a row. */
+export async function answeredAlone(
+  lab: Lab,
+  ip: string,
+  node: string,
+  rounds = 3,
+  timeoutMs = 60_000,
+): Promise<void> {
+  const mac = lab.topology.nodes.find((n) => n.name === node)?.mac.toLowerCase();
+  let ok = 0;
+  await waitFor(
+    `${ip} answered by ${node} alone`,
+    async () => {
+      const macs = [...new Set(await arpingMacs(lab, ip, 2))];
+      ok = macs.length === 1 && macs[0] === mac ? ok + 1 : 0;
+      return ok >= rounds ? true : undefined;
+    },
+    timeoutMs,
+    50,
+  );
+}
+
 /** The lab node a MAC belongs to (or the MAC itself when it is no node's). */
 export function nodeOfMac(lab: Lab, mac: string): string {
   return lab.topology.nodes.find((n) => n.mac.toLowerCase() === mac.toLowerCase())?.name ?? mac;
